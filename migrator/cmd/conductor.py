@@ -1,0 +1,33 @@
+"""migrator-conductor: the brain; picks targets and drives the compute agents."""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from migrator import conf  # noqa: F401  (registers the options)
+from migrator.common import rpc, service
+from migrator.conductor import manager
+from migrator.db import api as db_api
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+def build(db=None):
+    """The conductor's endpoint and its RPC service, not yet started."""
+    endpoint = manager.ConductorManager(db or db_api.get_database())
+    return endpoint, service.RPCService(rpc.CONDUCTOR_TOPIC, CONF.host, endpoint)
+
+
+def main(argv=None):
+    service.prepare(argv if argv is not None else sys.argv, 'migrator conductor')
+    endpoint, rpc_service = build()
+    rpc_service.start()
+    try:
+        service.wait_for_signal()
+    finally:
+        rpc_service.stop()
+        endpoint.stop()
+        rpc.cleanup()
+    return 0

@@ -1,0 +1,81 @@
+"""Exceptions that carry a message for the user and the HTTP status the API answers with.
+
+The message says what is wrong and, where it can, what to do about it; the API and the CLI
+show it as it is.
+"""
+
+
+class MigratorException(Exception):
+    code = 500
+    message = 'An unknown error occurred.'
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.message % kwargs
+            except (KeyError, TypeError):
+                message = self.message
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self):
+        return self.message
+
+
+class Invalid(MigratorException):
+    code = 400
+    message = 'Invalid request.'
+
+
+class NotFound(MigratorException):
+    code = 404
+    message = 'Not found.'
+
+
+class Conflict(MigratorException):
+    code = 409
+    message = 'The request conflicts with the current state.'
+
+
+class HostNotFound(NotFound):
+    message = "Host '%(name)s' is not known. `migrator-manage host list` shows the hosts."
+
+
+class InstanceNotFound(NotFound):
+    message = ("Instance '%(ident)s' is not known. `migrator-manage instance list` shows "
+               "the instances (by UUID or name).")
+
+
+class MigrationNotFound(NotFound):
+    message = "Migration '%(id)s' is not known."
+
+
+class MarkerNotFound(Invalid):
+    message = "Marker '%(marker)s' is not a migration id of this listing; start without marker."
+
+
+class MigrationInProgress(Conflict):
+    message = ("Instance '%(instance)s' already has a migration in flight; wait for it to end "
+               "or abort it first (`migrator-manage migration list --instance ...`).")
+
+
+class InvalidStateTransition(Conflict):
+    message = "Migration %(id)s is %(current)s and cannot become %(target)s."
+
+
+class NoValidHost(Conflict):
+    message = 'No host can take instance %(instance)s: %(reason)s'
+
+
+class SameHost(Invalid):
+    message = ("Target host '%(host)s' is where instance %(instance)s already runs; choose "
+               "another host or leave target_host out.")
+
+
+class MigrationFailed(MigratorException):
+    message = 'Migration failed: %(reason)s'
+
+
+class HypervisorError(MigratorException):
+    message = 'Hypervisor error on %(host)s: %(reason)s'

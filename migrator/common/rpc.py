@@ -1,0 +1,61 @@
+"""oslo.messaging set-up shared by every service.
+
+`rabbit://` is used whenever more than one process is involved; `fake://` only inside one
+process (migrator-all and unit tests). Servers use the threading executor: no eventlet.
+"""
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from migrator.common import context as migrator_context
+
+CONF = cfg.CONF
+
+CONDUCTOR_TOPIC = 'migrator-conductor'
+COMPUTE_TOPIC = 'migrator-compute'
+
+# Exceptions raised by a remote endpoint from these modules are re-raised as themselves on
+# the caller's side, so the API can turn a conductor's NoValidHost into a 409.
+ALLOWED_EXMODS = ['migrator.common.exceptions']
+
+_TRANSPORT = None
+
+
+def get_transport():
+    global _TRANSPORT
+    if _TRANSPORT is None:
+        _TRANSPORT = messaging.get_rpc_transport(CONF, allowed_remote_exmods=ALLOWED_EXMODS)
+    return _TRANSPORT
+
+
+def cleanup():
+    global _TRANSPORT
+    if _TRANSPORT is not None:
+        _TRANSPORT.cleanup()
+        _TRANSPORT = None
+
+
+class ContextSerializer(messaging.Serializer):
+    """Carries our RequestContext over the bus; payloads are plain JSON-able values."""
+
+    def serialize_entity(self, ctxt, entity):
+        return entity
+
+    def deserialize_entity(self, ctxt, entity):
+        return entity
+
+    def serialize_context(self, ctxt):
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt):
+        return migrator_context.RequestContext.from_dict(ctxt)
+
+
+def get_client(target, version_cap=None, timeout=None):
+    return messaging.get_rpc_client(get_transport(), target, version_cap=version_cap,
+                                    serializer=ContextSerializer(), timeout=timeout)
+
+
+def get_server(target, endpoints):
+    return messaging.get_rpc_server(get_transport(), target, endpoints, executor='threading',
+                                    serializer=ContextSerializer())

@@ -1,0 +1,141 @@
+"""The compute agent: one per hypervisor host, reached over the bus, no DB access.
+
+It reports its host's inventory and domains (the heartbeat) on a timer and at once when a
+domain changes state, runs the host-local steps of migrations through the virt driver, and
+passes a running job's progress and end to the conductor that drives it.
+"""
+
+import functools
+import threading
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from migrator.common import context as migrator_context
+from migrator.common import exceptions
+from migrator.conductor import rpcapi as conductor_rpcapi
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+def _translate_errors(func):
+    """Hypervisor errors leave the agent as HypervisorError, which the caller can re-raise;
+    anything else would reach it as an opaque RemoteError."""
+
+    @functools.wraps(func)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return func(self, *args, **kwargs)
+        except exceptions.MigratorException:
+            raise
+        except Exception as exc:
+            LOG.exception('%s failed on %s', func.__name__, self.host)
+            raise exceptions.HypervisorError(host=self.host, reason=str(exc)) from exc
+    return wrapper
+
+
+class ComputeManager:
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, host, driver, conductor_api=None):
+        self.host = host
+        self.driver = driver
+        self.driver.on_domain_event = self._on_domain_event
+        self.conductor_api = conductor_api or conductor_rpcapi.ConductorAPI()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._reporter = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self):
+        self.driver.init_host(self.host)
+        self._report()
+        self._reporter = threading.Thread(target=self._report_loop, name=f'report-{self.host}',
+                                          daemon=True)
+        self._reporter.start()
+
+    def stop(self):
+        self._stopping.set()
+        self._wake.set()
+        if self._reporter is not None:
+            self._reporter.join(timeout=10)
+        self.driver.cleanup_host()
+
+    def _on_domain_event(self, uuid, event, detail):
+        self._wake.set()
+
+    def _report_loop(self):
+        while not self._stopping.is_set():
+            self._wake.wait(CONF.compute.report_interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self._report()
+            except Exception:
+                LOG.exception('Inventory report of %s failed; retrying next interval',
+                              self.host)
+
+    def _report(self):
+        inventory = self.driver.get_inventory()
+        domains = self.driver.list_domains()
+        inventory['memory_mb_used'] = sum(d['memory_mb'] for d in domains if d['active'])
+        inventory['vcpus_used'] = sum(d['vcpus'] for d in domains if d['active'])
+        inventory['reserved_memory_mb'] = CONF.compute.reserved_host_memory_mb
+        self.conductor_api.report_host(migrator_context.get_admin_context(), self.host,
+                                       inventory, domains)
+
+    # -- RPC endpoints ----------------------------------------------------------------------
+
+    def report_now(self, ctxt):
+        self._wake.set()
+
+    @_translate_errors
+    def get_domain_state(self, ctxt, instance_uuid):
+        return self.driver.get_domain_state(instance_uuid)
+
+    @_translate_errors
+    def get_disks(self, ctxt, instance_uuid):
+        return self.driver.get_disks(instance_uuid)
+
+    @_translate_errors
+    def check_can_live_migrate_destination(self, ctxt, instance_uuid, memory_mb):
+        state = self.driver.get_domain_state(instance_uuid)
+        if state['exists'] and state['active'] and not state['incoming']:
+            raise exceptions.Conflict(
+                f'instance {instance_uuid} already runs on {self.host}')
+        return {'migration_uri': self.driver.migration_uri}
+
+    @_translate_errors
+    def create_shared_probe(self, ctxt, directory):
+        return self.driver.create_shared_probe(directory)
+
+    @_translate_errors
+    def check_shared_probe(self, ctxt, directory, name):
+        return self.driver.check_shared_probe(directory, name)
+
+    @_translate_errors
+    def remove_shared_probe(self, ctxt, directory, name):
+        return self.driver.remove_shared_probe(directory, name)
+
+    @_translate_errors
+    def live_migrate(self, ctxt, migration_id, instance_uuid, dest_uri, migrate_disks,
+                     conductor):
+        def on_progress(stats):
+            self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
+
+        def on_done(outcome):
+            self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
+            self._wake.set()
+
+        LOG.info('Starting live migration %s of %s to %s', migration_id, instance_uuid,
+                 dest_uri)
+        self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done)
+
+    @_translate_errors
+    def cleanup_incoming(self, ctxt, instance_uuid):
+        self.driver.cleanup_incoming(instance_uuid)
+        self._wake.set()

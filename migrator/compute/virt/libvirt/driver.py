@@ -1,0 +1,224 @@
+"""The libvirt driver: the agent's only way to a hypervisor."""
+
+import threading
+import urllib.parse
+from xml.etree import ElementTree
+
+import libvirt
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from migrator.common import exceptions
+from migrator.compute.virt import driver
+from migrator.compute.virt.libvirt import events, migration, storage
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+_POWER_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: 'nostate',
+    libvirt.VIR_DOMAIN_RUNNING: 'running',
+    libvirt.VIR_DOMAIN_BLOCKED: 'running',
+    libvirt.VIR_DOMAIN_PAUSED: 'paused',
+    libvirt.VIR_DOMAIN_SHUTDOWN: 'shutdown',
+    libvirt.VIR_DOMAIN_SHUTOFF: 'shutoff',
+    libvirt.VIR_DOMAIN_CRASHED: 'crashed',
+    libvirt.VIR_DOMAIN_PMSUSPENDED: 'suspended',
+}
+
+# A domain paused for one of these reasons is the receiving end of a migration, not a guest
+# that runs here yet.
+_INCOMING_PAUSE_REASONS = {libvirt.VIR_DOMAIN_PAUSED_MIGRATION,
+                           libvirt.VIR_DOMAIN_PAUSED_POSTCOPY}
+
+
+class LibvirtDriver(driver.ComputeDriver):
+    def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None):
+        self.uri = uri or CONF.libvirt.connection_uri
+        self.virt_type = virt_type or CONF.libvirt.virt_type
+        self._migration_uri = migration_uri or CONF.libvirt.migration_uri
+        self.on_domain_event = on_domain_event
+        self.conn = None
+        self.host = None
+        self._jobs = {}
+        self._jobs_lock = threading.Lock()
+        self._callback_ids = []
+
+    # -- connection -------------------------------------------------------------------------
+
+    def init_host(self, host):
+        self.host = host
+        events.start_event_loop()
+        try:
+            self.conn = libvirt.open(self.uri)
+        except libvirt.libvirtError as exc:
+            raise exceptions.HypervisorError(host=host, reason=f'cannot connect to {self.uri}: '
+                                             f'{exc.get_error_message()}') from exc
+        # Keep-alives let the event loop notice a dead daemon instead of hanging on it.
+        self.conn.setKeepAlive(5, 3)
+        self._callback_ids = [
+            self.conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle_event, None),
+            self.conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, self._job_completed_event,
+                None),
+        ]
+        LOG.info('Connected to %s as host %s', self.uri, host)
+
+    def cleanup_host(self):
+        if self.conn is None:
+            return
+        for callback_id in self._callback_ids:
+            try:
+                self.conn.domainEventDeregisterAny(callback_id)
+            except libvirt.libvirtError:
+                pass
+        try:
+            self.conn.close()
+        except libvirt.libvirtError:
+            pass
+        self.conn = None
+
+    @property
+    def migration_uri(self):
+        if self._migration_uri:
+            return self._migration_uri
+        if urllib.parse.urlparse(self.uri).netloc:
+            return self.uri
+        return f'qemu+tcp://{self.host}/system'
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _lifecycle_event(self, conn, dom, event, detail, opaque):
+        if self.on_domain_event is not None:
+            self.on_domain_event(dom.UUIDString(), event, detail)
+
+    def _job_completed_event(self, conn, dom, params, opaque):
+        with self._jobs_lock:
+            job = self._jobs.get(dom.UUIDString())
+        if job is not None:
+            job.job_completed(params)
+
+    # -- inventory --------------------------------------------------------------------------
+
+    def get_inventory(self):
+        _model, memory_mb, cpus = self.conn.getInfo()[:3]
+        caps = ElementTree.fromstring(self.conn.getCapabilities())
+        disk_gb = disk_gb_used = 0
+        try:
+            pool = self.conn.storagePoolLookupByName('default')
+            _state, capacity, allocation, _available = pool.info()
+            disk_gb, disk_gb_used = capacity // 2 ** 30, allocation // 2 ** 30
+        except libvirt.libvirtError:
+            LOG.debug('No default storage pool on %s: disk capacity unknown', self.uri)
+        return {
+            'memory_mb': memory_mb,
+            'vcpus': cpus,
+            'disk_gb': disk_gb,
+            'disk_gb_used': disk_gb_used,
+            'virt_type': self.virt_type,
+            'hypervisor_version': self.conn.getVersion(),
+            'cpu_model': caps.findtext('host/cpu/model'),
+            'hypervisor_uri': self.migration_uri,
+        }
+
+    def _describe(self, dom):
+        state, reason = dom.state()
+        active = bool(dom.isActive())
+        info = dom.info()
+        disk_bytes = sum(d['capacity'] for d in storage.domain_disks(dom))
+        return {
+            'uuid': dom.UUIDString(),
+            'name': dom.name(),
+            'power_state': _POWER_STATES.get(state, 'nostate'),
+            'active': active,
+            'incoming': state == libvirt.VIR_DOMAIN_PAUSED and reason in _INCOMING_PAUSE_REASONS,
+            'memory_mb': info[1] // 1024,
+            'vcpus': info[3],
+            'disk_gb': -(-disk_bytes // 2 ** 30),
+        }
+
+    def list_domains(self):
+        domains = []
+        for dom in self.conn.listAllDomains(0):
+            try:
+                domains.append(self._describe(dom))
+            except libvirt.libvirtError as exc:
+                # A domain that vanished between the listing and the look: it is not here.
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return domains
+
+    def _lookup(self, uuid):
+        try:
+            return self.conn.lookupByUUIDString(uuid)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                raise exceptions.InstanceNotFound(ident=uuid) from exc
+            raise
+
+    def get_domain_state(self, uuid):
+        try:
+            described = self._describe(self._lookup(uuid))
+        except exceptions.InstanceNotFound:
+            return {'exists': False, 'power_state': None, 'active': False, 'incoming': False}
+        return {'exists': True, **{k: described[k] for k in
+                                   ('power_state', 'active', 'incoming')}}
+
+    def get_disks(self, uuid):
+        return storage.domain_disks(self._lookup(uuid))
+
+    # -- shared storage ---------------------------------------------------------------------
+
+    def create_shared_probe(self, directory):
+        return storage.create_probe(self.conn, directory)
+
+    def check_shared_probe(self, directory, name):
+        return storage.probe_exists(self.conn, directory, name)
+
+    def remove_shared_probe(self, directory, name):
+        storage.remove_probe(self.conn, directory, name)
+
+    # -- migration --------------------------------------------------------------------------
+
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
+        dom = self._lookup(uuid)
+        flags = migration.LIVE_FLAGS
+        params = {}
+        if migrate_disks:
+            flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
+            params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = list(migrate_disks)
+        all_disks = {disk['target'] for disk in storage.domain_disks(dom)}
+        if all_disks - set(migrate_disks or ()):
+            # The disks left out were proven shared by probe files before we got here;
+            # libvirt cannot tell a shared directory from a local one and would refuse
+            # them as unsafe.
+            flags |= libvirt.VIR_MIGRATE_UNSAFE
+
+        def done(outcome):
+            with self._jobs_lock:
+                self._jobs.pop(uuid, None)
+            on_done(outcome)
+
+        job = migration.LiveMigrationJob(dom, dest_uri, flags, params, on_progress, done,
+                                         CONF.compute.progress_interval)
+        with self._jobs_lock:
+            if uuid in self._jobs:
+                raise exceptions.Conflict(f'a migration job of {uuid} already runs here')
+            self._jobs[uuid] = job
+        job.start()
+
+    def cleanup_incoming(self, uuid):
+        try:
+            dom = self._lookup(uuid)
+        except exceptions.InstanceNotFound:
+            return
+        state, reason = dom.state()
+        if not (state == libvirt.VIR_DOMAIN_PAUSED and reason in _INCOMING_PAUSE_REASONS) \
+                and dom.isActive():
+            # A running guest is never ours to remove.
+            raise exceptions.Conflict(f'domain {uuid} runs on {self.host}; not removing it')
+        if dom.isActive():
+            dom.destroy()
+        if dom.isPersistent():
+            dom.undefineFlags(0)

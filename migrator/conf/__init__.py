@@ -1,0 +1,10 @@
+"""oslo.config options, one module per group. Importing this registers all of them."""
+
+from oslo_config import cfg
+
+from migrator.conf import all_in_one, api, compute, conductor, database, default, libvirt
+
+CONF = cfg.CONF
+
+for _module in (default, database, api, all_in_one, conductor, compute, libvirt):
+    _module.register_opts(CONF)

@@ -1,0 +1,27 @@
+from oslo_config import cfg
+
+group = cfg.OptGroup('api', title='REST API options')
+
+opts = [
+    cfg.HostAddressOpt('host_ip', default='127.0.0.1',
+                       help='Address the API listens on. The API has no authentication yet, '
+                            'so it listens on the loopback address unless told otherwise.'),
+    cfg.PortOpt('port', default=9777, help='TCP port the API listens on.'),
+    cfg.IntOpt('threads', default=8, min=1,
+               help='Worker threads of the WSGI server.'),
+    cfg.IntOpt('max_limit', default=1000, min=1,
+               help='Largest page a list request may ask for with limit.'),
+    cfg.IntOpt('default_limit', default=50, min=1,
+               help='Page size of list requests that give no limit.'),
+    cfg.IntOpt('rpc_timeout', default=30, min=1,
+               help='Seconds the API waits for the conductor to answer a placement check.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

@@ -1,0 +1,24 @@
+from oslo_config import cfg
+
+group = cfg.OptGroup('compute', title='Compute agent options')
+
+opts = [
+    cfg.FloatOpt('report_interval', default=10.0, min=0.1,
+                 help='Seconds between inventory reports (heartbeats) to the conductor. '
+                      'Domain lifecycle events are reported at once in between.'),
+    cfg.FloatOpt('progress_interval', default=0.5, min=0.05,
+                 help='Seconds between progress samples of a running migration job.'),
+    cfg.IntOpt('reserved_host_memory_mb', default=512, min=0,
+               help='Memory kept back for the host itself; not offered to guests.'),
+    cfg.IntOpt('reserved_host_disk_gb', default=0, min=0,
+               help='Disk space kept back for the host itself; not offered to guests.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

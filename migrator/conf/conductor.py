@@ -1,0 +1,26 @@
+from oslo_config import cfg
+
+group = cfg.OptGroup('conductor', title='Conductor options')
+
+opts = [
+    cfg.IntOpt('workers', default=16, min=1,
+               help='Threads that run migration tasks; each migration in flight holds one.'),
+    cfg.IntOpt('service_down_time', default=30, min=1,
+               help='Seconds without a heartbeat after which a compute host counts as down '
+                    'and is not chosen as a target.'),
+    cfg.IntOpt('compute_rpc_timeout', default=60, min=1,
+               help='Seconds to wait for a compute agent to answer a preparation or check '
+                    'call.'),
+    cfg.IntOpt('migration_timeout', default=3600, min=1,
+               help='Seconds a running migration may take before the conductor stops '
+                    'waiting, aborts it and rolls back.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}
