@@ -1,0 +1,102 @@
+"""Starting migrator's console scripts as real processes for functional tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def write_config(path, sections):
+    with open(path, 'w') as f:
+        for section, values in sections.items():
+            f.write(f'[{section}]\n')
+            for key, value in values.items():
+                f.write(f'{key} = {value}\n')
+            f.write('\n')
+    return path
+
+
+class ServiceProcess:
+    """One console script with its own config file and log file, stopped by its pid."""
+
+    def __init__(self, script, config_file, log_file):
+        self.script = script
+        self.log_file = log_file
+        self._log = open(log_file, 'w')
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, script), '--config-file', config_file],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def log(self):
+        with open(self.log_file) as f:
+            return f.read()
+
+
+def wait_until(predicate, timeout, what, interval=0.1):
+    """Waits for an observable state (a port answering, a row appearing), never a fixed
+    time: returns predicate's value as soon as it is truthy, fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout}s waiting for {what}')
+        time.sleep(interval)
+
+
+class ApiClient:
+    def __init__(self, url):
+        self.url = url.rstrip('/')
+
+    def get(self, path, **params):
+        return requests.get(self.url + path, params=params, timeout=30)
+
+    def post(self, path, body=None, data=None):
+        if data is not None:
+            return requests.post(self.url + path, data=data, timeout=60,
+                                 headers={'Content-Type': 'application/json'})
+        return requests.post(self.url + path, json=body, timeout=60)
+
+    def answers(self):
+        try:
+            return self.get('/v1').status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def hosts_up(self, names):
+        hosts = {h['name']: h for h in self.get('/v1/hosts').json()['hosts']}
+        return all(n in hosts and hosts[n]['state'] == 'up' for n in names)
+
+    def instance(self, name):
+        r = self.get(f'/v1/instances/{name}')
+        return r.json() if r.status_code == 200 else None
+
+    def wait_for_migration(self, migration_id, timeout=180):
+        def ended():
+            body = self.get(f'/v1/migrations/{migration_id}').json()
+            return body if body['status'] in ('completed', 'failed', 'cancelled',
+                                               'error') else None
+        return wait_until(ended, timeout, f'migration {migration_id} to end', interval=0.05)
