@@ -1,0 +1,28 @@
+"""GET /v1 : the v1 document, and the v1 resources."""
+
+import pecan
+from pecan import expose
+
+from migrator.api.controllers.v1 import hosts, instances, migrations
+
+
+class V1Controller:
+    hosts = hosts.HostsController()
+    instances = instances.InstancesController()
+    migrations = migrations.MigrationsController()
+
+    @expose(generic=True, template='json')
+    def index(self, *args, **kwargs):
+        pecan.abort(405)
+
+    @index.when(method='GET', template='json')
+    def index_get(self, **kwargs):
+        base = pecan.request.application_url + '/v1'
+        return {
+            'id': 'v1',
+            'status': 'CURRENT',
+            'links': [{'rel': 'self', 'href': base}] + [
+                {'rel': name, 'href': f'{base}/{name}'}
+                for name in ('hosts', 'instances', 'migrations')
+            ],
+        }

@@ -1,0 +1,75 @@
+"""Pecan hooks: a RequestContext per request, the DB and conductor handles, JSON errors."""
+
+import re
+import time
+
+from oslo_log import log as logging
+from pecan import hooks
+
+from migrator.api import errors
+from migrator.common import context
+
+LOG = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
+# oslo.middleware's format: req-<uuid4>. Anything else is ignored and a new id is made.
+_REQUEST_ID_RE = re.compile(r'^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                            r'[0-9a-f]{12}$')
+
+
+def get_context(request):
+    """The request's RequestContext, made on first use."""
+    ctxt = request.context.get('migrator_context')
+    if ctxt is None:
+        request_id = request.headers.get(REQUEST_ID_HEADER, '')
+        kwargs = {'request_id': request_id} if _REQUEST_ID_RE.match(request_id) else {}
+        # No authentication yet: every caller is an admin.
+        ctxt = context.RequestContext(is_admin=True, **kwargs)
+        request.context['migrator_context'] = ctxt
+    return ctxt
+
+
+class ContextHook(hooks.PecanHook):
+    """Builds the RequestContext (request id from X-Openstack-Request-Id, or a new one),
+    answers with the id in the same header, and logs one line per request."""
+
+    priority = 10
+
+    def on_route(self, state):
+        state.request.context['migrator_start'] = time.monotonic()
+        get_context(state.request)
+
+    def after(self, state):
+        request = state.request
+        ctxt = get_context(request)
+        state.response.headers[REQUEST_ID_HEADER] = ctxt.request_id
+        start = request.context.get('migrator_start')
+        elapsed = time.monotonic() - start if start is not None else 0.0
+        LOG.info('%s "%s %s" status %s len %s time %.3f', request.client_addr,
+                 request.method, request.path_qs, state.response.status_int,
+                 state.response.content_length, elapsed)
+
+
+class ResourcesHook(hooks.PecanHook):
+    """Gives controllers the DB and the conductor client as request.db and
+    request.conductor_api (injected in setup_app, so tests pass fakes)."""
+
+    priority = 20
+
+    def __init__(self, db, conductor_api):
+        self.db = db
+        self.conductor_api = conductor_api
+
+    def on_route(self, state):
+        state.request.db = self.db
+        state.request.conductor_api = self.conductor_api
+
+
+class ErrorHook(hooks.PecanHook):
+    """Turns every exception, ours and pecan's, into the JSON error document."""
+
+    priority = 30
+
+    def on_error(self, state, e):
+        get_context(state.request)
+        return errors.response_for(e, state.request)

@@ -1,0 +1,109 @@
+"""JSON schemas of request bodies, and validation with messages that name the field."""
+
+import json
+
+import jsonschema
+
+from migrator.common import exceptions
+
+SUPPORTED_TYPES = ['live']
+
+MIGRATION_CREATE = {
+    'type': 'object',
+    'properties': {
+        'instance': {
+            'type': 'string', 'minLength': 1, 'maxLength': 255,
+            'description': 'UUID or name of the instance to move.',
+        },
+        'type': {
+            'type': 'string', 'enum': SUPPORTED_TYPES, 'default': 'live',
+            'description': 'Kind of migration. Only live exists yet; cold comes later.',
+        },
+        'target_host': {
+            'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255, 'default': None,
+            'description': 'Host to move to; null lets the scheduler choose.',
+        },
+        'block_migration': {
+            'type': ['boolean', 'null'], 'default': None,
+            'description': 'Copy the disks too (true), or rely on shared storage (false); '
+                           'null lets the conductor decide from whether the disks are on '
+                           'storage both hosts see.',
+        },
+    },
+    'required': ['instance'],
+    'additionalProperties': False,
+}
+
+_JSON_TYPES = {
+    dict: 'an object', list: 'an array', str: 'a string', bool: 'a boolean',
+    int: 'an integer', float: 'a number', type(None): 'null',
+}
+
+
+def _describe(value):
+    kind = _JSON_TYPES.get(type(value), type(value).__name__)
+    if isinstance(value, (dict, list)):
+        return kind
+    return f'{kind} ({json.dumps(value)})'
+
+
+def _expected(schema_type):
+    names = {'object': 'an object', 'array': 'an array', 'string': 'a string',
+             'boolean': 'a boolean', 'integer': 'an integer', 'number': 'a number',
+             'null': 'null'}
+    if isinstance(schema_type, list):
+        return ' or '.join(names.get(t, t) for t in schema_type)
+    return names.get(schema_type, schema_type)
+
+
+def _message(error):
+    path = '.'.join(str(p) for p in error.absolute_path)
+    field = f"field '{path}'" if path else 'request body'
+    if error.validator == 'additionalProperties':
+        allowed = error.schema.get('properties', {})
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        return '{} {} not allowed; the fields are: {}'.format(
+            'unknown field' + ('s' if len(unknown) > 1 else ''),
+            ', '.join(f"'{k}'" for k in unknown), ', '.join(allowed))
+    if error.validator == 'required':
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return "missing required field '%s'" % (missing[0] if missing else error.message)
+    if error.validator == 'type':
+        return (f'{field} must be {_expected(error.validator_value)}, '
+                f'not {_describe(error.instance)}')
+    if error.validator == 'enum':
+        if path == 'type':
+            return (f"field 'type': {json.dumps(error.instance)} is not supported: only live "
+                    "migration is supported yet")
+        return '{} must be one of {}, not {}'.format(
+            field, ', '.join(json.dumps(v) for v in error.validator_value),
+            json.dumps(error.instance))
+    if error.validator == 'minLength':
+        return f'{field} must not be empty'
+    if error.validator == 'maxLength':
+        return f'{field} must be at most {error.validator_value} characters long'
+    return f'{field}: {error.message}'
+
+
+def validate(schema, body):
+    """Raises Invalid naming every problem of `body`; returns it with defaults filled in."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(body),
+                    key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        raise exceptions.Invalid('; '.join(_message(e) for e in errors))
+    result = dict(body)
+    for name, prop in schema.get('properties', {}).items():
+        if 'default' in prop:
+            result.setdefault(name, prop['default'])
+    return result
+
+
+def parse_json(body):
+    """The decoded JSON of a request body, or Invalid "request body is not valid JSON"."""
+    if not body or not body.strip():
+        raise exceptions.Invalid('request body is not valid JSON: the body is empty')
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise exceptions.Invalid(f'request body is not valid JSON: {exc}') from None

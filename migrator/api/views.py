@@ -1,0 +1,83 @@
+"""The JSON shapes of the API's resources, built from the DB API's plain dicts.
+
+Fields are listed explicitly, so a new DB column does not leak into the API by accident.
+Timestamps are ISO 8601 UTC with millisecond precision and a Z (2024-05-01T12:00:00.125Z).
+"""
+
+import datetime
+
+from oslo_config import cfg
+
+CONF = cfg.CONF
+
+HOST_FIELDS = (
+    'name', 'address', 'hypervisor_uri', 'virt_type', 'hypervisor_version', 'cpu_model',
+    'memory_mb', 'memory_mb_used', 'reserved_memory_mb', 'vcpus', 'vcpus_used', 'disk_gb',
+    'disk_gb_used', 'status', 'status_reason', 'last_heartbeat', 'created_at', 'updated_at',
+)
+
+INSTANCE_FIELDS = (
+    'uuid', 'name', 'host', 'power_state', 'memory_mb', 'vcpus', 'disk_gb', 'migration_id',
+    'created_at', 'updated_at',
+)
+
+MIGRATION_FIELDS = (
+    'id', 'instance_uuid', 'instance_name', 'type', 'block_migration', 'status',
+    'source_host', 'target_host', 'requested_target', 'conductor', 'error', 'progress',
+    'memory_total', 'memory_processed', 'memory_remaining', 'disk_total', 'disk_processed',
+    'disk_remaining', 'dirty_rate', 'iteration', 'downtime_ms', 'eta_seconds', 'created_at',
+    'updated_at', 'started_at', 'finished_at',
+)
+
+EVENT_FIELDS = ('time', 'from_state', 'to_state', 'detail')
+
+
+def utc_naive(value):
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value
+
+
+def isotime(value):
+    if isinstance(value, datetime.datetime):
+        return utc_naive(value).isoformat(timespec='milliseconds') + 'Z'
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _pick(record, fields):
+    return {field: isotime(record.get(field)) for field in fields}
+
+
+def host_state(last_heartbeat, now=None):
+    """'up' when the host's agent reported within [conductor] service_down_time seconds."""
+    if not isinstance(last_heartbeat, datetime.datetime):
+        return 'down'
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    age = (now - utc_naive(last_heartbeat)).total_seconds()
+    return 'up' if age <= CONF.conductor.service_down_time else 'down'
+
+
+def host(record, instances, now=None):
+    view = _pick(record, HOST_FIELDS)
+    memory_mb = record.get('memory_mb')
+    if memory_mb is None:
+        view['memory_mb_free'] = None
+    else:
+        view['memory_mb_free'] = (memory_mb - (record.get('reserved_memory_mb') or 0)
+                                  - (record.get('memory_mb_used') or 0))
+    view['state'] = host_state(record.get('last_heartbeat'), now)
+    view['instances'] = instances
+    return view
+
+
+def instance(record):
+    return _pick(record, INSTANCE_FIELDS)
+
+
+def migration(record, with_events=True):
+    view = _pick(record, MIGRATION_FIELDS)
+    if with_events:
+        view['events'] = [_pick(event, EVENT_FIELDS) for event in record.get('events') or ()]
+    return view

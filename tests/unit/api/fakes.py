@@ -1,0 +1,121 @@
+"""Shared by the API and CLI tests: a real SQLite Database, a fake conductor, and helpers
+that put hosts and instances in the DB the way the conductor does (DB API calls)."""
+
+import json
+import threading
+import uuid
+
+from webob import Request
+
+from migrator.common import exceptions
+
+
+def add_host(db, name, **values):
+    report = {
+        'address': f'127.0.0.{2 + sum(map(ord, name)) % 200}',
+        'hypervisor_uri': f'qemu+tcp://{name}/system',
+        'virt_type': 'qemu',
+        'hypervisor_version': 9000000,
+        'cpu_model': 'qemu64',
+        'memory_mb': 8192,
+        'memory_mb_used': 1024,
+        'vcpus': 4,
+        'vcpus_used': 1,
+        'disk_gb': 100,
+        'disk_gb_used': 10,
+        'reserved_memory_mb': 512,
+    }
+    report.update(values)
+    db.host_report(name, report)
+    return db.host_get(name)
+
+
+def add_instances(db, host, *names, **values):
+    """Puts guests `names` on `host` (as an agent's report would) and returns them."""
+    domains = []
+    for name in names:
+        domain = {'uuid': uuid_of(name), 'name': name,
+                  'power_state': 'running', 'memory_mb': 256, 'vcpus': 1, 'disk_gb': 1,
+                  'active': True, 'incoming': False}
+        domain.update(values)
+        domains.append(domain)
+    db.instance_sync_host(host, domains)
+    return [db.instance_get(name) for name in names]
+
+
+class FakeConductor:
+    """Records what the API asks of the conductor; can refuse or fail like the real one."""
+
+    def __init__(self, destination='host2'):
+        self.destination = destination
+        self.select_error = None   # raised by select_destination when set
+        self.migrate_error = None  # raised by migrate when set
+        self.on_migrate = None     # called as on_migrate(migration_id) in a thread
+        self.selects = []
+        self.casts = []
+        self.threads = []
+
+    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
+        self.selects.append((instance_uuid, migration_type, target_host))
+        if self.select_error is not None:
+            raise self.select_error
+        return target_host or self.destination
+
+    def migrate(self, ctxt, migration_id):
+        if self.migrate_error is not None:
+            raise self.migrate_error
+        self.casts.append(migration_id)
+        if self.on_migrate is not None:
+            thread = threading.Thread(target=self.on_migrate, args=(migration_id,),
+                                      daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def join(self, timeout=10):
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def no_valid_host(instance, reason):
+    return exceptions.NoValidHost(instance=instance, reason=reason)
+
+
+class WSGIClient:
+    """Drives the WSGI app in-process."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def request(self, method, path, body=None, raw=None, headers=None):
+        req = Request.blank(path, method=method, headers=headers or {})
+        if raw is not None:
+            req.body = raw.encode() if isinstance(raw, str) else raw
+            req.content_type = 'application/json'
+        elif body is not None:
+            req.body = json.dumps(body).encode()
+            req.content_type = 'application/json'
+        return req.get_response(self.app)
+
+    def get(self, path, **kw):
+        return self.request('GET', path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request('POST', path, body=body, **kw)
+
+
+def assert_error(resp, code, *words):
+    """The response is the JSON error document with `code`, naming every one of `words`."""
+    assert resp.status_int == code, resp.text
+    assert resp.content_type == 'application/json'
+    error = json.loads(resp.text)['error']
+    assert error['code'] == code
+    assert error['title']
+    for word in words:
+        assert word in error['message'], (word, error['message'])
+    assert 'Traceback' not in resp.text
+    return error
+
+
+def uuid_of(name):
+    """The uuid add_instances gives the instance called `name`."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
