@@ -43,3 +43,10 @@ def api_url(db, conductor):
     yield server.url
     server.close()
     thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def _reset_config():
+    """main() parses the configuration; later tests must see the defaults again."""
+    yield
+    conf.CONF.clear()

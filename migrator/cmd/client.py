@@ -1,0 +1,110 @@
+"""A small client of the migrator REST API (used by migrator-manage; usable from scripts)."""
+
+import urllib.parse
+
+import requests
+
+DEFAULT_URL = 'http://127.0.0.1:9777'
+
+
+class ClientError(Exception):
+    """Anything that went wrong talking to the API; str() is the message for the user."""
+
+
+class APIError(ClientError):
+    """The API answered with an error document."""
+
+    def __init__(self, code, title, message):
+        self.code = code
+        self.title = title
+        self.message = message
+        super().__init__(message)
+
+
+class ConnectionFailed(ClientError):
+    pass
+
+
+class Client:
+    def __init__(self, url=DEFAULT_URL, timeout=60, session=None):
+        self.url = url.rstrip('/')
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def close(self):
+        self.session.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _request(self, method, path, params=None, json=None):
+        url = self.url + path
+        try:
+            resp = self.session.request(method, url, params=params, json=json,
+                                        timeout=self.timeout,
+                                        headers={'Accept': 'application/json'})
+        except requests.exceptions.Timeout:
+            raise ConnectionFailed(f'the migrator API at {self.url} did not answer within '
+                                   f'{self.timeout} s') from None
+        except requests.exceptions.ConnectionError:
+            raise ConnectionFailed(f'cannot reach the migrator API at {self.url}: is '
+                                   'migrator-api or migrator-all running?') from None
+        except requests.exceptions.RequestException as exc:
+            raise ConnectionFailed(
+                f'request to the migrator API at {self.url} failed: {exc}') from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code >= 400:
+            error = body.get('error') if isinstance(body, dict) else None
+            if isinstance(error, dict) and error.get('message'):
+                raise APIError(resp.status_code, error.get('title', resp.reason),
+                               error['message'])
+            text = (resp.text or '').strip()[:200]
+            raise APIError(resp.status_code, resp.reason,
+                           f'{method} {url} answered {resp.status_code} {resp.reason}'
+                           + (f': {text}' if text else ''))
+        if body is None:
+            raise ClientError(f'{method} {url} answered {resp.status_code} without a JSON '
+                              f'body: is {self.url} the migrator API?')
+        return resp, body
+
+    @staticmethod
+    def _quote(value):
+        return urllib.parse.quote(str(value), safe='')
+
+    # -- resources --------------------------------------------------------------------------
+
+    def versions(self):
+        return self._request('GET', '/')[1]
+
+    def host_list(self):
+        return self._request('GET', '/v1/hosts')[1]['hosts']
+
+    def host_get(self, name):
+        return self._request('GET', '/v1/hosts/' + self._quote(name))[1]
+
+    def instance_list(self, host=None):
+        params = {'host': host} if host else None
+        return self._request('GET', '/v1/instances', params=params)[1]['instances']
+
+    def instance_get(self, ident):
+        return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
+
+    def migration_create(self, instance, migration_type='live', target_host=None,
+                         block_migration=None):
+        """Returns the accepted migration (the API answered 202)."""
+        body = {'instance': instance, 'type': migration_type, 'target_host': target_host}
+        if block_migration is not None:
+            body['block_migration'] = block_migration
+        return self._request('POST', '/v1/migrations', json=body)[1]
+
+    def migration_list(self, status=None, instance=None, host=None, limit=None, marker=None):
+        """One page: {"migrations": [...], "next": url} ("next" only when there may be more)."""
+        params = {k: v for k, v in (('status', status), ('instance', instance),
+                                    ('host', host), ('limit', limit), ('marker', marker))
+                  if v is not None}
+        return self._request('GET', '/v1/migrations', params=params or None)[1]
+
+    def migration_get(self, migration_id):
+        return self._request('GET', '/v1/migrations/' + self._quote(migration_id))[1]

@@ -1,0 +1,267 @@
+"""migrator-manage against the real API served on a free port (and the DB for `db`)."""
+
+import json
+import socket
+import time
+
+import pytest
+
+from migrator.cmd import manage
+from migrator.common import states
+from migrator.db import api as db_api
+from tests.unit.api import fakes
+
+
+@pytest.fixture
+def run(api_url, capsys):
+    """Runs migrator-manage with --url api_url; returns (exit code, stdout, stderr)."""
+
+    def run(*argv, url=api_url):
+        code = manage.main((['--url', url] if url else []) + list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _fast_polling(monkeypatch):
+    monkeypatch.setattr(manage, 'POLL_INTERVAL', 0.05)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+# -- usage, connection and API errors -------------------------------------------------------
+
+
+@pytest.mark.parametrize('argv', [[], ['host'], ['bogus'], ['migration', 'list', '--limit', '0'],
+                                  ['host', 'list', '-f', 'yaml'], ['migration', 'show']])
+def test_usage_errors_exit_2(run, argv):
+    code, out, err = run(*argv)
+    assert code == 2
+    assert 'usage:' in err
+
+
+def test_help_exits_0(run):
+    code, out, err = run('--help')
+    assert code == 0
+    assert 'migration' in out
+
+
+def test_connection_refused(run):
+    url = f'http://127.0.0.1:{_free_port()}'
+    code, out, err = run('host', 'list', url=url)
+    assert code == 1
+    assert err.strip() == (f'ERROR: cannot reach the migrator API at {url}: is migrator-api '
+                           'or migrator-all running?')
+    assert 'Traceback' not in err
+
+
+def test_url_from_environment(run, api_url, cluster, monkeypatch):
+    monkeypatch.setenv('MIGRATOR_URL', api_url)
+    code, out, err = run('host', 'list', url=None)
+    assert code == 0, err
+    assert 'host1' in out
+
+
+def test_api_error_message_on_stderr(run, cluster):
+    code, out, err = run('host', 'show', 'nope')
+    assert code == 1
+    assert out == ''
+    assert "Host 'nope' is not known" in err
+    assert 'Traceback' not in err
+
+
+def test_missing_config_file(run, tmp_path):
+    code, out, err = run('--config-file', str(tmp_path / 'missing.conf'), 'host', 'list')
+    assert code == 1
+    assert 'missing.conf' in err
+
+
+# -- hosts and instances --------------------------------------------------------------------
+
+
+def test_host_list_table(run, cluster):
+    code, out, err = run('host', 'list')
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith('+-') and lines[1].startswith('| Name ')
+    assert 'State' in lines[1] and 'Instances' in lines[1]
+    host1 = next(line for line in lines if '| host1 ' in line)
+    assert '| up ' in host1 and '| enabled ' in host1
+    assert '1024 / 8192' in host1
+
+
+def test_host_list_json(run, cluster):
+    code, out, err = run('host', 'list', '-f', 'json')
+    assert code == 0, err
+    hosts = json.loads(out)['hosts']
+    assert [h['name'] for h in hosts] == ['host1', 'host2', 'host3']
+
+
+def test_host_show(run, cluster):
+    code, out, err = run('host', 'show', 'host1')
+    assert code == 0, err
+    assert '| name ' in out and '| host1 ' in out
+    assert '| memory_mb_free ' in out and '6656' in out
+
+
+def test_instance_list_and_show(run, cluster):
+    code, out, err = run('instance', 'list', '--host', 'host1')
+    assert code == 0, err
+    assert 'vm1' in out and 'vm2' in out and 'vm3' not in out
+    code, out, err = run('instance', 'show', 'vm3', '-f', 'json')
+    assert code == 0, err
+    assert json.loads(out)['host'] == 'host2'
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+
+def test_migration_create(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '--target-host', 'host2')
+    assert code == 0, err
+    [mid] = conductor.casts
+    assert '| id ' in out and mid in out
+    assert '| accepted ' in out
+    assert 'Events:' in out
+
+
+def test_migration_create_json(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '--block-migration', 'yes',
+                         '-f', 'json')
+    assert code == 0, err
+    migration = json.loads(out)
+    assert migration['id'] == conductor.casts[0]
+    assert migration['block_migration'] is True
+
+
+def test_migration_create_refused(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold')
+    assert code == 1
+    assert 'only live migration is supported yet' in err
+    conductor.select_error = fakes.no_valid_host('vm1', 'host3 has no room')
+    code, out, err = run('migration', 'create', 'vm1', '--target-host', 'host3')
+    assert code == 1
+    assert 'host3 has no room' in err
+    assert cluster.migration_list() == []
+
+
+def test_migration_list_and_show(run, cluster):
+    ids = []
+    for name in ('vm1', 'vm2', 'vm3'):
+        code, out, err = run('migration', 'create', name, '-f', 'json')
+        assert code == 0, err
+        ids.insert(0, json.loads(out)['id'])
+    cluster.migration_transition(ids[0], [states.ACCEPTED], states.FAILED, detail='test',
+                                 values={'error': 'broken'})
+
+    code, out, err = run('migration', 'list')
+    assert code == 0, err
+    assert [line.split('|')[1].strip() for line in out.splitlines()[3:-1]] == ids
+
+    code, out, err = run('migration', 'list', '--limit', '2')
+    assert code == 0, err
+    assert ids[0] in out and ids[1] in out and ids[2] not in out
+    assert f'add --marker {ids[1]}' in out
+
+    code, out, err = run('migration', 'list', '--limit', '2', '--marker', ids[1], '-f',
+                         'json')
+    assert code == 0, err
+    page = json.loads(out)
+    assert [m['id'] for m in page['migrations']] == [ids[2]]
+    assert 'next' not in page
+
+    code, out, err = run('migration', 'list', '--status', 'failed', '--host', 'host2')
+    assert code == 0, err
+    assert ids[0] in out and ids[1] not in out
+
+    code, out, err = run('migration', 'show', ids[0])
+    assert code == 0, err
+    assert '| failed ' in out and '| broken ' in out
+    events = out.split('Events:')[1]
+    assert '| accepted ' in events and '| failed ' in events and '| test ' in events
+
+    code, out, err = run('migration', 'list', '--status', 'done')
+    assert code == 1
+    assert "status 'done' is not a migration state" in err
+
+    code, out, err = run('migration', 'show', 'nope')
+    assert code == 1
+    assert "Migration 'nope' is not known" in err
+
+
+def _drive(db, outcome, delay=0.2):
+    """A stand-in conductor task: moves the migration along in the DB."""
+
+    def task(mid):
+        time.sleep(delay)
+        db.migration_transition(mid, [states.ACCEPTED], states.SCHEDULING)
+        if outcome == states.FAILED:
+            time.sleep(delay)
+            db.migration_transition(mid, [states.SCHEDULING], states.FAILED, detail='test',
+                                    values={'error': 'No host can take instance vm1: full'})
+            return
+        db.migration_transition(mid, [states.SCHEDULING], states.PREPARING,
+                                values={'target_host': 'host2'})
+        db.migration_transition(mid, [states.PREPARING], states.RUNNING)
+        time.sleep(delay)
+        db.migration_update_progress(mid, {'progress': 50.0, 'eta_seconds': 1.5,
+                                           'memory_total': 268435456})
+        time.sleep(delay)
+        db.migration_transition(mid, [states.RUNNING], states.FINISHING)
+        time.sleep(delay)
+        db.migration_transition(mid, [states.FINISHING], states.COMPLETED)
+
+    return task
+
+
+def test_migration_create_wait_completed(run, cluster, conductor):
+    conductor.on_migrate = _drive(cluster, states.COMPLETED)
+    code, out, err = run('migration', 'create', 'vm1', '--wait')
+    assert code == 0, (out, err)
+    lines = out.splitlines()
+    assert 'accepted' in lines[0]
+    assert any(' running 50% ETA 1.5 s' in line for line in lines), out
+    assert any(' finishing' in line for line in lines), out
+    assert ' completed 100%' in lines[-2]
+    assert lines[-1].endswith('completed: instance vm1 now runs on host2.')
+    assert err == ''
+    assert cluster.instance_get('vm1')['host'] == 'host2'
+
+
+def test_migration_create_wait_failed(run, cluster, conductor):
+    conductor.on_migrate = _drive(cluster, states.FAILED)
+    code, out, err = run('migration', 'create', 'vm1', '--wait', '-f', 'json')
+    assert code == 1
+    assert json.loads(out)['status'] == states.FAILED
+    assert 'No host can take instance vm1: full' in err
+    assert ' failed' in err  # the progress lines go to stderr with -f json
+
+
+# -- db -------------------------------------------------------------------------------------
+
+
+def test_db_sync_and_version(run, tmp_path, monkeypatch):
+    previous = db_api.set_database(None)
+    try:
+        path = tmp_path / 'manage.sqlite'
+        config = tmp_path / 'migrator.conf'
+        config.write_text(f'[database]\nconnection = sqlite:///{path}\n')
+        base = ['--config-file', str(config), 'db']
+        code, out, err = run(*base, 'version', url=None)
+        assert code == 0, err
+        assert out.startswith('None')
+        code, out, err = run(*base, 'sync', url=None)
+        assert code == 0, err
+        head = db_api.get_database().head()
+        assert head in out and str(path) in out
+        code, out, err = run(*base, 'version', '-f', 'json', url=None)
+        assert code == 0, err
+        assert json.loads(out) == {'revision': head}
+    finally:
+        db_api.set_database(previous)
