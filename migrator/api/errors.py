@@ -62,7 +62,7 @@ def _request_id(request):
 def _unexpected(request):
     rid = _request_id(request)
     where = f' (request {rid})' if rid else ''
-    return 500, (f'An unexpected error occurred; the migrator-api log has the details{where}.')
+    return 500, f'An unexpected error occurred; the migrator-api log has the details{where}.'
 
 
 def translate(exc, request=None):

@@ -62,9 +62,9 @@ def _message(error):
     if error.validator == 'additionalProperties':
         allowed = error.schema.get('properties', {})
         unknown = sorted(k for k in error.instance if k not in allowed)
-        return '{} {} not allowed; the fields are: {}'.format(
-            'unknown field' + ('s' if len(unknown) > 1 else ''),
-            ', '.join(f"'{k}'" for k in unknown), ', '.join(allowed))
+        names = ', '.join(f"'{k}'" for k in unknown)
+        plural = 's' if len(unknown) > 1 else ''
+        return f"unknown field{plural} {names}; the fields are: {', '.join(allowed)}"
     if error.validator == 'required':
         missing = [k for k in error.validator_value if k not in error.instance]
         return "missing required field '%s'" % (missing[0] if missing else error.message)
@@ -75,9 +75,8 @@ def _message(error):
         if path == 'type':
             return (f"field 'type': {json.dumps(error.instance)} is not supported: only live "
                     "migration is supported yet")
-        return '{} must be one of {}, not {}'.format(
-            field, ', '.join(json.dumps(v) for v in error.validator_value),
-            json.dumps(error.instance))
+        choices = ', '.join(json.dumps(v) for v in error.validator_value)
+        return f'{field} must be one of {choices}, not {json.dumps(error.instance)}'
     if error.validator == 'minLength':
         return f'{field} must not be empty'
     if error.validator == 'maxLength':

@@ -9,6 +9,9 @@ from waitress import wasyncore
 
 LOG = logging.getLogger(__name__)
 
+# Request bodies are a few hundred bytes; refuse anything absurd before reading it.
+MAX_REQUEST_BODY = 1024 * 1024
+
 
 class APIServer:
     """A waitress server: run() serves until close() is called (from any thread)."""
@@ -16,7 +19,8 @@ class APIServer:
     def __init__(self, app, host, port, threads=8):
         self._map = {}
         self._server = waitress_server.create_server(
-            app, map=self._map, host=host, port=port, threads=threads, ident='migrator-api')
+            app, map=self._map, host=host, port=port, threads=threads, ident='migrator-api',
+            max_request_body_size=MAX_REQUEST_BODY)
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
         self._stop = threading.Event()

@@ -134,7 +134,7 @@ HOST_SHOW_FIELDS = (
 def _used_of(used, total):
     if total is None:
         return None
-    return '{} / {}'.format(used if used is not None else '?', total)
+    return f"{used if used is not None else '?'} / {total}"
 
 
 def do_host_list(args):
@@ -237,13 +237,12 @@ def do_migration_show(args):
 
 
 def _progress_line(migration, elapsed):
-    parts = [f'[{elapsed:6.1f}s]', 'migration {}'.format(migration.get('id')),
-             str(migration.get('status'))]
+    parts = [f'[{elapsed:6.1f}s]', str(migration.get('status'))]
     if migration.get('progress') is not None:
         parts.append(percent(migration['progress']))
-    if migration.get('eta_seconds') is not None and not states.is_terminal(
-            migration.get('status')):
-        parts.append('ETA {} s'.format(migration['eta_seconds']))
+    eta = migration.get('eta_seconds')
+    if isinstance(eta, (int, float)) and not states.is_terminal(migration.get('status')):
+        parts.append(f'ETA {eta:.1f} s')
     return ' '.join(parts)
 
 
@@ -284,6 +283,8 @@ def do_migration_create(args):
         return 0
 
     progress_out = sys.stderr if args.format == 'json' else sys.stdout
+    print(f"Migration {migration['id']} of {args.instance} accepted; waiting for it to end "
+          "(Ctrl-C stops waiting, not the migration).", file=progress_out, flush=True)
     try:
         final = follow_migration(args.client, migration, out=progress_out)
     except KeyboardInterrupt:
@@ -293,18 +294,14 @@ def do_migration_create(args):
     status = final.get('status')
     if args.format == 'json':
         print(json.dumps(final, indent=2))
-    else:
-        target = final.get('target_host') or final.get('requested_target') or '?'
-        if status == states.COMPLETED:
+    if status == states.COMPLETED:
+        if args.format != 'json':
+            target = final.get('target_host') or final.get('requested_target') or '?'
             name = final.get('instance_name') or final.get('instance_uuid')
             print(f"Migration {final['id']} completed: instance {name} now runs on {target}.")
-        else:
-            print('Migration {} ended {}.'.format(final['id'], status))
-    if status == states.COMPLETED:
         return 0
-    print('Migration {} ended {}: {}'.format(final['id'], status,
-                                          final.get('error') or 'no error recorded'),
-          file=sys.stderr)
+    error = final.get('error') or 'no error recorded'
+    print(f"Migration {final['id']} ended {status}: {error}", file=sys.stderr)
     return 1
 
 
@@ -443,7 +440,7 @@ def main(argv=None):
     except (api_client.ClientError, exceptions.MigratorException) as exc:
         if args.debug:
             traceback.print_exc()
-        print('ERROR: {}'.format(getattr(exc, 'message', exc)), file=sys.stderr)
+        print(f"ERROR: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 1
     except Exception as exc:
         if args.debug:

@@ -225,7 +225,7 @@ def test_migration_create_wait_completed(run, cluster, conductor):
     code, out, err = run('migration', 'create', 'vm1', '--wait')
     assert code == 0, (out, err)
     lines = out.splitlines()
-    assert 'accepted' in lines[0]
+    assert 'accepted' in lines[0] and 'accepted' in lines[1]
     assert any(' running 50% ETA 1.5 s' in line for line in lines), out
     assert any(' finishing' in line for line in lines), out
     assert ' completed 100%' in lines[-2]

@@ -94,8 +94,8 @@ class MigrationsController(rest.RestController):
                  migration_type, migration['id'], instance['uuid'], source, target or 'any')
 
         pecan.response.status = 202
-        pecan.response.headers['Location'] = '{}/v1/migrations/{}'.format(
-            request.application_url, migration['id'])
+        pecan.response.headers['Location'] = (
+            f"{request.application_url}/v1/migrations/{migration['id']}")
         return views.migration(db.migration_get(migration['id']))
 
     @staticmethod

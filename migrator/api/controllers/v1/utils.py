@@ -7,10 +7,11 @@ def check_params(params, allowed):
     """Refuses unknown or repeated query parameters (a typo must not silently match all)."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
+        names = ', '.join(f"'{u}'" for u in unknown)
+        plural = 's' if len(unknown) > 1 else ''
+        takes = ', '.join(allowed) if allowed else 'none'
         raise exceptions.Invalid(
-            'unknown query parameter{} {}; this resource takes: {}'.format(
-                's' if len(unknown) > 1 else '', ', '.join(f"'{u}'" for u in unknown),
-                ', '.join(allowed) if allowed else 'none'))
+            f'unknown query parameter{plural} {names}; this resource takes: {takes}')
     result = {}
     for name in allowed:
         value = params.get(name)
