@@ -1,0 +1,275 @@
+"""One sandbox host: a libvirtd in its own mount + UTS namespace.
+
+Each host has private directories under ``<state-dir>/hosts/<name>/`` that are
+bind-mounted (inside the namespace only) over libvirt's system directories, its
+own hostname, host UUID and loopback address (host N listens on 127.0.0.(N+1):
+127.0.0.1 is refused by libvirt as a migration address).  The network
+namespace is the machine's, so the daemons, the QEMUs and the test process all
+reach each other over loopback, and paths outside the bind mounts (the state
+dir, the shared image dir, the console logs, the guest image cache) are the
+same for everyone.
+"""
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+import libvirt
+
+from migrator.sandbox import process
+from migrator.sandbox.errors import SandboxError
+
+LOG = logging.getLogger(__name__)
+
+# mount point inside the namespace -> sub-directory of the host's root
+BIND_DIRS = (
+    ('/run/libvirt', 'run'),
+    ('/var/lib/libvirt', 'lib'),
+    ('/etc/libvirt', 'etc'),
+    ('/var/log/libvirt', 'log'),
+    ('/var/cache/libvirt', 'cache'),
+)
+IMAGE_DIR = '/var/lib/libvirt/images'   # the `default` pool, as libvirt sees it
+START_TIMEOUT = 60.0
+
+LIBVIRTD_CONF = '''\
+# migrator sandbox host {name}
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "{address}"
+tcp_port = "16509"
+auth_tcp = "none"
+auth_unix_rw = "none"
+host_uuid = "{host_uuid}"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+'''
+
+QEMU_CONF = '''\
+# migrator sandbox host {name}
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+stdio_handler = "file"
+migration_address = "{address}"
+migration_host = "{address}"
+'''
+
+
+def host_name(index):
+    return f'sandbox-host{index}'
+
+
+def host_address(index):
+    if not 1 <= index <= 253:
+        raise SandboxError(f'host index {index} out of range (1..253)')
+    return f'127.0.0.{index + 1}'
+
+
+def host_uri(address):
+    return f'qemu+tcp://{address}/system'
+
+
+def outside(host, path):
+    """Translate ``path`` as seen inside ``host``'s namespace to the outside."""
+    for inside, sub in BIND_DIRS:
+        if path == inside or path.startswith(inside + '/'):
+            return os.path.join(host['root'], sub) + path[len(inside):]
+    return path
+
+
+def prepare(state_dir, index):
+    """Create the host's directories and config files; return its record."""
+    name = host_name(index)
+    address = host_address(index)
+    root = os.path.join(state_dir, 'hosts', name)
+    for _inside, sub in BIND_DIRS:
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    host = {
+        'name': name,
+        'index': index,
+        'address': address,
+        'uri': host_uri(address),
+        'host_uuid': str(uuid.uuid4()),
+        'pid': None,
+        'root': root,
+        'image_dir': IMAGE_DIR,
+    }
+    host['image_dir_outside'] = outside(host, IMAGE_DIR)
+    os.makedirs(host['image_dir_outside'], exist_ok=True)
+    etc = os.path.join(root, 'etc')
+    with open(os.path.join(etc, 'libvirtd.conf'), 'w') as f:
+        f.write(LIBVIRTD_CONF.format(**host))
+    with open(os.path.join(etc, 'qemu.conf'), 'w') as f:
+        f.write(QEMU_CONF.format(**host))
+    return host
+
+
+def launch(host):
+    """Start the host's libvirtd (returns at once; see :func:`wait_ready`)."""
+    for inside, _sub in BIND_DIRS:   # mount points must exist
+        os.makedirs(inside, exist_ok=True)
+    mounts = '; '.join(f'mount --bind "{os.path.join(host["root"], sub)}" {inside}'
+                       for inside, sub in BIND_DIRS)
+    script = (f'set -e; {mounts}; hostname {host["name"]}; '
+              f'exec libvirtd --daemon --listen -p /run/libvirt/libvirtd.pid '
+              f'-f /etc/libvirt/libvirtd.conf')
+    # No --fork: unshare execs sh, which execs libvirtd, which daemonizes (so the
+    # daemon is not our child); its real pid is read back from its pid file.
+    proc = subprocess.run(
+        ['unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', script],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=START_TIMEOUT)
+    if proc.returncode != 0:
+        raise SandboxError(f'cannot start libvirtd for {host["name"]}: '
+                           f'{_last_line(proc.stderr) or f"exit {proc.returncode}"}')
+
+
+def pidfile(host):
+    return os.path.join(host['root'], 'run', 'libvirtd.pid')
+
+
+def wait_ready(host, deadline):
+    """Wait for the daemon's pid file and for it to answer; record its pid.
+
+    Returns an open connection.  Fails early if the daemon died (libvirtd
+    --daemon exits 0 even when its drivers fail to initialise).
+    """
+    pid = None
+    last_error = None
+    while time.monotonic() < deadline:
+        pid = pid or process.read_pidfile(pidfile(host))
+        if pid:
+            host['pid'] = pid
+            if not process.pid_alive(pid):
+                break
+            try:
+                conn = libvirt.open(host['uri'])
+            except libvirt.libvirtError as exc:
+                last_error = exc.get_error_message()
+            else:
+                LOG.info('%s: libvirtd pid %d answers on %s', host['name'], pid, host['uri'])
+                return conn
+        time.sleep(0.05)
+    why = daemon_log_error(host) or last_error or 'no answer'
+    state = 'died' if pid and not process.pid_alive(pid) else 'did not answer in time'
+    raise SandboxError(f'libvirtd of {host["name"]} {state}: {why}')
+
+
+def daemon_log_error(host):
+    """The last error line of the daemon's own log, if any."""
+    path = os.path.join(host['root'], 'log', 'libvirtd.log')
+    try:
+        with open(path, errors='replace') as f:
+            lines = [ln.strip() for ln in f if ' error : ' in ln]
+    except OSError:
+        return None
+    return lines[-1].split(' error : ', 1)[1] if lines else None
+
+
+def _last_line(text):
+    lines = [ln for ln in (text or '').strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ''
+
+
+def ensure_pools(conn, shared_dir):
+    """A `dir` pool `default` over the private image dir, `shared` over the shared dir."""
+    for name, path in (('default', IMAGE_DIR), ('shared', shared_dir)):
+        try:
+            pool = conn.storagePoolLookupByName(name)
+        except libvirt.libvirtError:
+            pool = conn.storagePoolDefineXML(
+                f"<pool type='dir'><name>{name}</name>"
+                f"<target><path>{path}</path></target></pool>", 0)
+        if not pool.isActive():
+            pool.build(0)
+            pool.create(0)
+        pool.setAutostart(1)
+
+
+def connect(host, timeout=10.0):
+    """Open a connection to a host's daemon, retrying until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return libvirt.open(host['uri'])
+        except libvirt.libvirtError as exc:
+            if time.monotonic() >= deadline:
+                raise SandboxError(f'cannot connect to {host["name"]} at {host["uri"]}: '
+                                   f'{exc.get_error_message()}') from None
+            time.sleep(0.1)
+
+
+def sandbox_pids(host):
+    """Every live libvirtd/QEMU pid of this host (verified to be in its namespace).
+
+    Sources: the recorded pid, the daemon's pid file, QEMU pid files under its
+    /run/libvirt/qemu, and (after a crash that lost the pid files) any process
+    whose /run/libvirt is this host's bind mount.
+    """
+    candidates = {host.get('pid'), process.read_pidfile(pidfile(host))}
+    qemu_run = os.path.join(host['root'], 'run', 'qemu')
+    if os.path.isdir(qemu_run):
+        for entry in os.listdir(qemu_run):
+            if entry.endswith('.pid'):
+                candidates.add(process.read_pidfile(os.path.join(qemu_run, entry)))
+    for entry in os.listdir('/proc'):
+        if entry.isdigit() and process.exe_name(int(entry)) in process.SANDBOX_EXES:
+            candidates.add(int(entry))
+    return sorted(p for p in candidates if p and process.belongs_to(p, host['root']))
+
+
+def stop(host, timeout=10.0):
+    """Kill the host's QEMUs and libvirtd by pid.  Returns pids that survived.
+
+    QEMU exits cleanly on SIGTERM (it is what virDomainDestroy sends first);
+    libvirtd does not need its guests destroyed through the API to stop.
+    """
+    pids = sandbox_pids(host)
+    if pids:
+        LOG.info('%s: stopping pids %s', host['name'], pids)
+    return process.terminate(pids, timeout=timeout)
+
+
+CAPS_SUBDIR = os.path.join('qemu', 'capabilities')
+
+
+def seed_capabilities(host, cache_dir):
+    """Copy cached QEMU capabilities into the host's /var/cache/libvirt.
+
+    Every daemon would otherwise probe QEMU (seconds of CPU each, and the first
+    migration to a host that never started a guest pays it: ~7 s instead of
+    ~3 s).  libvirt re-probes by itself if the copy is stale (it checks the
+    binaries' ctimes, the kernel and microcode versions).
+    """
+    src = os.path.join(cache_dir, 'libvirt-capabilities')
+    if not os.path.isdir(src):
+        return
+    dest = os.path.join(host['root'], 'cache', CAPS_SUBDIR)
+    os.makedirs(dest, exist_ok=True)
+    for entry in os.listdir(src):
+        if entry.endswith('.xml'):
+            shutil.copy2(os.path.join(src, entry), os.path.join(dest, entry))
+
+
+def save_capabilities(host, cache_dir):
+    """Keep the host's probed QEMU capabilities for the next ``up``."""
+    src = os.path.join(host['root'], 'cache', CAPS_SUBDIR)
+    dest = os.path.join(cache_dir, 'libvirt-capabilities')
+    if not os.path.isdir(src):
+        return
+    os.makedirs(dest, exist_ok=True)
+    for entry in os.listdir(src):
+        if entry.endswith('.xml'):
+            tmp = os.path.join(dest, entry + '.tmp')
+            shutil.copy2(os.path.join(src, entry), tmp)
+            os.rename(tmp, os.path.join(dest, entry))
+
+
+def warm_up(conn, virt_type):
+    """Make the daemon load its QEMU capabilities now rather than mid-migration."""
+    conn.getDomainCapabilities(None, 'x86_64', 'pc', virt_type, 0)

@@ -1,0 +1,104 @@
+"""Clear errors, and nothing left behind, when the sandbox cannot start.
+
+These run before the session sandbox exists (file order), since some of them
+need 127.0.0.2 free.
+"""
+
+import os
+import socket
+
+import pytest
+from conftest import REPO, require_sandbox_prerequisites, run_cli
+
+from migrator.sandbox import cluster, preflight, process
+from migrator.sandbox.errors import SandboxError
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith('error: ')
+    assert 'Traceback' not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def processes_using(path):
+    """Pids of processes whose mount namespace has a mount from ``path``."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/mountinfo') as f:
+                if path in f.read():
+                    found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def test_address_in_use(tmp_path):
+    require_sandbox_prerequisites()
+    state_dir = str(tmp_path / 'state')
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        blocker.bind(('127.0.0.2', 16509))
+    except OSError:
+        pytest.skip('127.0.0.2:16509 is already taken by something else')
+    blocker.listen(1)
+    try:
+        r = run_cli('up', '--hosts', 2, '--guests-per-host', 0, '--state-dir', state_dir)
+    finally:
+        blocker.close()
+    assert_one_line_error(r, '127.0.0.2:16509', 'in use')
+    assert not os.path.exists(os.path.join(state_dir, 'cluster.json'))
+    assert processes_using(state_dir) == []
+
+
+def test_not_root(tmp_path):
+    require_sandbox_prerequisites()
+    os.chmod(tmp_path, 0o755)
+    r = run_cli('up', '--state-dir', tmp_path / 'state', user=65534)
+    if 'Permission denied' in r.stderr and 'error:' not in r.stderr:
+        pytest.skip(f'nobody cannot run python from {REPO}')
+    assert_one_line_error(r, 'root')
+    assert not os.path.exists(tmp_path / 'state')
+
+
+def test_missing_package_is_named(monkeypatch, tmp_path):
+    require_sandbox_prerequisites()
+    monkeypatch.setitem(preflight.REQUIRED_BINARIES, '/usr/sbin/no-such-daemon',
+                        'no-such-package')
+    with pytest.raises(SandboxError, match='no-such-package.*install-deps'):
+        cluster.up(hosts=1, guests_per_host=0, state_dir=str(tmp_path / 'state'))
+    assert not os.path.exists(tmp_path / 'state')
+
+
+def test_bad_arguments(tmp_path):
+    require_sandbox_prerequisites()
+    r = run_cli('up', '--hosts', 0, '--state-dir', tmp_path / 'state')
+    assert_one_line_error(r, '--hosts')
+    r = run_cli('up', '--state-dir', '/var/lib/libvirt/x')
+    assert_one_line_error(r, 'overlaps')
+
+
+def test_down_after_crash_finds_daemons_without_records(tmp_path):
+    """cluster.json lost (a crash in `up`): `down` still finds the daemon by its
+    pid file and namespace, stops it and removes the state dir."""
+    require_sandbox_prerequisites()
+    state_dir = str(tmp_path / 'state')
+    r = run_cli('up', '--hosts', 1, '--guests-per-host', 0, '--state-dir', state_dir)
+    assert r.returncode == 0, r.stderr
+    pid = cluster.load(state_dir)['hosts'][0]['pid']
+    assert process.pid_alive(pid)
+    os.unlink(os.path.join(state_dir, 'cluster.json'))
+    r = run_cli('down', '--state-dir', state_dir)
+    assert r.returncode == 0, r.stderr
+    assert not process.pid_alive(pid)
+    assert not os.path.exists(state_dir)
+    assert processes_using(state_dir) == []
+    r = run_cli('down', '--state-dir', state_dir)      # idempotent
+    assert r.returncode == 0 and 'nothing to do' in r.stdout
