@@ -1,0 +1,205 @@
+"""Declarative models of the migrator database.
+
+Datetimes are naive UTC everywhere: written as naive UTC (an aware value is converted to UTC
+first) and read back naive, with microsecond precision on SQLite, PostgreSQL and MariaDB alike
+(MariaDB's plain DATETIME would drop the fraction, hence DATETIME(6)). Naive rather than aware
+because SQLite and MariaDB have no time-zone-aware column type, so only naive values
+round-trip identically on all three.
+
+The schema itself is owned by the alembic scripts in migrations/versions; these models must
+match them (tests/unit/db checks it with alembic's compare_metadata).
+"""
+
+import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names on every backend, so that later migrations can drop them.
+NAMING_CONVENTION = {
+    'ix': 'ix_%(column_0_label)s',
+    'uq': 'uq_%(table_name)s_%(column_0_name)s',
+    'ck': 'ck_%(table_name)s_%(constraint_name)s',
+    'fk': 'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s',
+    'pk': 'pk_%(table_name)s',
+}
+
+# utf8mb4_bin: compare names and uuids case-sensitively, as PostgreSQL and SQLite do.
+TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
+              'mysql_collate': 'utf8mb4_bin'}
+
+HOST_STATUSES = ('enabled', 'disabled', 'maintenance')
+MIGRATION_TYPES = ('live', 'cold')
+
+# Which columns each API call may write.
+HOST_REPORT_FIELDS = frozenset({
+    'address', 'hypervisor_uri', 'virt_type', 'hypervisor_version', 'cpu_model',
+    'memory_mb', 'memory_mb_used', 'vcpus', 'vcpus_used', 'disk_gb', 'disk_gb_used',
+    'reserved_memory_mb',
+})
+HOST_DEFAULTS = {
+    'virt_type': 'kvm', 'hypervisor_version': 0, 'memory_mb': 0, 'memory_mb_used': 0,
+    'vcpus': 0, 'vcpus_used': 0, 'disk_gb': 0, 'disk_gb_used': 0, 'reserved_memory_mb': 0,
+    'status': 'enabled',
+}
+INSTANCE_SIZES = ('memory_mb', 'vcpus', 'disk_gb')
+CREATE_FIELDS = frozenset({
+    'id', 'instance_uuid', 'instance_name', 'type', 'block_migration', 'source_host',
+    'target_host', 'requested_target', 'conductor',
+})
+PROGRESS_FIELDS = frozenset({
+    'progress', 'memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
+    'disk_processed', 'disk_remaining', 'dirty_rate', 'iteration', 'downtime_ms',
+    'eta_seconds',
+})
+TRANSITION_FIELDS = PROGRESS_FIELDS | {
+    'block_migration', 'target_host', 'requested_target', 'conductor', 'error',
+}
+
+
+def utcnow():
+    """The current time as the database stores it: naive UTC."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class UTCDateTime(TypeDecorator):
+    """Naive-UTC datetime with microseconds on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ('mysql', 'mariadb'):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime.datetime: UTCDateTime()}
+
+
+class Host(Base):
+    __tablename__ = 'hosts'
+    __table_args__ = TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    address: Mapped[str | None] = mapped_column(String(255))
+    hypervisor_uri: Mapped[str | None] = mapped_column(String(255))
+    virt_type: Mapped[str] = mapped_column(String(32), default='kvm')
+    hypervisor_version: Mapped[int] = mapped_column(Integer, default=0)
+    cpu_model: Mapped[str | None] = mapped_column(String(255))
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb_used: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus_used: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb_used: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default='enabled')
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    last_heartbeat: Mapped[datetime.datetime]
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class Instance(Base):
+    __tablename__ = 'instances'
+    __table_args__ = (
+        Index('ix_instances_host', 'host'),
+        Index('ix_instances_name', 'name'),
+        TABLE_ARGS,
+    )
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    power_state: Mapped[str] = mapped_column(String(16))
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+    # The lock: the id of the one migration in flight for this instance. Not a foreign key,
+    # so that instances and migrations can be written in either order within a transaction.
+    migration_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class Migration(Base):
+    __tablename__ = 'migrations'
+    __table_args__ = (
+        Index('ix_migrations_instance_uuid', 'instance_uuid'),
+        Index('ix_migrations_status', 'status'),
+        # Keyset pagination walks (created_at, id) newest first.
+        Index('ix_migrations_created_at_id', 'created_at', 'id'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    instance_name: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(8))
+    block_migration: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    source_host: Mapped[str] = mapped_column(String(255))
+    target_host: Mapped[str | None] = mapped_column(String(255))
+    requested_target: Mapped[str | None] = mapped_column(String(255))
+    conductor: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    # Double, not Float: MySQL's FLOAT is single precision and would not round-trip.
+    progress: Mapped[float] = mapped_column(Double, default=0.0)
+    memory_total: Mapped[int | None] = mapped_column(BigInteger)
+    memory_processed: Mapped[int | None] = mapped_column(BigInteger)
+    memory_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    disk_total: Mapped[int | None] = mapped_column(BigInteger)
+    disk_processed: Mapped[int | None] = mapped_column(BigInteger)
+    disk_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    dirty_rate: Mapped[int | None] = mapped_column(BigInteger)
+    iteration: Mapped[int | None] = mapped_column(Integer)
+    downtime_ms: Mapped[int | None] = mapped_column(Integer)
+    eta_seconds: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime.datetime | None]
+    finished_at: Mapped[datetime.datetime | None]
+
+
+class MigrationEvent(Base):
+    __tablename__ = 'migration_events'
+    __table_args__ = (
+        Index('ix_migration_events_migration_id', 'migration_id'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    migration_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey('migrations.id', ondelete='CASCADE'))
+    time: Mapped[datetime.datetime]
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+hosts = Host.__table__
+instances = Instance.__table__
+migrations = Migration.__table__
+migration_events = MigrationEvent.__table__
