@@ -1,0 +1,105 @@
+import pytest
+
+from migrator.common import exceptions
+
+
+def test_host_report_inserts_then_updates_and_never_touches_status(db):
+    first = db.host_report('h1', {'memory_mb': 4096, 'vcpus': 4, 'virt_type': 'qemu',
+                                  'address': '127.0.0.2', 'unknown_field': 1})
+    assert first['memory_mb'] == 4096 and first['virt_type'] == 'qemu'
+    assert first['status'] == 'enabled' and first['memory_mb_used'] == 0
+    assert first['last_heartbeat'] is not None
+    db.host_set_status('h1', 'maintenance', 'disk swap')
+    second = db.host_report('h1', {'memory_mb_used': 1024, 'status': 'enabled',
+                                   'status_reason': None})
+    assert second['id'] == first['id']
+    assert second['status'] == 'maintenance' and second['status_reason'] == 'disk swap'
+    assert second['memory_mb'] == 4096 and second['memory_mb_used'] == 1024
+    assert second['last_heartbeat'] >= first['last_heartbeat']
+    assert second['created_at'] == first['created_at']
+
+
+def test_host_get_list_and_status_errors(db):
+    db.host_report('h2', {})
+    db.host_report('h1', {})
+    assert [h['name'] for h in db.host_list()] == ['h1', 'h2']
+    with pytest.raises(exceptions.HostNotFound):
+        db.host_get('nope')
+    with pytest.raises(exceptions.HostNotFound):
+        db.host_set_status('nope', 'disabled', None)
+    with pytest.raises(exceptions.Invalid):
+        db.host_set_status('h1', 'broken', None)
+    assert db.host_set_status('h1', 'disabled', 'why')['status'] == 'disabled'
+    assert db.host_get('h1')['status_reason'] == 'why'
+
+
+def dom(uuid, active=True, **kw):
+    return {'uuid': uuid, 'name': 'vm-' + uuid, 'power_state': 'running' if active else 'shutoff',
+            'memory_mb': 256, 'vcpus': 1, 'disk_gb': 1, 'active': active, **kw}
+
+
+def test_sync_host_active_domains_upsert_and_follow_the_hypervisor(db):
+    db.instance_sync_host('h1', [dom('a'), dom('b', active=False)])
+    assert {i['uuid']: i['host'] for i in db.instance_list()} == {'a': 'h1', 'b': 'h1'}
+    assert db.instance_get('b')['power_state'] == 'shutoff'
+    # 'a' now runs on h2 (moved out of band): the hypervisor is the truth.
+    db.instance_sync_host('h2', [dom('a', memory_mb=512)])
+    a = db.instance_get('a')
+    assert a['host'] == 'h2' and a['memory_mb'] == 512
+    # h1 no longer reports 'a', but it is h2's now: h1's sync must not delete it.
+    db.instance_sync_host('h1', [dom('b', active=False)])
+    assert db.instance_get('a')['host'] == 'h2'
+
+
+def test_sync_host_leaves_host_of_instance_with_migration_in_flight(db, add_instance):
+    add_instance('a', host='h1', migration_id='m-1')
+    db.instance_sync_host('h2', [dom('a', power_state='paused', vcpus=2)])
+    a = db.instance_get('a')
+    assert a['host'] == 'h1' and a['power_state'] == 'paused' and a['vcpus'] == 2
+
+
+def test_sync_host_inactive_domain_does_not_steal_an_instance(db, add_instance):
+    add_instance('a', host='h1')
+    db.instance_sync_host('h2', [dom('a', active=False, memory_mb=1)])
+    a = db.instance_get('a')
+    assert a['host'] == 'h1' and a['power_state'] == 'running' and a['memory_mb'] == 512
+    add_instance('c', host=None)
+    db.instance_sync_host('h2', [dom('a', active=False), dom('c', active=False)])
+    assert db.instance_get('c')['host'] == 'h2'
+
+
+def test_sync_host_incoming_domains_are_neither_added_nor_moved(db, add_instance):
+    add_instance('a', host='h1', migration_id='m-1')
+    db.instance_sync_host('h2', [dom('a', power_state='paused', incoming=True),
+                                 dom('new', incoming=True)])
+    assert db.instance_get('a')['host'] == 'h1'
+    with pytest.raises(exceptions.InstanceNotFound):
+        db.instance_get('new')
+
+
+def test_sync_host_removes_vanished_instances_unless_migrating(db, add_instance):
+    add_instance('gone', host='h1')
+    add_instance('moving', host='h1', migration_id='m-1')
+    add_instance('kept', host='h1')
+    add_instance('other', host='h2')
+    result = db.instance_sync_host('h1', [dom('kept')])
+    assert result == {'host': 'h1', 'removed': ['gone']}
+    assert sorted(i['uuid'] for i in db.instance_list()) == ['kept', 'moving', 'other']
+    assert db.instance_sync_host('h1', []) == {'host': 'h1', 'removed': ['kept']}
+
+
+def test_instance_get_list_set_host(db, add_instance):
+    add_instance('u1', host='h1', name='web')
+    add_instance('u2', host='h2', name='db')
+    add_instance('u3', host='h2', name='twin')
+    add_instance('u4', host='h2', name='twin')
+    assert db.instance_get('u1')['name'] == 'web'
+    assert db.instance_get('web')['uuid'] == 'u1'
+    with pytest.raises(exceptions.InstanceNotFound):
+        db.instance_get('WEB')  # case-sensitive on every backend
+    with pytest.raises(exceptions.Conflict):
+        db.instance_get('twin')
+    assert [i['uuid'] for i in db.instance_list(host='h2')] == ['u2', 'u3', 'u4']
+    assert db.instance_set_host('u1', 'h3')['host'] == 'h3'
+    with pytest.raises(exceptions.InstanceNotFound):
+        db.instance_set_host('nope', 'h1')
