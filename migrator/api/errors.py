@@ -114,13 +114,25 @@ def response_for(exc, request=None):
     return make_response(code, message)
 
 
+# Request bodies are a few hundred bytes; refuse anything absurd before reading it.
+MAX_REQUEST_BODY = 1024 * 1024
+
+
 class FaultWrapper:
-    """Outermost WSGI layer: whatever escapes pecan becomes a JSON 500, never a traceback."""
+    """Outermost WSGI layer: refuses oversized bodies, and whatever escapes pecan becomes a
+    JSON 500, never a traceback."""
 
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
+        try:
+            length = int(environ.get('CONTENT_LENGTH') or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_REQUEST_BODY:
+            return make_response(413, f'The request body is larger than {MAX_REQUEST_BODY} '
+                                      'bytes.')(environ, start_response)
         try:
             return self.app(environ, start_response)
         except Exception as exc:  # noqa: BLE001 - the last line of defence

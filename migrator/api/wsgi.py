@@ -7,10 +7,9 @@ from oslo_log import log as logging
 from waitress import server as waitress_server
 from waitress import wasyncore
 
-LOG = logging.getLogger(__name__)
+from migrator.api import errors
 
-# Request bodies are a few hundred bytes; refuse anything absurd before reading it.
-MAX_REQUEST_BODY = 1024 * 1024
+LOG = logging.getLogger(__name__)
 
 
 class APIServer:
@@ -20,7 +19,7 @@ class APIServer:
         self._map = {}
         self._server = waitress_server.create_server(
             app, map=self._map, host=host, port=port, threads=threads, ident='migrator-api',
-            max_request_body_size=MAX_REQUEST_BODY)
+            max_request_body_size=errors.MAX_REQUEST_BODY)
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
         self._stop = threading.Event()

@@ -128,3 +128,9 @@ def test_errors_are_valid_json_with_title(client):
     body = json.loads(client.get('/v1/hosts/nope').text)
     assert body == {'error': {'code': 404, 'title': 'Not Found', 'message': body['error'][
         'message']}}
+
+
+def test_oversized_body_is_json_413(client, cluster):
+    resp = client.post('/v1/migrations', raw='{"instance": "' + 'x' * (1024 * 1024) + '"}')
+    assert_error(resp, 413, 'larger than')
+    assert cluster.migration_list() == []
