@@ -20,6 +20,7 @@ from oslo_config import cfg
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.cmd import client as api_client
 from migrator.common import exceptions, states
+from migrator.sandbox import cli as sandbox_cli
 
 CONF = cfg.CONF
 
@@ -390,12 +391,7 @@ def build_parser():
                  'Show one migration with its progress and event history.')
     leaf.add_argument('id', metavar='ID')
 
-    try:  # TODO(api): plain import once migrator.sandbox.cli has landed
-        from migrator.sandbox import cli as sandbox_cli
-    except ImportError:
-        sandbox_cli = None
-    if sandbox_cli is not None:
-        sandbox_cli.add_parser(commands)
+    sandbox_cli.add_parser(commands)
     return parser
 
 
@@ -450,3 +446,7 @@ def main(argv=None):
         return 1
     finally:
         args.client.close()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

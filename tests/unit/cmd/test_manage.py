@@ -49,7 +49,13 @@ def test_usage_errors_exit_2(run, argv):
 def test_help_exits_0(run):
     code, out, err = run('--help')
     assert code == 0
-    assert 'migration' in out
+    for command in ('db', 'host', 'instance', 'migration', 'sandbox'):
+        assert command in out
+
+
+def test_sandbox_commands_are_wired():
+    args = manage.build_parser().parse_args(['sandbox', 'status', '-f', 'json'])
+    assert callable(args.func)
 
 
 def test_connection_refused(run):
