@@ -5,6 +5,7 @@ domain changes state, runs the host-local steps of migrations through the virt d
 passes a running job's progress and end to the conductor that drives it.
 """
 
+import datetime
 import functools
 import threading
 
@@ -80,13 +81,14 @@ class ComputeManager:
                               self.host)
 
     def _report(self):
+        reported_at = datetime.datetime.now(datetime.UTC).isoformat()
         inventory = self.driver.get_inventory()
         domains = self.driver.list_domains()
         inventory['memory_mb_used'] = sum(d['memory_mb'] for d in domains if d['active'])
         inventory['vcpus_used'] = sum(d['vcpus'] for d in domains if d['active'])
         inventory['reserved_memory_mb'] = CONF.compute.reserved_host_memory_mb
         self.conductor_api.report_host(migrator_context.get_admin_context(), self.host,
-                                       inventory, domains)
+                                       inventory, domains, reported_at)
 
     # -- RPC endpoints ----------------------------------------------------------------------
 

@@ -57,9 +57,10 @@ class ConductorManager:
 
     # -- from the compute agents ------------------------------------------------------------
 
-    def report_host(self, ctxt, host, inventory, domains, generated_at=None):
+    def report_host(self, ctxt, host, inventory, domains, reported_at):
         self.db.host_report(host, inventory)
-        self.db.instance_sync_host(host, domains)
+        self.db.instance_sync_host(host, domains,
+                                   datetime.datetime.fromisoformat(reported_at))
 
     def migration_progress(self, ctxt, migration_id, stats):
         try:
@@ -71,7 +72,3 @@ class ConductorManager:
         if not self.waiters.deliver(migration_id, outcome):
             LOG.warning('Job end of migration %s arrived but no task here waits for it: %s',
                         migration_id, outcome)
-
-
-def utcnow():
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)

@@ -37,8 +37,10 @@ class ConductorAPI:
 
     # -- from the compute agents ------------------------------------------------------------
 
-    def report_host(self, ctxt, host, inventory, domains):
-        self.client.cast(ctxt, 'report_host', host=host, inventory=inventory, domains=domains)
+    def report_host(self, ctxt, host, inventory, domains, reported_at):
+        """reported_at: ISO 8601 UTC time the agent looked at its hypervisor."""
+        self.client.cast(ctxt, 'report_host', host=host, inventory=inventory, domains=domains,
+                         reported_at=reported_at)
 
     def migration_progress(self, ctxt, conductor, migration_id, stats):
         cctxt = self.client.prepare(server=conductor) if conductor else self.client

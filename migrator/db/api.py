@@ -9,6 +9,7 @@ Caller mistakes (unknown column names in `values`, empty state lists) raise Valu
 conditions a user can cause raise migrator.common.exceptions.
 """
 
+import datetime
 import os
 import threading
 import uuid as uuidlib
@@ -125,13 +126,19 @@ class Database:
     # -- instances --------------------------------------------------------------------------
 
     @db_engine.retry_on_deadlock
-    def instance_sync_host(self, host, domains):
+    def instance_sync_host(self, host, domains, reported_at=None):
         """Make the instances table agree with the domains a host's agent reports.
 
         The hypervisor is the truth about where a VM runs, except while a migration holds
-        the instance: then only that migration's end moves it. Returns {'host', 'removed'}.
+        the instance: then only that migration's end moves it. reported_at is when the
+        agent looked: a report older than a row's last change (a migration that completed
+        while the report was on the bus) neither moves nor removes that instance.
+        Returns {'host', 'removed'}.
         """
         now = utcnow()
+        reported_at = reported_at or now
+        if reported_at.tzinfo is not None:
+            reported_at = reported_at.astimezone(datetime.UTC).replace(tzinfo=None)
         reported, active, inactive = set(), [], []
         # Sorted, so concurrent syncs lock rows in one order and do not deadlock.
         for dom in sorted(domains, key=lambda d: d['uuid']):
@@ -159,13 +166,20 @@ class Database:
             return {k: sa.case((mine, new[k]), else_=tbl[k]) for k in copied + ('host',)}
 
         with self._write() as conn:
+            if reported:
+                newer_elsewhere = {u for (u,) in conn.execute(
+                    sa.select(tbl.uuid).where(tbl.uuid.in_(reported), tbl.host != host,
+                                              tbl.updated_at > reported_at))}
+                active = [r for r in active if r['uuid'] not in newer_elsewhere]
+                inactive = [r for r in inactive if r['uuid'] not in newer_elsewhere]
             if active:
                 conn.execute(db_engine.upsert(self.engine, instances, ['uuid'], active_set),
                              active)
             if inactive:
                 conn.execute(db_engine.upsert(self.engine, instances, ['uuid'], inactive_set),
                              inactive)
-            free_here = sa.and_(tbl.host == host, tbl.migration_id.is_(None))
+            free_here = sa.and_(tbl.host == host, tbl.migration_id.is_(None),
+                                tbl.updated_at <= reported_at)
             known = conn.execute(sa.select(tbl.uuid).where(free_here).with_for_update())
             removed = sorted(u for (u,) in known if u not in reported)
             if removed:

@@ -34,7 +34,7 @@ class LiveMigrationTask(base.MigrationTask):
             self.db, self.instance, self.migration['requested_target'],
             exclude_migration=self.id)
         self.transition(states.PREPARING, f'target {self.target} chosen',
-                        {'target_host': self.target, 'source_host': self.source})
+                        {'target_host': self.target})
 
         uuid = self.instance['uuid']
         dest = self.compute_api.check_can_live_migrate_destination(

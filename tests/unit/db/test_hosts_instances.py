@@ -103,3 +103,17 @@ def test_instance_get_list_set_host(db, add_instance):
     assert db.instance_set_host('u1', 'h3')['host'] == 'h3'
     with pytest.raises(exceptions.InstanceNotFound):
         db.instance_set_host('nope', 'h1')
+
+
+def test_sync_host_ignores_a_report_older_than_the_instances_last_move(db):
+    import datetime
+    before = datetime.datetime.now(datetime.UTC)
+    db.instance_sync_host('h1', [dom('u1')])
+    db.instance_set_host('u1', 'h2')  # e.g. a migration completed after h1 looked
+    # h1's report from before the move still lists the domain; h2's omits it.
+    db.instance_sync_host('h1', [dom('u1')], reported_at=before)
+    db.instance_sync_host('h2', [], reported_at=before)
+    assert db.instance_get('u1')['host'] == 'h2'
+    # A fresh report is the truth again.
+    db.instance_sync_host('h1', [dom('u1')])
+    assert db.instance_get('u1')['host'] == 'h1'
