@@ -87,7 +87,8 @@ def _guarded(fn):
         try:
             return fn(args)
         except SandboxError as exc:
-            print(f'error: {exc}', file=sys.stderr)
+            # one line, even when libvirt/QEMU errors quoted in it span several
+            print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print('error: interrupted', file=sys.stderr)

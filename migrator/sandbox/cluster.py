@@ -248,8 +248,8 @@ def _wait_booted(cluster, guests):
         except SandboxError:
             hint = ('; nested KVM is known to hang guest boot here: use --virt-type qemu'
                     if cluster['virt_type'] == 'kvm' else '')
-            raise SandboxError(f'guest {g["name"]} did not boot (no tick on its console '
-                               f'{g["console_log"]} within {timeout:.0f} s){hint}') from None
+            raise SandboxError(f'guest {g["name"]} did not boot (no tick on its serial '
+                               f'console within {timeout:.0f} s){hint}') from None
 
 
 def add_guest(state_dir=None, host=None, memory_mib=None, dirty_rate_mib=None, disks=None,
@@ -300,6 +300,8 @@ def status(state_dir=None):
         entry = {'name': h['name'], 'address': h['address'], 'uri': h['uri'],
                  'pid': h.get('pid'), 'up': False}
         hosts.append(entry)
+        if not process.pid_alive(h.get('pid')):
+            continue
         try:
             conn = host_mod.connect(h, timeout=2.0)
         except SandboxError:

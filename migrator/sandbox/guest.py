@@ -19,7 +19,7 @@ LOG = logging.getLogger(__name__)
 
 DISK_SIZE_GIB = 1
 DISK_TARGET = 'vda'
-CPU_MODEL = 'qemu64'   # a named model: TCG cannot do host-passthrough migration safely
+CPU_MODEL = 'qemu64'   # a named model: what TCG emulates, and migratable
 
 
 def working_set_mib(memory_mib):
@@ -56,8 +56,12 @@ def volume_xml(vol_name, size_gib, fmt='qcow2'):
 
 def domain_xml(name, guest_uuid, memory_mib, kernel, initrd, cmdline, disk_path,
                console_log, virt_type='qemu', vcpus=1):
-    cpu = ("<cpu mode='host-passthrough'/>" if virt_type == 'kvm' else
-           f"<cpu mode='custom' match='exact'><model fallback='forbid'>{CPU_MODEL}</model></cpu>")
+    # A named model for kvm too: host-passthrough fails here under nested KVM
+    # ("failed to set MSR 0x10a"), and a named model keeps guests migratable.
+    # qemu64 includes svm, which a nested KVM host does not offer: drop it there.
+    extra = "<feature policy='disable' name='svm'/>" if virt_type == 'kvm' else ''
+    cpu = (f"<cpu mode='custom' match='exact'><model fallback='forbid'>{CPU_MODEL}</model>"
+           f"{extra}</cpu>")
     return f"""<domain type='{virt_type}'>
   <name>{escape(name)}</name>
   <uuid>{guest_uuid}</uuid>

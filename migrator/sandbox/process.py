@@ -51,24 +51,18 @@ def belongs_to(pid, host_root):
     """True if ``pid`` is a libvirtd/QEMU whose /run/libvirt is ``host_root``/run.
 
     That is: it lives in the mount namespace of the sandbox host whose private
-    directories are under ``host_root``.  Checked through /proc/<pid>/mountinfo,
-    where the bind mount's root names the source directory (relative to the
-    file system it lives on, hence the suffix match).
+    directories are under ``host_root``.  Compared by device and inode through
+    /proc/<pid>/root, which resolves paths in the process's own namespace (and
+    chroot), so it holds however the state dir is reached.
     """
     if not pid_alive(pid) or exe_name(pid) not in SANDBOX_EXES:
         return False
-    want = os.path.join(os.path.realpath(host_root), 'run')
     try:
-        with open(f'/proc/{pid}/mountinfo') as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) > 4 and fields[4] == '/run/libvirt':
-                    root = fields[3]
-                    if want == root or want.endswith(root) and root.count('/') >= 3:
-                        return True
+        theirs = os.stat(f'/proc/{pid}/root/run/libvirt')
+        ours = os.stat(os.path.join(host_root, 'run'))
     except OSError:
         return False
-    return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
 
 
 def wait_gone(pids, deadline):

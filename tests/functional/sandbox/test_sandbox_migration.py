@@ -24,7 +24,12 @@ def _migrate(cluster, guest, src, dst, flags, params):
         conn.close()
 
 
-def _assert_moved(cluster, guest, dst, tick_before, marker):
+def _console_head(guest):
+    with open(guest['console_log'], 'rb') as f:
+        return f.read()
+
+
+def _assert_moved(cluster, guest, dst, tick_before, marker, console_before):
     assert probe.where(guest['name'], cluster) == [dst['name']]
     # defined (persistent) on the target only: UNDEFINE_SOURCE + PERSIST_DEST
     assert probe.where(guest['name'], cluster, active_only=False) == [dst['name']]
@@ -37,6 +42,9 @@ def _assert_moved(cluster, guest, dst, tick_before, marker):
         conn.close()
     tick_after = probe.wait_for_tick(guest['console_log'], above=tick_before + 1, timeout=60)
     assert tick_after > tick_before
+    # the target's QEMU appended to the same console log (append='on'), it did
+    # not truncate it
+    assert _console_head(guest).startswith(console_before)
     assert probe.read_disk(guest['name'], cluster=cluster) == marker
 
 
@@ -48,11 +56,12 @@ def test_live_migration_shared_storage(sandbox):
     marker = probe.read_disk(guest['name'], cluster=sandbox)
     assert marker == b'\x5a' * probe.MARKER_LENGTH
     tick_before = probe.wait_for_tick(guest['console_log'], timeout=60)
+    console_before = _console_head(guest)
 
     # libvirt cannot tell that a local directory is shared: UNSAFE says we know.
     _migrate(sandbox, guest, src, dst, BASE_FLAGS | libvirt.VIR_MIGRATE_UNSAFE, {})
 
-    _assert_moved(sandbox, guest, dst, tick_before, marker)
+    _assert_moved(sandbox, guest, dst, tick_before, marker, console_before)
 
 
 def test_block_migration_local_disk(sandbox):
@@ -78,11 +87,12 @@ def test_block_migration_local_disk(sandbox):
         sconn.close()
         dconn.close()
     tick_before = probe.wait_for_tick(guest['console_log'], timeout=60)
+    console_before = _console_head(guest)
 
     _migrate(sandbox, guest, src, dst, BASE_FLAGS | libvirt.VIR_MIGRATE_NON_SHARED_DISK,
              {libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: ['vda']})
 
-    _assert_moved(sandbox, guest, dst, tick_before, marker)
+    _assert_moved(sandbox, guest, dst, tick_before, marker, console_before)
     # the copy on the target's private disk holds the marker too
     dst_file = os.path.join(dst['image_dir_outside'], vol_name)
     assert probe.read_disk_file(dst_file) == marker
