@@ -176,31 +176,36 @@ def up(hosts=3, guests_per_host=1, memory_mib=256, dirty_rate_mib=4, disks='shar
 
 
 def _start_hosts(cluster, count, cache_dir):
-    hosts = []
-    for index in range(1, count + 1):
-        h = host_mod.prepare(cluster['state_dir'], index)
-        host_mod.seed_capabilities(h, cache_dir)
-        cluster['hosts'].append(h)
-        hosts.append(h)
+    hosts = [host_mod.prepare(cluster['state_dir'], i) for i in range(1, count + 1)]
+    cluster['hosts'].extend(hosts)
     save(cluster)
-    for h in hosts:
-        host_mod.launch(h)
-    deadline = time.monotonic() + host_mod.START_TIMEOUT
+    # Without cached QEMU capabilities, let the first host probe them alone and
+    # hand them to the others, rather than have every daemon probe at once.
+    if host_mod.has_cached_capabilities(cache_dir):
+        batches = [hosts]
+    else:
+        batches = [hosts[:1], hosts[1:]]
     try:
-        for h in hosts:
-            conn = host_mod.wait_ready(h, deadline)
-            save(cluster)
-            try:
-                host_mod.ensure_pools(conn, cluster['shared_dir'])
-                host_mod.warm_up(conn, cluster['virt_type'])
-            finally:
-                conn.close()
+        for batch in batches:
+            for h in batch:
+                host_mod.seed_capabilities(h, cache_dir)
+                host_mod.launch(h)
+            deadline = time.monotonic() + host_mod.START_TIMEOUT
+            for h in batch:
+                conn = host_mod.wait_ready(h, deadline)
+                save(cluster)
+                try:
+                    host_mod.ensure_pools(conn, cluster['shared_dir'])
+                    host_mod.warm_up(conn, cluster['virt_type'])
+                finally:
+                    conn.close()
+            if batch:
+                host_mod.save_capabilities(batch[0], cache_dir)
     finally:
         # Pids known so far must be on disk whatever happens next.
         for h in hosts:
             h['pid'] = h['pid'] or process.read_pidfile(host_mod.pidfile(h))
         save(cluster)
-    host_mod.save_capabilities(hosts[0], cache_dir)
 
 
 def _next_guest_name(cluster, h):

@@ -238,6 +238,11 @@ def stop(host, timeout=10.0):
 CAPS_SUBDIR = os.path.join('qemu', 'capabilities')
 
 
+def has_cached_capabilities(cache_dir):
+    src = os.path.join(cache_dir, 'libvirt-capabilities')
+    return os.path.isdir(src) and any(e.endswith('.xml') for e in os.listdir(src))
+
+
 def seed_capabilities(host, cache_dir):
     """Copy cached QEMU capabilities into the host's /var/cache/libvirt.
 
