@@ -8,7 +8,10 @@ migrator.sandbox.cli`` runs the same commands stand-alone.
 import argparse
 import json
 import logging
+import subprocess
 import sys
+
+import libvirt
 
 from migrator.sandbox import cluster
 from migrator.sandbox.errors import SandboxError
@@ -86,7 +89,9 @@ def _guarded(fn):
     def wrapper(args):
         try:
             return fn(args)
-        except SandboxError as exc:
+        except (SandboxError, libvirt.libvirtError, OSError, subprocess.SubprocessError) as exc:
+            if isinstance(exc, libvirt.libvirtError):
+                exc = f'libvirt: {exc.get_error_message()}'
             # one line, even when libvirt/QEMU errors quoted in it span several
             print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
             return 1
@@ -101,7 +106,6 @@ def _guarded(fn):
 def _silence_libvirt():
     # libvirt prints every error (e.g. each refused connection retry) on stderr
     # unless a handler is registered; errors reach us as exceptions anyway.
-    import libvirt
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 

@@ -12,6 +12,7 @@ same for everyone.
 
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -114,7 +115,7 @@ def launch(host):
     """Start the host's libvirtd (returns at once; see :func:`wait_ready`)."""
     for inside, _sub in BIND_DIRS:   # mount points must exist
         os.makedirs(inside, exist_ok=True)
-    mounts = '; '.join(f'mount --bind "{os.path.join(host["root"], sub)}" {inside}'
+    mounts = '; '.join(f'mount --bind {shlex.quote(os.path.join(host["root"], sub))} {inside}'
                        for inside, sub in BIND_DIRS)
     script = (f'set -e; {mounts}; hostname {host["name"]}; '
               f'exec libvirtd --daemon --listen -p /run/libvirt/libvirtd.pid '
@@ -141,8 +142,12 @@ def wait_ready(host, deadline):
     """
     pid = None
     last_error = None
+    # libvirtd writes its pid file at once; without one it died early.
+    no_pidfile_deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:
         pid = pid or process.read_pidfile(pidfile(host))
+        if not pid and time.monotonic() > no_pidfile_deadline:
+            break
         if pid:
             host['pid'] = pid
             if not process.pid_alive(pid):
@@ -156,7 +161,7 @@ def wait_ready(host, deadline):
                 return conn
         time.sleep(0.05)
     why = daemon_log_error(host) or last_error or 'no answer'
-    state = 'died' if pid and not process.pid_alive(pid) else 'did not answer in time'
+    state = 'died' if not pid or not process.pid_alive(pid) else 'did not answer in time'
     raise SandboxError(f'libvirtd of {host["name"]} {state}: {why}')
 
 

@@ -102,3 +102,23 @@ def test_down_after_crash_finds_daemons_without_records(tmp_path):
     assert processes_using(state_dir) == []
     r = run_cli('down', '--state-dir', state_dir)      # idempotent
     assert r.returncode == 0 and 'nothing to do' in r.stdout
+
+
+def test_failed_up_stops_what_it_started(monkeypatch, tmp_path):
+    """A failure half-way (daemons up, a guest fails) leaves nothing behind."""
+    require_sandbox_prerequisites()
+    from migrator.sandbox import guest
+    state_dir = str(tmp_path / 'state')
+    started = {}
+
+    def failing_create(conn, host, name, **kwargs):
+        started['pids'] = [h['pid'] for h in cluster.load(state_dir)['hosts']]
+        raise SandboxError(f'injected failure creating {name}')
+
+    monkeypatch.setattr(guest, 'create', failing_create)
+    with pytest.raises(SandboxError, match='injected failure'):
+        cluster.up(hosts=2, guests_per_host=1, state_dir=state_dir)
+    assert len(started['pids']) == 2
+    assert not any(process.pid_alive(p) for p in started['pids'])
+    assert not os.path.exists(state_dir)
+    assert processes_using(state_dir) == []
