@@ -39,7 +39,8 @@ def require_sandbox_prerequisites():
         pytest.skip('libvirt/QEMU not installed (tools/install-deps.sh)')
 
 
-@pytest.fixture(scope='session')
+# Package scope: the service tests bring up a sandbox of their own on the same addresses.
+@pytest.fixture(scope='package')
 def sandbox(tmp_path_factory):
     """A running 3-host sandbox with two guests on sandbox-host1.
 
