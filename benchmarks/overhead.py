@@ -1,0 +1,94 @@
+"""Orchestration overhead: a live migration through migrator against a bare migrateToURI3.
+
+Brings up a 2-host sandbox with one shared-disk guest and migrator-all (SQLite, in-process
+bus), then alternates: the guest moves once through the REST API (from POST to the API
+showing `completed`) and once by a bare migrateToURI3 with the same flags, N times each.
+Prints the medians and the ratio end-to-end / bare.
+
+    .venv/bin/python benchmarks/overhead.py [-n 5]
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import libvirt
+
+from migrator.compute.virt.libvirt import migration as libvirt_migration
+from migrator.sandbox import cluster as cluster_mod
+from migrator.sandbox import probe
+from tests.functional.service import processes
+
+FLAGS = libvirt_migration.LIVE_FLAGS | libvirt.VIR_MIGRATE_UNSAFE
+
+
+def through_api(api, name, target):
+    started = time.monotonic()
+    response = api.post('/v1/migrations', {'instance': name, 'target_host': target})
+    assert response.status_code == 202, response.text
+    done = api.wait_for_migration(response.json()['id'])
+    elapsed = time.monotonic() - started
+    assert done['status'] == 'completed', done
+    return elapsed
+
+
+def bare(cluster, name, source, target):
+    hosts = {h['name']: h for h in cluster['hosts']}
+    conn = libvirt.open(hosts[source]['uri'])
+    try:
+        dom = conn.lookupByName(name)
+        started = time.monotonic()
+        dom.migrateToURI3(hosts[target]['uri'], {}, FLAGS)
+        return time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('-n', type=int, default=5, help='migrations of each kind')
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix='migrator-bench-')
+    state_dir = f'{work}/sandbox'
+    cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)
+    proc = None
+    try:
+        cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='shared')
+        cluster = cluster_mod.load(state_dir)
+        name = cluster['guests'][0]['name']
+        port = processes.free_port()
+        conf = processes.write_config(f'{work}/all.conf', {
+            'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
+            'api': {'port': port},
+            'all': {'sandbox_state_dir': state_dir},
+            'compute': {'report_interval': 2},
+            'libvirt': {'virt_type': 'qemu'},
+        })
+        proc = processes.ServiceProcess('migrator-all', conf, f'{work}/all.log')
+        api = processes.ApiClient(f'http://127.0.0.1:{port}')
+        processes.wait_until(api.answers, 60, 'the API')
+        processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
+                             'both hosts')
+        api_times, bare_times = [], []
+        for _ in range(args.n):
+            source = probe.running_host(name, cluster=cluster)
+            target = 'sandbox-host2' if source == 'sandbox-host1' else 'sandbox-host1'
+            processes.wait_until(lambda s=source: (api.instance(name) or {}).get('host') == s,
+                                 30, 'the API to see the guest where it runs')
+            api_times.append(through_api(api, name, target))
+            bare_times.append(bare(cluster, name, target, source))
+        api_median = statistics.median(api_times)
+        bare_median = statistics.median(bare_times)
+        print(f'through the API (POST -> completed): {[round(t, 3) for t in api_times]}')
+        print(f'bare migrateToURI3:                   {[round(t, 3) for t in bare_times]}')
+        print(f'median end-to-end {api_median:.3f} s, median bare {bare_median:.3f} s, '
+              f'ratio {api_median / bare_median:.3f}')
+    finally:
+        if proc is not None:
+            proc.stop()
+        cluster_mod.down(state_dir)
+
+
+if __name__ == '__main__':
+    main()
