@@ -8,10 +8,10 @@ import os
 import socket
 
 import pytest
-from conftest import REPO, require_sandbox_prerequisites, run_cli
 
 from migrator.sandbox import cluster, preflight, process
 from migrator.sandbox.errors import SandboxError
+from tests.functional.sandbox.conftest import REPO, require_sandbox_prerequisites, run_cli
 
 
 def assert_one_line_error(result, *fragments):

@@ -7,9 +7,9 @@ target), and the disk marker written before the move reads back after it.
 import os
 
 import libvirt
-from conftest import guest_by_mode, host_by_name
 
 from migrator.sandbox import probe
+from tests.functional.sandbox.conftest import guest_by_mode, host_by_name
 
 BASE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
               | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)

@@ -2,10 +2,9 @@
 
 import json
 
-from conftest import run_cli
-
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe, process
+from tests.functional.sandbox.conftest import run_cli
 
 
 def test_status_json_matches_libvirt(sandbox):

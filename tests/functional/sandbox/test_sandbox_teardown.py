@@ -3,10 +3,9 @@
 import os
 import subprocess
 
-from conftest import run_cli
-
 from migrator.sandbox import host as host_mod
 from migrator.sandbox import process
+from tests.functional.sandbox.conftest import run_cli
 
 
 def _mounts_mentioning(path, mountinfo):
