@@ -5,7 +5,7 @@ bus), then alternates: the guest moves once through the REST API (from POST to t
 showing `completed`) and once by a bare migrateToURI3 with the same flags, N times each.
 Prints the medians and the ratio end-to-end / bare.
 
-    .venv/bin/python benchmarks/overhead.py [-n 5]
+    .venv/bin/python -m benchmarks.overhead [-n 5]
 """
 
 import argparse
@@ -72,7 +72,7 @@ def main():
                              'both hosts')
         api_times, bare_times = [], []
         for _ in range(args.n):
-            source = probe.running_host(name, cluster=cluster)
+            source = probe.running_host(name, cluster=cluster)['name']
             target = 'sandbox-host2' if source == 'sandbox-host1' else 'sandbox-host1'
             processes.wait_until(lambda s=source: (api.instance(name) or {}).get('host') == s,
                                  30, 'the API to see the guest where it runs')
