@@ -28,6 +28,7 @@ stop() {
     if [ -x .venv/bin/migrator-manage ]; then
         .venv/bin/migrator-manage sandbox down --state-dir "$SANDBOX"
     fi
+    rm -rf "$STATE"
 }
 
 if [ "${1:-}" = stop ]; then
