@@ -28,6 +28,17 @@ def _base_config(db_url, api_port, exchange):
     }
 
 
+def _ready_api(port, cluster):
+    """The API once it answers and every agent has reported the sandbox's hosts and guest."""
+    api = processes.ApiClient(f'http://127.0.0.1:{port}')
+    processes.wait_until(api.answers, 60, 'the API to answer')
+    processes.wait_until(lambda: api.hosts_up([h['name'] for h in cluster['hosts']]), 60,
+                         'every compute agent to report')
+    processes.wait_until(lambda: api.instance(guest_name(cluster)), 30,
+                         'the guest to be reported')
+    return api
+
+
 def _migrate_and_check(api, cluster):
     name = guest_name(cluster)
     source = current_host(cluster)
@@ -81,12 +92,7 @@ def test_separate_processes_over_rabbitmq_and_postgresql(sandbox, pg_url, workdi
                  'libvirt': {'virt_type': 'qemu', 'connection_uri': host['uri']}})
             started.append(processes.ServiceProcess('migrator-compute', conf,
                                                     workdir / f"{host['name']}.log"))
-        api = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(api.answers, 60, 'the API to answer')
-        processes.wait_until(lambda: api.hosts_up([h['name'] for h in sandbox['hosts']]), 60,
-                             'every compute agent to report')
-        processes.wait_until(lambda: api.instance(guest_name(sandbox)), 30,
-                             'the guest to be reported')
+        api = _ready_api(port, sandbox)
 
         _migrate_and_check(api, sandbox)
     except BaseException:
@@ -110,12 +116,7 @@ def test_migrator_all_on_sqlite(sandbox, workdir):
     })
     proc = processes.ServiceProcess('migrator-all', conf, workdir / 'all.log')
     try:
-        api = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(api.answers, 60, 'the API to answer')
-        processes.wait_until(lambda: api.hosts_up([h['name'] for h in sandbox['hosts']]), 60,
-                             'every compute agent to report')
-        processes.wait_until(lambda: api.instance(guest_name(sandbox)), 30,
-                             'the guest to be reported')
+        api = _ready_api(port, sandbox)
         _migrate_and_check(api, sandbox)
 
         # A second request for a guest whose target has no room is refused, nothing created.

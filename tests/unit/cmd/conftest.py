@@ -5,22 +5,7 @@ import pytest
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.api import app as api_app
 from migrator.api import wsgi
-from migrator.db import api as db_api
 from tests.unit.api import fakes
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = db_api.Database(f'sqlite:///{tmp_path}/cli.sqlite')
-    database.sync()
-    return database
-
-
-@pytest.fixture
-def conductor():
-    fake = fakes.FakeConductor()
-    yield fake
-    fake.join()
 
 
 @pytest.fixture

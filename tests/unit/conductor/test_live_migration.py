@@ -2,15 +2,7 @@ import pytest
 
 from migrator.common import exceptions, states
 from migrator.conductor import manager
-from migrator.db import api as db_api
 from tests.unit.conductor import fakes
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = db_api.Database(f'sqlite:///{tmp_path}/test.sqlite')
-    database.sync()
-    return database
 
 
 @pytest.fixture
