@@ -66,10 +66,22 @@ def host_name(index):
     return f'sandbox-host{index}'
 
 
+# Two sandboxes can run side by side (say, two developers' test runs) when each takes its
+# own loopback /24: MIGRATOR_SANDBOX_NET=127.0.5 puts host N on 127.0.5.(N+1).
+NET_ENV = 'MIGRATOR_SANDBOX_NET'
+DEFAULT_NET = '127.0.0'
+
+
 def host_address(index):
     if not 1 <= index <= 253:
         raise SandboxError(f'host index {index} out of range (1..253)')
-    return f'127.0.0.{index + 1}'
+    net = os.environ.get(NET_ENV) or DEFAULT_NET
+    parts = net.split('.')
+    if len(parts) != 3 or parts[0] != '127' or not all(
+            p.isdigit() and 0 <= int(p) <= 255 for p in parts):
+        raise SandboxError(f'{NET_ENV}={net!r} must be three octets of a loopback '
+                           f'address, such as 127.0.5')
+    return f'{net}.{index + 1}'
 
 
 def host_uri(address):

@@ -1,7 +1,7 @@
 """Clear errors, and nothing left behind, when the sandbox cannot start.
 
 These run before the session sandbox exists (file order), since some of them
-need 127.0.0.2 free.
+need the first host address (127.0.0.2 by default) free.
 """
 
 import os
@@ -10,6 +10,7 @@ import socket
 import pytest
 
 from migrator.sandbox import cluster, preflight, process
+from migrator.sandbox import host as host_mod
 from migrator.sandbox.errors import SandboxError
 from tests.functional.sandbox.conftest import require_sandbox_prerequisites, run_cli
 
@@ -42,18 +43,19 @@ def processes_using(path):
 def test_address_in_use(tmp_path):
     require_sandbox_prerequisites()
     state_dir = str(tmp_path / 'state')
+    address = host_mod.host_address(1)
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        blocker.bind(('127.0.0.2', 16509))
+        blocker.bind((address, 16509))
     except OSError:
-        pytest.skip('127.0.0.2:16509 is already taken by something else')
+        pytest.skip(f'{address}:16509 is already taken by something else')
     blocker.listen(1)
     try:
         r = run_cli('up', '--hosts', 2, '--guests-per-host', 0, '--state-dir', state_dir)
     finally:
         blocker.close()
-    assert_one_line_error(r, '127.0.0.2:16509', 'in use')
+    assert_one_line_error(r, f'{address}:16509', 'in use')
     assert not os.path.exists(os.path.join(state_dir, 'cluster.json'))
     assert processes_using(state_dir) == []
 
