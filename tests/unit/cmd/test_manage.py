@@ -7,6 +7,7 @@ import time
 import pytest
 
 from migrator.cmd import manage
+from migrator.cmd.manage import migrations as manage_migrations
 from migrator.common import states
 from migrator.db import api as db_api
 from tests.unit.api import fakes
@@ -26,7 +27,7 @@ def run(api_url, capsys):
 
 @pytest.fixture(autouse=True)
 def _fast_polling(monkeypatch):
-    monkeypatch.setattr(manage, 'POLL_INTERVAL', 0.05)
+    monkeypatch.setattr(manage_migrations, 'POLL_INTERVAL', 0.05)
 
 
 def _free_port():

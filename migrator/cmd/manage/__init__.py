@@ -1,0 +1,110 @@
+"""migrator-manage: the operator's command line.
+
+`db ...` works on the database directly; `host`, `instance` and `migration` go through the
+REST API (--url, $MIGRATOR_URL, or the [api] address of the configuration: by default
+http://127.0.0.1:9777); `sandbox ...` runs the local multi-host libvirt cluster.
+
+Exit status: 0 success, 1 error (message on stderr), 2 usage error, 130 interrupted.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+
+from oslo_config import cfg
+
+from migrator import conf  # noqa: F401 - registers the options
+from migrator.cmd import client as api_client
+from migrator.cmd.manage import database, hosts, instances, migrations
+from migrator.common import exceptions
+from migrator.sandbox import cli as sandbox_cli
+
+CONF = cfg.CONF
+
+_DEFAULT_API_HOST = '127.0.0.1'
+
+# Each command group lives in its own module with a register(commands) function.
+COMMAND_GROUPS = (database, hosts, instances, migrations)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='migrator-manage',
+        description='Manage the migrator service: database, hosts, instances, migrations '
+                    'and the local sandbox cluster.')
+    parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
+                        help='Configuration file (repeatable; later files win). Without it, '
+                             'the usual places are searched (/etc/migrator/migrator.conf, '
+                             '~/.migrator/migrator.conf, ...).')
+    parser.add_argument('--url', default=None,
+                        help='URL of the migrator API (default: $MIGRATOR_URL, else '
+                             'http://[api] host_ip:[api] port of the configuration, i.e. '
+                             f'{api_client.DEFAULT_URL} unless configured otherwise).')
+    parser.add_argument('-d', '--debug', action='store_true',
+                        help='Log debug messages and show tracebacks.')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    commands.required = True
+
+    for module in COMMAND_GROUPS:
+        module.register(commands)
+    sandbox_cli.add_parser(commands)
+    return parser
+
+
+def _api_url(args):
+    if args.url:
+        return args.url
+    if os.environ.get('MIGRATOR_URL'):
+        return os.environ['MIGRATOR_URL']
+    host = CONF.api.host_ip
+    if host in ('0.0.0.0', '::', ''):
+        host = _DEFAULT_API_HOST
+    if ':' in host:
+        host = f'[{host}]'
+    return f'http://{host}:{CONF.api.port}'
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage error (2) or --help (0)
+        return exc.code if isinstance(exc.code, int) else 2
+
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    try:
+        config_args = []
+        for path in args.config_file:
+            config_args += ['--config-file', path]
+        CONF(config_args, project='migrator')
+    except cfg.Error as exc:
+        print(f'migrator-manage: configuration error: {exc}', file=sys.stderr)
+        return 1
+
+    args.client = api_client.Client(_api_url(args))
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print('Interrupted.', file=sys.stderr)
+        return 130
+    except (api_client.ClientError, exceptions.MigratorException) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"ERROR: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f'ERROR: {type(exc).__name__}: {exc} (run with --debug for the traceback)',
+              file=sys.stderr)
+        return 1
+    finally:
+        args.client.close()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

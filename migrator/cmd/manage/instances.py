@@ -1,0 +1,29 @@
+"""`migrator-manage instance ...`."""
+
+from migrator.cmd.manage import output
+
+INSTANCE_SHOW_FIELDS = ('uuid', 'name', 'host', 'power_state', 'vcpus', 'memory_mb',
+                        'disk_gb', 'migration_id', 'created_at', 'updated_at')
+
+
+def do_instance_list(args):
+    instances = args.client.instance_list(host=args.host)
+    output.emit(args, {'instances': instances}, lambda: output.format_table(
+        ['UUID', 'Name', 'Host', 'Power state', 'vCPUs', 'Memory MB', 'Disk GB', 'Migration'],
+        [(i.get('uuid'), i.get('name'), i.get('host'), i.get('power_state'), i.get('vcpus'),
+          i.get('memory_mb'), i.get('disk_gb'), i.get('migration_id')) for i in instances]))
+    return 0
+
+
+def do_instance_show(args):
+    instance = args.client.instance_get(args.instance)
+    output.emit(args, instance, lambda: output.format_record(instance, INSTANCE_SHOW_FIELDS))
+    return 0
+
+
+def register(commands):
+    instance = output.group(commands, 'instance', 'Instances (VMs) the hosts report.')
+    leaf = output.leaf(instance, 'list', do_instance_list, 'List the instances.')
+    leaf.add_argument('--host', help='Only the instances on this host.')
+    leaf = output.leaf(instance, 'show', do_instance_show, 'Show one instance.')
+    leaf.add_argument('instance', metavar='ID', help='UUID or name.')

@@ -1,0 +1,165 @@
+"""`migrator-manage migration ...`."""
+
+import json
+import sys
+import time
+
+from migrator.cmd import client as api_client
+from migrator.cmd.manage import output
+from migrator.common import states
+
+POLL_INTERVAL = 0.5
+# How long --wait keeps retrying while the API cannot be reached (it may be restarting).
+WAIT_RECONNECT_SECONDS = 15.0
+
+MIGRATION_SHOW_FIELDS = (
+    'id', 'instance_name', 'instance_uuid', 'type', 'block_migration', 'status', 'progress',
+    'error', 'source_host', 'requested_target', 'target_host', 'conductor', 'memory_total',
+    'memory_processed', 'memory_remaining', 'disk_total', 'disk_processed', 'disk_remaining',
+    'dirty_rate', 'iteration', 'downtime_ms', 'eta_seconds', 'created_at', 'started_at',
+    'finished_at', 'updated_at',
+)
+_BYTE_FIELDS = ('memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
+                'disk_processed', 'disk_remaining')
+
+
+def format_migration(migration):
+    shown = dict(migration)
+    shown['progress'] = output.percent(shown.get('progress'))
+    if 'block_migration' in shown and shown['block_migration'] is None:
+        shown['block_migration'] = 'auto'
+    for field in _BYTE_FIELDS:
+        if field in shown:
+            shown[field] = output.human_bytes(shown[field])
+    text = output.format_record(shown, MIGRATION_SHOW_FIELDS)
+    events = migration.get('events')
+    if events is not None:
+        text += '\nEvents:\n' + output.format_table(
+            ['Time', 'From', 'To', 'Detail'],
+            [(e.get('time'), e.get('from_state'), e.get('to_state'), e.get('detail'))
+             for e in events])
+    return text
+
+
+def do_migration_list(args):
+    page = args.client.migration_list(status=args.status, instance=args.instance,
+                                      host=args.host, limit=args.limit, marker=args.marker)
+    migrations = page.get('migrations', [])
+
+    def table():
+        text = output.format_table(
+            ['ID', 'Instance', 'Type', 'Status', 'Source', 'Target', 'Progress', 'Created',
+             'Finished'],
+            [(m.get('id'), m.get('instance_name') or m.get('instance_uuid'), m.get('type'),
+              m.get('status'), m.get('source_host'),
+              m.get('target_host') or m.get('requested_target'), output.percent(m.get('progress')),
+              m.get('created_at'), m.get('finished_at')) for m in migrations])
+        if page.get('next') and migrations:
+            text += (f"\nMore may follow: add --marker {migrations[-1]['id']} to see the next "
+                     "page.")
+        return text
+
+    output.emit(args, page, table)
+    return 0
+
+
+def do_migration_show(args):
+    migration = args.client.migration_get(args.id)
+    output.emit(args, migration, lambda: format_migration(migration))
+    return 0
+
+
+def _progress_line(migration, elapsed):
+    parts = [f'[{elapsed:6.1f}s]', str(migration.get('status'))]
+    if migration.get('progress') is not None:
+        parts.append(output.percent(migration['progress']))
+    eta = migration.get('eta_seconds')
+    if isinstance(eta, (int, float)) and not states.is_terminal(migration.get('status')):
+        parts.append(f'ETA {eta:.1f} s')
+    return ' '.join(parts)
+
+
+def follow_migration(client, migration, out=None, interval=None):
+    """Polls the migration until it ends, printing a line whenever its state or progress
+    changes; returns the final migration."""
+    out = out or sys.stdout
+    interval = interval or POLL_INTERVAL
+    start = time.monotonic()
+    last = None
+    unreachable_since = None
+    while True:
+        key = (migration.get('status'), output.percent(migration.get('progress')))
+        if key != last:
+            print(_progress_line(migration, time.monotonic() - start), file=out, flush=True)
+            last = key
+        if states.is_terminal(migration.get('status')):
+            return migration
+        time.sleep(interval)
+        try:
+            migration = client.migration_get(migration['id'])
+            unreachable_since = None
+        except api_client.ConnectionFailed:
+            # The API may be restarting; the migration goes on without it.
+            now = time.monotonic()
+            unreachable_since = unreachable_since or now
+            if now - unreachable_since > WAIT_RECONNECT_SECONDS:
+                raise
+
+
+def do_migration_create(args):
+    block = {'yes': True, 'no': False}.get(args.block_migration)
+    migration = args.client.migration_create(args.instance, migration_type=args.type,
+                                             target_host=args.target_host,
+                                             block_migration=block)
+    if not args.wait:
+        output.emit(args, migration, lambda: format_migration(migration))
+        return 0
+
+    progress_out = sys.stderr if args.format == 'json' else sys.stdout
+    print(f"Migration {migration['id']} of {args.instance} accepted; waiting for it to end "
+          "(Ctrl-C stops waiting, not the migration).", file=progress_out, flush=True)
+    try:
+        final = follow_migration(args.client, migration, out=progress_out)
+    except KeyboardInterrupt:
+        print(f"Stopped waiting; migration {migration['id']} goes on (`migrator-manage "
+              f"migration show {migration['id']}`).", file=sys.stderr)
+        return 130
+    status = final.get('status')
+    if args.format == 'json':
+        print(json.dumps(final, indent=2))
+    if status == states.COMPLETED:
+        if args.format != 'json':
+            target = final.get('target_host') or final.get('requested_target') or '?'
+            name = final.get('instance_name') or final.get('instance_uuid')
+            print(f"Migration {final['id']} completed: instance {name} now runs on {target}.")
+        return 0
+    error = final.get('error') or 'no error recorded'
+    print(f"Migration {final['id']} ended {status}: {error}", file=sys.stderr)
+    return 1
+
+
+def register(commands):
+    migration = output.group(commands, 'migration', 'Migrations.')
+    leaf = output.leaf(migration, 'create', do_migration_create, 'Migrate an instance.')
+    leaf.add_argument('instance', metavar='INSTANCE', help='UUID or name of the instance.')
+    leaf.add_argument('--type', choices=('live', 'cold'), default='live',
+                      help='Kind of migration (default: live; only live exists yet).')
+    leaf.add_argument('--target-host', metavar='HOST',
+                      help='Host to move to (default: the scheduler chooses).')
+    leaf.add_argument('--block-migration', choices=('yes', 'no', 'auto'), default='auto',
+                      help='Copy the disks too (yes), rely on shared storage (no), or let '
+                           'the conductor decide (auto, the default).')
+    leaf.add_argument('--wait', action='store_true',
+                      help='Follow the migration until it ends; exit 0 only if it '
+                           'completed.')
+    leaf = output.leaf(migration, 'list', do_migration_list, 'List migrations, newest first.')
+    leaf.add_argument('--status', help='Only migrations in this state (e.g. running, '
+                                       'completed, failed).')
+    leaf.add_argument('--instance', help='Only migrations of this instance (UUID or name).')
+    leaf.add_argument('--host', help='Only migrations from or to this host.')
+    leaf.add_argument('--limit', type=output.positive_int, help='Page size.')
+    leaf.add_argument('--marker', help='Start after this migration id (from the previous '
+                                       'page).')
+    leaf = output.leaf(migration, 'show', do_migration_show,
+                 'Show one migration with its progress and event history.')
+    leaf.add_argument('id', metavar='ID')
