@@ -79,3 +79,8 @@ class MigrationFailed(MigratorException):
 
 class HypervisorError(MigratorException):
     message = 'Hypervisor error on %(host)s: %(reason)s'
+
+
+class MigrationAborted(MigratorException):
+    """Raised inside a task when an operator (or a timeout policy) asked it to stop."""
+    message = 'Migration aborted: %(reason)s'

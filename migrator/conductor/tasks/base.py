@@ -1,10 +1,18 @@
 """A migration task: one class per kind of migration, with execute and rollback.
 
-execute() walks the migration through the state machine; any exception from it hands over
-to rollback(), whose job is to leave the guest running on the source and nothing of it on
-the target, and to end the migration `failed` — or `error` when we cannot tell where the
-guest runs.
+execute() walks the migration through the state machine. When it raises, the task undoes
+what it did: a failure goes `rolling_back -> failed`, an abort (MigrationAborted, after
+request_abort()) goes `cancelling -> cancelled`. Either way the kind's rollback() does the
+work — leave the guest running on the source and nothing of it on the target — and says
+whether the guest runs on the source afterwards; when it cannot tell, the migration ends
+`error` for an operator to look at.
+
+Aborting is cooperative: request_abort() sets a flag that execute() checks between steps
+(check_abort()) and calls on_abort(), where a kind stops what is in progress right now (the
+libvirt job, a disk copy) so that execute() sees it end.
 """
+
+import threading
 
 from oslo_log import log as logging
 
@@ -20,6 +28,8 @@ class MigrationTask:
         self.compute_api = compute_api
         self.migration = migration
         self.state = migration['status']
+        self.abort_requested = threading.Event()
+        self.abort_reason = None
 
     @property
     def id(self):
@@ -32,6 +42,29 @@ class MigrationTask:
                  f' ({detail})' if detail else '')
         self.state = to_state
 
+    # -- abort ------------------------------------------------------------------------------
+
+    def request_abort(self, reason):
+        """Ask the running task to stop; returns at once. The task ends `cancelled`."""
+        if self.abort_requested.is_set():
+            return
+        self.abort_reason = reason
+        self.abort_requested.set()
+        try:
+            self.on_abort(reason)
+        except Exception:
+            LOG.exception('Migration %s: stopping the work in progress failed; the task '
+                          'stops at its next step', self.id)
+
+    def check_abort(self):
+        if self.abort_requested.is_set():
+            raise exceptions.MigrationAborted(reason=self.abort_reason)
+
+    def on_abort(self, reason):
+        """Stop what is in progress now (kind-specific); called from another thread."""
+
+    # -- running ----------------------------------------------------------------------------
+
     def run(self):
         try:
             self.execute()
@@ -40,20 +73,46 @@ class MigrationTask:
             # theirs now; doing anything more here would fight them.
             LOG.warning('Migration %s: stopped driving it: %s', self.id, exc)
         except Exception as exc:
+            if self.abort_requested.is_set() and not isinstance(
+                    exc, exceptions.MigrationAborted):
+                # The abort is why the step failed (a cancelled job, a closed stream).
+                exc = exceptions.MigrationAborted(reason=self.abort_reason)
             if isinstance(exc, exceptions.MigratorException):
-                LOG.warning('Migration %s failed: %s', self.id, exc)
+                LOG.warning('Migration %s: %s', self.id, exc)
             else:
                 LOG.exception('Migration %s failed unexpectedly', self.id)
             try:
-                self.rollback(exc)
+                self._undo(exc)
             except Exception:
                 LOG.exception('Migration %s: rollback failed', self.id)
                 self._give_up('rollback failed; check where the instance runs')
+
+    def _undo(self, exc):
+        aborted = isinstance(exc, exceptions.MigrationAborted)
+        via, end = ((states.CANCELLING, states.CANCELLED) if aborted
+                    else (states.ROLLING_BACK, states.FAILED))
+        reason = str(exc)
+        current = self.db.migration_get(self.id)['status']
+        if current in states.TERMINAL:
+            return
+        if via not in states.ALLOWED[current]:
+            self._give_up(f'{reason}; cannot roll back from {current}')
+            return
+        self.state = current
+        self.transition(via, reason, {'error': reason})
+        where = self.rollback(exc)
+        if where is None:
+            self.transition(end, f"{reason}; the instance runs on the source "
+                                 f"{self.migration.get('source_host')}")
+        else:
+            self.transition(states.ERROR, f'{reason}; {where}')
 
     def execute(self):
         raise NotImplementedError
 
     def rollback(self, exc):
+        """Undo execute()'s work. Returns None when the guest runs on the source and the
+        target holds nothing of it, else a sentence saying what is wrong."""
         raise NotImplementedError
 
     def _give_up(self, detail):

@@ -110,23 +110,14 @@ class LiveMigrationTask(base.MigrationTask):
         self.transition(states.ERROR, detail, {'error': detail})
 
     def rollback(self, exc):
-        reason = str(exc)
-        current = self.db.migration_get(self.id)['status']
-        if current in states.TERMINAL:
-            return
-        if states.ROLLING_BACK not in states.ALLOWED[current]:
-            self._give_up(f'{reason}; cannot roll back from {current}')
-            return
-        self.state = current
-        self.transition(states.ROLLING_BACK, reason, {'error': reason})
-        if self.target is not None and self.instance is not None:
+        if self.instance is None:
+            return None
+        if self.target is not None:
             state = self._where(self.target)
             if state and state['exists'] and (state['incoming'] or not state['active']):
                 self.compute_api.cleanup_incoming(self.ctxt, self.target,
                                                   self.instance['uuid'])
-        on_source = self._where(self.source) if self.instance is not None else None
-        if self.instance is not None and not (on_source and on_source['active']):
-            self.transition(states.ERROR, f'{reason}; the instance does not run on the source '
-                                          f'{self.source} after the failure')
-            return
-        self.transition(states.FAILED, f'{reason}; the instance runs on {self.source}')
+        on_source = self._where(self.source)
+        if not (on_source and on_source['active']):
+            return f'the instance does not run on the source {self.source} after the failure'
+        return None
