@@ -235,14 +235,3 @@ class DrainQueries:
                     status=dm.ITEM_CANCELLED, reason=reason, updated_at=now,
                     finished_at=now))
             return self._drain_get(conn, drain_id)
-
-    def drain_cancel_pending(self, drain_id, reason):
-        """Every pending item of the job becomes cancelled; returns how many."""
-        c = dm.drain_items.c
-        now = utcnow()
-        with self._write() as conn:
-            res = conn.execute(sa.update(dm.drain_items).where(
-                c.drain_id == drain_id, c.status == dm.ITEM_PENDING).values(
-                    status=dm.ITEM_CANCELLED, reason=reason, updated_at=now,
-                    finished_at=now))
-            return res.rowcount
