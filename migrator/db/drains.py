@@ -116,6 +116,15 @@ class DrainQueries:
             found = conn.execute(query).scalar()
             return self._drain_get(conn, found) if found else None
 
+    def drain_list(self, host=None, limit=50):
+        """Jobs newest first (of one host, if given), each with its items."""
+        c = dm.drains.c
+        query = sa.select(c.id).order_by(c.created_at.desc(), c.id.desc()).limit(int(limit))
+        if host is not None:
+            query = query.where(c.host == host)
+        with self._read() as conn:
+            return [self._drain_get(conn, i) for (i,) in conn.execute(query).all()]
+
     def drain_active(self, host):
         """The host's unfinished job, or None."""
         with self._read() as conn:

@@ -188,3 +188,17 @@ def test_undrain_without_return_only_enables(client, cluster, conductor):
     assert resp.status_int == 200, resp.text
     assert _body(resp) == {'host': _body(client.get('/v1/hosts/host1')), 'return': None}
     assert _body(resp)['host']['status'] == 'enabled'
+
+
+def test_list_drains_newest_first_by_host(client, cluster):
+    first = _body(client.post('/v1/hosts/host1/drain', body={}))
+    _delete(client, '/v1/hosts/host1/drain')
+    second = _body(client.post('/v1/hosts/host2/drain', body={}))
+    assert [j['id'] for j in _body(client.get('/v1/drains'))['drains']] == [second['id'],
+                                                                            first['id']]
+    assert [j['id'] for j in _body(client.get('/v1/drains?host=host1'))['drains']] == [
+        first['id']]
+    assert len(_body(client.get('/v1/drains?limit=1'))['drains']) == 1
+    assert_error(client.get('/v1/drains?host=nohost'), 404, "'nohost'")
+    assert_error(client.get('/v1/drains?limit=0'), 400, 'limit')
+    assert_error(client.get('/v1/drains?status=x'), 400, "unknown query parameter 'status'")

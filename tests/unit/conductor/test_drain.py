@@ -255,6 +255,20 @@ def test_orphaned_drain_is_taken_over_and_finished(db, cluster):
     assert db.instance_list(host='host1') == []
 
 
+def test_drain_whose_cast_was_lost_is_adopted(db, cluster):
+    cluster.drivers['host1'].add_domain('vm1')
+    cluster.report_all()
+    job = _create(db, 'host1')  # accepted, and no conductor ever heard of it
+    _make_stale(db, job['id'], CONF.drain.orphan_timeout + 5)
+
+    assert cluster.conductor.drains.adopt_orphans() == [job['id']]
+    assert cluster.conductor.drains.join(job['id'], timeout=30)
+
+    assert db.drain_get(job['id'])['status'] == dm.COMPLETED
+    cluster.conductor.drain(cluster.ctxt, job['id'])  # the late cast changes nothing
+    assert db.drain_get(job['id'])['status'] == dm.COMPLETED
+
+
 def test_migration_that_never_ends_fails_its_item_after_item_timeout(db, cluster):
     cluster.drivers['host1'].add_domain('stuck')
     cluster.drivers['host1'].add_domain('vm1')
