@@ -200,8 +200,23 @@ class DrainTask:
             self._close(item, [dm.ITEM_PENDING], dm.ITEM_GONE,
                         f"already left {item['source_host']}: it runs on {instance['host']}")
             return False
+        if instance['migration_id']:
+            # Someone else's migration holds it: its end decides (it may take the guest
+            # away); meanwhile the others go on. One that never ends fails the item.
+            return self._wait_for_foreign(item, instance['migration_id'])
         return self._attempt(drain, item, instance, first_kind(drain['mode']),
                              [dm.ITEM_PENDING], previous=None)
+
+    def _wait_for_foreign(self, item, migration_id):
+        try:
+            since = self.db.migration_get(migration_id)['created_at']
+        except exceptions.MigrationNotFound:
+            return False  # it just ended; the next look starts the item
+        if (utcnow() - since).total_seconds() > CONF.drain.item_timeout:
+            self._close(item, [dm.ITEM_PENDING], dm.ITEM_FAILED,
+                        f'migration {migration_id}, not started by this drain, holds the '
+                        f'instance and did not end within {CONF.drain.item_timeout}s')
+        return False
 
     def _attempt(self, drain, item, instance, kind, from_states, previous):
         """Tries to start a `kind` migration of the item's instance.

@@ -255,6 +255,27 @@ def test_orphaned_drain_is_taken_over_and_finished(db, cluster):
     assert db.instance_list(host='host1') == []
 
 
+def test_guest_with_a_migration_in_flight_waits_for_its_end(db, cluster):
+    cluster.drivers['host1'].add_domain('busy')
+    cluster.drivers['host1'].add_domain('vm1')
+    cluster.report_all()
+    busy = db.instance_get('busy')
+    foreign = db.migration_create({'instance_uuid': busy['uuid'], 'type': 'live'})
+    job = _create(db, 'host1')
+    cluster.conductor.drain(cluster.ctxt, job['id'])
+
+    wait_for(lambda: _items(db.drain_get(job['id']))['vm1']['status'] == dm.ITEM_MOVED,
+             'vm1 to move')
+    assert _items(db.drain_get(job['id']))['busy']['status'] == dm.ITEM_PENDING
+    db.migration_transition(foreign['id'], [states.ACCEPTED], states.FAILED,
+                            detail='given up', values={'error': 'given up'})
+
+    assert cluster.conductor.drains.join(job['id'], timeout=30)
+    job = db.drain_get(job['id'])
+    assert job['status'] == dm.COMPLETED
+    assert _items(job)['busy']['migration_id'] != foreign['id']
+
+
 def test_drain_whose_cast_was_lost_is_adopted(db, cluster):
     cluster.drivers['host1'].add_domain('vm1')
     cluster.report_all()
