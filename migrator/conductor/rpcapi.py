@@ -2,6 +2,7 @@
 
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
+  1.1 - drain
 """
 
 import oslo_messaging as messaging
@@ -11,7 +12,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class ConductorAPI:
@@ -34,6 +35,11 @@ class ConductorAPI:
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""
         self.client.cast(ctxt, 'migrate', migration_id=migration_id)
+
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain (or undrain return) job; any conductor may take it."""
+        cctxt = self.client.prepare(version='1.1')
+        cctxt.cast(ctxt, 'drain', drain_id=drain_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -54,6 +54,8 @@ class FakeConductor:
         self.selects = []
         self.casts = []
         self.threads = []
+        self.drain_error = None    # raised by drain when set
+        self.drains = []
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
         self.selects.append((instance_uuid, migration_type, target_host))
@@ -70,6 +72,11 @@ class FakeConductor:
                                       daemon=True)
             thread.start()
             self.threads.append(thread)
+
+    def drain(self, ctxt, drain_id):
+        if self.drain_error is not None:
+            raise self.drain_error
+        self.drains.append(drain_id)
 
     def join(self, timeout=10):
         for thread in self.threads:
