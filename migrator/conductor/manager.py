@@ -16,10 +16,16 @@ from migrator.common import exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import job_waiters, progress
 from migrator.conductor.scheduler import host_selector
-from migrator.conductor.tasks import live
+from migrator.conductor.tasks import cold, live
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+# The task class of each migration type the API accepts.
+TASK_KINDS = {
+    'live': live.LiveMigrationTask,
+    'cold': cold.ColdMigrationTask,
+}
 
 
 class ConductorManager:
@@ -52,7 +58,13 @@ class ConductorManager:
         except exceptions.MigrationNotFound:
             LOG.warning('Migration %s vanished before it started', migration_id)
             return
-        task = live.LiveMigrationTask(ctxt, self.db, self.compute_api, migration, self.waiters)
+        kind = TASK_KINDS.get(migration['type'])
+        if kind is None:
+            reason = f"no conductor task for migration type {migration['type']!r}"
+            self.db.migration_transition(migration_id, [states.SCHEDULING], states.FAILED,
+                                         detail=reason, values={'error': reason})
+            return
+        task = kind(ctxt, self.db, self.compute_api, migration, self.waiters)
         self.executor.submit(task.run)
 
     # -- from the compute agents ------------------------------------------------------------

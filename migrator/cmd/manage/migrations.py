@@ -143,7 +143,9 @@ def register(commands):
     leaf = output.leaf(migration, 'create', do_migration_create, 'Migrate an instance.')
     leaf.add_argument('instance', metavar='INSTANCE', help='UUID or name of the instance.')
     leaf.add_argument('--type', choices=('live', 'cold'), default='live',
-                      help='Kind of migration (default: live; only live exists yet).')
+                      help='Kind of migration (default: live): live keeps the guest running; '
+                           'cold shuts it down, copies its local disks and starts it on the '
+                           'target.')
     leaf.add_argument('--target-host', metavar='HOST',
                       help='Host to move to (default: the scheduler chooses).')
     leaf.add_argument('--block-migration', choices=('yes', 'no', 'auto'), default='auto',

@@ -5,6 +5,8 @@ FakeDriver instances share one FakeCloud, so a migration moves a domain from one
 and a directory can be shared between hosts or not.
 """
 
+import json
+import os
 import threading
 import uuid as uuidlib
 
@@ -19,6 +21,24 @@ class FakeCloud:
         self.files = {}          # (storage id, directory) -> set of names
         self.shared_dirs = set()  # directories all hosts see as one
         self.fail_next_migration = None
+        self.fail_next_copy = None     # error text: the next disk copy fails with it
+        self.hold_copies = threading.Event()  # cleared: copies wait at half-way until set
+        self.hold_copies.set()
+        self.copy_halfway = threading.Event()  # set when a copy reached half-way
+        self.ignore_acpi = False       # guests ignore the shutdown request
+        self.images_path = '/local'
+
+    def add_file(self, host, path):
+        directory, name = os.path.split(path)
+        self.files.setdefault(self.storage_id(host, directory), set()).add(name)
+
+    def remove_file(self, host, path):
+        directory, name = os.path.split(path)
+        self.files.get(self.storage_id(host, directory), set()).discard(name)
+
+    def has_file(self, host, path):
+        directory, name = os.path.split(path)
+        return name in self.files.get(self.storage_id(host, directory), set())
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
@@ -31,6 +51,7 @@ class FakeDriver(driver.ComputeDriver):
         self.vcpus = vcpus
         self.host = None
         self.on_domain_event = None
+        self.copies = {}
 
     def init_host(self, host):
         self.host = host
@@ -51,6 +72,8 @@ class FakeDriver(driver.ComputeDriver):
                                            'format': 'qcow2', 'capacity': 2 ** 30}]}
         with self.cloud.lock:
             self.cloud.domains[self.host][domain['uuid']] = domain
+            for disk in domain['disks']:
+                self.cloud.add_file(self.host, disk['path'])
         return domain
 
     def get_inventory(self):
@@ -123,3 +146,108 @@ class FakeDriver(driver.ComputeDriver):
     def cleanup_incoming(self, uuid):
         with self.cloud.lock:
             self.cloud.domains[self.host].pop(uuid, None)
+
+    # -- cold migration ---------------------------------------------------------------------
+
+    def get_domain_xml(self, uuid):
+        domain = self._get(uuid)
+        return json.dumps({k: v for k, v in domain.items()
+                           if k not in ('power_state', 'active', 'incoming')})
+
+    def power_off(self, uuid, timeout):
+        domain = self._get(uuid)
+        if not domain['active']:
+            return {'was_running': False, 'forced': False}
+        with self.cloud.lock:
+            domain.update(active=False, power_state='shutoff')
+        return {'was_running': True, 'forced': self.cloud.ignore_acpi}
+
+    def start_domain(self, uuid):
+        domain = self._get(uuid)
+        with self.cloud.lock:
+            domain.update(active=True, power_state='running')
+
+    def prepare_cold_destination(self, uuid, paths):
+        if self.get_domain_state(uuid)['exists']:
+            raise exceptions.Conflict(f'instance {uuid} is already defined on {self.host}')
+        planned = {p: os.path.join(self.cloud.images_path, os.path.basename(p))
+                   for p in paths}
+        with self.cloud.lock:
+            for target in planned.values():
+                if self.cloud.has_file(self.host, target):
+                    raise exceptions.Conflict(f'{target} already exists on {self.host}')
+        return planned
+
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
+        source = source_uri.removeprefix('fake://')
+        with self.cloud.lock:
+            for disk in disks:
+                if not self.cloud.has_file(source, disk['path']):
+                    raise exceptions.MigrationFailed(reason=f"no {disk['path']} on {source}")
+            for disk in disks:
+                self.cloud.add_file(self.host, disk['target_path'])
+        created = [d['target_path'] for d in disks]
+        aborted = threading.Event()
+        self.copies[migration_id] = aborted
+        total = 1000 * len(disks)
+
+        def remove():
+            with self.cloud.lock:
+                for path in created:
+                    self.cloud.remove_file(self.host, path)
+
+        def run():
+            on_progress({'disk_total': total, 'disk_processed': total // 2,
+                         'disk_remaining': total - total // 2, 'data_total': total,
+                         'data_remaining': total - total // 2, 'disk_bps': 100})
+            self.cloud.copy_halfway.set()
+            while not self.cloud.hold_copies.wait(0.01):
+                if aborted.is_set():
+                    break
+            error = 'disk copy aborted' if aborted.is_set() else self.cloud.fail_next_copy
+            self.cloud.fail_next_copy = None
+            self.copies.pop(migration_id, None)
+            if error:
+                remove()
+                on_done({'success': False, 'error': error, 'stats': {}, 'volumes': []})
+                return
+            on_done({'success': True, 'error': None, 'volumes': created,
+                     'stats': {'disk_total': total, 'disk_processed': total,
+                               'disk_remaining': 0, 'data_total': total,
+                               'data_remaining': 0}})
+
+        threading.Thread(target=run, daemon=True).start()
+        return created
+
+    def abort_disk_copy(self, migration_id):
+        aborted = self.copies.get(migration_id)
+        if aborted is None:
+            return False
+        aborted.set()
+        return True
+
+    def define_domain(self, xml, disk_paths, start):
+        domain = json.loads(xml)
+        for disk in domain['disks']:
+            disk['path'] = disk_paths.get(disk['path'], disk['path'])
+        domain.update(active=bool(start), incoming=False,
+                      power_state='running' if start else 'shutoff')
+        with self.cloud.lock:
+            self.cloud.domains[self.host][domain['uuid']] = domain
+        return domain['uuid']
+
+    def remove_migrated_copy(self, migration_id, uuid, volumes):
+        self.abort_disk_copy(migration_id)
+        with self.cloud.lock:
+            self.cloud.domains[self.host].pop(uuid, None)
+            for path in volumes:
+                self.cloud.remove_file(self.host, path)
+
+    def remove_source_copy(self, uuid, volumes):
+        with self.cloud.lock:
+            domain = self.cloud.domains[self.host].get(uuid)
+            if domain is not None and domain['active']:
+                raise exceptions.Conflict(f'domain {uuid} runs on {self.host}')
+            self.cloud.domains[self.host].pop(uuid, None)
+            for path in volumes:
+                self.cloud.remove_file(self.host, path)

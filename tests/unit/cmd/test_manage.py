@@ -148,9 +148,10 @@ def test_migration_create_json(run, cluster, conductor):
 
 
 def test_migration_create_refused(run, cluster, conductor):
-    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold')
+    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold',
+                         '--block-migration', 'no')
     assert code == 1
-    assert 'only live migration is supported yet' in err
+    assert "'block_migration' applies to live migrations only" in err
     conductor.select_error = fakes.no_valid_host('vm1', 'host3 has no room')
     code, out, err = run('migration', 'create', 'vm1', '--target-host', 'host3')
     assert code == 1

@@ -54,8 +54,14 @@ class MigrationsController(rest.RestController):
         db, conductor_api = request.db, request.conductor_api
         ctxt = hooks.get_context(request)
 
-        body = schemas.validate(schemas.MIGRATION_CREATE, schemas.parse_json(request.body))
+        raw = schemas.parse_json(request.body)
+        body = schemas.validate(schemas.MIGRATION_CREATE, raw)
         migration_type = body['type']
+        if migration_type == 'cold' and 'block_migration' in raw:
+            raise exceptions.Invalid(
+                "field 'block_migration' applies to live migrations only: a cold migration "
+                "always copies the disks that are not on storage shared with the target; "
+                "leave it out")
         target = body['target_host']
 
         instance = db.instance_get(body['instance'])
