@@ -2,6 +2,7 @@
 
 Version history:
   1.0 - initial
+  1.1 - abort_live_migration
 """
 
 import oslo_messaging as messaging
@@ -11,7 +12,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class ComputeAPI:
@@ -20,8 +21,9 @@ class ComputeAPI:
         self.client = rpc.get_client(target, version_cap=VERSION,
                                      timeout=CONF.conductor.compute_rpc_timeout)
 
-    def _call(self, ctxt, host, method, **kwargs):
-        return self.client.prepare(server=host).call(ctxt, method, **kwargs)
+    def _call(self, ctxt, host, method, version=None, **kwargs):
+        cctxt = self.client.prepare(server=host, **({'version': version} if version else {}))
+        return cctxt.call(ctxt, method, **kwargs)
 
     def get_domain_state(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
@@ -48,6 +50,11 @@ class ComputeAPI:
         return self._call(ctxt, host, 'live_migrate', migration_id=migration_id,
                           instance_uuid=instance_uuid, dest_uri=dest_uri,
                           migrate_disks=migrate_disks, conductor=conductor)
+
+    def abort_live_migration(self, ctxt, host, migration_id, instance_uuid):
+        """Cancels the running job on the source host; False when none was running."""
+        return self._call(ctxt, host, 'abort_live_migration', version='1.1',
+                          migration_id=migration_id, instance_uuid=instance_uuid)
 
     def cleanup_incoming(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'cleanup_incoming', instance_uuid=instance_uuid)
