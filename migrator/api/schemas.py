@@ -26,10 +26,11 @@ MIGRATION_CREATE = {
             'description': 'Host to move to; null lets the scheduler choose.',
         },
         'block_migration': {
-            'type': ['boolean', 'null'], 'default': None,
-            'description': 'Copy the disks too (true), or rely on shared storage (false); '
-                           'null lets the conductor decide from whether the disks are on '
-                           'storage both hosts see.',
+            'enum': ['auto', True, False, None], 'default': 'auto',
+            'description': 'Live migration only. "auto" (the default; null means the same) '
+                           'copies the disks that are not on storage both hosts see; true '
+                           'asks for that copy too; false allows shared storage only, and '
+                           'is refused when a disk would have to be copied.',
         },
     },
     'required': ['instance'],

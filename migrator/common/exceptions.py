@@ -84,3 +84,10 @@ class HypervisorError(MigratorException):
 class MigrationAborted(MigratorException):
     """Raised inside a task when an operator (or a timeout policy) asked it to stop."""
     message = 'Migration aborted: %(reason)s'
+
+
+class ConductorUnavailable(MigratorException):
+    code = 503
+    message = ('Conductor %(conductor)s, which runs migration %(id)s, did not answer within '
+               '%(timeout)s s, so nothing was changed: the migration may still be moving the '
+               'instance. Start that conductor again (or check the message bus) and retry.')

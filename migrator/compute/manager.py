@@ -38,7 +38,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -136,6 +136,13 @@ class ComputeManager:
         LOG.info('Starting live migration %s of %s to %s', migration_id, instance_uuid,
                  dest_uri)
         self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done)
+
+    @_translate_errors
+    def abort_live_migration(self, ctxt, migration_id, instance_uuid):
+        """Cancels the outgoing libvirt job of the instance; the job's end (unsuccessful)
+        reaches the conductor as usual. False when no job was running any more."""
+        LOG.info('Aborting live migration %s of %s', migration_id, instance_uuid)
+        return self.driver.abort_live_migration(instance_uuid)
 
     @_translate_errors
     def cleanup_incoming(self, ctxt, instance_uuid):

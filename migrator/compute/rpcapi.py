@@ -2,7 +2,8 @@
 
 Version history:
   1.0 - initial
-  1.1 - cold migration: get_domain_xml, power_off_instance, start_instance,
+  1.1 - abort_live_migration
+  1.2 - cold migration: get_domain_xml, power_off_instance, start_instance,
         prepare_cold_destination, copy_disks, abort_disk_copy, define_instance,
         remove_migrated_copy, remove_source_copy
 """
@@ -14,7 +15,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.1'
+VERSION = '1.2'
 
 
 class ComputeAPI:
@@ -57,6 +58,11 @@ class ComputeAPI:
                           instance_uuid=instance_uuid, dest_uri=dest_uri,
                           migrate_disks=migrate_disks, conductor=conductor)
 
+    def abort_live_migration(self, ctxt, host, migration_id, instance_uuid):
+        """Cancels the running job on the source host; False when none was running."""
+        return self._call(ctxt, host, 'abort_live_migration', version='1.1',
+                          migration_id=migration_id, instance_uuid=instance_uuid)
+
     def cleanup_incoming(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'cleanup_incoming', instance_uuid=instance_uuid)
 
@@ -66,44 +72,44 @@ class ComputeAPI:
     # -- cold migration (1.1) ---------------------------------------------------------------
 
     def get_domain_xml(self, ctxt, host, instance_uuid):
-        return self._call(ctxt, host, 'get_domain_xml', version='1.1',
+        return self._call(ctxt, host, 'get_domain_xml', version='1.2',
                           instance_uuid=instance_uuid)
 
     def power_off_instance(self, ctxt, host, instance_uuid, timeout):
         """Graceful shutdown, forced after timeout seconds; answers once it is off."""
-        return self._call(ctxt, host, 'power_off_instance', version='1.1',
+        return self._call(ctxt, host, 'power_off_instance', version='1.2',
                           rpc_timeout=timeout + CONF.conductor.compute_rpc_timeout,
                           instance_uuid=instance_uuid, timeout=timeout)
 
     def start_instance(self, ctxt, host, instance_uuid):
-        return self._call(ctxt, host, 'start_instance', version='1.1',
+        return self._call(ctxt, host, 'start_instance', version='1.2',
                           instance_uuid=instance_uuid)
 
     def prepare_cold_destination(self, ctxt, host, instance_uuid, paths):
-        return self._call(ctxt, host, 'prepare_cold_destination', version='1.1',
+        return self._call(ctxt, host, 'prepare_cold_destination', version='1.2',
                           instance_uuid=instance_uuid, paths=paths)
 
     def copy_disks(self, ctxt, host, migration_id, source_uri, disks, bandwidth, conductor):
         """Starts the copy on the target host; answers the created paths once it runs."""
-        return self._call(ctxt, host, 'copy_disks', version='1.1', migration_id=migration_id,
+        return self._call(ctxt, host, 'copy_disks', version='1.2', migration_id=migration_id,
                           source_uri=source_uri, disks=disks, bandwidth=bandwidth,
                           conductor=conductor)
 
     def abort_disk_copy(self, ctxt, host, migration_id):
-        return self._call(ctxt, host, 'abort_disk_copy', version='1.1',
+        return self._call(ctxt, host, 'abort_disk_copy', version='1.2',
                           migration_id=migration_id)
 
     def define_instance(self, ctxt, host, xml, disk_paths, start):
-        return self._call(ctxt, host, 'define_instance', version='1.1', xml=xml,
+        return self._call(ctxt, host, 'define_instance', version='1.2', xml=xml,
                           disk_paths=disk_paths, start=start)
 
     def remove_migrated_copy(self, ctxt, host, migration_id, instance_uuid, volumes):
-        return self._call(ctxt, host, 'remove_migrated_copy', version='1.1',
+        return self._call(ctxt, host, 'remove_migrated_copy', version='1.2',
                           rpc_timeout=CONF.compute.copy_abort_timeout
                           + CONF.conductor.compute_rpc_timeout,
                           migration_id=migration_id, instance_uuid=instance_uuid,
                           volumes=volumes)
 
     def remove_source_copy(self, ctxt, host, instance_uuid, volumes):
-        return self._call(ctxt, host, 'remove_source_copy', version='1.1',
+        return self._call(ctxt, host, 'remove_source_copy', version='1.2',
                           instance_uuid=instance_uuid, volumes=volumes)

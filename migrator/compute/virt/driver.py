@@ -58,6 +58,11 @@ class ComputeDriver(abc.ABC):
         """
 
     @abc.abstractmethod
+    def abort_live_migration(self, uuid):
+        """Cancels the outgoing migration job of domain uuid; on_done then reports an
+        unsuccessful end. Returns False when no job was running any more."""
+
+    @abc.abstractmethod
     def cleanup_incoming(self, uuid):
         """Removes what a failed incoming migration left of the domain on this host."""
 

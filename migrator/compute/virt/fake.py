@@ -27,6 +27,11 @@ class FakeCloud:
         self.copy_halfway = threading.Event()  # set when a copy reached half-way
         self.ignore_acpi = False       # guests ignore the shutdown request
         self.images_path = '/local'
+        # With hold_jobs set, a migration job runs until release_jobs() or an abort, and
+        # job_running is set once one does: tests act on a migration in flight.
+        self.hold_jobs = False
+        self.job_running = threading.Event()
+        self.jobs = {}           # uuid -> FakeJob of a migration in flight
 
     def add_file(self, host, path):
         directory, name = os.path.split(path)
@@ -42,6 +47,18 @@ class FakeCloud:
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
+
+    def release_jobs(self):
+        with self.lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            job.wake.set()
+
+
+class FakeJob:
+    def __init__(self):
+        self.aborted = False
+        self.wake = threading.Event()
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -124,11 +141,21 @@ class FakeDriver(driver.ComputeDriver):
     def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
         domain = self._get(uuid)
         target = dest_uri.removeprefix('fake://')
+        job = FakeJob()
 
         def run():
             on_progress({'data_total': 100, 'data_remaining': 40, 'memory_total': 100,
                          'memory_processed': 60, 'memory_remaining': 40, 'memory_bps': 50,
                          'dirty_rate': 10, 'iteration': 1})
+            if self.cloud.hold_jobs:
+                self.cloud.job_running.set()
+                job.wake.wait(30)
+            with self.cloud.lock:
+                self.cloud.jobs.pop(uuid, None)
+            if job.aborted:
+                on_done({'success': False, 'stats': {},
+                         'error': 'operation aborted: migration out job: canceled by client'})
+                return
             error = self.cloud.fail_next_migration
             if error:
                 self.cloud.fail_next_migration = None
@@ -141,7 +168,18 @@ class FakeDriver(driver.ComputeDriver):
 
         if domain['incoming']:
             raise exceptions.Conflict('an incoming domain cannot be migrated')
+        with self.cloud.lock:
+            self.cloud.jobs[uuid] = job
         threading.Thread(target=run, daemon=True).start()
+
+    def abort_live_migration(self, uuid):
+        with self.cloud.lock:
+            job = self.cloud.jobs.get(uuid)
+        if job is None:
+            return False
+        job.aborted = True
+        job.wake.set()
+        return True
 
     def cleanup_incoming(self, uuid):
         with self.cloud.lock:

@@ -20,9 +20,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import progress
+from migrator.conductor import progress, shared_storage
 from migrator.conductor.scheduler import host_selector
-from migrator.conductor.tasks import base, shared_storage
+from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -81,8 +81,9 @@ class ColdMigrationTask(base.MigrationTask):
 
     def _prepare(self):
         disks = self.compute_api.get_disks(self.ctxt, self.source, self.uuid)
-        shared, unshared = shared_storage.split_disks(self.compute_api, self.ctxt,
-                                                      self.source, self.target, disks)
+        unshared = shared_storage.unshared_disks(self.ctxt, self.compute_api, self.source,
+                                                 self.target, self.uuid, disks)
+        shared = [d for d in disks if d not in unshared]
         self.copies = self.compute_api.prepare_cold_destination(
             self.ctxt, self.target, self.uuid, [d['path'] for d in unshared])
         if unshared and not self._source_uri():

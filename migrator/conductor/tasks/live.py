@@ -3,15 +3,19 @@
 scheduling -> preparing (target chosen and checked, shared storage proven)
 -> running (the job runs inside the source's libvirtd) -> finishing (the job ended; we look
 at both hosts) -> completed only when the guest runs on the target and not on the source.
+
+An abort before the job starts stops the task at its next step; once the job runs, the
+source agent cancels it (virDomainAbortJob), the job ends unsuccessfully and rollback cleans
+the target. Once the job has completed the guest runs on the target: there is no going back.
 """
 
-import os
+import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import progress
+from migrator.conductor import progress, shared_storage
 from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import base
 
@@ -26,6 +30,10 @@ class LiveMigrationTask(base.MigrationTask):
         self.instance = None
         self.source = migration['source_host']
         self.target = None
+        # Serialises starting the libvirt job with aborting it: an abort either stops the
+        # task before the job starts or cancels the started job, never neither.
+        self._job_lock = threading.Lock()
+        self._job_started = False
 
     def execute(self):
         self.instance = self.db.instance_get(self.migration['instance_uuid'])
@@ -33,21 +41,26 @@ class LiveMigrationTask(base.MigrationTask):
         self.target = host_selector.select_destination(
             self.db, self.instance, self.migration['requested_target'],
             exclude_migration=self.id)
+        self.check_abort()
         self.transition(states.PREPARING, f'target {self.target} chosen',
                         {'target_host': self.target})
 
         uuid = self.instance['uuid']
         dest = self.compute_api.check_can_live_migrate_destination(
             self.ctxt, self.target, uuid, self.instance['memory_mb'])
+        self.check_abort()
         migrate_disks = self._disks_to_copy()
 
         waiter = self.waiters.register(self.id)
         try:
-            self.transition(states.RUNNING, 'libvirt migration job started',
-                            {'block_migration': bool(migrate_disks)})
-            self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
-                                          dest['migration_uri'], migrate_disks,
-                                          conductor=CONF.host)
+            with self._job_lock:
+                self.check_abort()
+                self.transition(states.RUNNING, 'libvirt migration job started',
+                                {'block_migration': bool(migrate_disks)})
+                self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
+                                              dest['migration_uri'], migrate_disks,
+                                              conductor=CONF.host)
+                self._job_started = True
             outcome = waiter.wait(CONF.conductor.migration_timeout)
         finally:
             self.waiters.release(self.id)
@@ -64,31 +77,25 @@ class LiveMigrationTask(base.MigrationTask):
         self.transition(states.FINISHING, 'libvirt job completed')
         self._finish()
 
-    def _disks_to_copy(self):
-        """Targets of the disks that are not on storage shared with the target host.
+    def on_abort(self, reason):
+        with self._job_lock:
+            if not self._job_started:
+                return  # execute() stops at its next check_abort()
+        # Outside the lock: the cancelled job's end must be able to reach the task.
+        self.compute_api.abort_live_migration(self.ctxt, self.source, self.id,
+                                              self.instance['uuid'])
 
-        Shared-ness is proven, never assumed from a path: the target writes a probe file
-        into the disk's directory and the source must see it.
-        """
-        disks = self.compute_api.get_disks(self.ctxt, self.source, self.instance['uuid'])
-        unshared = []
-        for directory in sorted({os.path.dirname(d['path']) for d in disks}):
-            if not self._is_shared(directory):
-                unshared.extend(d['target'] for d in disks
-                                if os.path.dirname(d['path']) == directory)
+    def _disks_to_copy(self):
+        """Targets of the disks that are not on storage shared with the target host."""
+        unshared = shared_storage.unshared_disks(self.ctxt, self.compute_api, self.source,
+                                                 self.target, self.instance['uuid'])
         if unshared:
             raise exceptions.MigrationFailed(
-                reason=f"disks {', '.join(unshared)} of {self.instance['name']} are not on "
-                       f"storage shared between {self.source} and {self.target}; this "
-                       f"release live-migrates shared-storage guests only")
+                reason=f"disks {', '.join(d['target'] for d in unshared)} of "
+                       f"{self.instance['name']} are not on storage shared between "
+                       f"{self.source} and {self.target}; this release live-migrates "
+                       f"shared-storage guests only")
         return None
-
-    def _is_shared(self, directory):
-        name = self.compute_api.create_shared_probe(self.ctxt, self.target, directory)
-        try:
-            return self.compute_api.check_shared_probe(self.ctxt, self.source, directory, name)
-        finally:
-            self.compute_api.remove_shared_probe(self.ctxt, self.target, directory, name)
 
     def _where(self, host):
         try:

@@ -273,3 +273,28 @@ def test_db_sync_and_version(run, tmp_path, monkeypatch):
         assert json.loads(out) == {'revision': head}
     finally:
         db_api.set_database(previous)
+
+
+def test_migration_abort_wait(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '-f', 'json')
+    mid = json.loads(out)['id']
+
+    code, out, err = run('migration', 'abort', mid, '--wait')
+
+    assert code == 0, err
+    assert f'Migration {mid} cancelled: instance vm1 runs on host1.' in out
+    assert cluster.migration_get(mid)['status'] == states.CANCELLED
+
+
+def test_migration_abort_refused(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '-f', 'json')
+    mid = json.loads(out)['id']
+    assert run('migration', 'abort', mid)[0] == 0
+
+    code, out, err = run('migration', 'abort', mid)
+
+    assert code == 1
+    assert f'Migration {mid} already ended cancelled; there is nothing to abort.' in err
+    assert 'Traceback' not in err
+    code, out, err = run('migration', 'abort', 'nope')
+    assert code == 1 and "Migration 'nope' is not known" in err

@@ -215,6 +215,14 @@ class LibvirtDriver(driver.ComputeDriver):
             self._jobs[uuid] = job
         job.start()
 
+    def abort_live_migration(self, uuid):
+        with self._jobs_lock:
+            job = self._jobs.get(uuid)
+        if job is not None:
+            return job.abort()
+        # A job this agent did not start (it restarted meanwhile) still runs in libvirtd.
+        return migration.abort_domain_job(self._lookup(uuid))
+
     def cleanup_incoming(self, uuid):
         try:
             dom = self._lookup(uuid)
