@@ -9,6 +9,7 @@ import os
 import threading
 
 import pytest
+import requests
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
@@ -170,3 +171,36 @@ def test_cold_migration_moves_running_guest_with_its_disk(local_sandbox, api):
     assert os.path.exists(_disk_outside(cluster, target))
     processes.wait_until(lambda: (api.instance(name) or {}).get('host') == target, 30,
                          'the instance to show on its new host')
+
+
+def test_abort_while_copying_leaves_guest_running_on_source(local_sandbox, api):
+    cluster = local_sandbox
+    name = _guest(cluster)['name']
+    [source] = probe.where(name, cluster=cluster)
+    target = _other(cluster, source)
+
+    response = api.post('/v1/migrations', {'instance': name, 'type': 'cold'})
+    assert response.status_code == 202, response.text
+    migration_id = response.json()['id']
+    watcher = Watcher(api, migration_id)
+    watcher.wait_for(lambda s: s['status'] == 'copying' and (s['disk_processed'] or 0) > 0,
+                     'the copy to be under way')
+
+    aborted = requests.delete(f'{api.url}/v1/migrations/{migration_id}', timeout=30)
+    assert aborted.status_code == 202, aborted.text
+    done = watcher.join()
+
+    assert done['status'] == 'cancelled', done
+    assert [e['to_state'] for e in done['events']][-3:] == ['copying', 'cancelling',
+                                                            'cancelled']
+    # The copy was stopped, not waited for.
+    assert done['progress'] < 100, done
+    # Running on the source again (started after the forced stop), nothing on the target.
+    assert probe.where(name, cluster=cluster) == [source]
+    assert _where_defined(cluster) == [source]
+    assert not os.path.exists(_disk_outside(cluster, target))
+    assert os.path.exists(_disk_outside(cluster, source))
+    _wait_for_new_tick(cluster)
+    assert probe.has_marker(name, cluster=cluster)
+    processes.wait_until(lambda: (api.instance(name) or {}).get('host') == source, 30,
+                         'the instance to show on its source host')

@@ -187,3 +187,21 @@ def test_abort_before_the_guest_stops_leaves_it_running(db, cluster):
     assert cluster.cloud.domains['host1'][domain['uuid']]['active']
     assert cluster.where(domain['uuid']) == ['host1']
 
+
+
+def test_conductor_abort_stops_the_copy_of_a_cold_migration(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.cloud.hold_copies.clear()
+    migration = _create(db, 'vm1')
+    cluster.conductor.migrate(cluster.ctxt, migration['id'])
+    assert cluster.cloud.copy_halfway.wait(10)
+
+    answer = cluster.conductor.abort_migration(cluster.ctxt, migration['id'], 'operator')
+    assert answer['status'] == states.COPYING
+    cluster.conductor.executor.shutdown(wait=True)
+
+    migration = db.migration_get(migration['id'])
+    assert migration['status'] == states.CANCELLED, migration
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
