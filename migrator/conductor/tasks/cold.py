@@ -55,15 +55,17 @@ class ColdMigrationTask(base.MigrationTask):
             exclude_migration=self.id)
         self.transition(states.PREPARING, f'target {self.target} chosen',
                         {'target_host': self.target})
-        unshared, xml_disks = self._prepare()
+        unshared, disk_count = self._prepare()
+        # Taken before the stop: the persistent definition does not change with it, and a
+        # guest that cannot be defined elsewhere is refused while it still runs.
+        xml = self.compute_api.get_domain_xml(self.ctxt, self.source, self.uuid)
 
         self.check_abort()
         self._stop()
 
         self.check_abort()
-        xml = self.compute_api.get_domain_xml(self.ctxt, self.source, self.uuid)
         self.transition(states.COPYING, f'{self.stop_detail}; {len(unshared)} disk(s) to '
-                                        f'copy, {xml_disks - len(unshared)} on shared storage',
+                                        f'copy, {disk_count - len(unshared)} on shared storage',
                         {'block_migration': bool(unshared)})
         if unshared:
             self._copy(unshared)

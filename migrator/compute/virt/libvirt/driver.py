@@ -241,9 +241,13 @@ class LibvirtDriver(driver.ComputeDriver):
     # -- cold migration ---------------------------------------------------------------------
 
     def get_domain_xml(self, uuid):
+        dom = self._lookup(uuid)
+        if not dom.isPersistent():
+            # A transient domain vanishes when it stops: nothing would be left to define.
+            raise exceptions.Conflict(f'domain {uuid} on {self.host} is transient; cold '
+                                      f'migration needs a persistent definition')
         # The persistent definition (what a define on another host needs), with secrets.
-        return self._lookup(uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE
-                                         | libvirt.VIR_DOMAIN_XML_SECURE)
+        return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
 
     def power_off(self, uuid, timeout):
         dom = self._lookup(uuid)
