@@ -4,8 +4,10 @@ Brings up a 2-host sandbox, creates a qcow2 volume in host1's private image pool
 --data-mib MiB into it, then alternates, N times each: the cold migration's copy path (the
 target agent's DiskCopyJob: sparse download from host1's libvirtd, sparse upload into
 host2's, through this process) and `qemu-img convert -O qcow2` of the same image file into
-a new file on the same filesystem. Throughput is the image's data (its allocation) over the
-time each took. Prints the runs, the medians and the ratio copy / convert (target >= 0.8).
+a new file on the same filesystem; and, to show where the time goes, a bare download ->
+upload loop between the same daemons without the job around it. Throughput is the image's
+data (its allocation) over the time each took. Prints the runs, the medians and the ratio
+copy / convert (target >= 0.8).
 
     .venv/bin/python -m benchmarks.cold_copy [-n 5] [--data-mib 256]
 """
@@ -69,6 +71,34 @@ def copy_once(cluster, path):
         local.close()
 
 
+def bare_stream_once(cluster, path, length):
+    """Seconds a bare sparse download -> upload loop takes between the same two daemons:
+    what libvirt's stream path costs by itself, without the copy job around it."""
+    source, target = cluster['hosts'][0], cluster['hosts'][1]
+    src_conn, dst_conn = libvirt.open(source['uri']), libvirt.open(target['uri'])
+    try:
+        started = time.monotonic()
+        src_vol = src_conn.storageVolLookupByPath(path)
+        dst_vol = disk_copy.create_volume(dst_conn, path, length)
+        download, upload = src_conn.newStream(0), dst_conn.newStream(0)
+        src_vol.download(download, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
+        dst_vol.upload(upload, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
+        while True:
+            got = download.recvFlags(disk_copy.CHUNK, libvirt.VIR_STREAM_RECV_STOP_AT_HOLE)
+            if got == -3:
+                upload.sendHole(download.recvHole(0), 0)
+                continue
+            if not got:
+                break
+            upload.send(got)
+        download.finish()
+        upload.finish()
+        return time.monotonic() - started
+    finally:
+        src_conn.close()
+        dst_conn.close()
+
+
 def remove_copy(cluster, path):
     conn = libvirt.open(cluster['hosts'][1]['uri'])
     try:
@@ -108,9 +138,11 @@ def main():
         remove_copy(cluster, path)
         convert_once(outside, work)
 
-        copy_times, convert_times = [], []
+        copy_times, bare_times, convert_times = [], [], []
         for _ in range(args.n):
             copy_times.append(copy_once(cluster, path)[0])
+            remove_copy(cluster, path)
+            bare_times.append(bare_stream_once(cluster, path, os.path.getsize(outside)))
             remove_copy(cluster, path)
             convert_times.append(convert_once(outside, work))
         copy_median = statistics.median(copy_times)
@@ -118,12 +150,17 @@ def main():
         print(f'image: 2 GiB qcow2, {data / MIB:.1f} MiB allocated, {sent / MIB:.1f} MiB '
               f'of data sent by the copy (identical bytes on the target)')
         print(f'cold copy (libvirt volume streams): {[round(t, 3) for t in copy_times]} s')
+        print(f'bare stream loop (no copy job):     {[round(t, 3) for t in bare_times]} s')
         print(f'qemu-img convert -O qcow2:          {[round(t, 3) for t in convert_times]} s')
         copy_rate = data / copy_median / MIB
         convert_rate = data / convert_median / MIB
         print(f'median cold copy {copy_median:.3f} s ({copy_rate:.0f} MiB/s), median '
               f'qemu-img convert {convert_median:.3f} s ({convert_rate:.0f} MiB/s), '
               f'throughput ratio copy/convert {copy_rate / convert_rate:.3f}')
+        bare_median = statistics.median(bare_times)
+        print(f'median bare stream loop {bare_median:.3f} s: the copy job takes '
+              f'{copy_median / bare_median:.2f}x the bare libvirt stream path, which itself '
+              f'reaches {convert_median / bare_median:.3f} of qemu-img convert')
     finally:
         cluster_mod.down(state_dir)
         subprocess.run(['rm', '-rf', work], check=False)

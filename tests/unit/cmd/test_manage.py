@@ -147,6 +147,13 @@ def test_migration_create_json(run, cluster, conductor):
     assert migration['block_migration'] is True
 
 
+def test_migration_create_cold(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold', '-f', 'json')
+    assert code == 0, err
+    migration = json.loads(out)
+    assert migration['type'] == 'cold' and migration['id'] == conductor.casts[0]
+
+
 def test_migration_create_refused(run, cluster, conductor):
     code, out, err = run('migration', 'create', 'vm1', '--type', 'cold',
                          '--block-migration', 'no')
