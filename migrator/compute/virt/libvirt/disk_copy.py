@@ -137,6 +137,8 @@ class DiskCopyJob:
         """
         try:
             self._source_conn = libvirt.open(self.source_uri)
+            # A source daemon that dies mid-copy must fail the stream, not hang it.
+            self._source_conn.setKeepAlive(5, 3)
         except libvirt.libvirtError as exc:
             raise exceptions.MigrationFailed(
                 reason=f'cannot reach the source daemon at {self.source_uri}: '
