@@ -5,6 +5,7 @@ FakeDriver instances share one FakeCloud, so a migration moves a domain from one
 and a directory can be shared between hosts or not.
 """
 
+import os
 import threading
 import uuid as uuidlib
 
@@ -27,6 +28,11 @@ class FakeCloud:
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
+
+    def has_file(self, host, path):
+        directory, name = os.path.split(path)
+        with self.lock:
+            return name in self.files.get(self.storage_id(host, directory), set())
 
     def release_jobs(self):
         with self.lock:
@@ -61,13 +67,19 @@ class FakeDriver(driver.ComputeDriver):
     def migration_uri(self):
         return f'fake://{self.host}'
 
-    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None):
+    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None,
+                   backing_path=None):
         domain = {'uuid': uuid or str(uuidlib.uuid4()), 'name': name, 'power_state': 'running',
                   'active': True, 'incoming': False, 'memory_mb': memory_mb, 'vcpus': vcpus,
                   'disk_gb': 1, 'disks': [{'target': 'vda', 'path': f'{disk_dir}/{name}.qcow2',
-                                           'format': 'qcow2', 'capacity': 2 ** 30}]}
+                                           'format': 'qcow2', 'capacity': 2 ** 30,
+                                           'backing_path': backing_path,
+                                           'backing_format': 'qcow2' if backing_path
+                                           else None}]}
         with self.cloud.lock:
             self.cloud.domains[self.host][domain['uuid']] = domain
+            self.cloud.files.setdefault(self.cloud.storage_id(self.host, disk_dir),
+                                        set()).add(f'{name}.qcow2')
         return domain
 
     def get_inventory(self):
@@ -97,6 +109,38 @@ class FakeDriver(driver.ComputeDriver):
 
     def get_disks(self, uuid):
         return list(self._get(uuid)['disks'])
+
+    def create_migration_disks(self, specs):
+        self.created_specs = list(specs)
+        created = []
+        with self.cloud.lock:
+            for spec in specs:
+                directory, name = os.path.split(spec['path'])
+                files = self.cloud.files.setdefault(
+                    self.cloud.storage_id(self.host, directory), set())
+                if name in files:
+                    for path in created:
+                        d, n = os.path.split(path)
+                        self.cloud.files[self.cloud.storage_id(self.host, d)].discard(n)
+                    raise exceptions.Conflict(f"{self.host} already has a file {spec['path']}")
+                files.add(name)
+                created.append(spec['path'])
+        return created
+
+    def remove_unused_disks(self, paths):
+        with self.cloud.lock:
+            in_use = {d['path'] for dom in self.cloud.domains[self.host].values()
+                      for d in dom['disks']}
+            removed, kept = [], []
+            for path in paths:
+                if path in in_use:
+                    kept.append(path)
+                    continue
+                directory, name = os.path.split(path)
+                self.cloud.files.get(self.cloud.storage_id(self.host, directory),
+                                     set()).discard(name)
+                removed.append(path)
+        return {'removed': removed, 'kept': kept}
 
     def create_shared_probe(self, directory):
         name = f'.probe-{uuidlib.uuid4().hex}'
@@ -134,6 +178,10 @@ class FakeDriver(driver.ComputeDriver):
                          'error': 'operation aborted: migration out job: canceled by client'})
                 return
             error = self.cloud.fail_next_migration
+            missing = [d['path'] for d in domain['disks'] if d['target'] in
+                       (migrate_disks or ()) and not self.cloud.has_file(target, d['path'])]
+            if missing and not error:
+                error = f'Cannot access storage file {missing[0]} on {target}'
             if error:
                 self.cloud.fail_next_migration = None
                 on_done({'success': False, 'error': error, 'stats': {}})
