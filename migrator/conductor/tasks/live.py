@@ -86,9 +86,19 @@ class LiveMigrationTask(base.MigrationTask):
         with self._job_lock:
             if not self._job_started:
                 return  # execute() stops at its next check_abort()
-        # Outside the lock: the cancelled job's end must be able to reach the task.
-        self.compute_api.abort_live_migration(self.ctxt, self.source, self.id,
-                                              self.instance['uuid'])
+        # In a thread of its own, so the operator's request returns at once even when the
+        # source's agent is slow to answer; the cancelled job's end reaches the task as usual.
+        threading.Thread(target=self._abort_job, name=f'abort-{self.id}', daemon=True).start()
+
+    def _abort_job(self):
+        try:
+            if not self.compute_api.abort_live_migration(self.ctxt, self.source, self.id,
+                                                         self.instance['uuid']):
+                LOG.info('Migration %s: the libvirt job had already ended when the abort '
+                         'reached %s', self.id, self.source)
+        except Exception:
+            LOG.exception('Migration %s: %s could not cancel the libvirt job; the migration '
+                          'goes on until the job ends', self.id, self.source)
 
     def _where(self, host):
         try:
