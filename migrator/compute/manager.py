@@ -138,6 +138,19 @@ class ComputeManager:
         self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done)
 
     @_translate_errors
+    def create_migration_disks(self, ctxt, instance_uuid, specs):
+        LOG.info('Creating disks %s for the incoming block migration of %s',
+                 [s['path'] for s in specs], instance_uuid)
+        return self.driver.create_migration_disks(specs)
+
+    @_translate_errors
+    def remove_unused_disks(self, ctxt, instance_uuid, paths):
+        result = self.driver.remove_unused_disks(paths)
+        LOG.info('Disks of %s: removed %s, kept (in use) %s', instance_uuid,
+                 result['removed'], result['kept'])
+        return result
+
+    @_translate_errors
     def abort_live_migration(self, ctxt, migration_id, instance_uuid):
         """Cancels the outgoing libvirt job of the instance; the job's end (unsuccessful)
         reaches the conductor as usual. False when no job was running any more."""

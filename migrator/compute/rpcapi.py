@@ -2,7 +2,7 @@
 
 Version history:
   1.0 - initial
-  1.1 - abort_live_migration
+  1.1 - abort_live_migration, create_migration_disks, remove_unused_disks
   1.2 - cold migration: get_domain_xml, power_off_instance, start_instance,
         prepare_cold_destination, copy_disks, abort_disk_copy, define_instance,
         remove_migrated_copy, remove_source_copy
@@ -57,6 +57,16 @@ class ComputeAPI:
         return self._call(ctxt, host, 'live_migrate', migration_id=migration_id,
                           instance_uuid=instance_uuid, dest_uri=dest_uri,
                           migrate_disks=migrate_disks, conductor=conductor)
+
+    def create_migration_disks(self, ctxt, host, instance_uuid, specs):
+        """Pre-creates the disks of an incoming block migration on host; the paths."""
+        return self._call(ctxt, host, 'create_migration_disks', version='1.1',
+                          instance_uuid=instance_uuid, specs=specs)
+
+    def remove_unused_disks(self, ctxt, host, instance_uuid, paths):
+        """Deletes disk files on host that no domain there uses: {'removed', 'kept'}."""
+        return self._call(ctxt, host, 'remove_unused_disks', version='1.1',
+                          instance_uuid=instance_uuid, paths=paths)
 
     def abort_live_migration(self, ctxt, host, migration_id, instance_uuid):
         """Cancels the running job on the source host; False when none was running."""

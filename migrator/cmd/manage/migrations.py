@@ -180,8 +180,9 @@ def register(commands):
     leaf.add_argument('--target-host', metavar='HOST',
                       help='Host to move to (default: the scheduler chooses).')
     leaf.add_argument('--block-migration', choices=('yes', 'no', 'auto'), default='auto',
-                      help='Copy the disks too (yes), rely on shared storage (no), or let '
-                           'the conductor decide (auto, the default).')
+                      help='auto (the default) and yes copy the disks that are not on '
+                           'storage both hosts see; no allows shared storage only and is '
+                           'refused when a disk would need copying.')
     leaf.add_argument('--wait', action='store_true',
                       help='Follow the migration until it ends; exit 0 only if it '
                            'completed.')

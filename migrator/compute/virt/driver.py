@@ -34,7 +34,19 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def get_disks(self, uuid):
-        """The domain's disks: target (vda), path, format, capacity (bytes)."""
+        """The domain's disks: target (vda), path, format, capacity (bytes), backing_path
+        and backing_format (None without a backing file)."""
+
+    @abc.abstractmethod
+    def create_migration_disks(self, specs):
+        """Creates empty disks for an incoming block migration, all or none, at the paths
+        given (specs: path, format, capacity, optional backing_path/backing_format); never
+        overwrites an existing file (Conflict). Returns the paths created."""
+
+    @abc.abstractmethod
+    def remove_unused_disks(self, paths):
+        """Deletes the disk files at paths that no domain on this host uses; returns
+        {'removed': [...], 'kept': [...]} (kept: still in use, left alone)."""
 
     @abc.abstractmethod
     def create_shared_probe(self, directory):

@@ -33,6 +33,7 @@ class FakeCloud:
         self.job_running = threading.Event()
         self.jobs = {}           # uuid -> FakeJob of a migration in flight
 
+    # add_file, remove_file and file_present: the caller holds self.lock.
     def add_file(self, host, path):
         directory, name = os.path.split(path)
         self.files.setdefault(self.storage_id(host, directory), set()).add(name)
@@ -41,12 +42,16 @@ class FakeCloud:
         directory, name = os.path.split(path)
         self.files.get(self.storage_id(host, directory), set()).discard(name)
 
-    def has_file(self, host, path):
+    def file_present(self, host, path):
         directory, name = os.path.split(path)
         return name in self.files.get(self.storage_id(host, directory), set())
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
+
+    def has_file(self, host, path):
+        with self.lock:
+            return self.file_present(host, path)
 
     def release_jobs(self):
         with self.lock:
@@ -82,11 +87,15 @@ class FakeDriver(driver.ComputeDriver):
     def migration_uri(self):
         return f'fake://{self.host}'
 
-    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None):
+    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None,
+                   backing_path=None):
         domain = {'uuid': uuid or str(uuidlib.uuid4()), 'name': name, 'power_state': 'running',
                   'active': True, 'incoming': False, 'memory_mb': memory_mb, 'vcpus': vcpus,
                   'disk_gb': 1, 'disks': [{'target': 'vda', 'path': f'{disk_dir}/{name}.qcow2',
-                                           'format': 'qcow2', 'capacity': 2 ** 30}]}
+                                           'format': 'qcow2', 'capacity': 2 ** 30,
+                                           'backing_path': backing_path,
+                                           'backing_format': 'qcow2' if backing_path
+                                           else None}]}
         with self.cloud.lock:
             self.cloud.domains[self.host][domain['uuid']] = domain
             for disk in domain['disks']:
@@ -120,6 +129,38 @@ class FakeDriver(driver.ComputeDriver):
 
     def get_disks(self, uuid):
         return list(self._get(uuid)['disks'])
+
+    def create_migration_disks(self, specs):
+        self.created_specs = list(specs)
+        created = []
+        with self.cloud.lock:
+            for spec in specs:
+                directory, name = os.path.split(spec['path'])
+                files = self.cloud.files.setdefault(
+                    self.cloud.storage_id(self.host, directory), set())
+                if name in files:
+                    for path in created:
+                        d, n = os.path.split(path)
+                        self.cloud.files[self.cloud.storage_id(self.host, d)].discard(n)
+                    raise exceptions.Conflict(f"{self.host} already has a file {spec['path']}")
+                files.add(name)
+                created.append(spec['path'])
+        return created
+
+    def remove_unused_disks(self, paths):
+        with self.cloud.lock:
+            in_use = {d['path'] for dom in self.cloud.domains[self.host].values()
+                      for d in dom['disks']}
+            removed, kept = [], []
+            for path in paths:
+                if path in in_use:
+                    kept.append(path)
+                    continue
+                directory, name = os.path.split(path)
+                self.cloud.files.get(self.cloud.storage_id(self.host, directory),
+                                     set()).discard(name)
+                removed.append(path)
+        return {'removed': removed, 'kept': kept}
 
     def create_shared_probe(self, directory):
         name = f'.probe-{uuidlib.uuid4().hex}'
@@ -157,6 +198,10 @@ class FakeDriver(driver.ComputeDriver):
                          'error': 'operation aborted: migration out job: canceled by client'})
                 return
             error = self.cloud.fail_next_migration
+            missing = [d['path'] for d in domain['disks'] if d['target'] in
+                       (migrate_disks or ()) and not self.cloud.has_file(target, d['path'])]
+            if missing and not error:
+                error = f'Cannot access storage file {missing[0]} on {target}'
             if error:
                 self.cloud.fail_next_migration = None
                 on_done({'success': False, 'error': error, 'stats': {}})
@@ -212,7 +257,7 @@ class FakeDriver(driver.ComputeDriver):
                    for p in paths}
         with self.cloud.lock:
             for target in planned.values():
-                if self.cloud.has_file(self.host, target):
+                if self.cloud.file_present(self.host, target):
                     raise exceptions.Conflict(f'{target} already exists on {self.host}')
         return planned
 
@@ -220,7 +265,7 @@ class FakeDriver(driver.ComputeDriver):
         source = source_uri.removeprefix('fake://')
         with self.cloud.lock:
             for disk in disks:
-                if not self.cloud.has_file(source, disk['path']):
+                if not self.cloud.file_present(source, disk['path']):
                     raise exceptions.MigrationFailed(reason=f"no {disk['path']} on {source}")
             for disk in disks:
                 self.cloud.add_file(self.host, disk['target_path'])

@@ -15,9 +15,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import progress, shared_storage
+from migrator.conductor import progress
 from migrator.conductor.scheduler import host_selector
-from migrator.conductor.tasks import base
+from migrator.conductor.tasks import base, disk_copy
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class LiveMigrationTask(base.MigrationTask):
         # task before the job starts or cancels the started job, never neither.
         self._job_lock = threading.Lock()
         self._job_started = False
+        self.disks = None
 
     def execute(self):
         self.instance = self.db.instance_get(self.migration['instance_uuid'])
@@ -49,13 +50,17 @@ class LiveMigrationTask(base.MigrationTask):
         dest = self.compute_api.check_can_live_migrate_destination(
             self.ctxt, self.target, uuid, self.instance['memory_mb'])
         self.check_abort()
-        migrate_disks = self._disks_to_copy()
+        self.disks = disk_copy.DiskCopy(self.ctxt, self.compute_api, self.instance,
+                                        self.source, self.target,
+                                        self.migration.get('block_migration'))
+        migrate_disks, storage_detail = self.disks.prepare()
 
         waiter = self.waiters.register(self.id)
         try:
             with self._job_lock:
                 self.check_abort()
-                self.transition(states.RUNNING, 'libvirt migration job started',
+                self.transition(states.RUNNING,
+                                f'libvirt migration job started ({storage_detail})',
                                 {'block_migration': bool(migrate_disks)})
                 self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
                                               dest['migration_uri'], migrate_disks,
@@ -81,21 +86,19 @@ class LiveMigrationTask(base.MigrationTask):
         with self._job_lock:
             if not self._job_started:
                 return  # execute() stops at its next check_abort()
-        # Outside the lock: the cancelled job's end must be able to reach the task.
-        self.compute_api.abort_live_migration(self.ctxt, self.source, self.id,
-                                              self.instance['uuid'])
+        # In a thread of its own, so the operator's request returns at once even when the
+        # source's agent is slow to answer; the cancelled job's end reaches the task as usual.
+        threading.Thread(target=self._abort_job, name=f'abort-{self.id}', daemon=True).start()
 
-    def _disks_to_copy(self):
-        """Targets of the disks that are not on storage shared with the target host."""
-        unshared = shared_storage.unshared_disks(self.ctxt, self.compute_api, self.source,
-                                                 self.target, self.instance['uuid'])
-        if unshared:
-            raise exceptions.MigrationFailed(
-                reason=f"disks {', '.join(d['target'] for d in unshared)} of "
-                       f"{self.instance['name']} are not on storage shared between "
-                       f"{self.source} and {self.target}; this release live-migrates "
-                       f"shared-storage guests only")
-        return None
+    def _abort_job(self):
+        try:
+            if not self.compute_api.abort_live_migration(self.ctxt, self.source, self.id,
+                                                         self.instance['uuid']):
+                LOG.info('Migration %s: the libvirt job had already ended when the abort '
+                         'reached %s', self.id, self.source)
+        except Exception:
+            LOG.exception('Migration %s: %s could not cancel the libvirt job; the migration '
+                          'goes on until the job ends', self.id, self.source)
 
     def _where(self, host):
         try:
@@ -110,7 +113,8 @@ class LiveMigrationTask(base.MigrationTask):
         runs_on_target = bool(on_target and on_target['active'] and not on_target['incoming'])
         gone_from_source = bool(on_source and not on_source['exists'])
         if runs_on_target and gone_from_source:
-            self.transition(states.COMPLETED, f'running on {self.target}')
+            self.transition(states.COMPLETED,
+                            f'running on {self.target}{self.disks.remove_from_source()}')
             return
         detail = (f'after the job: on {self.target}: {on_target}; on {self.source}: '
                   f'{on_source}')
@@ -124,7 +128,8 @@ class LiveMigrationTask(base.MigrationTask):
             if state and state['exists'] and (state['incoming'] or not state['active']):
                 self.compute_api.cleanup_incoming(self.ctxt, self.target,
                                                   self.instance['uuid'])
+        left_on_target = self.disks.remove_from_target() if self.disks else None
         on_source = self._where(self.source)
         if not (on_source and on_source['active']):
             return f'the instance does not run on the source {self.source} after the failure'
-        return None
+        return left_on_target

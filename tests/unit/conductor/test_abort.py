@@ -159,3 +159,28 @@ def test_shared_storage_only_is_refused_for_local_disks(db, cluster):
         block_migration=False) == 'host2'
     assert cluster.conductor.select_destination(
         cluster.ctxt, db.instance_get('local')['uuid'], 'live', 'host2') == 'host2'
+
+
+def test_abort_the_source_cannot_deliver_lets_the_migration_finish(db, cluster):
+    domain = cluster.drivers['host1'].add_domain('vm1')
+    cluster.report_all()
+    cluster.cloud.hold_jobs = True
+    agent = cluster.compute_api.agents['host1']
+    tried = []
+
+    def unreachable(ctxt, migration_id, instance_uuid):
+        tried.append(migration_id)
+        cluster.cloud.release_jobs()    # meanwhile the job completes on its own
+        raise exceptions.HypervisorError(host='host1', reason='libvirtd does not answer')
+
+    agent.abort_live_migration = unreachable
+    migration = _create(db, 'vm1')
+    cluster.conductor.migrate(cluster.ctxt, migration['id'])
+    assert cluster.cloud.job_running.wait(10)
+
+    cluster.conductor.abort_migration(cluster.ctxt, migration['id'], 'operator said so')
+    final = _finish(db, cluster, migration['id'])
+
+    assert tried == [migration['id']]
+    assert final['status'] == states.COMPLETED, final
+    assert cluster.where(domain['uuid']) == ['host2']

@@ -215,6 +215,28 @@ class LibvirtDriver(driver.ComputeDriver):
             self._jobs[uuid] = job
         job.start()
 
+    def create_migration_disks(self, specs):
+        return storage.create_disks(self.conn, self.host, specs)
+
+    def _disk_paths_in_use(self):
+        """Paths of the disks of every domain defined or running here."""
+        used = set()
+        for dom in self.conn.listAllDomains(0):
+            try:
+                used.update(d['path'] for d in storage.disks_in_xml(dom.XMLDesc(0)))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return used
+
+    def remove_unused_disks(self, paths):
+        in_use = self._disk_paths_in_use()
+        kept = [p for p in paths if p in in_use]
+        removed = storage.delete_disks(self.conn, [p for p in paths if p not in in_use])
+        if kept:
+            LOG.warning('Disks %s are used by a domain on %s; not removed', kept, self.host)
+        return {'removed': removed, 'kept': kept}
+
     def abort_live_migration(self, uuid):
         with self._jobs_lock:
             job = self._jobs.get(uuid)
