@@ -23,7 +23,7 @@ import time
 
 import libvirt
 
-from migrator.compute.virt.libvirt import disk_copy
+from migrator.compute.virt.libvirt import disk_copy, events
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import guest as guest_mod
 
@@ -123,6 +123,7 @@ def main():
     parser.add_argument('--data-mib', type=int, default=256,
                         help='MiB of data written into the 2 GiB image')
     args = parser.parse_args()
+    events.start_event_loop()     # as in the agent: keep-alives on the copy's connections
     work = tempfile.mkdtemp(prefix='migrator-bench-cold-')
     state_dir = os.path.join(work, 'sandbox')
     cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)

@@ -137,12 +137,17 @@ class DiskCopyJob:
         """
         try:
             self._source_conn = libvirt.open(self.source_uri)
-            # A source daemon that dies mid-copy must fail the stream, not hang it.
-            self._source_conn.setKeepAlive(5, 3)
         except libvirt.libvirtError as exc:
             raise exceptions.MigrationFailed(
                 reason=f'cannot reach the source daemon at {self.source_uri}: '
                        f'{exc.get_error_message()}') from exc
+        try:
+            # A source daemon that dies mid-copy must fail the stream, not hang it. Needs
+            # the libvirt event loop, which the agent always runs.
+            self._source_conn.setKeepAlive(5, 3)
+        except libvirt.libvirtError as exc:
+            LOG.warning('Migration %s: no keep-alives to %s: %s', self.migration_id,
+                        self.source_uri, exc.get_error_message())
         try:
             for disk in self.disks:
                 facts = volume_facts(lookup_volume(self._source_conn, disk['path']))
