@@ -3,11 +3,13 @@
 Two sandbox hosts and one guest on a local (unshared) disk with 48 MiB of data on it. The
 agents copy at most 16 MiB/s ([compute] disk_copy_bandwidth), so the copy lasts about 3 s:
 long enough to watch the progress rise and to abort it while it copies, without a sleep.
+The last test adds a guest on shared storage, whose disk must not be copied.
 """
 
 import os
 import threading
 
+import libvirt
 import pytest
 import requests
 
@@ -204,3 +206,46 @@ def test_abort_while_copying_leaves_guest_running_on_source(local_sandbox, api):
     assert probe.has_marker(name, cluster=cluster)
     processes.wait_until(lambda: (api.instance(name) or {}).get('host') == source, 30,
                          'the instance to show on its source host')
+
+
+def test_shared_disk_is_not_copied(local_sandbox, api):
+    record = cluster_mod.add_guest(state_dir=local_sandbox['state_dir'], host='sandbox-host1',
+                                   disks='shared')
+    cluster = cluster_mod.load(local_sandbox['state_dir'])
+    name = record['name']
+    try:
+        processes.wait_until(lambda: api.instance(name), 30, 'the new guest to be reported')
+        probe.write_marker(name, cluster=cluster)
+
+        response = api.post('/v1/migrations', {'instance': name, 'type': 'cold',
+                                               'target_host': 'sandbox-host2'})
+        assert response.status_code == 202, response.text
+        done = api.wait_for_migration(response.json()['id'])
+
+        assert done['status'] == 'completed', done
+        assert done['block_migration'] is False
+        assert '0 disk(s) to copy, 1 on shared storage' in done['events'][4]['detail']
+        assert probe.where(name, cluster=cluster) == ['sandbox-host2']
+        assert probe.where(name, cluster=cluster, active_only=False) == ['sandbox-host2']
+        assert probe.has_marker(name, cluster=cluster)
+        # The one shared disk is still there, and nothing was copied next to it.
+        assert os.path.exists(record['disk_outside'])
+        target = next(h for h in cluster['hosts'] if h['name'] == 'sandbox-host2')
+        assert not os.path.exists(os.path.join(target['image_dir_outside'],
+                                               os.path.basename(record['disk'])))
+    finally:
+        _destroy(cluster, name)
+
+
+def _destroy(cluster, name):
+    """Stops a guest this test added wherever it runs, so the next tests have the CPU."""
+    for host in cluster['hosts']:
+        conn = probe.open_host(host)
+        try:
+            dom = conn.lookupByName(name)
+            if dom.isActive():
+                dom.destroy()
+        except libvirt.libvirtError:
+            pass
+        finally:
+            conn.close()
