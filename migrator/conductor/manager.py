@@ -65,24 +65,28 @@ class ConductorManager:
         return target
 
     def migrate(self, ctxt, migration_id):
-        try:
-            migration = self.db.migration_transition(
-                migration_id, [states.ACCEPTED], states.SCHEDULING,
-                detail=f'taken by conductor {self.host}', values={'conductor': self.host})
-        except exceptions.InvalidStateTransition as exc:
-            LOG.info('Migration %s is not ours to start: %s', migration_id, exc)
-            return
-        except exceptions.MigrationNotFound:
-            LOG.warning('Migration %s vanished before it started', migration_id)
-            return
-        kind = TASK_KINDS.get(migration['type'])
-        if kind is None:
-            reason = f"no conductor task for migration type {migration['type']!r}"
-            self.db.migration_transition(migration_id, [states.SCHEDULING], states.FAILED,
-                                         detail=reason, values={'error': reason})
-            return
-        task = kind(ctxt, self.db, self.compute_api, migration, self.waiters)
+        # Taking the migration and registering its task happen under the lock that
+        # abort_migration reads the tasks with: an abort sees either an unstarted migration
+        # or its task, never a migration taken here without a task to stop.
         with self._tasks_lock:
+            try:
+                migration = self.db.migration_transition(
+                    migration_id, [states.ACCEPTED], states.SCHEDULING,
+                    detail=f'taken by conductor {self.host}', values={'conductor': self.host})
+            except exceptions.InvalidStateTransition as exc:
+                LOG.info('Migration %s is not ours to start: %s', migration_id, exc)
+                return
+            except exceptions.MigrationNotFound:
+                LOG.warning('Migration %s vanished before it started', migration_id)
+                return
+            kind = TASK_KINDS.get(migration['type'])
+            if kind is None:
+                reason = f"no conductor task for migration type {migration['type']!r}"
+                self.db.migration_transition(migration_id, [states.SCHEDULING],
+                                             states.FAILED, detail=reason,
+                                             values={'error': reason})
+                return
+            task = kind(ctxt, self.db, self.compute_api, migration, self.waiters)
             self._tasks[migration_id] = task
         self.executor.submit(self._run, task)
 
@@ -101,12 +105,12 @@ class ConductorManager:
         """
         with self._tasks_lock:
             task = self._tasks.get(migration_id)
-        migration = self.db.migration_get(migration_id)
-        status = migration['status']
-        if not states.can_abort(status):
-            raise exceptions.Conflict(aborts.refusal(migration))
-        if task is None and status in aborts.UNSTARTED:
-            return self.db.migration_cancel_unstarted(migration_id, reason)
+            migration = self.db.migration_get(migration_id)
+            status = migration['status']
+            if not states.can_abort(status):
+                raise exceptions.Conflict(aborts.refusal(migration))
+            if task is None and status in aborts.UNSTARTED:
+                return self.db.migration_cancel_unstarted(migration_id, reason)
         if task is None:
             raise exceptions.Conflict(
                 f'Migration {migration_id} is {status} but conductor {self.host} does not run '

@@ -9,6 +9,7 @@ source agent cancels it (virDomainAbortJob), the job ends unsuccessfully and rol
 the target. Once the job has completed the guest runs on the target: there is no going back.
 """
 
+import concurrent.futures
 import threading
 
 from oslo_config import cfg
@@ -21,6 +22,15 @@ from migrator.conductor.tasks import base, disk_copy
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+
+def in_parallel(*steps):
+    """Runs independent steps (RPC calls to different hosts) at once: the migration waits
+    for the slowest, not for the sum. Returns their results in order; the first error
+    raised, in order, is re-raised."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        futures = [pool.submit(step) for step in steps]
+    return [f.result() for f in futures]
 
 
 class LiveMigrationTask(base.MigrationTask):
@@ -47,13 +57,15 @@ class LiveMigrationTask(base.MigrationTask):
                         {'target_host': self.target})
 
         uuid = self.instance['uuid']
-        dest = self.compute_api.check_can_live_migrate_destination(
-            self.ctxt, self.target, uuid, self.instance['memory_mb'])
-        self.check_abort()
         self.disks = disk_copy.DiskCopy(self.ctxt, self.compute_api, self.instance,
                                         self.source, self.target,
                                         self.migration.get('block_migration'))
-        migrate_disks, storage_detail = self.disks.prepare()
+        # Creating destination disks before the target is checked is fine: a refusal
+        # there rolls back, which removes them.
+        dest, (migrate_disks, storage_detail) = in_parallel(
+            lambda: self.compute_api.check_can_live_migrate_destination(
+                self.ctxt, self.target, uuid, self.instance['memory_mb']),
+            self.disks.prepare)
 
         waiter = self.waiters.register(self.id)
         try:
@@ -108,8 +120,8 @@ class LiveMigrationTask(base.MigrationTask):
             return None
 
     def _finish(self):
-        on_target = self._where(self.target)
-        on_source = self._where(self.source)
+        on_target, on_source = in_parallel(lambda: self._where(self.target),
+                                           lambda: self._where(self.source))
         runs_on_target = bool(on_target and on_target['active'] and not on_target['incoming'])
         gone_from_source = bool(on_source and not on_source['exists'])
         if runs_on_target and gone_from_source:
