@@ -6,7 +6,7 @@ import jsonschema
 
 from migrator.common import exceptions
 
-SUPPORTED_TYPES = ['live']
+SUPPORTED_TYPES = ['live', 'cold']
 
 MIGRATION_CREATE = {
     'type': 'object',
@@ -17,17 +17,20 @@ MIGRATION_CREATE = {
         },
         'type': {
             'type': 'string', 'enum': SUPPORTED_TYPES, 'default': 'live',
-            'description': 'Kind of migration. Only live exists yet; cold comes later.',
+            'description': 'Kind of migration: live (the guest keeps running) or cold (the '
+                           'guest is shut down, its local disks copied, and it starts again '
+                           'on the target).',
         },
         'target_host': {
             'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255, 'default': None,
             'description': 'Host to move to; null lets the scheduler choose.',
         },
         'block_migration': {
-            'type': ['boolean', 'null'], 'default': None,
-            'description': 'Copy the disks too (true), or rely on shared storage (false); '
-                           'null lets the conductor decide from whether the disks are on '
-                           'storage both hosts see.',
+            'enum': ['auto', True, False, None], 'default': 'auto',
+            'description': 'Live migration only. "auto" (the default; null means the same) '
+                           'copies the disks that are not on storage both hosts see; true '
+                           'asks for that copy too; false allows shared storage only, and '
+                           'is refused when a disk would have to be copied.',
         },
     },
     'required': ['instance'],
@@ -73,8 +76,8 @@ def _message(error):
                 f'not {_describe(error.instance)}')
     if error.validator == 'enum':
         if path == 'type':
-            return (f"field 'type': {json.dumps(error.instance)} is not supported: only live "
-                    "migration is supported yet")
+            return (f"field 'type': {json.dumps(error.instance)} is not a migration type; the "
+                    f"types are: {', '.join(SUPPORTED_TYPES)}")
         choices = ', '.join(json.dumps(v) for v in error.validator_value)
         return f'{field} must be one of {choices}, not {json.dumps(error.instance)}'
     if error.validator == 'minLength':

@@ -134,3 +134,6 @@ class Client:
 
     def drain_get(self, drain_id):
         return self._request('GET', '/v1/drains/' + self._quote(drain_id))[1]
+    def migration_abort(self, migration_id):
+        """Asks the API to abort; returns the migration (the API answered 202)."""
+        return self._request('DELETE', '/v1/migrations/' + self._quote(migration_id))[1]

@@ -103,3 +103,8 @@ class DrainInProgress(Conflict):
 
 class InvalidDrainTransition(Conflict):
     message = "Drain %(id)s is %(current)s and cannot become %(target)s."
+class ConductorUnavailable(MigratorException):
+    code = 503
+    message = ('Conductor %(conductor)s, which runs migration %(id)s, did not answer within '
+               '%(timeout)s s, so nothing was changed: the migration may still be moving the '
+               'instance. Start that conductor again (or check the message bus) and retry.')

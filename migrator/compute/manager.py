@@ -38,7 +38,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -138,6 +138,92 @@ class ComputeManager:
         self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done)
 
     @_translate_errors
+    def create_migration_disks(self, ctxt, instance_uuid, specs):
+        LOG.info('Creating disks %s for the incoming block migration of %s',
+                 [s['path'] for s in specs], instance_uuid)
+        return self.driver.create_migration_disks(specs)
+
+    @_translate_errors
+    def remove_unused_disks(self, ctxt, instance_uuid, paths):
+        result = self.driver.remove_unused_disks(paths)
+        LOG.info('Disks of %s: removed %s, kept (in use) %s', instance_uuid,
+                 result['removed'], result['kept'])
+        return result
+
+    @_translate_errors
+    def abort_live_migration(self, ctxt, migration_id, instance_uuid):
+        """Cancels the outgoing libvirt job of the instance; the job's end (unsuccessful)
+        reaches the conductor as usual. False when no job was running any more."""
+        LOG.info('Aborting live migration %s of %s', migration_id, instance_uuid)
+        return self.driver.abort_live_migration(instance_uuid)
+
+    @_translate_errors
     def cleanup_incoming(self, ctxt, instance_uuid):
         self.driver.cleanup_incoming(instance_uuid)
         self._wake.set()
+
+    # -- cold migration ---------------------------------------------------------------------
+
+    @_translate_errors
+    def get_domain_xml(self, ctxt, instance_uuid):
+        return self.driver.get_domain_xml(instance_uuid)
+
+    @_translate_errors
+    def power_off_instance(self, ctxt, instance_uuid, timeout):
+        try:
+            return self.driver.power_off(instance_uuid, timeout)
+        finally:
+            self._wake.set()
+
+    @_translate_errors
+    def start_instance(self, ctxt, instance_uuid):
+        try:
+            self.driver.start_domain(instance_uuid)
+        finally:
+            self._wake.set()
+
+    @_translate_errors
+    def prepare_cold_destination(self, ctxt, instance_uuid, paths):
+        return self.driver.prepare_cold_destination(instance_uuid, paths)
+
+    @_translate_errors
+    def copy_disks(self, ctxt, migration_id, source_uri, disks, bandwidth, conductor):
+        """bandwidth: bytes/s the request allows (None: any); this host's
+        [compute] disk_copy_bandwidth caps it too."""
+        own = CONF.compute.disk_copy_bandwidth * 1024 * 1024 or None
+        bandwidth = min(b for b in (bandwidth, own) if b) if (bandwidth or own) else None
+        def on_progress(stats):
+            self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
+
+        def on_done(outcome):
+            self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
+
+        LOG.info('Copying %d disk(s) of migration %s from %s', len(disks), migration_id,
+                 source_uri)
+        return self.driver.copy_disks(migration_id, source_uri, disks, on_progress, on_done,
+                                      bandwidth)
+
+    @_translate_errors
+    def abort_disk_copy(self, ctxt, migration_id):
+        return self.driver.abort_disk_copy(migration_id)
+
+    @_translate_errors
+    def define_instance(self, ctxt, xml, disk_paths, start):
+        try:
+            return self.driver.define_domain(xml, disk_paths, start)
+        finally:
+            self._wake.set()
+
+    @_translate_errors
+    def remove_migrated_copy(self, ctxt, migration_id, instance_uuid, volumes):
+        try:
+            self.driver.remove_migrated_copy(migration_id, instance_uuid, volumes)
+        finally:
+            self._wake.set()
+
+    @_translate_errors
+    def remove_source_copy(self, ctxt, instance_uuid, volumes):
+        try:
+            self.driver.remove_source_copy(instance_uuid, volumes)
+        finally:
+            self._wake.set()

@@ -2,6 +2,10 @@
 
 Version history:
   1.0 - initial
+  1.1 - abort_live_migration, create_migration_disks, remove_unused_disks
+  1.2 - cold migration: get_domain_xml, power_off_instance, start_instance,
+        prepare_cold_destination, copy_disks, abort_disk_copy, define_instance,
+        remove_migrated_copy, remove_source_copy
 """
 
 import oslo_messaging as messaging
@@ -11,7 +15,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.0'
+VERSION = '1.2'
 
 
 class ComputeAPI:
@@ -20,8 +24,13 @@ class ComputeAPI:
         self.client = rpc.get_client(target, version_cap=VERSION,
                                      timeout=CONF.conductor.compute_rpc_timeout)
 
-    def _call(self, ctxt, host, method, **kwargs):
-        return self.client.prepare(server=host).call(ctxt, method, **kwargs)
+    def _call(self, ctxt, host, method, version=None, rpc_timeout=None, **kwargs):
+        options = {'server': host}
+        if version:
+            options['version'] = version
+        if rpc_timeout:
+            options['timeout'] = rpc_timeout
+        return self.client.prepare(**options).call(ctxt, method, **kwargs)
 
     def get_domain_state(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
@@ -51,8 +60,68 @@ class ComputeAPI:
                           instance_uuid=instance_uuid, dest_uri=dest_uri,
                           migrate_disks=migrate_disks, conductor=conductor)
 
+    def create_migration_disks(self, ctxt, host, instance_uuid, specs):
+        """Pre-creates the disks of an incoming block migration on host; the paths."""
+        return self._call(ctxt, host, 'create_migration_disks', version='1.1',
+                          instance_uuid=instance_uuid, specs=specs)
+
+    def remove_unused_disks(self, ctxt, host, instance_uuid, paths):
+        """Deletes disk files on host that no domain there uses: {'removed', 'kept'}."""
+        return self._call(ctxt, host, 'remove_unused_disks', version='1.1',
+                          instance_uuid=instance_uuid, paths=paths)
+
+    def abort_live_migration(self, ctxt, host, migration_id, instance_uuid):
+        """Cancels the running job on the source host; False when none was running."""
+        return self._call(ctxt, host, 'abort_live_migration', version='1.1',
+                          migration_id=migration_id, instance_uuid=instance_uuid)
+
     def cleanup_incoming(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'cleanup_incoming', instance_uuid=instance_uuid)
 
     def report_now(self, ctxt, host):
         self.client.prepare(server=host).cast(ctxt, 'report_now')
+
+    # -- cold migration (1.1) ---------------------------------------------------------------
+
+    def get_domain_xml(self, ctxt, host, instance_uuid):
+        return self._call(ctxt, host, 'get_domain_xml', version='1.2',
+                          instance_uuid=instance_uuid)
+
+    def power_off_instance(self, ctxt, host, instance_uuid, timeout):
+        """Graceful shutdown, forced after timeout seconds; answers once it is off."""
+        return self._call(ctxt, host, 'power_off_instance', version='1.2',
+                          rpc_timeout=timeout + CONF.conductor.compute_rpc_timeout,
+                          instance_uuid=instance_uuid, timeout=timeout)
+
+    def start_instance(self, ctxt, host, instance_uuid):
+        return self._call(ctxt, host, 'start_instance', version='1.2',
+                          instance_uuid=instance_uuid)
+
+    def prepare_cold_destination(self, ctxt, host, instance_uuid, paths):
+        return self._call(ctxt, host, 'prepare_cold_destination', version='1.2',
+                          instance_uuid=instance_uuid, paths=paths)
+
+    def copy_disks(self, ctxt, host, migration_id, source_uri, disks, bandwidth, conductor):
+        """Starts the copy on the target host; answers the created paths once it runs."""
+        return self._call(ctxt, host, 'copy_disks', version='1.2', migration_id=migration_id,
+                          source_uri=source_uri, disks=disks, bandwidth=bandwidth,
+                          conductor=conductor)
+
+    def abort_disk_copy(self, ctxt, host, migration_id):
+        return self._call(ctxt, host, 'abort_disk_copy', version='1.2',
+                          migration_id=migration_id)
+
+    def define_instance(self, ctxt, host, xml, disk_paths, start):
+        return self._call(ctxt, host, 'define_instance', version='1.2', xml=xml,
+                          disk_paths=disk_paths, start=start)
+
+    def remove_migrated_copy(self, ctxt, host, migration_id, instance_uuid, volumes):
+        return self._call(ctxt, host, 'remove_migrated_copy', version='1.2',
+                          rpc_timeout=CONF.compute.copy_abort_timeout
+                          + CONF.conductor.compute_rpc_timeout,
+                          migration_id=migration_id, instance_uuid=instance_uuid,
+                          volumes=volumes)
+
+    def remove_source_copy(self, ctxt, host, instance_uuid, volumes):
+        return self._call(ctxt, host, 'remove_source_copy', version='1.2',
+                          instance_uuid=instance_uuid, volumes=volumes)

@@ -3,6 +3,7 @@
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
   1.1 - drain
+  1.2 - abort_migration; select_destination takes block_migration
 """
 
 import oslo_messaging as messaging
@@ -12,7 +13,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.1'
+VERSION = '1.2'
 
 
 class ConductorAPI:
@@ -22,15 +23,22 @@ class ConductorAPI:
 
     # -- from the API -----------------------------------------------------------------------
 
-    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
+    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
+                           block_migration=None):
         """Answers the host a migration would go to now, or raises NoValidHost.
 
         A check for the API so it can refuse a request that cannot be placed with a 409
-        before anything is created; the task decides again when it runs.
+        before anything is created; the task decides again when it runs. With
+        block_migration False it also refuses (Conflict) a guest whose disks are not on
+        storage shared with that host.
         """
-        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout)
+        kwargs = {}
+        if block_migration is not None:
+            kwargs['block_migration'] = block_migration
+        version = '1.2' if kwargs else '1.0'
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version=version)
         return cctxt.call(ctxt, 'select_destination', instance_uuid=instance_uuid,
-                          migration_type=migration_type, target_host=target_host)
+                          migration_type=migration_type, target_host=target_host, **kwargs)
 
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""
@@ -40,6 +48,16 @@ class ConductorAPI:
         """Starts an accepted drain (or undrain return) job; any conductor may take it."""
         cctxt = self.client.prepare(version='1.1')
         cctxt.cast(ctxt, 'drain', drain_id=drain_id)
+
+    def abort_migration(self, ctxt, conductor, migration_id, reason):
+        """Tells the conductor that runs the migration to abort it; returns the migration.
+
+        Goes to that conductor by name (only it holds the task); raises MessagingTimeout
+        when it does not answer within [api] rpc_timeout.
+        """
+        cctxt = self.client.prepare(server=conductor, timeout=CONF.api.rpc_timeout,
+                                    version='1.2')
+        return cctxt.call(ctxt, 'abort_migration', migration_id=migration_id, reason=reason)
 
     # -- from the compute agents ------------------------------------------------------------
 

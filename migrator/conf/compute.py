@@ -12,6 +12,13 @@ opts = [
                help='Memory kept back for the host itself; not offered to guests.'),
     cfg.IntOpt('reserved_host_disk_gb', default=0, min=0,
                help='Disk space kept back for the host itself; not offered to guests.'),
+    cfg.FloatOpt('disk_copy_bandwidth', default=0.0, min=0.0,
+                 help='MiB/s at most that a cold migration\'s disk copy pulls from the '
+                      'source host (each copy on its own), so a copy does not take the '
+                      'whole network or disk from the guests. 0: no limit.'),
+    cfg.FloatOpt('copy_abort_timeout', default=60.0, min=1.0,
+                 help='Seconds a cold migration\'s rollback waits for an aborted disk copy '
+                      'to stop before it gives up (the migration then ends in error).'),
 ]
 
 

@@ -14,6 +14,10 @@ opts = [
     cfg.IntOpt('migration_timeout', default=3600, min=1,
                help='Seconds a running migration may take before the conductor stops '
                     'waiting, aborts it and rolls back.'),
+    cfg.IntOpt('shutdown_timeout', default=60, min=0,
+               help='Seconds a cold migration waits for the guest to shut down after the '
+                    'ACPI power-button request before it forces the guest off (like pulling '
+                    'the plug). 0 forces it off at once.'),
 ]
 
 

@@ -138,17 +138,51 @@ def do_migration_create(args):
     return 1
 
 
+def do_migration_abort(args):
+    migration = args.client.migration_abort(args.id)
+    if not args.wait:
+        output.emit(args, migration, lambda: format_migration(migration))
+        return 0
+    progress_out = sys.stderr if args.format == 'json' else sys.stdout
+    print(f"Abort of migration {migration['id']} requested; waiting for it to end "
+          "(Ctrl-C stops waiting, not the abort).", file=progress_out, flush=True)
+    try:
+        final = follow_migration(args.client, migration, out=progress_out)
+    except KeyboardInterrupt:
+        print(f"Stopped waiting; the abort of migration {migration['id']} goes on "
+              f"(`migrator-manage migration show {migration['id']}`).", file=sys.stderr)
+        return 130
+    if args.format == 'json':
+        print(json.dumps(final, indent=2))
+    status = final.get('status')
+    name = final.get('instance_name') or final.get('instance_uuid')
+    if status == states.CANCELLED:
+        if args.format != 'json':
+            print(f"Migration {final['id']} cancelled: instance {name} runs on "
+                  f"{final.get('source_host')}.")
+        return 0
+    where = {states.COMPLETED: f" (it finished first: {name} runs on "
+                               f"{final.get('target_host')})"}.get(status, '')
+    error = final.get('error')
+    print(f"Migration {final['id']} ended {status}, not cancelled{where}"
+          + (f": {error}" if error and status != states.COMPLETED else '.'), file=sys.stderr)
+    return 1
+
+
 def register(commands):
     migration = output.group(commands, 'migration', 'Migrations.')
     leaf = output.leaf(migration, 'create', do_migration_create, 'Migrate an instance.')
     leaf.add_argument('instance', metavar='INSTANCE', help='UUID or name of the instance.')
     leaf.add_argument('--type', choices=('live', 'cold'), default='live',
-                      help='Kind of migration (default: live; only live exists yet).')
+                      help='Kind of migration (default: live): live keeps the guest running; '
+                           'cold shuts it down, copies its local disks and starts it on the '
+                           'target.')
     leaf.add_argument('--target-host', metavar='HOST',
                       help='Host to move to (default: the scheduler chooses).')
     leaf.add_argument('--block-migration', choices=('yes', 'no', 'auto'), default='auto',
-                      help='Copy the disks too (yes), rely on shared storage (no), or let '
-                           'the conductor decide (auto, the default).')
+                      help='auto (the default) and yes copy the disks that are not on '
+                           'storage both hosts see; no allows shared storage only and is '
+                           'refused when a disk would need copying.')
     leaf.add_argument('--wait', action='store_true',
                       help='Follow the migration until it ends; exit 0 only if it '
                            'completed.')
@@ -160,6 +194,13 @@ def register(commands):
     leaf.add_argument('--limit', type=output.positive_int, help='Page size.')
     leaf.add_argument('--marker', help='Start after this migration id (from the previous '
                                        'page).')
+    leaf = output.leaf(migration, 'abort', do_migration_abort,
+                       'Abort a migration; the instance stays on (or returns to) its source '
+                       'host.')
+    leaf.add_argument('id', metavar='ID')
+    leaf.add_argument('--wait', action='store_true',
+                      help='Follow the migration until it ends; exit 0 only if it ended '
+                           'cancelled.')
     leaf = output.leaf(migration, 'show', do_migration_show,
                  'Show one migration with its progress and event history.')
     leaf.add_argument('id', metavar='ID')

@@ -34,7 +34,19 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def get_disks(self, uuid):
-        """The domain's disks: target (vda), path, format, capacity (bytes)."""
+        """The domain's disks: target (vda), path, format, capacity (bytes), backing_path
+        and backing_format (None without a backing file)."""
+
+    @abc.abstractmethod
+    def create_migration_disks(self, specs):
+        """Creates empty disks for an incoming block migration, all or none, at the paths
+        given (specs: path, format, capacity, optional backing_path/backing_format); never
+        overwrites an existing file (Conflict). Returns the paths created."""
+
+    @abc.abstractmethod
+    def remove_unused_disks(self, paths):
+        """Deletes the disk files at paths that no domain on this host uses; returns
+        {'removed': [...], 'kept': [...]} (kept: still in use, left alone)."""
 
     @abc.abstractmethod
     def create_shared_probe(self, directory):
@@ -58,5 +70,61 @@ class ComputeDriver(abc.ABC):
         """
 
     @abc.abstractmethod
+    def abort_live_migration(self, uuid):
+        """Cancels the outgoing migration job of domain uuid; on_done then reports an
+        unsuccessful end. Returns False when no job was running any more."""
+
+    @abc.abstractmethod
     def cleanup_incoming(self, uuid):
         """Removes what a failed incoming migration left of the domain on this host."""
+
+    # -- cold migration ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_domain_xml(self, uuid):
+        """The domain's persistent definition (XML), as another host can define it."""
+
+    @abc.abstractmethod
+    def power_off(self, uuid, timeout):
+        """Asks the guest to shut down (ACPI), waits up to timeout seconds, then forces it
+        off. Returns {'was_running': bool, 'forced': bool}."""
+
+    @abc.abstractmethod
+    def start_domain(self, uuid):
+        """Starts a defined, shut-off domain (nothing when it runs already)."""
+
+    @abc.abstractmethod
+    def prepare_cold_destination(self, uuid, paths):
+        """Checks this host can take the domain's disks at paths (source paths); returns
+        {source path: path of the copy here}. Refuses (Conflict) when the domain is already
+        defined here or a copy would overwrite an existing file."""
+
+    @abc.abstractmethod
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
+        """Creates the volumes of disks [{'path', 'target_path'}] here and starts copying
+        them from the daemon at source_uri; returns the created paths once it runs.
+
+        on_progress(stats) while it runs; on_done(outcome) once at the end with {'success',
+        'error', 'stats', 'volumes'}; a failed or aborted copy removes its volumes itself.
+        bandwidth: bytes per second at most, or None.
+        """
+
+    @abc.abstractmethod
+    def abort_disk_copy(self, migration_id):
+        """Stops the copy of a migration (its on_done reports the failure); False when no
+        copy of it runs here."""
+
+    @abc.abstractmethod
+    def define_domain(self, xml, disk_paths, start):
+        """Defines a domain from another host's XML with disk sources moved per disk_paths
+        ({old: new}) and starts it when start is true; returns its UUID."""
+
+    @abc.abstractmethod
+    def remove_migrated_copy(self, migration_id, uuid, volumes):
+        """Undoes a cold migration here (the target): stops its copy, removes the domain
+        and the volumes it created."""
+
+    @abc.abstractmethod
+    def remove_source_copy(self, uuid, volumes):
+        """Removes the shut-off definition and the copied volumes of a domain that now runs
+        on another host; refuses (Conflict) when the domain runs here."""

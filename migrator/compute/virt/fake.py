@@ -5,6 +5,8 @@ FakeDriver instances share one FakeCloud, so a migration moves a domain from one
 and a directory can be shared between hosts or not.
 """
 
+import json
+import os
 import threading
 import uuid as uuidlib
 
@@ -19,9 +21,49 @@ class FakeCloud:
         self.files = {}          # (storage id, directory) -> set of names
         self.shared_dirs = set()  # directories all hosts see as one
         self.fail_next_migration = None
+        self.fail_next_copy = None     # error text: the next disk copy fails with it
+        self.hold_copies = threading.Event()  # cleared: copies wait at half-way until set
+        self.hold_copies.set()
+        self.copy_halfway = threading.Event()  # set when a copy reached half-way
+        self.ignore_acpi = False       # guests ignore the shutdown request
+        self.images_path = '/local'
+        # With hold_jobs set, a migration job runs until release_jobs() or an abort, and
+        # job_running is set once one does: tests act on a migration in flight.
+        self.hold_jobs = False
+        self.job_running = threading.Event()
+        self.jobs = {}           # uuid -> FakeJob of a migration in flight
+
+    # add_file, remove_file and file_present: the caller holds self.lock.
+    def add_file(self, host, path):
+        directory, name = os.path.split(path)
+        self.files.setdefault(self.storage_id(host, directory), set()).add(name)
+
+    def remove_file(self, host, path):
+        directory, name = os.path.split(path)
+        self.files.get(self.storage_id(host, directory), set()).discard(name)
+
+    def file_present(self, host, path):
+        directory, name = os.path.split(path)
+        return name in self.files.get(self.storage_id(host, directory), set())
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
+
+    def has_file(self, host, path):
+        with self.lock:
+            return self.file_present(host, path)
+
+    def release_jobs(self):
+        with self.lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            job.wake.set()
+
+
+class FakeJob:
+    def __init__(self):
+        self.aborted = False
+        self.wake = threading.Event()
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -31,6 +73,7 @@ class FakeDriver(driver.ComputeDriver):
         self.vcpus = vcpus
         self.host = None
         self.on_domain_event = None
+        self.copies = {}
 
     def init_host(self, host):
         self.host = host
@@ -44,13 +87,19 @@ class FakeDriver(driver.ComputeDriver):
     def migration_uri(self):
         return f'fake://{self.host}'
 
-    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None):
+    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None,
+                   backing_path=None):
         domain = {'uuid': uuid or str(uuidlib.uuid4()), 'name': name, 'power_state': 'running',
                   'active': True, 'incoming': False, 'memory_mb': memory_mb, 'vcpus': vcpus,
                   'disk_gb': 1, 'disks': [{'target': 'vda', 'path': f'{disk_dir}/{name}.qcow2',
-                                           'format': 'qcow2', 'capacity': 2 ** 30}]}
+                                           'format': 'qcow2', 'capacity': 2 ** 30,
+                                           'backing_path': backing_path,
+                                           'backing_format': 'qcow2' if backing_path
+                                           else None}]}
         with self.cloud.lock:
             self.cloud.domains[self.host][domain['uuid']] = domain
+            for disk in domain['disks']:
+                self.cloud.add_file(self.host, disk['path'])
         return domain
 
     def get_inventory(self):
@@ -81,6 +130,38 @@ class FakeDriver(driver.ComputeDriver):
     def get_disks(self, uuid):
         return list(self._get(uuid)['disks'])
 
+    def create_migration_disks(self, specs):
+        self.created_specs = list(specs)
+        created = []
+        with self.cloud.lock:
+            for spec in specs:
+                directory, name = os.path.split(spec['path'])
+                files = self.cloud.files.setdefault(
+                    self.cloud.storage_id(self.host, directory), set())
+                if name in files:
+                    for path in created:
+                        d, n = os.path.split(path)
+                        self.cloud.files[self.cloud.storage_id(self.host, d)].discard(n)
+                    raise exceptions.Conflict(f"{self.host} already has a file {spec['path']}")
+                files.add(name)
+                created.append(spec['path'])
+        return created
+
+    def remove_unused_disks(self, paths):
+        with self.cloud.lock:
+            in_use = {d['path'] for dom in self.cloud.domains[self.host].values()
+                      for d in dom['disks']}
+            removed, kept = [], []
+            for path in paths:
+                if path in in_use:
+                    kept.append(path)
+                    continue
+                directory, name = os.path.split(path)
+                self.cloud.files.get(self.cloud.storage_id(self.host, directory),
+                                     set()).discard(name)
+                removed.append(path)
+        return {'removed': removed, 'kept': kept}
+
     def create_shared_probe(self, directory):
         name = f'.probe-{uuidlib.uuid4().hex}'
         with self.cloud.lock:
@@ -101,12 +182,26 @@ class FakeDriver(driver.ComputeDriver):
     def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
         domain = self._get(uuid)
         target = dest_uri.removeprefix('fake://')
+        job = FakeJob()
 
         def run():
             on_progress({'data_total': 100, 'data_remaining': 40, 'memory_total': 100,
                          'memory_processed': 60, 'memory_remaining': 40, 'memory_bps': 50,
                          'dirty_rate': 10, 'iteration': 1})
+            if self.cloud.hold_jobs:
+                self.cloud.job_running.set()
+                job.wake.wait(30)
+            with self.cloud.lock:
+                self.cloud.jobs.pop(uuid, None)
+            if job.aborted:
+                on_done({'success': False, 'stats': {},
+                         'error': 'operation aborted: migration out job: canceled by client'})
+                return
             error = self.cloud.fail_next_migration
+            missing = [d['path'] for d in domain['disks'] if d['target'] in
+                       (migrate_disks or ()) and not self.cloud.has_file(target, d['path'])]
+            if missing and not error:
+                error = f'Cannot access storage file {missing[0]} on {target}'
             if error:
                 self.cloud.fail_next_migration = None
                 on_done({'success': False, 'error': error, 'stats': {}})
@@ -118,8 +213,124 @@ class FakeDriver(driver.ComputeDriver):
 
         if domain['incoming']:
             raise exceptions.Conflict('an incoming domain cannot be migrated')
+        with self.cloud.lock:
+            self.cloud.jobs[uuid] = job
         threading.Thread(target=run, daemon=True).start()
+
+    def abort_live_migration(self, uuid):
+        with self.cloud.lock:
+            job = self.cloud.jobs.get(uuid)
+        if job is None:
+            return False
+        job.aborted = True
+        job.wake.set()
+        return True
 
     def cleanup_incoming(self, uuid):
         with self.cloud.lock:
             self.cloud.domains[self.host].pop(uuid, None)
+
+    # -- cold migration ---------------------------------------------------------------------
+
+    def get_domain_xml(self, uuid):
+        domain = self._get(uuid)
+        return json.dumps({k: v for k, v in domain.items()
+                           if k not in ('power_state', 'active', 'incoming')})
+
+    def power_off(self, uuid, timeout):
+        domain = self._get(uuid)
+        if not domain['active']:
+            return {'was_running': False, 'forced': False}
+        with self.cloud.lock:
+            domain.update(active=False, power_state='shutoff')
+        return {'was_running': True, 'forced': self.cloud.ignore_acpi}
+
+    def start_domain(self, uuid):
+        domain = self._get(uuid)
+        with self.cloud.lock:
+            domain.update(active=True, power_state='running')
+
+    def prepare_cold_destination(self, uuid, paths):
+        if self.get_domain_state(uuid)['exists']:
+            raise exceptions.Conflict(f'instance {uuid} is already defined on {self.host}')
+        planned = {p: os.path.join(self.cloud.images_path, os.path.basename(p))
+                   for p in paths}
+        with self.cloud.lock:
+            for target in planned.values():
+                if self.cloud.file_present(self.host, target):
+                    raise exceptions.Conflict(f'{target} already exists on {self.host}')
+        return planned
+
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
+        source = source_uri.removeprefix('fake://')
+        with self.cloud.lock:
+            for disk in disks:
+                if not self.cloud.file_present(source, disk['path']):
+                    raise exceptions.MigrationFailed(reason=f"no {disk['path']} on {source}")
+            for disk in disks:
+                self.cloud.add_file(self.host, disk['target_path'])
+        created = [d['target_path'] for d in disks]
+        aborted = threading.Event()
+        self.copies[migration_id] = aborted
+        total = 1000 * len(disks)
+
+        def remove():
+            with self.cloud.lock:
+                for path in created:
+                    self.cloud.remove_file(self.host, path)
+
+        def run():
+            on_progress({'disk_total': total, 'disk_processed': total // 2,
+                         'disk_remaining': total - total // 2, 'data_total': total,
+                         'data_remaining': total - total // 2, 'disk_bps': 100})
+            self.cloud.copy_halfway.set()
+            while not self.cloud.hold_copies.wait(0.01):
+                if aborted.is_set():
+                    break
+            error = 'disk copy aborted' if aborted.is_set() else self.cloud.fail_next_copy
+            self.cloud.fail_next_copy = None
+            self.copies.pop(migration_id, None)
+            if error:
+                remove()
+                on_done({'success': False, 'error': error, 'stats': {}, 'volumes': []})
+                return
+            on_done({'success': True, 'error': None, 'volumes': created,
+                     'stats': {'disk_total': total, 'disk_processed': total,
+                               'disk_remaining': 0, 'data_total': total,
+                               'data_remaining': 0}})
+
+        threading.Thread(target=run, daemon=True).start()
+        return created
+
+    def abort_disk_copy(self, migration_id):
+        aborted = self.copies.get(migration_id)
+        if aborted is None:
+            return False
+        aborted.set()
+        return True
+
+    def define_domain(self, xml, disk_paths, start):
+        domain = json.loads(xml)
+        for disk in domain['disks']:
+            disk['path'] = disk_paths.get(disk['path'], disk['path'])
+        domain.update(active=bool(start), incoming=False,
+                      power_state='running' if start else 'shutoff')
+        with self.cloud.lock:
+            self.cloud.domains[self.host][domain['uuid']] = domain
+        return domain['uuid']
+
+    def remove_migrated_copy(self, migration_id, uuid, volumes):
+        self.abort_disk_copy(migration_id)
+        with self.cloud.lock:
+            self.cloud.domains[self.host].pop(uuid, None)
+            for path in volumes:
+                self.cloud.remove_file(self.host, path)
+
+    def remove_source_copy(self, uuid, volumes):
+        with self.cloud.lock:
+            domain = self.cloud.domains[self.host].get(uuid)
+            if domain is not None and domain['active']:
+                raise exceptions.Conflict(f'domain {uuid} runs on {self.host}')
+            self.cloud.domains[self.host].pop(uuid, None)
+            for path in volumes:
+                self.cloud.remove_file(self.host, path)

@@ -20,7 +20,6 @@ another conductor (or this one, restarted) takes the job over from the DB and ca
 (conductor.drains).
 """
 
-import importlib.util
 import threading
 import time
 
@@ -33,15 +32,6 @@ from migrator.db.models import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
-
-
-def kind_supported(kind):
-    """Whether this conductor has a task for a migration kind (conductor/tasks/<kind>.py).
-
-    Cold migration arrives as its own task module; until then a drain reports that a
-    guest could not be moved cold instead of starting a migration nobody can run.
-    """
-    return importlib.util.find_spec(f'migrator.conductor.tasks.{kind}') is not None
 
 
 def first_kind(mode):
@@ -262,8 +252,6 @@ class DrainTask:
         return True
 
     def _refusal(self, drain, instance, kind):
-        if not kind_supported(kind):
-            return f'{kind} migration is not supported by this release'
         if kind == 'live' and instance.get('power_state') != 'running':
             return (f"the instance is {instance.get('power_state')}; live migration needs a "
                     'running guest (mode live_then_cold or cold moves it)')

@@ -3,10 +3,14 @@
 scheduling -> preparing (target chosen and checked, shared storage proven)
 -> running (the job runs inside the source's libvirtd) -> finishing (the job ended; we look
 at both hosts) -> completed only when the guest runs on the target and not on the source.
+
+An abort before the job starts stops the task at its next step; once the job runs, the
+source agent cancels it (virDomainAbortJob), the job ends unsuccessfully and rollback cleans
+the target. Once the job has completed the guest runs on the target: there is no going back.
 """
 
 import concurrent.futures
-import os
+import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -14,7 +18,7 @@ from oslo_log import log as logging
 from migrator.common import exceptions, states
 from migrator.conductor import progress
 from migrator.conductor.scheduler import host_selector
-from migrator.conductor.tasks import base
+from migrator.conductor.tasks import base, disk_copy
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -36,6 +40,11 @@ class LiveMigrationTask(base.MigrationTask):
         self.instance = None
         self.source = migration['source_host']
         self.target = None
+        # Serialises starting the libvirt job with aborting it: an abort either stops the
+        # task before the job starts or cancels the started job, never neither.
+        self._job_lock = threading.Lock()
+        self._job_started = False
+        self.disks = None
 
     def execute(self):
         self.instance = self.db.instance_get(self.migration['instance_uuid'])
@@ -43,22 +52,32 @@ class LiveMigrationTask(base.MigrationTask):
         self.target = host_selector.select_destination(
             self.db, self.instance, self.migration['requested_target'],
             exclude_migration=self.id)
+        self.check_abort()
         self.transition(states.PREPARING, f'target {self.target} chosen',
                         {'target_host': self.target})
 
         uuid = self.instance['uuid']
-        dest, migrate_disks = in_parallel(
+        self.disks = disk_copy.DiskCopy(self.ctxt, self.compute_api, self.instance,
+                                        self.source, self.target,
+                                        self.migration.get('block_migration'))
+        # Creating destination disks before the target is checked is fine: a refusal
+        # there rolls back, which removes them.
+        dest, (migrate_disks, storage_detail) = in_parallel(
             lambda: self.compute_api.check_can_live_migrate_destination(
                 self.ctxt, self.target, uuid, self.instance['memory_mb']),
-            self._disks_to_copy)
+            self.disks.prepare)
 
         waiter = self.waiters.register(self.id)
         try:
-            self.transition(states.RUNNING, 'libvirt migration job started',
-                            {'block_migration': bool(migrate_disks)})
-            self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
-                                          dest['migration_uri'], migrate_disks,
-                                          conductor=CONF.host)
+            with self._job_lock:
+                self.check_abort()
+                self.transition(states.RUNNING,
+                                f'libvirt migration job started ({storage_detail})',
+                                {'block_migration': bool(migrate_disks)})
+                self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
+                                              dest['migration_uri'], migrate_disks,
+                                              conductor=CONF.host)
+                self._job_started = True
             outcome = waiter.wait(CONF.conductor.migration_timeout)
         finally:
             self.waiters.release(self.id)
@@ -75,31 +94,23 @@ class LiveMigrationTask(base.MigrationTask):
         self.transition(states.FINISHING, 'libvirt job completed')
         self._finish()
 
-    def _disks_to_copy(self):
-        """Targets of the disks that are not on storage shared with the target host.
+    def on_abort(self, reason):
+        with self._job_lock:
+            if not self._job_started:
+                return  # execute() stops at its next check_abort()
+        # In a thread of its own, so the operator's request returns at once even when the
+        # source's agent is slow to answer; the cancelled job's end reaches the task as usual.
+        threading.Thread(target=self._abort_job, name=f'abort-{self.id}', daemon=True).start()
 
-        Shared-ness is proven, never assumed from a path: the target writes a probe file
-        into the disk's directory and the source must see it.
-        """
-        disks = self.compute_api.get_disks(self.ctxt, self.source, self.instance['uuid'])
-        unshared = []
-        for directory in sorted({os.path.dirname(d['path']) for d in disks}):
-            if not self._is_shared(directory):
-                unshared.extend(d['target'] for d in disks
-                                if os.path.dirname(d['path']) == directory)
-        if unshared:
-            raise exceptions.MigrationFailed(
-                reason=f"disks {', '.join(unshared)} of {self.instance['name']} are not on "
-                       f"storage shared between {self.source} and {self.target}; this "
-                       f"release live-migrates shared-storage guests only")
-        return None
-
-    def _is_shared(self, directory):
-        name = self.compute_api.create_shared_probe(self.ctxt, self.target, directory)
+    def _abort_job(self):
         try:
-            return self.compute_api.check_shared_probe(self.ctxt, self.source, directory, name)
-        finally:
-            self.compute_api.remove_shared_probe(self.ctxt, self.target, directory, name)
+            if not self.compute_api.abort_live_migration(self.ctxt, self.source, self.id,
+                                                         self.instance['uuid']):
+                LOG.info('Migration %s: the libvirt job had already ended when the abort '
+                         'reached %s', self.id, self.source)
+        except Exception:
+            LOG.exception('Migration %s: %s could not cancel the libvirt job; the migration '
+                          'goes on until the job ends', self.id, self.source)
 
     def _where(self, host):
         try:
@@ -114,7 +125,8 @@ class LiveMigrationTask(base.MigrationTask):
         runs_on_target = bool(on_target and on_target['active'] and not on_target['incoming'])
         gone_from_source = bool(on_source and not on_source['exists'])
         if runs_on_target and gone_from_source:
-            self.transition(states.COMPLETED, f'running on {self.target}')
+            self.transition(states.COMPLETED,
+                            f'running on {self.target}{self.disks.remove_from_source()}')
             return
         detail = (f'after the job: on {self.target}: {on_target}; on {self.source}: '
                   f'{on_source}')
@@ -128,7 +140,8 @@ class LiveMigrationTask(base.MigrationTask):
             if state and state['exists'] and (state['incoming'] or not state['active']):
                 self.compute_api.cleanup_incoming(self.ctxt, self.target,
                                                   self.instance['uuid'])
+        left_on_target = self.disks.remove_from_target() if self.disks else None
         on_source = self._where(self.source)
         if not (on_source and on_source['active']):
             return f'the instance does not run on the source {self.source} after the failure'
-        return None
+        return left_on_target

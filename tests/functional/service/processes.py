@@ -80,6 +80,9 @@ class ApiClient:
                                  headers={'Content-Type': 'application/json'})
         return requests.post(self.url + path, json=body, timeout=60)
 
+    def request_delete(self, path):
+        return requests.delete(self.url + path, timeout=60)
+
     def answers(self):
         try:
             return self.get('/v1').status_code == 200

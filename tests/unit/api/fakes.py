@@ -52,13 +52,19 @@ class FakeConductor:
         self.migrate_error = None  # raised by migrate when set
         self.on_migrate = None     # called as on_migrate(migration_id) in a thread
         self.selects = []
+        self.block_migrations = []
         self.casts = []
+        self.aborts = []            # (conductor, migration id, reason) asked of it
+        self.abort_error = None     # raised by abort_migration when set
+        self.on_abort = None        # abort_migration returns on_abort(migration_id) if set
         self.threads = []
         self.drain_error = None    # raised by drain when set
         self.drains = []
 
-    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
+    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
+                           block_migration=None):
         self.selects.append((instance_uuid, migration_type, target_host))
+        self.block_migrations.append(block_migration)
         if self.select_error is not None:
             raise self.select_error
         return target_host or self.destination
@@ -77,6 +83,11 @@ class FakeConductor:
         if self.drain_error is not None:
             raise self.drain_error
         self.drains.append(drain_id)
+    def abort_migration(self, ctxt, conductor, migration_id, reason):
+        self.aborts.append((conductor, migration_id, reason))
+        if self.abort_error is not None:
+            raise self.abort_error
+        return self.on_abort(migration_id)
 
     def join(self, timeout=10):
         for thread in self.threads:

@@ -58,10 +58,6 @@ def test_target_hosts_must_be_names(refused):
     refused(400, "field 'target_hosts'", body={'target_hosts': []})
 
 
-def test_cold_is_refused_until_cold_migration_exists(refused):
-    refused(400, "field 'mode'", '"cold" is not supported', body={'mode': 'cold'})
-
-
 def test_unknown_host(refused):
     refused(404, "Host 'nohost' is not known", body={}, host='nohost')
 

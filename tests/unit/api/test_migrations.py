@@ -54,9 +54,14 @@ def test_wrong_type_of_target(refused):
             body={'instance': 'vm1', 'target_host': ['host2']})
 
 
-def test_cold_is_not_supported_yet(refused):
-    refused(400, "field 'type'", '"cold"', 'only live migration is supported yet',
-            body={'instance': 'vm1', 'type': 'cold'})
+def test_unknown_type(refused):
+    refused(400, "field 'type'", '"warm"', 'the types are: live, cold',
+            body={'instance': 'vm1', 'type': 'warm'})
+
+
+def test_cold_with_block_migration(refused):
+    refused(400, "'block_migration' applies to live migrations only",
+            body={'instance': 'vm1', 'type': 'cold', 'block_migration': False})
 
 
 def test_unknown_instance(refused, conductor):
@@ -142,6 +147,15 @@ def test_create_by_uuid_without_target_and_with_defaults(client, cluster, conduc
     assert resp.json['source_host'] == 'host2'
     assert resp.json['requested_target'] is None
     assert conductor.selects == [(fakes.uuid_of('vm3'), 'live', None)]
+
+
+def test_create_cold(client, cluster, conductor):
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'type': 'cold'})
+    assert resp.status_int == 202, resp.text
+    assert resp.json['type'] == 'cold'
+    assert resp.json['status'] == states.ACCEPTED
+    assert conductor.selects == [(fakes.uuid_of('vm1'), 'cold', None)]
+    assert conductor.casts == [resp.json['id']]
 
 
 def test_create_block_migration(client, cluster):

@@ -147,10 +147,18 @@ def test_migration_create_json(run, cluster, conductor):
     assert migration['block_migration'] is True
 
 
+def test_migration_create_cold(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold', '-f', 'json')
+    assert code == 0, err
+    migration = json.loads(out)
+    assert migration['type'] == 'cold' and migration['id'] == conductor.casts[0]
+
+
 def test_migration_create_refused(run, cluster, conductor):
-    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold')
+    code, out, err = run('migration', 'create', 'vm1', '--type', 'cold',
+                         '--block-migration', 'no')
     assert code == 1
-    assert 'only live migration is supported yet' in err
+    assert "'block_migration' applies to live migrations only" in err
     conductor.select_error = fakes.no_valid_host('vm1', 'host3 has no room')
     code, out, err = run('migration', 'create', 'vm1', '--target-host', 'host3')
     assert code == 1
@@ -272,3 +280,28 @@ def test_db_sync_and_version(run, tmp_path, monkeypatch):
         assert json.loads(out) == {'revision': head}
     finally:
         db_api.set_database(previous)
+
+
+def test_migration_abort_wait(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '-f', 'json')
+    mid = json.loads(out)['id']
+
+    code, out, err = run('migration', 'abort', mid, '--wait')
+
+    assert code == 0, err
+    assert f'Migration {mid} cancelled: instance vm1 runs on host1.' in out
+    assert cluster.migration_get(mid)['status'] == states.CANCELLED
+
+
+def test_migration_abort_refused(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '-f', 'json')
+    mid = json.loads(out)['id']
+    assert run('migration', 'abort', mid)[0] == 0
+
+    code, out, err = run('migration', 'abort', mid)
+
+    assert code == 1
+    assert f'Migration {mid} already ended cancelled; there is nothing to abort.' in err
+    assert 'Traceback' not in err
+    code, out, err = run('migration', 'abort', 'nope')
+    assert code == 1 and "Migration 'nope' is not known" in err

@@ -77,18 +77,6 @@ def test_failed_job_rolls_back_and_guest_stays_on_source(db, cluster):
     assert db.instance_get('vm1')['migration_id'] is None
 
 
-def test_unshared_disk_is_refused_before_anything_moves(db, cluster):
-    domain = cluster.drivers['host1'].add_domain('vm1', disk_dir='/local')
-    cluster.report_all()
-
-    migration = _request(db, cluster, 'vm1', target='host2')
-
-    assert migration['status'] == states.FAILED
-    assert 'not on storage shared' in migration['error']
-    assert 'running' not in _history(migration)
-    assert cluster.where(domain['uuid']) == ['host1']
-
-
 def test_select_destination_explains_why_no_host_fits(db, cluster):
     cluster.drivers['host1'].add_domain('huge', memory_mb=7800)
     cluster.report_all()

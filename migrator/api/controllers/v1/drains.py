@@ -77,10 +77,6 @@ class HostDrainController(rest.RestController):
         host = db.host_get(host_name)
         name = host['name']
         mode = body['mode']
-        if mode == 'cold' and 'cold' not in schemas.SUPPORTED_TYPES:
-            raise exceptions.Invalid(
-                "field 'mode': \"cold\" is not supported: this release has no cold "
-                'migration; use "live" or "live_then_cold"')
         targets = body['target_hosts']
         if targets is not None:
             targets = [db.host_get(t)['name'] for t in targets]

@@ -1,8 +1,9 @@
 """POST /v1/migrations, GET /v1/migrations[?status=&instance=&host=&limit=&marker=],
-GET /v1/migrations/{id}"""
+GET /v1/migrations/{id}, DELETE /v1/migrations/{id} (abort)"""
 
 import urllib.parse
 
+import oslo_messaging as messaging
 import pecan
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -10,7 +11,7 @@ from pecan import expose, rest
 
 from migrator.api import hooks, schemas, views
 from migrator.api.controllers.v1 import utils
-from migrator.common import exceptions, states
+from migrator.common import aborts, exceptions, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -56,7 +57,16 @@ class MigrationsController(rest.RestController):
 
         body = schemas.validate(schemas.MIGRATION_CREATE, schemas.parse_json(request.body))
         migration_type = body['type']
+        if migration_type == 'cold' and body['block_migration'] not in ('auto', None):
+            raise exceptions.Invalid(
+                "field 'block_migration' applies to live migrations only: a cold migration "
+                "always copies the disks that are not on storage shared with the target; "
+                "leave it out")
         target = body['target_host']
+        # Stored as null for "auto": the conductor decides per disk.
+        block_migration = body['block_migration']
+        if block_migration == 'auto':
+            block_migration = None
 
         instance = db.instance_get(body['instance'])
         source = instance.get('host')
@@ -73,7 +83,8 @@ class MigrationsController(rest.RestController):
         # The conductor's scheduler answers now whether the request can be placed, so a
         # request without any room is a 409 here instead of a failed migration later.
         destination = conductor_api.select_destination(
-            ctxt, instance['uuid'], migration_type, target_host=target)
+            ctxt, instance['uuid'], migration_type, target_host=target,
+            block_migration=block_migration)
         LOG.info('Instance %s (%s) on %s could go to %s now', instance['uuid'],
                  instance['name'], source, destination)
 
@@ -83,7 +94,7 @@ class MigrationsController(rest.RestController):
             'type': migration_type,
             'source_host': source,
             'requested_target': target,
-            'block_migration': body['block_migration'],
+            'block_migration': block_migration,
         })
         try:
             conductor_api.migrate(ctxt, migration['id'])
@@ -97,6 +108,49 @@ class MigrationsController(rest.RestController):
         pecan.response.headers['Location'] = (
             f"{request.application_url}/v1/migrations/{migration['id']}")
         return views.migration(db.migration_get(migration['id']))
+
+    @expose('json')
+    def delete(self, migration_ident, **kwargs):
+        """Abort: 202 with the migration, which then ends `cancelled` (the instance stays on,
+        or goes back to, its source host); 409 once it cannot be aborted any more."""
+        utils.check_params(kwargs, ())
+        request = pecan.request
+        db = request.db
+        migration = db.migration_get(migration_ident)
+        # Two rounds at most: an unstarted migration taken by a conductor meanwhile is
+        # asked of that conductor in the second.
+        for _attempt in range(2):
+            refusal = aborts.refusal(migration)
+            if refusal:
+                raise exceptions.Conflict(refusal)
+            if migration['status'] in aborts.UNSTARTED:
+                try:
+                    migration = db.migration_cancel_unstarted(migration['id'],
+                                                              aborts.API_REASON)
+                    break
+                except exceptions.InvalidStateTransition:
+                    migration = db.migration_get(migration['id'])
+                    continue
+            migration = self._ask_conductor(request, migration)
+            break
+        LOG.info('Abort of migration %s accepted (%s)', migration['id'], migration['status'])
+        pecan.response.status = 202
+        return views.migration(migration)
+
+    @staticmethod
+    def _ask_conductor(request, migration):
+        conductor = migration['conductor']
+        timeout = CONF.api.rpc_timeout
+        if not conductor:
+            raise exceptions.Conflict(
+                f"Migration {migration['id']} is {migration['status']} but no conductor is "
+                "recorded as running it; nothing was changed.")
+        try:
+            return request.conductor_api.abort_migration(
+                hooks.get_context(request), conductor, migration['id'], aborts.API_REASON)
+        except messaging.MessagingTimeout:
+            raise exceptions.ConductorUnavailable(conductor=conductor, id=migration['id'],
+                                                  timeout=timeout) from None
 
     @staticmethod
     def _fail_unsent(db, migration_id, exc):

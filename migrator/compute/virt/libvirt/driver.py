@@ -10,7 +10,7 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions
 from migrator.compute.virt import driver
-from migrator.compute.virt.libvirt import events, migration, storage
+from migrator.compute.virt.libvirt import cold, events, migration, storage
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ _INCOMING_PAUSE_REASONS = {libvirt.VIR_DOMAIN_PAUSED_MIGRATION,
                            libvirt.VIR_DOMAIN_PAUSED_POSTCOPY}
 
 
-class LibvirtDriver(driver.ComputeDriver):
+class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None):
         self.uri = uri or CONF.libvirt.connection_uri
         self.virt_type = virt_type or CONF.libvirt.virt_type
@@ -42,6 +42,8 @@ class LibvirtDriver(driver.ComputeDriver):
         self.host = None
         self._jobs = {}
         self._jobs_lock = threading.Lock()
+        self._copies = {}           # migration id -> DiskCopyJob (this host is the target)
+        self._stop_waiters = {}     # uuid -> Event set when the domain stops
         self._callback_ids = []
 
     # -- connection -------------------------------------------------------------------------
@@ -90,6 +92,8 @@ class LibvirtDriver(driver.ComputeDriver):
     # -- events -----------------------------------------------------------------------------
 
     def _lifecycle_event(self, conn, dom, event, detail, opaque):
+        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+            self._domain_stopped(dom.UUIDString())
         if self.on_domain_event is not None:
             self.on_domain_event(dom.UUIDString(), event, detail)
 
@@ -207,6 +211,36 @@ class LibvirtDriver(driver.ComputeDriver):
                 raise exceptions.Conflict(f'a migration job of {uuid} already runs here')
             self._jobs[uuid] = job
         job.start()
+
+    def create_migration_disks(self, specs):
+        return storage.create_disks(self.conn, self.host, specs)
+
+    def _disk_paths_in_use(self):
+        """Paths of the disks of every domain defined or running here."""
+        used = set()
+        for dom in self.conn.listAllDomains(0):
+            try:
+                used.update(d['path'] for d in storage.disks_in_xml(dom.XMLDesc(0)))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return used
+
+    def remove_unused_disks(self, paths):
+        in_use = self._disk_paths_in_use()
+        kept = [p for p in paths if p in in_use]
+        removed = storage.delete_disks(self.conn, [p for p in paths if p not in in_use])
+        if kept:
+            LOG.warning('Disks %s are used by a domain on %s; not removed', kept, self.host)
+        return {'removed': removed, 'kept': kept}
+
+    def abort_live_migration(self, uuid):
+        with self._jobs_lock:
+            job = self._jobs.get(uuid)
+        if job is not None:
+            return job.abort()
+        # A job this agent did not start (it restarted meanwhile) still runs in libvirtd.
+        return migration.abort_domain_job(self._lookup(uuid))
 
     def cleanup_incoming(self, uuid):
         try:

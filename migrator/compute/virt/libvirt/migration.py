@@ -17,6 +17,21 @@ LOG = logging.getLogger(__name__)
 LIVE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
               | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
 
+# How long an abort keeps trying while migrateToURI3 has been called but libvirt has not
+# yet begun the job (abortJob then answers "no job is active").
+ABORT_START_TIMEOUT = 10.0
+
+
+def abort_domain_job(dom):
+    """virDomainAbortJob; False when the domain has no job (it already ended)."""
+    try:
+        dom.abortJob()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
+            return False
+        raise
+    return True
+
 
 def normalise_stats(raw):
     """libvirt's job statistics in the units the service stores: bytes, bytes/s, ms."""
@@ -55,6 +70,7 @@ class LiveMigrationJob:
         self._lock = threading.Lock()
         self._reported = False
         self._last_stats = {}
+        self._abort_requested = threading.Event()
 
     def start(self):
         threading.Thread(target=self._migrate, name=f'migrate-{self.uuid}', daemon=True).start()
@@ -64,8 +80,25 @@ class LiveMigrationJob:
     def job_completed(self, stats):
         self._finish(True, None, normalise_stats(stats))
 
+    def abort(self):
+        """Cancels the job; True once libvirt took the cancel, False if it had ended."""
+        self._abort_requested.set()
+        deadline = time.monotonic() + ABORT_START_TIMEOUT
+        while not self._ended.is_set():
+            if abort_domain_job(self.dom):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            # migrateToURI3 was called but libvirt has no job yet: _migrate sees the flag
+            # if it has not called it, else the job appears (or ends) in a moment.
+            self._ended.wait(0.05)
+        return False
+
     def _migrate(self):
         started = time.monotonic()
+        if self._abort_requested.is_set():
+            self._finish(False, 'migration aborted before the job started', {})
+            return
         try:
             self.dom.migrateToURI3(self.dest_uri, self.params, self.flags)
         except libvirt.libvirtError as exc:

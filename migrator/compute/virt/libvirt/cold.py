@@ -1,0 +1,171 @@
+"""The cold-migration steps of the libvirt driver, on either host.
+
+Source: the persistent definition, a graceful power-off that falls back to a forced one, and,
+once the guest runs elsewhere, the removal of the definition and the copied disks. Target:
+the checks before anything moves, the disk copy job (disk_copy), the definition with the
+disk paths moved to the copies, and the removal of all of it when the migration is undone.
+
+A mixin of LibvirtDriver: it uses the driver's connection (self.conn), its domain lookup and
+its job lock; self._copies and self._stop_waiters are set up in the driver's __init__.
+"""
+
+import threading
+
+import libvirt
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from migrator.common import exceptions
+from migrator.compute.virt.libvirt import disk_copy, domain_xml
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class ColdMigrationMixin:
+    def _domain_stopped(self, uuid):
+        """From the lifecycle event: wakes a power_off waiting for this domain."""
+        with self._jobs_lock:
+            stopped = self._stop_waiters.get(uuid)
+        if stopped is not None:
+            stopped.set()
+
+    def get_domain_xml(self, uuid):
+        dom = self._lookup(uuid)
+        if not dom.isPersistent():
+            # A transient domain vanishes when it stops: nothing would be left to define.
+            raise exceptions.Conflict(f'domain {uuid} on {self.host} is transient; cold '
+                                      f'migration needs a persistent definition')
+        # The persistent definition (what a define on another host needs), with secrets.
+        return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+
+    def power_off(self, uuid, timeout):
+        dom = self._lookup(uuid)
+        if not dom.isActive():
+            return {'was_running': False, 'forced': False}
+        stopped = threading.Event()
+        with self._jobs_lock:
+            self._stop_waiters[uuid] = stopped
+        try:
+            try:
+                dom.shutdown()
+            except libvirt.libvirtError as exc:
+                # A guest without ACPI (or still booting) refuses the request; the timeout
+                # path below forces it off.
+                LOG.info('ACPI shutdown of %s refused: %s', uuid, exc.get_error_message())
+            else:
+                stopped.wait(timeout)
+            if not dom.isActive():
+                return {'was_running': True, 'forced': False}
+            LOG.info('%s did not shut down within %ss; forcing it off', uuid, timeout)
+            try:
+                dom.destroy()
+            except libvirt.libvirtError:
+                if dom.isActive():
+                    raise
+            return {'was_running': True, 'forced': True}
+        finally:
+            with self._jobs_lock:
+                self._stop_waiters.pop(uuid, None)
+
+    def start_domain(self, uuid):
+        dom = self._lookup(uuid)
+        if not dom.isActive():
+            dom.create()
+
+    def prepare_cold_destination(self, uuid, paths):
+        try:
+            self._lookup(uuid)
+        except exceptions.InstanceNotFound:
+            pass
+        else:
+            raise exceptions.Conflict(f'instance {uuid} is already defined on {self.host}')
+        planned = {}
+        for path in paths:
+            target = disk_copy.target_path(CONF.libvirt.images_path, path)
+            if target in planned.values():
+                raise exceptions.Conflict(f'two disks of {uuid} would both be copied to '
+                                          f'{target}')
+            if disk_copy.volume_exists(self.conn, target):
+                raise exceptions.Conflict(f'{target} already exists on {self.host}; not '
+                                          f'overwriting it with a copy of {path}')
+            planned[path] = target
+        return planned
+
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
+        def done(outcome):
+            # An ended job has nothing left to stop: on failure it removed its volumes.
+            with self._jobs_lock:
+                if self._copies.get(migration_id) is job:
+                    del self._copies[migration_id]
+            on_done(outcome)
+
+        job = disk_copy.DiskCopyJob(migration_id, source_uri, self.conn,
+                                    [dict(d) for d in disks], on_progress, done,
+                                    CONF.compute.progress_interval, bandwidth)
+        with self._jobs_lock:
+            running = self._copies.get(migration_id)
+            if running is not None and not running.wait(0):
+                raise exceptions.Conflict(f'the disk copy of migration {migration_id} '
+                                          f'already runs here')
+            self._copies[migration_id] = job
+        try:
+            job.prepare()
+        except BaseException:
+            with self._jobs_lock:
+                self._copies.pop(migration_id, None)
+            raise
+        job.start()
+        return list(job.created)
+
+    def abort_disk_copy(self, migration_id):
+        with self._jobs_lock:
+            job = self._copies.get(migration_id)
+        if job is None:
+            return False
+        job.abort()
+        return True
+
+    def define_domain(self, xml, disk_paths, start):
+        dom = self.conn.defineXML(domain_xml.with_disk_paths(xml, disk_paths))
+        if start:
+            dom.create()
+        return dom.UUIDString()
+
+    def remove_migrated_copy(self, migration_id, uuid, volumes):
+        """The target's rollback: the copy job stopped, the definition and volumes gone."""
+        with self._jobs_lock:
+            job = self._copies.pop(migration_id, None)
+        if job is not None:
+            job.abort()
+            if not job.wait(CONF.compute.copy_abort_timeout):
+                raise exceptions.HypervisorError(
+                    host=self.host, reason=f'the disk copy of migration {migration_id} did '
+                                           f'not stop within '
+                                           f'{CONF.compute.copy_abort_timeout}s')
+        try:
+            dom = self._lookup(uuid)
+        except exceptions.InstanceNotFound:
+            dom = None
+        if dom is not None:
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                dom.undefineFlags(0)
+        for path in volumes:
+            disk_copy.delete_volume(self.conn, path)
+
+    def remove_source_copy(self, uuid, volumes):
+        """The source's last step: the shut-off definition and the copied disks go."""
+        try:
+            dom = self._lookup(uuid)
+        except exceptions.InstanceNotFound:
+            dom = None
+        if dom is not None:
+            if dom.isActive():
+                # It runs here again (someone started it): never remove a running guest.
+                raise exceptions.Conflict(f'domain {uuid} runs on {self.host}; not '
+                                          f'removing it')
+            dom.undefineFlags(0)
+        for path in volumes:
+            disk_copy.delete_volume(self.conn, path)

@@ -1,0 +1,207 @@
+"""The cold migration task's logic over the fake driver (the real copy is tested on the
+sandbox in tests/functional/service/test_cold_migration.py)."""
+
+import threading
+
+import pytest
+
+from migrator.common import states
+from migrator.conductor import manager
+from migrator.conductor.tasks import cold
+from tests.unit.conductor import fakes
+
+
+@pytest.fixture
+def cluster(db):
+    conductors = []
+
+    def factory(compute_api):
+        conductor = manager.ConductorManager(db, compute_api=compute_api, host='conductor1')
+        conductors.append(conductor)
+        return conductor
+
+    cluster = fakes.FakeCluster(factory)
+    cluster.cloud.shared_dirs.add('/shared')
+    yield cluster
+    cluster.cloud.hold_copies.set()
+    for conductor in conductors:
+        conductor.executor.shutdown(wait=True)
+
+
+def _create(db, name, target='host2'):
+    instance = db.instance_get(name)
+    return db.migration_create({
+        'instance_uuid': instance['uuid'], 'instance_name': instance['name'], 'type': 'cold',
+        'source_host': instance['host'], 'requested_target': target,
+        'block_migration': None})
+
+
+def _request(db, cluster, name, target='host2'):
+    migration = _create(db, name, target)
+    cluster.conductor.migrate(cluster.ctxt, migration['id'])
+    cluster.conductor.executor.shutdown(wait=True)
+    return db.migration_get(migration['id'])
+
+
+def _started_task(db, cluster, name, target='host2'):
+    """A cold task running in a thread of its own, as the conductor would run it."""
+    migration = _create(db, name, target)
+    migration = db.migration_transition(migration['id'], [states.ACCEPTED],
+                                        states.SCHEDULING, values={'conductor': 'conductor1'})
+    task = cold.ColdMigrationTask(cluster.ctxt, db, cluster.compute_api, migration,
+                                  cluster.conductor.waiters)
+    thread = threading.Thread(target=task.run)
+    thread.start()
+    return task, thread
+
+
+def _history(migration):
+    return [e['to_state'] for e in migration['events']]
+
+
+def _local_vm(cluster, name='vm1', host='host1'):
+    domain = cluster.drivers[host].add_domain(name, disk_dir='/local')
+    cluster.report_all()
+    return domain
+
+
+def test_cold_migration_copies_local_disk_and_moves_guest(db, cluster):
+    domain = _local_vm(cluster)
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert _history(migration) == ['accepted', 'scheduling', 'preparing', 'stopping',
+                                   'copying', 'starting', 'finishing', 'completed']
+    assert migration['progress'] == 100.0
+    assert migration['block_migration'] is True
+    assert cluster.where(domain['uuid']) == ['host2']
+    moved = cluster.cloud.domains['host2'][domain['uuid']]
+    assert moved['active'] and moved['disks'][0]['path'] == '/local/vm1.qcow2'
+    assert cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+    assert not cluster.cloud.has_file('host1', '/local/vm1.qcow2')
+    assert db.instance_get('vm1')['host'] == 'host2'
+    assert db.instance_get('vm1')['migration_id'] is None
+
+
+def test_shared_disk_is_not_copied_and_stays(db, cluster):
+    domain = cluster.drivers['host1'].add_domain('vm1', disk_dir='/shared')
+    cluster.report_all()
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert migration['block_migration'] is False
+    assert '0 disk(s) to copy, 1 on shared storage' in migration['events'][4]['detail']
+    assert cluster.where(domain['uuid']) == ['host2']
+    # Removing the source's definition must not take the shared disk with it.
+    assert cluster.cloud.has_file('host2', '/shared/vm1.qcow2')
+
+
+def test_guest_ignoring_acpi_is_forced_off(db, cluster):
+    _local_vm(cluster)
+    cluster.cloud.ignore_acpi = True
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED
+    assert 'forced off: no shutdown within the timeout' in migration['events'][4]['detail']
+
+
+def test_shut_off_guest_is_moved_and_stays_off(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.drivers['host1'].power_off(domain['uuid'], 0)
+    cluster.report_all()
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert 'already shut off' in migration['events'][3]['detail']
+    assert not cluster.cloud.domains['host2'][domain['uuid']]['active']
+
+
+def test_failed_copy_cleans_target_and_restarts_on_source(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.cloud.fail_next_copy = 'disk copy failed: No space left on device'
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.FAILED, migration
+    assert 'No space left on device' in migration['error']
+    assert _history(migration)[-2:] == ['rolling_back', 'failed']
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+    assert cluster.cloud.has_file('host1', '/local/vm1.qcow2')
+    assert db.instance_get('vm1')['host'] == 'host1'
+
+
+def test_target_holding_a_file_of_that_name_is_refused_before_the_guest_stops(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.cloud.add_file('host2', '/local/vm1.qcow2')
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.FAILED
+    assert '/local/vm1.qcow2 already exists on host2' in migration['error']
+    assert 'stopping' not in _history(migration)
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    # Not ours: the rollback leaves it alone.
+    assert cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+
+
+def test_abort_while_copying_cancels_and_guest_runs_on_source(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.cloud.hold_copies.clear()
+
+    task, thread = _started_task(db, cluster, 'vm1')
+    assert cluster.cloud.copy_halfway.wait(10)
+    running = db.migration_get(task.id)
+    assert running['status'] == states.COPYING
+    assert running['progress'] == 50.0 and running['eta_seconds'] == 5.0
+
+    task.request_abort('operator asked')
+    thread.join(10)
+
+    migration = db.migration_get(task.id)
+    assert migration['status'] == states.CANCELLED, migration
+    assert _history(migration)[-3:] == ['copying', 'cancelling', 'cancelled']
+    assert 'operator asked' in migration['error']
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+
+
+def test_abort_before_the_guest_stops_leaves_it_running(db, cluster):
+    domain = _local_vm(cluster)
+    migration = db.migration_transition(_create(db, 'vm1')['id'], [states.ACCEPTED],
+                                        states.SCHEDULING)
+    task = cold.ColdMigrationTask(cluster.ctxt, db, cluster.compute_api, migration,
+                                  cluster.conductor.waiters)
+    task.request_abort('changed my mind')
+    task.run()
+
+    migration = db.migration_get(task.id)
+    assert migration['status'] == states.CANCELLED
+    assert 'stopping' not in _history(migration)
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert cluster.where(domain['uuid']) == ['host1']
+
+
+
+def test_conductor_abort_stops_the_copy_of_a_cold_migration(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.cloud.hold_copies.clear()
+    migration = _create(db, 'vm1')
+    cluster.conductor.migrate(cluster.ctxt, migration['id'])
+    assert cluster.cloud.copy_halfway.wait(10)
+
+    answer = cluster.conductor.abort_migration(cluster.ctxt, migration['id'], 'operator')
+    assert answer['status'] == states.COPYING
+    cluster.conductor.executor.shutdown(wait=True)
+
+    migration = db.migration_get(migration['id'])
+    assert migration['status'] == states.CANCELLED, migration
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
