@@ -91,3 +91,22 @@ class ConductorUnavailable(MigratorException):
     message = ('Conductor %(conductor)s, which runs migration %(id)s, did not answer within '
                '%(timeout)s s, so nothing was changed: the migration may still be moving the '
                'instance. Start that conductor again (or check the message bus) and retry.')
+
+
+class DrainNotFound(NotFound):
+    message = "Drain '%(id)s' is not known."
+
+
+class NoDrain(NotFound):
+    message = ("Host '%(host)s' has never been drained. `migrator-manage host drain %(host)s` "
+               "starts one.")
+
+
+class DrainInProgress(Conflict):
+    message = ("Host '%(host)s' already has a %(kind)s job %(id)s that is %(status)s; wait for "
+               "it to end (`migrator-manage host drain-status %(host)s`) or cancel it "
+               "(`DELETE /v1/hosts/%(host)s/drain`).")
+
+
+class InvalidDrainTransition(Conflict):
+    message = "Drain %(id)s is %(current)s and cannot become %(target)s."

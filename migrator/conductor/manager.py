@@ -16,7 +16,7 @@ from oslo_log import log as logging
 
 from migrator.common import aborts, exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
-from migrator.conductor import job_waiters, progress, shared_storage
+from migrator.conductor import drains, job_waiters, progress, shared_storage
 from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import live
 
@@ -25,7 +25,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, db, compute_api=None, host=None):
         self.db = db
@@ -35,8 +35,14 @@ class ConductorManager:
         self.executor = futurist.ThreadPoolExecutor(max_workers=CONF.conductor.workers)
         self._tasks_lock = threading.Lock()
         self._tasks = {}    # migration id -> the task running it here
+        self.drains = drains.DrainRunner(db, self, self.host)
+
+    def start(self):
+        """Background work: adopt unfinished drains (ours, or orphaned ones)."""
+        self.drains.start()
 
     def stop(self):
+        self.drains.stop()
         self.executor.shutdown(wait=False)
 
     # -- from the API -----------------------------------------------------------------------
@@ -107,6 +113,10 @@ class ConductorManager:
         LOG.info('Migration %s: abort requested: %s', migration_id, reason)
         task.request_abort(reason)
         return self.db.migration_get(migration_id)
+
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain or return job; any conductor may take it."""
+        self.drains.take(ctxt, drain_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

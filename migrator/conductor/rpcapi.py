@@ -2,7 +2,8 @@
 
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
-  1.1 - abort_migration; select_destination takes block_migration
+  1.1 - drain
+  1.2 - abort_migration; select_destination takes block_migration
 """
 
 import oslo_messaging as messaging
@@ -12,7 +13,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.1'
+VERSION = '1.2'
 
 
 class ConductorAPI:
@@ -34,7 +35,7 @@ class ConductorAPI:
         kwargs = {}
         if block_migration is not None:
             kwargs['block_migration'] = block_migration
-        version = '1.1' if kwargs else '1.0'
+        version = '1.2' if kwargs else '1.0'
         cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version=version)
         return cctxt.call(ctxt, 'select_destination', instance_uuid=instance_uuid,
                           migration_type=migration_type, target_host=target_host, **kwargs)
@@ -50,8 +51,13 @@ class ConductorAPI:
         when it does not answer within [api] rpc_timeout.
         """
         cctxt = self.client.prepare(server=conductor, timeout=CONF.api.rpc_timeout,
-                                    version='1.1')
+                                    version='1.2')
         return cctxt.call(ctxt, 'abort_migration', migration_id=migration_id, reason=reason)
+
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain (or undrain return) job; any conductor may take it."""
+        cctxt = self.client.prepare(version='1.1')
+        cctxt.cast(ctxt, 'drain', drain_id=drain_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

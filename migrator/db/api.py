@@ -24,6 +24,7 @@ from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models
+from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 
@@ -40,7 +41,7 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(MigrationAbortMixin):
+class Database(DrainQueries, MigrationAbortMixin):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):

@@ -58,6 +58,8 @@ class FakeConductor:
         self.abort_error = None     # raised by abort_migration when set
         self.on_abort = None        # abort_migration returns on_abort(migration_id) if set
         self.threads = []
+        self.drain_error = None    # raised by drain when set
+        self.drains = []
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -82,6 +84,11 @@ class FakeConductor:
         if self.abort_error is not None:
             raise self.abort_error
         return self.on_abort(migration_id)
+
+    def drain(self, ctxt, drain_id):
+        if self.drain_error is not None:
+            raise self.drain_error
+        self.drains.append(drain_id)
 
     def join(self, timeout=10):
         for thread in self.threads:
