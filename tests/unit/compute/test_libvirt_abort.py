@@ -3,6 +3,7 @@
 import threading
 
 import libvirt
+import pytest
 
 from migrator.compute.virt.libvirt import migration
 
@@ -10,6 +11,24 @@ from migrator.compute.virt.libvirt import migration
 class NoJobError(libvirt.libvirtError):
     def get_error_code(self):
         return libvirt.VIR_ERR_OPERATION_INVALID
+
+
+class GoneError(libvirt.libvirtError):
+    def get_error_code(self):
+        return libvirt.VIR_ERR_NO_DOMAIN
+
+
+class OtherError(libvirt.libvirtError):
+    def get_error_code(self):
+        return libvirt.VIR_ERR_INTERNAL_ERROR
+
+
+class RaisingDomain:
+    def __init__(self, error):
+        self.error = error
+
+    def abortJob(self):
+        raise self.error('boom')
 
 
 class FakeDomain:
@@ -61,3 +80,12 @@ def test_abort_before_migrate_means_the_job_never_starts():
 def test_abort_domain_job_without_a_job_is_false():
     assert migration.abort_domain_job(FakeDomain(job_starts_after=1)) is False
     assert migration.abort_domain_job(FakeDomain()) is True
+
+
+def test_abort_domain_job_after_the_domain_left_is_false():
+    assert migration.abort_domain_job(RaisingDomain(GoneError)) is False
+
+
+def test_abort_domain_job_other_errors_are_raised():
+    with pytest.raises(libvirt.libvirtError):
+        migration.abort_domain_job(RaisingDomain(OtherError))

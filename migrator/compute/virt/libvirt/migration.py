@@ -23,11 +23,13 @@ ABORT_START_TIMEOUT = 10.0
 
 
 def abort_domain_job(dom):
-    """virDomainAbortJob; False when the domain has no job (it already ended)."""
+    """virDomainAbortJob; False when there is no job to abort: none runs, or the domain has
+    just left this host (the migration completed first)."""
     try:
         dom.abortJob()
     except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
+        if exc.get_error_code() in (libvirt.VIR_ERR_OPERATION_INVALID,
+                                    libvirt.VIR_ERR_NO_DOMAIN):
             return False
         raise
     return True
