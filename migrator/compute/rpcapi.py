@@ -2,6 +2,7 @@
 
 Version history:
   1.0 - initial
+  1.1 - live_migrate takes controls (convergence settings); live_migration_force_complete
 """
 
 import oslo_messaging as messaging
@@ -11,7 +12,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class ComputeAPI:
@@ -43,11 +44,24 @@ class ComputeAPI:
         return self._call(ctxt, host, 'remove_shared_probe', directory=directory, name=name)
 
     def live_migrate(self, ctxt, host, migration_id, instance_uuid, dest_uri, migrate_disks,
-                     conductor):
-        """Starts the job on the source host; returns once libvirt has it."""
-        return self._call(ctxt, host, 'live_migrate', migration_id=migration_id,
-                          instance_uuid=instance_uuid, dest_uri=dest_uri,
-                          migrate_disks=migrate_disks, conductor=conductor)
+                     conductor, controls=None):
+        """Starts the job on the source host; returns once libvirt has it.
+
+        controls: the convergence settings the agent applies and watches (1.1)."""
+        kwargs = {}
+        version = '1.0'
+        if controls is not None:
+            kwargs['controls'] = controls
+            version = '1.1'
+        return self.client.prepare(server=host, version=version).call(
+            ctxt, 'live_migrate', migration_id=migration_id, instance_uuid=instance_uuid,
+            dest_uri=dest_uri, migrate_disks=migrate_disks, conductor=conductor, **kwargs)
+
+    def live_migration_force_complete(self, ctxt, host, instance_uuid):
+        """Makes the job of instance_uuid on its source host finish: post-copy when it was
+        permitted, else the guest is paused. Answers {'forced': 'post_copy'|'paused'} (1.1)."""
+        return self.client.prepare(server=host, version='1.1').call(
+            ctxt, 'live_migration_force_complete', instance_uuid=instance_uuid)
 
     def cleanup_incoming(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'cleanup_incoming', instance_uuid=instance_uuid)

@@ -2,6 +2,7 @@
 
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
+  1.1 - force_complete
 """
 
 import oslo_messaging as messaging
@@ -11,7 +12,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class ConductorAPI:
@@ -34,6 +35,12 @@ class ConductorAPI:
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""
         self.client.cast(ctxt, 'migrate', migration_id=migration_id)
+
+    def force_complete(self, ctxt, migration_id):
+        """Makes a running live migration finish: post-copy when it was started with
+        post-copy permitted, else the guest is paused. Conflict when it is not running."""
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.1')
+        return cctxt.call(ctxt, 'force_complete', migration_id=migration_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -19,6 +19,10 @@ class FakeCloud:
         self.files = {}          # (storage id, directory) -> set of names
         self.shared_dirs = set()  # directories all hosts see as one
         self.fail_next_migration = None
+        # 'stall': the next job runs until force_complete; 'timeout': it ends aborted by its
+        # completion timeout.
+        self.next_migration_behaviour = None
+        self.last_controls = None
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
@@ -31,6 +35,7 @@ class FakeDriver(driver.ComputeDriver):
         self.vcpus = vcpus
         self.host = None
         self.on_domain_event = None
+        self._jobs = {}
 
     def init_host(self, host):
         self.host = host
@@ -98,27 +103,54 @@ class FakeDriver(driver.ComputeDriver):
             self.cloud.files.get(self.cloud.storage_id(self.host, directory),
                                  set()).discard(name)
 
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
         domain = self._get(uuid)
         target = dest_uri.removeprefix('fake://')
+        self.cloud.last_controls = controls
+        behaviour, self.cloud.next_migration_behaviour = self.cloud.next_migration_behaviour, None
+        job = {'forced': None, 'force': threading.Event(), 'post_copy': bool(
+            (controls or {}).get('post_copy'))}
 
         def run():
             on_progress({'data_total': 100, 'data_remaining': 40, 'memory_total': 100,
                          'memory_processed': 60, 'memory_remaining': 40, 'memory_bps': 50,
                          'dirty_rate': 10, 'iteration': 1})
             error = self.cloud.fail_next_migration
-            if error:
+            outcome = {'success': True, 'error': None, 'post_copy': False, 'forced': None,
+                       'forced_by': None, 'aborted': None,
+                       'stats': {'data_total': 100, 'data_remaining': 0, 'downtime_ms': 40}}
+            if behaviour == 'stall':
+                job['force'].wait(30)
+                if job['forced'] == 'post_copy':
+                    on_progress({'data_total': 100, 'data_remaining': 20, 'iteration': 2,
+                                 'post_copy': True, 'forced_by': 'requested'})
+                outcome['forced'] = job['forced']
+                outcome['post_copy'] = job['forced'] == 'post_copy'
+                outcome['forced_by'] = 'requested'
+            if error or behaviour == 'timeout':
                 self.cloud.fail_next_migration = None
-                on_done({'success': False, 'error': error, 'stats': {}})
+                reason = 'completion timeout hit' if behaviour == 'timeout' else None
+                self._jobs.pop(uuid, None)
+                on_done({**outcome, 'success': False, 'error': reason or error,
+                         'aborted': reason, 'stats': {}})
                 return
             with self.cloud.lock:
                 self.cloud.domains[target][uuid] = self.cloud.domains[self.host].pop(uuid)
-            on_done({'success': True, 'error': None,
-                     'stats': {'data_total': 100, 'data_remaining': 0, 'downtime_ms': 40}})
+            self._jobs.pop(uuid, None)
+            on_done(outcome)
 
         if domain['incoming']:
             raise exceptions.Conflict('an incoming domain cannot be migrated')
+        self._jobs[uuid] = job
         threading.Thread(target=run, daemon=True).start()
+
+    def live_migration_force_complete(self, uuid):
+        job = self._jobs.get(uuid)
+        if job is None:
+            raise exceptions.Conflict(f'no migration job of {uuid} runs on {self.host}')
+        job['forced'] = job['forced'] or ('post_copy' if job['post_copy'] else 'paused')
+        job['force'].set()
+        return {'forced': job['forced']}
 
     def cleanup_incoming(self, uuid):
         with self.cloud.lock:

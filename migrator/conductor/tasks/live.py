@@ -47,7 +47,8 @@ class LiveMigrationTask(base.MigrationTask):
                             {'block_migration': bool(migrate_disks)})
             self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
                                           dest['migration_uri'], migrate_disks,
-                                          conductor=CONF.host)
+                                          conductor=CONF.host,
+                                          controls=self.migration.get('convergence'))
             outcome = waiter.wait(CONF.conductor.migration_timeout)
         finally:
             self.waiters.release(self.id)
@@ -55,14 +56,34 @@ class LiveMigrationTask(base.MigrationTask):
             raise exceptions.MigrationFailed(
                 reason=f'no end of the libvirt job after {CONF.conductor.migration_timeout}s')
         if not outcome['success']:
+            if outcome.get('aborted'):
+                # The agent aborted the job by policy (the completion timeout): the guest
+                # still runs on the source; the migration ends cancelled.
+                raise exceptions.MigrationAborted(reason=outcome['aborted'])
             raise exceptions.MigrationFailed(reason=outcome['error'])
 
         final = progress.progress_values(outcome.get('stats') or {})
         final['progress'] = 100.0
         final['eta_seconds'] = 0.0
+        if final.get('memory_total'):
+            final['memory_progress'] = 100.0
+        if final.get('disk_total'):
+            final['disk_progress'] = 100.0
         self.db.migration_update_progress(self.id, final)
-        self.transition(states.FINISHING, 'libvirt job completed')
+        self._record_post_copy(outcome)
+        self.transition(states.FINISHING, 'libvirt job completed' + _forced_note(outcome))
         self._finish()
+
+    def _record_post_copy(self, outcome):
+        """The state may have moved to post_copy meanwhile (the conductor that got the agent's
+        word); a job that ended in post-copy goes through post_copy even if that word was
+        lost, so the history says what happened."""
+        current = self.db.migration_get(self.id)['status']
+        if current == states.POST_COPY:
+            self.state = current
+        elif outcome.get('post_copy'):
+            self.transition(states.POST_COPY, 'switched to post-copy '
+                                              f"({outcome.get('forced_by') or 'forced'})")
 
     def _disks_to_copy(self):
         """Targets of the disks that are not on storage shared with the target host.
@@ -121,3 +142,12 @@ class LiveMigrationTask(base.MigrationTask):
         if not (on_source and on_source['active']):
             return f'the instance does not run on the source {self.source} after the failure'
         return None
+
+
+def _forced_note(outcome):
+    if outcome.get('forced') == 'paused':
+        return (f" after the guest was paused to finish it "
+                f"({outcome.get('forced_by') or 'force-complete'})")
+    if outcome.get('forced') == 'post_copy':
+        return ' in post-copy'
+    return ''

@@ -54,6 +54,8 @@ class FakeConductor:
         self.selects = []
         self.casts = []
         self.threads = []
+        self.force_completes = []
+        self.force_result = {'forced': 'paused'}
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
         self.selects.append((instance_uuid, migration_type, target_host))
@@ -70,6 +72,12 @@ class FakeConductor:
                                       daemon=True)
             thread.start()
             self.threads.append(thread)
+
+    def force_complete(self, ctxt, migration_id):
+        self.force_completes.append(migration_id)
+        if isinstance(self.force_result, Exception):
+            raise self.force_result
+        return self.force_result
 
     def join(self, timeout=10):
         for thread in self.threads:

@@ -1,5 +1,6 @@
 """POST /v1/migrations, GET /v1/migrations[?status=&instance=&host=&limit=&marker=],
-GET /v1/migrations/{id}"""
+GET /v1/migrations/{id}; its samples and actions are sub-resources (migration_samples,
+migration_actions)."""
 
 import urllib.parse
 
@@ -9,8 +10,8 @@ from oslo_log import log as logging
 from pecan import expose, rest
 
 from migrator.api import hooks, schemas, views
-from migrator.api.controllers.v1 import utils
-from migrator.common import exceptions, states
+from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
+from migrator.common import convergence, exceptions, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -19,6 +20,8 @@ LIST_PARAMS = ('status', 'instance', 'host', 'limit', 'marker')
 
 
 class MigrationsController(rest.RestController):
+    samples = migration_samples.MigrationSamplesController()
+    action = migration_actions.MigrationActionController()
 
     @expose('json')
     def get_all(self, **kwargs):
@@ -45,7 +48,10 @@ class MigrationsController(rest.RestController):
     @expose('json')
     def get_one(self, migration_ident, **kwargs):
         utils.check_params(kwargs, ())
-        return views.migration(pecan.request.db.migration_get(migration_ident))
+        db = pecan.request.db
+        migration = db.migration_get(migration_ident)
+        return views.migration(migration,
+                               samples_count=db.migration_sample_count(migration['id']))
 
     @expose('json')
     def post(self, *args, **kwargs):
@@ -57,6 +63,13 @@ class MigrationsController(rest.RestController):
         body = schemas.validate(schemas.MIGRATION_CREATE, schemas.parse_json(request.body))
         migration_type = body['type']
         target = body['target_host']
+        controls = None
+        if migration_type == 'live':
+            controls = convergence.effective(body)
+        elif convergence.requested(body):
+            raise exceptions.Invalid(
+                f"fields {', '.join(sorted(convergence.requested(body)))} apply to live "
+                f"migrations only, not {migration_type}")
 
         instance = db.instance_get(body['instance'])
         source = instance.get('host')
@@ -84,6 +97,7 @@ class MigrationsController(rest.RestController):
             'source_host': source,
             'requested_target': target,
             'block_migration': body['block_migration'],
+            'convergence': controls,
         })
         try:
             conductor_api.migrate(ctxt, migration['id'])
