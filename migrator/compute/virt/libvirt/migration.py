@@ -222,6 +222,11 @@ class LiveMigrationJob:
             if raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
                 continue
             stats = normalise_stats(raw)
+            if not stats['memory_total'] and not stats['data_total']:
+                # Before the first pass starts and while a cancelled job winds down, QEMU
+                # reports a job without figures: nothing to show, and zeros would overwrite
+                # the real ones.
+                continue
             if stats['iteration']:
                 self._iteration = stats['iteration']
             self._step_downtime(stats['iteration'])
