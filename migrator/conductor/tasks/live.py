@@ -148,6 +148,6 @@ def _forced_note(outcome):
     if outcome.get('forced') == 'paused':
         return (f" after the guest was paused to finish it "
                 f"({outcome.get('forced_by') or 'force-complete'})")
-    if outcome.get('forced') == 'post_copy':
+    if outcome.get('post_copy'):
         return ' in post-copy'
     return ''

@@ -80,7 +80,6 @@ class DowntimeStepper:
     def __init__(self, max_downtime_ms, steps):
         self.steps = convergence.downtime_steps(max_downtime_ms, steps)
         self.index = 0
-        self._iteration = None
 
     @property
     def current(self):
@@ -128,12 +127,10 @@ class LiveMigrationJob:
         self._reported = False
         self._last_stats = {}
         self._started = None
-        self._iteration = None
         self._timed_out = False
         self._aborted_reason = None
         self.forced = None            # FORCED_POST_COPY or FORCED_PAUSE once forced
         self.forced_by = None
-        self._post_copy_pending = False
         self.post_copy = False
 
     def start(self):
@@ -151,10 +148,7 @@ class LiveMigrationJob:
         """Make the job finish: post-copy when permitted, else pause the guest.
 
         Returns what was done (FORCED_POST_COPY or FORCED_PAUSE); asking again returns the
-        same without doing anything twice. A switch to post-copy asked for while the first
-        memory iteration still runs is held until that pass is complete: switching in the
-        first pass crashed a TCG guest here (QEMU 7.2), and a post-copy that starts after a
-        full pass has far fewer pages left to fault in.
+        same without doing anything twice.
         """
         with self._lock:
             if self._ended.is_set():
@@ -162,33 +156,21 @@ class LiveMigrationJob:
             if self.forced is not None:
                 return self.forced
             self.forced_by = reason
-            if self.controls.get('post_copy'):
-                self.forced = FORCED_POST_COPY
-                self._post_copy_pending = True
-            else:
-                self.forced = FORCED_PAUSE
-        if self.forced == FORCED_PAUSE:
-            LOG.info('Migration of %s: pausing the guest so the job finishes (%s)', self.uuid,
-                     reason)
-            self.dom.suspend()
-        else:
-            self._maybe_start_post_copy()
-        return self.forced
-
-    def _maybe_start_post_copy(self):
-        with self._lock:
-            if not self._post_copy_pending or self._ended.is_set():
-                return
-            if self._iteration is None or self._iteration < 2:
-                return
-            self._post_copy_pending = False
-        LOG.info('Migration of %s: switching to post-copy (%s)', self.uuid, self.forced_by)
+            self.forced = FORCED_POST_COPY if self.controls.get('post_copy') else FORCED_PAUSE
         try:
-            self.dom.migrateStartPostCopy(0)
-        except libvirt.libvirtError as exc:
-            LOG.warning('Migration of %s: switch to post-copy failed: %s', self.uuid, exc)
-            return
-        self.post_copy = True
+            if self.forced == FORCED_POST_COPY:
+                LOG.info('Migration of %s: switching to post-copy (%s)', self.uuid, reason)
+                self.dom.migrateStartPostCopy(0)
+                self.post_copy = True
+            else:
+                LOG.info('Migration of %s: pausing the guest so the job finishes (%s)',
+                         self.uuid, reason)
+                self.dom.suspend()
+        except libvirt.libvirtError:
+            with self._lock:
+                self.forced = self.forced_by = None    # not forced: may be asked again
+            raise
+        return self.forced
 
     def abort(self, reason):
         """Aborts the job; its end is reported as aborted with `reason`."""
@@ -227,10 +209,7 @@ class LiveMigrationJob:
                 # reports a job without figures: nothing to show, and zeros would overwrite
                 # the real ones.
                 continue
-            if stats['iteration']:
-                self._iteration = stats['iteration']
             self._step_downtime(stats['iteration'])
-            self._maybe_start_post_copy()
             self._check_timeout()
             stats.update(self._control_stats())
             self._last_stats = stats
