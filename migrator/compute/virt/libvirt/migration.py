@@ -80,6 +80,7 @@ class DowntimeStepper:
     def __init__(self, max_downtime_ms, steps):
         self.steps = convergence.downtime_steps(max_downtime_ms, steps)
         self.index = 0
+        self._iteration = None
 
     @property
     def current(self):
@@ -201,20 +202,28 @@ class LiveMigrationJob:
                 # The domain is gone from this host: the job just ended; the end is reported
                 # by the event or the migrate thread.
                 return
-            if raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
-                continue
-            stats = normalise_stats(raw)
-            if not stats['memory_total'] and not stats['data_total']:
-                # Before the first pass starts and while a cancelled job winds down, QEMU
-                # reports a job without figures: nothing to show, and zeros would overwrite
-                # the real ones.
-                continue
-            self._step_downtime(stats['iteration'])
-            self._check_timeout()
-            stats.update(self._control_stats())
-            self._last_stats = stats
-            if not self._ended.is_set():
-                self.on_progress(stats)
+            try:
+                self._sample(raw)
+            except Exception:
+                # This thread enforces the timeout and steps the downtime: it must outlive
+                # one bad sample (a bus hiccup on the progress cast, an odd statistic).
+                LOG.exception('Migration of %s: a progress sample failed; carrying on',
+                              self.uuid)
+
+    def _sample(self, raw):
+        if raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
+            return
+        stats = normalise_stats(raw)
+        if not stats['memory_total'] and not stats['data_total']:
+            # Before the first pass starts and while a cancelled job winds down, QEMU reports
+            # a job without figures: nothing to show, and zeros would overwrite the real ones.
+            return
+        self._step_downtime(stats['iteration'])
+        self._check_timeout()
+        stats.update(self._control_stats())
+        self._last_stats = stats
+        if not self._ended.is_set():
+            self.on_progress(stats)
 
     def _step_downtime(self, iteration):
         if self.stepper is None or not iteration:
@@ -247,7 +256,7 @@ class LiveMigrationJob:
                 self.force_complete(reason)
             else:
                 self.abort(reason)
-        except libvirt.libvirtError as exc:
+        except (libvirt.libvirtError, exceptions.MigratorException) as exc:
             LOG.warning('Migration of %s: %s failed: %s', self.uuid, action, exc)
 
     def _control_stats(self):
