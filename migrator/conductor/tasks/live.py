@@ -10,13 +10,17 @@ import os
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
+from migrator.common import convergence, exceptions, states
 from migrator.conductor import progress
 from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+# What the agent's completion-timeout action (abort, or forcing the end) may take, beyond the
+# timeout itself, before the conductor stops waiting for the job.
+JOB_END_GRACE = 300
 
 
 class LiveMigrationTask(base.MigrationTask):
@@ -49,12 +53,13 @@ class LiveMigrationTask(base.MigrationTask):
                                           dest['migration_uri'], migrate_disks,
                                           conductor=CONF.host,
                                           controls=self.migration.get('convergence'))
-            outcome = waiter.wait(CONF.conductor.migration_timeout)
+            wait = self._job_wait()
+            outcome = waiter.wait(wait)
         finally:
             self.waiters.release(self.id)
         if outcome is None:
             raise exceptions.MigrationFailed(
-                reason=f'no end of the libvirt job after {CONF.conductor.migration_timeout}s')
+                reason=f'no end of the libvirt job after {wait:.0f}s')
         if not outcome['success']:
             if outcome.get('aborted'):
                 # The agent aborted the job by policy (the completion timeout): the guest
@@ -73,6 +78,18 @@ class LiveMigrationTask(base.MigrationTask):
         self._record_post_copy(outcome)
         self.transition(states.FINISHING, 'libvirt job completed' + _forced_note(outcome))
         self._finish()
+
+    def _job_wait(self):
+        """Seconds to wait for the job's end: [conductor] migration_timeout, or longer when
+        the migration's completion timeout is longer, so that the agent, which enforces that
+        one, acts first."""
+        settings = self.migration.get('convergence') or {}
+        guest_bytes = (self.instance.get('memory_mb') or 0) * 2 ** 20
+        completion = convergence.completion_timeout(
+            settings.get('completion_timeout_per_gib'), guest_bytes)
+        if completion is None:
+            return CONF.conductor.migration_timeout
+        return max(CONF.conductor.migration_timeout, completion + JOB_END_GRACE)
 
     def _record_post_copy(self, outcome):
         """The state may have moved to post_copy meanwhile (the conductor that got the agent's

@@ -116,3 +116,19 @@ def test_post_copy_report_moves_the_state_once(db, cluster):
     assert _history(shown).count('post_copy') == 1
     assert 'completion timeout hit' in shown['events'][-1]['detail']
     assert db.migration_sample_count(migration['id']) == 2
+
+
+def test_conductor_waits_past_a_longer_completion_timeout(db, cluster):
+    from migrator.conductor.tasks import live
+    instance = db.instance_get('vm1')    # 256 MiB
+    migration = db.migration_create({
+        'instance_uuid': instance['uuid'], 'type': 'live',
+        'convergence': convergence.effective({'completion_timeout_per_gib': 100000})})
+    task = live.LiveMigrationTask(cluster.ctxt, db, cluster.compute_api, migration, None)
+    task.instance = instance
+    assert task._job_wait() == 100000 / 4 + live.JOB_END_GRACE
+    task.migration = {**migration, 'convergence': convergence.effective(
+        {'completion_timeout_per_gib': 10})}
+    assert task._job_wait() == live.CONF.conductor.migration_timeout
+    task.migration = {**migration, 'convergence': None}
+    assert task._job_wait() == live.CONF.conductor.migration_timeout
