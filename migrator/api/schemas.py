@@ -8,6 +8,44 @@ from migrator.common import exceptions
 
 SUPPORTED_TYPES = ['live', 'cold']
 
+# Convergence controls of a live migration (migrator.common.convergence); null or absent takes
+# the [libvirt] live_migration_* default.
+CONVERGENCE_PROPERTIES = {
+    'max_downtime_ms': {
+        'type': ['integer', 'null'], 'minimum': 1, 'maximum': 60000,
+        'description': 'Longest pause of the guest for the final copy, in ms; the job starts '
+                       'at max_downtime_ms / downtime_steps and steps up while it does not '
+                       'converge.',
+    },
+    'downtime_steps': {
+        'type': ['integer', 'null'], 'minimum': 1, 'maximum': 100,
+        'description': 'Steps from the first allowed downtime up to max_downtime_ms.',
+    },
+    'bandwidth_mib': {
+        'type': ['integer', 'null'], 'minimum': 0, 'maximum': 1048576,
+        'description': 'Bandwidth cap in MiB/s; 0 is unlimited.',
+    },
+    'auto_converge': {
+        'type': ['boolean', 'null'],
+        'description': 'Let QEMU throttle the guest\'s vCPUs while the copy does not converge.',
+    },
+    'post_copy': {
+        'type': ['boolean', 'null'],
+        'description': 'Permit a switch to post-copy (force-complete or the completion '
+                       'timeout); a failure in post-copy loses the guest.',
+    },
+    'completion_timeout_per_gib': {
+        'type': ['integer', 'null'], 'minimum': 0, 'maximum': 86400,
+        'description': 'Seconds per GiB of guest memory (plus copied disks) the job may run '
+                       'before timeout_action; 0 disables the timeout.',
+    },
+    'timeout_action': {
+        'type': ['string', 'null'], 'enum': ['abort', 'force_complete', None],
+        'description': 'At the completion timeout: abort (the migration ends cancelled, the '
+                       'guest runs on the source) or force_complete.',
+    },
+}
+
 MIGRATION_CREATE = {
     'type': 'object',
     'properties': {
@@ -32,8 +70,24 @@ MIGRATION_CREATE = {
                            'asks for that copy too; false allows shared storage only, and '
                            'is refused when a disk would have to be copied.',
         },
+        **CONVERGENCE_PROPERTIES,
     },
     'required': ['instance'],
+    'additionalProperties': False,
+}
+
+# POST /v1/migrations/{id}/action: exactly one action, named by the only key.
+MIGRATION_ACTION = {
+    'type': 'object',
+    'properties': {
+        'force_complete': {
+            'type': 'null',
+            'description': 'Make a running live migration finish: switch to post-copy when '
+                           'it was started with post_copy permitted, else pause the guest.',
+        },
+    },
+    'minProperties': 1,
+    'maxProperties': 1,
     'additionalProperties': False,
 }
 
@@ -80,6 +134,14 @@ def _message(error):
                     f"types are: {', '.join(SUPPORTED_TYPES)}")
         choices = ', '.join(json.dumps(v) for v in error.validator_value)
         return f'{field} must be one of {choices}, not {json.dumps(error.instance)}'
+    if error.validator == 'minimum':
+        return f'{field} must be at least {error.validator_value}, not {error.instance}'
+    if error.validator == 'maximum':
+        return f'{field} must be at most {error.validator_value}, not {error.instance}'
+    if error.validator == 'minProperties':
+        return f"request body must name an action: {', '.join(error.schema['properties'])}"
+    if error.validator == 'maxProperties':
+        return 'request body must name exactly one action'
     if error.validator == 'minLength':
         return f'{field} must not be empty'
     if error.validator == 'maxLength':

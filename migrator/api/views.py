@@ -26,7 +26,16 @@ MIGRATION_FIELDS = (
     'source_host', 'target_host', 'requested_target', 'conductor', 'error', 'progress',
     'memory_total', 'memory_processed', 'memory_remaining', 'disk_total', 'disk_processed',
     'disk_remaining', 'dirty_rate', 'iteration', 'downtime_ms', 'eta_seconds', 'created_at',
-    'updated_at', 'started_at', 'finished_at',
+    'updated_at', 'started_at', 'finished_at', 'memory_progress', 'disk_progress',
+    'data_total', 'data_processed', 'data_remaining', 'transfer_rate', 'downtime_limit_ms',
+    'convergence',
+)
+
+SAMPLE_FIELDS = (
+    'id', 'time', 'elapsed_ms', 'progress', 'memory_progress', 'disk_progress',
+    'memory_total', 'memory_processed', 'memory_remaining', 'disk_total', 'disk_processed',
+    'disk_remaining', 'data_total', 'data_processed', 'data_remaining', 'dirty_rate',
+    'transfer_rate', 'iteration', 'downtime_ms', 'downtime_limit_ms', 'eta_seconds',
 )
 
 EVENT_FIELDS = ('time', 'from_state', 'to_state', 'detail')
@@ -76,8 +85,14 @@ def instance(record):
     return _pick(record, INSTANCE_FIELDS)
 
 
-def migration(record, with_events=True):
+def migration(record, with_events=True, samples_count=None):
     view = _pick(record, MIGRATION_FIELDS)
     if with_events:
         view['events'] = [_pick(event, EVENT_FIELDS) for event in record.get('events') or ()]
+    if samples_count is not None:
+        view['samples_count'] = samples_count
     return view
+
+
+def sample(record):
+    return _pick(record, SAMPLE_FIELDS)

@@ -92,11 +92,15 @@ class Client:
         return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
 
     def migration_create(self, instance, migration_type='live', target_host=None,
-                         block_migration=None):
-        """Returns the accepted migration (the API answered 202)."""
+                         block_migration=None, controls=None):
+        """Returns the accepted migration (the API answered 202).
+
+        controls: convergence fields (max_downtime_ms, bandwidth_mib, ...); None ones are
+        left out so the service's defaults apply."""
         body = {'instance': instance, 'type': migration_type, 'target_host': target_host}
         if block_migration is not None:
             body['block_migration'] = block_migration
+        body.update({k: v for k, v in (controls or {}).items() if v is not None})
         return self._request('POST', '/v1/migrations', json=body)[1]
 
     def migration_list(self, status=None, instance=None, host=None, limit=None, marker=None):
@@ -134,6 +138,16 @@ class Client:
 
     def drain_get(self, drain_id):
         return self._request('GET', '/v1/drains/' + self._quote(drain_id))[1]
+
     def migration_abort(self, migration_id):
         """Asks the API to abort; returns the migration (the API answered 202)."""
         return self._request('DELETE', '/v1/migrations/' + self._quote(migration_id))[1]
+    def migration_force_complete(self, migration_id):
+        """The migration (202) with 'forced': 'post_copy' or 'paused'."""
+        return self._request('POST', f'/v1/migrations/{self._quote(migration_id)}/action',
+                             json={'force_complete': None})[1]
+
+    def migration_samples(self, migration_id, limit=None, marker=None):
+        params = {k: v for k, v in (('limit', limit), ('marker', marker)) if v is not None}
+        return self._request('GET', f'/v1/migrations/{self._quote(migration_id)}/samples',
+                             params=params or None)[1]['samples']

@@ -38,7 +38,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -125,7 +125,7 @@ class ComputeManager:
 
     @_translate_errors
     def live_migrate(self, ctxt, migration_id, instance_uuid, dest_uri, migrate_disks,
-                     conductor):
+                     conductor, controls=None):
         def on_progress(stats):
             self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
 
@@ -135,7 +135,13 @@ class ComputeManager:
 
         LOG.info('Starting live migration %s of %s to %s', migration_id, instance_uuid,
                  dest_uri)
-        self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done)
+        self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done,
+                                 controls=controls)
+
+    @_translate_errors
+    def live_migration_force_complete(self, ctxt, instance_uuid):
+        LOG.info('Forcing the live migration of %s to complete', instance_uuid)
+        return self.driver.live_migration_force_complete(instance_uuid)
 
     @_translate_errors
     def create_migration_disks(self, ctxt, instance_uuid, specs):

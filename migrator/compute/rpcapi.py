@@ -6,6 +6,7 @@ Version history:
   1.2 - cold migration: get_domain_xml, power_off_instance, start_instance,
         prepare_cold_destination, copy_disks, abort_disk_copy, define_instance,
         remove_migrated_copy, remove_source_copy
+  1.3 - live_migrate takes controls (convergence settings); live_migration_force_complete
 """
 
 import oslo_messaging as messaging
@@ -15,7 +16,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.2'
+VERSION = '1.3'
 
 
 class ComputeAPI:
@@ -54,11 +55,24 @@ class ComputeAPI:
                                               directory=directory, name=name)
 
     def live_migrate(self, ctxt, host, migration_id, instance_uuid, dest_uri, migrate_disks,
-                     conductor):
-        """Starts the job on the source host; returns once libvirt has it."""
-        return self._call(ctxt, host, 'live_migrate', migration_id=migration_id,
-                          instance_uuid=instance_uuid, dest_uri=dest_uri,
-                          migrate_disks=migrate_disks, conductor=conductor)
+                     conductor, controls=None):
+        """Starts the job on the source host; returns once libvirt has it.
+
+        controls: the convergence settings the agent applies and watches (1.3)."""
+        kwargs = {}
+        version = '1.0'
+        if controls is not None:
+            kwargs['controls'] = controls
+            version = '1.3'
+        return self.client.prepare(server=host, version=version).call(
+            ctxt, 'live_migrate', migration_id=migration_id, instance_uuid=instance_uuid,
+            dest_uri=dest_uri, migrate_disks=migrate_disks, conductor=conductor, **kwargs)
+
+    def live_migration_force_complete(self, ctxt, host, instance_uuid):
+        """Makes the job of instance_uuid on its source host finish: post-copy when it was
+        permitted, else the guest is paused. Answers {'forced': 'post_copy'|'paused'} (1.3)."""
+        return self.client.prepare(server=host, version='1.3').call(
+            ctxt, 'live_migration_force_complete', instance_uuid=instance_uuid)
 
     def create_migration_disks(self, ctxt, host, instance_uuid, specs):
         """Pre-creates the disks of an incoming block migration on host; the paths."""
@@ -81,7 +95,7 @@ class ComputeAPI:
     def report_now(self, ctxt, host):
         self.client.prepare(server=host).cast(ctxt, 'report_now')
 
-    # -- cold migration (1.1) ---------------------------------------------------------------
+    # -- cold migration (1.2) ---------------------------------------------------------------
 
     def get_domain_xml(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_domain_xml', version='1.2',

@@ -31,7 +31,7 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, db, compute_api=None, host=None):
         self.db = db
@@ -42,6 +42,8 @@ class ConductorManager:
         self._tasks_lock = threading.Lock()
         self._tasks = {}    # migration id -> the task running it here
         self.drains = drains.DrainRunner(db, self, self.host)
+        # Migrations whose switch to post-copy is recorded: a report per sample says so.
+        self._post_copy = set()
 
     def start(self):
         """Background work: adopt unfinished drains (ours, or orphaned ones)."""
@@ -137,13 +139,48 @@ class ConductorManager:
         self.db.instance_sync_host(host, domains,
                                    datetime.datetime.fromisoformat(reported_at))
 
+    def force_complete(self, ctxt, migration_id):
+        """Makes a running live migration finish (see compute's
+        live_migration_force_complete); answers {'forced': 'post_copy'|'paused'}."""
+        migration = self.db.migration_get(migration_id)
+        if migration['type'] != 'live':
+            raise exceptions.Conflict(
+                f"Migration {migration_id} is a {migration['type']} migration; only a live "
+                "migration can be forced to complete.")
+        if migration['status'] != states.RUNNING:
+            raise exceptions.Conflict(
+                f"Migration {migration_id} is {migration['status']}, not running: only a "
+                "running live migration can be forced to complete.")
+        result = self.compute_api.live_migration_force_complete(
+            ctxt, migration['source_host'], migration['instance_uuid'])
+        LOG.info('Migration %s forced to complete: %s', migration_id, result.get('forced'))
+        return result
+
     def migration_progress(self, ctxt, migration_id, stats):
         try:
-            self.db.migration_update_progress(migration_id, progress.progress_values(stats))
+            self.db.migration_update_progress(migration_id, progress.progress_values(stats),
+                                              sample=True)
         except exceptions.MigrationNotFound:
             LOG.warning('Progress for unknown migration %s dropped', migration_id)
+            return
+        if stats.get('post_copy'):
+            self._entered_post_copy(migration_id, stats.get('forced_by'))
+
+    def _entered_post_copy(self, migration_id, reason):
+        """The agent switched the job to post-copy: the guest runs on the target from now
+        on, so the migration can only go forward (running -> post_copy)."""
+        if migration_id in self._post_copy:
+            return
+        try:
+            self.db.migration_transition(
+                migration_id, [states.RUNNING], states.POST_COPY,
+                detail=f"switched to post-copy ({reason or 'forced to complete'})")
+        except exceptions.InvalidStateTransition:
+            pass
+        self._post_copy.add(migration_id)
 
     def migration_job_done(self, ctxt, migration_id, outcome):
+        self._post_copy.discard(migration_id)
         if not self.waiters.deliver(migration_id, outcome):
             LOG.warning('Job end of migration %s arrived but no task here waits for it: %s',
                         migration_id, outcome)

@@ -4,6 +4,7 @@ Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
   1.1 - drain
   1.2 - abort_migration; select_destination takes block_migration
+  1.3 - force_complete
 """
 
 import oslo_messaging as messaging
@@ -13,7 +14,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.2'
+VERSION = '1.3'
 
 
 class ConductorAPI:
@@ -58,6 +59,12 @@ class ConductorAPI:
         cctxt = self.client.prepare(server=conductor, timeout=CONF.api.rpc_timeout,
                                     version='1.2')
         return cctxt.call(ctxt, 'abort_migration', migration_id=migration_id, reason=reason)
+
+    def force_complete(self, ctxt, migration_id):
+        """Makes a running live migration finish: post-copy when it was started with
+        post-copy permitted, else the guest is paused. Conflict when it is not running."""
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.3')
+        return cctxt.call(ctxt, 'force_complete', migration_id=migration_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -13,7 +13,9 @@ opts = [
                     'call.'),
     cfg.IntOpt('migration_timeout', default=3600, min=1,
                help='Seconds a running migration may take before the conductor stops '
-                    'waiting, aborts it and rolls back.'),
+                    'waiting, aborts it and rolls back. A live migration whose completion '
+                    'timeout ([libvirt] live_migration_completion_timeout per GiB) is longer '
+                    'gets that plus 300 s instead.'),
     cfg.IntOpt('shutdown_timeout', default=60, min=0,
                help='Seconds a cold migration waits for the guest to shut down after the '
                     'ACPI power-button request before it forces the guest off (like pulling '

@@ -14,6 +14,35 @@ opts = [
                     'qemu+tcp://<host>/system.'),
     cfg.StrOpt('images_path', default='/var/lib/libvirt/images',
                help='Directory of this host\'s local disk images.'),
+    # Convergence controls of live migration: the defaults of a request's fields of the same
+    # meaning (POST /v1/migrations), recorded on each migration as it starts.
+    cfg.IntOpt('live_migration_downtime', default=500, min=1, max=60000,
+               help='Maximum downtime of a live migration, in milliseconds: the longest the '
+                    'guest may be paused for the final copy. The job starts with a fraction '
+                    'of it and raises it step by step (live_migration_downtime_steps) each '
+                    'time a copy iteration does not converge.'),
+    cfg.IntOpt('live_migration_downtime_steps', default=10, min=1, max=100,
+               help='Steps from the first allowed downtime (live_migration_downtime / steps) '
+                    'up to live_migration_downtime; one step per memory iteration that did '
+                    'not converge.'),
+    cfg.IntOpt('live_migration_bandwidth', default=0, min=0, max=1048576,
+               help='Bandwidth cap of a live migration in MiB/s; 0 leaves it unlimited.'),
+    cfg.BoolOpt('live_migration_permit_auto_converge', default=False,
+                help='Let QEMU throttle the guest\'s vCPUs while a live migration does not '
+                     'converge (VIR_MIGRATE_AUTO_CONVERGE).'),
+    cfg.BoolOpt('live_migration_permit_post_copy', default=False,
+                help='Start live migrations with post-copy permitted (VIR_MIGRATE_POSTCOPY), so '
+                     'that force-complete (or the completion timeout) can switch them to '
+                     'post-copy. A failure in post-copy loses the guest.'),
+    cfg.IntOpt('live_migration_completion_timeout', default=800, min=0,
+               help='Seconds per GiB of guest memory (plus copied disks) a live migration may '
+                    'run before live_migration_timeout_action is taken; 0 disables it.'),
+    cfg.StrOpt('live_migration_timeout_action', default='abort',
+               choices=[('abort', 'abort the job; the migration ends cancelled and the guest '
+                                  'keeps running on the source'),
+                        ('force_complete', 'switch to post-copy when permitted, else pause the '
+                                           'guest so that the copy finishes')],
+               help='What the source agent does when the completion timeout hits.'),
 ]
 
 

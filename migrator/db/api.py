@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
-from migrator.db import models
+from migrator.db import models, progress
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
@@ -41,7 +41,7 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(DrainQueries, MigrationAbortMixin):
+class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
@@ -378,28 +378,6 @@ class Database(DrainQueries, MigrationAbortMixin):
         conn.execute(sa.update(instances).where(
             instances.c.uuid == mig.instance_uuid, instances.c.migration_id == mig_id,
         ).values(inst_values))
-
-    def migration_update_progress(self, mig_id, values):
-        """Record a progress sample; the percentage never goes backwards.
-
-        Returns False (and changes nothing) when the migration already ended: a sample that
-        arrives late must not overwrite the final figures.
-        """
-        _check_fields(values, models.PROGRESS_FIELDS, 'migration_update_progress')
-        c = migrations.c
-        changes = {k: v for k, v in values.items() if k != 'progress'}
-        if values.get('progress') is not None:
-            pct = min(100.0, max(0.0, float(values['progress'])))
-            changes['progress'] = sa.case((c.progress < pct, pct), else_=c.progress)
-        changes['updated_at'] = utcnow()
-        with self._write() as conn:
-            res = conn.execute(sa.update(migrations).where(
-                c.id == mig_id, c.status.not_in(states.TERMINAL)).values(changes))
-            if res.rowcount:
-                return True
-            if conn.execute(sa.select(c.id).where(c.id == mig_id)).first() is None:
-                raise exceptions.MigrationNotFound(id=mig_id)
-            return False
 
 
 _DATABASE = None

@@ -11,6 +11,7 @@ match them (tests/unit/db checks it with alembic's compare_metadata).
 """
 
 import datetime
+import json
 
 from sqlalchemy import (
     BigInteger,
@@ -58,13 +59,18 @@ HOST_DEFAULTS = {
 INSTANCE_SIZES = ('memory_mb', 'vcpus', 'disk_gb')
 CREATE_FIELDS = frozenset({
     'id', 'instance_uuid', 'instance_name', 'type', 'block_migration', 'source_host',
-    'target_host', 'requested_target', 'conductor',
+    'target_host', 'requested_target', 'conductor', 'convergence',
 })
+# Percentages that never go backwards (the DB keeps the highest seen).
+PERCENT_FIELDS = ('progress', 'memory_progress', 'disk_progress')
 PROGRESS_FIELDS = frozenset({
-    'progress', 'memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
-    'disk_processed', 'disk_remaining', 'dirty_rate', 'iteration', 'downtime_ms',
-    'eta_seconds',
+    'progress', 'memory_progress', 'disk_progress', 'memory_total', 'memory_processed',
+    'memory_remaining', 'disk_total', 'disk_processed', 'disk_remaining', 'data_total',
+    'data_processed', 'data_remaining', 'dirty_rate', 'transfer_rate', 'iteration',
+    'downtime_ms', 'downtime_limit_ms', 'eta_seconds',
 })
+# What a sample row records besides its time.
+SAMPLE_FIELDS = PROGRESS_FIELDS | {'elapsed_ms'}
 TRANSITION_FIELDS = PROGRESS_FIELDS | {
     'block_migration', 'target_host', 'requested_target', 'conductor', 'error',
 }
@@ -73,6 +79,20 @@ TRANSITION_FIELDS = PROGRESS_FIELDS | {
 def utcnow():
     """The current time as the database stores it: naive UTC."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class JSONText(TypeDecorator):
+    """A JSON document in a TEXT column: the same type on every backend (MariaDB's JSON is
+    a LONGTEXT alias that would not compare equal to the migrations' schema)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(value)
 
 
 class UTCDateTime(TypeDecorator):
@@ -179,6 +199,16 @@ class Migration(Base):
     eta_seconds: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    memory_progress: Mapped[float | None] = mapped_column(Double)
+    disk_progress: Mapped[float | None] = mapped_column(Double)
+    data_total: Mapped[int | None] = mapped_column(BigInteger)
+    data_processed: Mapped[int | None] = mapped_column(BigInteger)
+    data_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    # Bytes per second sent (memory and disks), before what the guest dirties meanwhile.
+    transfer_rate: Mapped[int | None] = mapped_column(BigInteger)
+    # The downtime the job is allowed now (stepped up to the convergence maximum).
+    downtime_limit_ms: Mapped[int | None] = mapped_column(Integer)
+    convergence: Mapped[dict | None] = mapped_column(JSONText)
     started_at: Mapped[datetime.datetime | None]
     finished_at: Mapped[datetime.datetime | None]
 
@@ -199,7 +229,42 @@ class MigrationEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+class MigrationSample(Base):
+    """One progress sample of a running migration, as the source agent reported it."""
+
+    __tablename__ = 'migration_samples'
+    __table_args__ = (
+        Index('ix_migration_samples_migration_id_id', 'migration_id', 'id'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    migration_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey('migrations.id', ondelete='CASCADE'))
+    time: Mapped[datetime.datetime]
+    elapsed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    progress: Mapped[float | None] = mapped_column(Double)
+    memory_progress: Mapped[float | None] = mapped_column(Double)
+    disk_progress: Mapped[float | None] = mapped_column(Double)
+    memory_total: Mapped[int | None] = mapped_column(BigInteger)
+    memory_processed: Mapped[int | None] = mapped_column(BigInteger)
+    memory_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    disk_total: Mapped[int | None] = mapped_column(BigInteger)
+    disk_processed: Mapped[int | None] = mapped_column(BigInteger)
+    disk_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    data_total: Mapped[int | None] = mapped_column(BigInteger)
+    data_processed: Mapped[int | None] = mapped_column(BigInteger)
+    data_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    dirty_rate: Mapped[int | None] = mapped_column(BigInteger)
+    transfer_rate: Mapped[int | None] = mapped_column(BigInteger)
+    iteration: Mapped[int | None] = mapped_column(Integer)
+    downtime_ms: Mapped[int | None] = mapped_column(Integer)
+    downtime_limit_ms: Mapped[int | None] = mapped_column(Integer)
+    eta_seconds: Mapped[float | None] = mapped_column(Double)
+
+
 hosts = Host.__table__
 instances = Instance.__table__
 migrations = Migration.__table__
 migration_events = MigrationEvent.__table__
+migration_samples = MigrationSample.__table__

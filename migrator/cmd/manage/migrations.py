@@ -1,5 +1,6 @@
 """`migrator-manage migration ...`."""
 
+import argparse
 import json
 import sys
 import time
@@ -16,16 +17,53 @@ MIGRATION_SHOW_FIELDS = (
     'id', 'instance_name', 'instance_uuid', 'type', 'block_migration', 'status', 'progress',
     'error', 'source_host', 'requested_target', 'target_host', 'conductor', 'memory_total',
     'memory_processed', 'memory_remaining', 'disk_total', 'disk_processed', 'disk_remaining',
-    'dirty_rate', 'iteration', 'downtime_ms', 'eta_seconds', 'created_at', 'started_at',
-    'finished_at', 'updated_at',
+    'memory_progress', 'disk_progress', 'data_total', 'data_processed', 'data_remaining',
+    'dirty_rate', 'transfer_rate', 'iteration', 'downtime_ms', 'downtime_limit_ms',
+    'eta_seconds', 'convergence', 'samples_count', 'created_at', 'started_at', 'finished_at',
+    'updated_at',
 )
 _BYTE_FIELDS = ('memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
-                'disk_processed', 'disk_remaining')
+                'disk_processed', 'disk_remaining', 'data_total', 'data_processed',
+                'data_remaining')
+_RATE_FIELDS = ('dirty_rate', 'transfer_rate')
+# How many of the newest samples `migration show` lists under the migration.
+SHOWN_SAMPLES = 10
+
+
+def _rate(value):
+    shown = output.human_bytes(value)
+    return f'{shown}/s' if isinstance(shown, str) and value is not None else shown
+
+
+def format_samples(samples, count):
+    """The newest samples as a table, with how many there are in all."""
+    if not samples:
+        return '\nSamples: none kept'
+    title = (f'\nSamples ({count} kept; the newest {len(samples)}; all: '
+             '`GET /v1/migrations/<id>/samples`):\n')
+    return title + output.format_table(
+        ['Time', 'Progress', 'Remaining', 'Dirty rate', 'Transfer', 'Iteration',
+         'Downtime limit', 'ETA'],
+        [(x.get('time'), output.percent(x.get('progress')),
+          output.human_bytes(x.get('data_remaining') if x.get('data_remaining') is not None
+                             else x.get('memory_remaining')),
+          _rate(x.get('dirty_rate')), _rate(x.get('transfer_rate')), x.get('iteration'),
+          f"{x['downtime_limit_ms']} ms" if x.get('downtime_limit_ms') else None,
+          f"{x['eta_seconds']:.1f} s" if x.get('eta_seconds') is not None else None)
+         for x in samples])
 
 
 def format_migration(migration):
     shown = dict(migration)
-    shown['progress'] = output.percent(shown.get('progress'))
+    for field in ('progress', 'memory_progress', 'disk_progress'):
+        if field in shown:
+            shown[field] = output.percent(shown[field])
+    for field in _RATE_FIELDS:
+        if field in shown:
+            shown[field] = _rate(shown[field])
+    if isinstance(shown.get('convergence'), dict):
+        shown['convergence'] = ', '.join(f'{k}={v}' for k, v in
+                                         sorted(shown['convergence'].items()))
     if 'block_migration' in shown and shown['block_migration'] is None:
         shown['block_migration'] = 'auto'
     for field in _BYTE_FIELDS:
@@ -65,7 +103,15 @@ def do_migration_list(args):
 
 def do_migration_show(args):
     migration = args.client.migration_get(args.id)
-    output.emit(args, migration, lambda: format_migration(migration))
+
+    def table():
+        text = format_migration(migration)
+        if migration.get('samples_count'):
+            samples = args.client.migration_samples(migration['id'], limit=SHOWN_SAMPLES)
+            text += '\n' + format_samples(samples, migration['samples_count'])
+        return text
+
+    output.emit(args, migration, table)
     return 0
 
 
@@ -106,18 +152,47 @@ def follow_migration(client, migration, out=None, interval=None):
                 raise
 
 
+CONTROL_OPTIONS = {
+    'max_downtime_ms': 'max_downtime', 'downtime_steps': 'downtime_steps',
+    'bandwidth_mib': 'bandwidth', 'auto_converge': 'auto_converge', 'post_copy': 'post_copy',
+    'completion_timeout_per_gib': 'completion_timeout', 'timeout_action': 'timeout_action',
+}
+
+
 def do_migration_create(args):
     block = {'yes': True, 'no': False}.get(args.block_migration)
+    controls = {field: getattr(args, option) for field, option in CONTROL_OPTIONS.items()}
     migration = args.client.migration_create(args.instance, migration_type=args.type,
                                              target_host=args.target_host,
-                                             block_migration=block)
+                                             block_migration=block, controls=controls)
     if not args.wait:
         output.emit(args, migration, lambda: format_migration(migration))
         return 0
+    return _wait_for_end(args, migration, f"Migration {migration['id']} of {args.instance} "
+                                          "accepted")
 
+
+def do_migration_force_complete(args):
+    migration = args.client.migration_force_complete(args.id)
+    how = {'post_copy': 'switched to post-copy: the guest runs on the target now and its '
+                        'remaining memory follows',
+           'paused': 'the guest is paused on the source so the last copy finishes; it '
+                     'resumes on the target'}.get(migration.get('forced'),
+                                                  str(migration.get('forced')))
+    message = f"Migration {migration['id']} forced to complete: {how}"
+    if not args.wait:
+        if args.format == 'json':
+            print(json.dumps(migration, indent=2))
+        else:
+            print(message + '.')
+        return 0
+    return _wait_for_end(args, migration, message)
+
+
+def _wait_for_end(args, migration, headline):
     progress_out = sys.stderr if args.format == 'json' else sys.stdout
-    print(f"Migration {migration['id']} of {args.instance} accepted; waiting for it to end "
-          "(Ctrl-C stops waiting, not the migration).", file=progress_out, flush=True)
+    print(f"{headline}; waiting for it to end (Ctrl-C stops waiting, not the migration).",
+          file=progress_out, flush=True)
     try:
         final = follow_migration(args.client, migration, out=progress_out)
     except KeyboardInterrupt:
@@ -183,6 +258,36 @@ def register(commands):
                       help='auto (the default) and yes copy the disks that are not on '
                            'storage both hosts see; no allows shared storage only and is '
                            'refused when a disk would need copying.')
+    leaf.add_argument('--wait', action='store_true',
+                      help='Follow the migration until it ends; exit 0 only if it '
+                           'completed.')
+    controls = leaf.add_argument_group(
+        'convergence controls (live; unset ones take the [libvirt] live_migration_* '
+        'defaults)')
+    controls.add_argument('--max-downtime', type=int, metavar='MS',
+                          help='Longest pause of the guest for the final copy; the job '
+                               'starts lower and steps up to it while it does not converge.')
+    controls.add_argument('--downtime-steps', type=int, metavar='N',
+                          help='Steps up to --max-downtime.')
+    controls.add_argument('--bandwidth', type=int, metavar='MIB_PER_S',
+                          help='Bandwidth cap (0: unlimited).')
+    controls.add_argument('--auto-converge', action=argparse.BooleanOptionalAction,
+                          default=None, help='Throttle the guest\'s vCPUs while it does not '
+                                             'converge.')
+    controls.add_argument('--post-copy', action=argparse.BooleanOptionalAction, default=None,
+                          help='Permit a switch to post-copy (force-complete or the '
+                               'completion timeout).')
+    controls.add_argument('--completion-timeout', type=int, metavar='S_PER_GIB',
+                          help='Seconds per GiB of guest memory before --timeout-action '
+                               '(0: none).')
+    controls.add_argument('--timeout-action', choices=('abort', 'force_complete'),
+                          help='At the completion timeout: abort (ends cancelled, the guest '
+                               'stays on the source) or force_complete.')
+    leaf = output.leaf(migration, 'force-complete', do_migration_force_complete,
+                       'Make a running live migration finish: switch to post-copy when it '
+                       'was started with post-copy permitted, else pause the guest until '
+                       'the copy is done.')
+    leaf.add_argument('id', metavar='ID')
     leaf.add_argument('--wait', action='store_true',
                       help='Follow the migration until it ends; exit 0 only if it '
                            'completed.')

@@ -61,18 +61,27 @@ class ComputeDriver(abc.ABC):
         """Removes a probe file written by create_shared_probe."""
 
     @abc.abstractmethod
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
         """Starts a peer-to-peer live migration and returns at once.
 
         on_progress(stats: dict) is called with job statistics while it runs;
         on_done(outcome: dict) exactly once at the end with {'success': bool, 'error': str|None,
-        'stats': dict}. migrate_disks: None for shared storage, else the targets to copy.
+        'stats': dict, 'post_copy': bool, 'forced': 'post_copy'|'paused'|None, 'forced_by':
+        str|None, 'aborted': str|None (why the job was aborted here, e.g. the completion
+        timeout)}. migrate_disks: None for shared storage, else the targets to copy.
+        controls: the convergence settings (migrator.common.convergence.effective).
         """
 
     @abc.abstractmethod
     def abort_live_migration(self, uuid):
         """Cancels the outgoing migration job of domain uuid; on_done then reports an
         unsuccessful end. Returns False when no job was running any more."""
+
+    @abc.abstractmethod
+    def live_migration_force_complete(self, uuid):
+        """Makes the running outgoing job of uuid finish: post-copy when it was permitted,
+        else pause the guest. Returns {'forced': 'post_copy'|'paused'}; Conflict when no job
+        of uuid runs here."""
 
     @abc.abstractmethod
     def cleanup_incoming(self, uuid):

@@ -32,6 +32,10 @@ class FakeCloud:
         self.hold_jobs = False
         self.job_running = threading.Event()
         self.jobs = {}           # uuid -> FakeJob of a migration in flight
+        # 'stall': the next job runs until force_complete; 'timeout': it ends aborted by its
+        # completion timeout.
+        self.next_migration_behaviour = None
+        self.last_controls = None
 
     # add_file, remove_file and file_present: the caller holds self.lock.
     def add_file(self, host, path):
@@ -61,9 +65,12 @@ class FakeCloud:
 
 
 class FakeJob:
-    def __init__(self):
+    def __init__(self, post_copy=False):
         self.aborted = False
         self.wake = threading.Event()
+        self.post_copy = post_copy      # the request permitted post-copy
+        self.forced = None              # 'post_copy' or 'paused' once force-completed
+        self.force = threading.Event()
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -179,10 +186,12 @@ class FakeDriver(driver.ComputeDriver):
             self.cloud.files.get(self.cloud.storage_id(self.host, directory),
                                  set()).discard(name)
 
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
         domain = self._get(uuid)
         target = dest_uri.removeprefix('fake://')
-        job = FakeJob()
+        self.cloud.last_controls = controls
+        behaviour, self.cloud.next_migration_behaviour = self.cloud.next_migration_behaviour, None
+        job = FakeJob(post_copy=bool((controls or {}).get('post_copy')))
 
         def run():
             on_progress({'data_total': 100, 'data_remaining': 40, 'memory_total': 100,
@@ -191,6 +200,17 @@ class FakeDriver(driver.ComputeDriver):
             if self.cloud.hold_jobs:
                 self.cloud.job_running.set()
                 job.wake.wait(30)
+            outcome = {'success': True, 'error': None, 'post_copy': False, 'forced': None,
+                       'forced_by': None, 'aborted': None,
+                       'stats': {'data_total': 100, 'data_remaining': 0, 'downtime_ms': 40}}
+            if behaviour == 'stall' and not job.aborted:
+                job.force.wait(30)
+                if job.forced == 'post_copy':
+                    on_progress({'data_total': 100, 'data_remaining': 20, 'iteration': 2,
+                                 'post_copy': True, 'forced_by': 'requested'})
+                outcome['forced'] = job.forced
+                outcome['post_copy'] = job.forced == 'post_copy'
+                outcome['forced_by'] = 'requested'
             with self.cloud.lock:
                 self.cloud.jobs.pop(uuid, None)
             if job.aborted:
@@ -202,14 +222,15 @@ class FakeDriver(driver.ComputeDriver):
                        (migrate_disks or ()) and not self.cloud.has_file(target, d['path'])]
             if missing and not error:
                 error = f'Cannot access storage file {missing[0]} on {target}'
-            if error:
+            if error or behaviour == 'timeout':
                 self.cloud.fail_next_migration = None
-                on_done({'success': False, 'error': error, 'stats': {}})
+                reason = 'completion timeout hit' if behaviour == 'timeout' else None
+                on_done({**outcome, 'success': False, 'error': reason or error,
+                         'aborted': reason, 'stats': {}})
                 return
             with self.cloud.lock:
                 self.cloud.domains[target][uuid] = self.cloud.domains[self.host].pop(uuid)
-            on_done({'success': True, 'error': None,
-                     'stats': {'data_total': 100, 'data_remaining': 0, 'downtime_ms': 40}})
+            on_done(outcome)
 
         if domain['incoming']:
             raise exceptions.Conflict('an incoming domain cannot be migrated')
@@ -224,7 +245,17 @@ class FakeDriver(driver.ComputeDriver):
             return False
         job.aborted = True
         job.wake.set()
+        job.force.set()
         return True
+
+    def live_migration_force_complete(self, uuid):
+        with self.cloud.lock:
+            job = self.cloud.jobs.get(uuid)
+        if job is None:
+            raise exceptions.Conflict(f'no migration job of {uuid} runs on {self.host}')
+        job.forced = job.forced or ('post_copy' if job.post_copy else 'paused')
+        job.force.set()
+        return {'forced': job.forced}
 
     def cleanup_incoming(self, uuid):
         with self.cloud.lock:

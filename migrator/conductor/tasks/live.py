@@ -15,13 +15,17 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
+from migrator.common import convergence, exceptions, states
 from migrator.conductor import progress
 from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import base, disk_copy
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+# What the agent's completion-timeout action (abort, or forcing the end) may take, beyond the
+# timeout itself, before the conductor stops waiting for the job.
+JOB_END_GRACE = 300
 
 
 def in_parallel(*steps):
@@ -69,6 +73,7 @@ class LiveMigrationTask(base.MigrationTask):
 
         waiter = self.waiters.register(self.id)
         try:
+            wait = self._job_wait()
             with self._job_lock:
                 self.check_abort()
                 self.transition(states.RUNNING,
@@ -76,22 +81,32 @@ class LiveMigrationTask(base.MigrationTask):
                                 {'block_migration': bool(migrate_disks)})
                 self.compute_api.live_migrate(self.ctxt, self.source, self.id, uuid,
                                               dest['migration_uri'], migrate_disks,
-                                              conductor=CONF.host)
+                                              conductor=CONF.host,
+                                              controls=self.migration.get('convergence'))
                 self._job_started = True
-            outcome = waiter.wait(CONF.conductor.migration_timeout)
+            outcome = waiter.wait(wait)
         finally:
             self.waiters.release(self.id)
         if outcome is None:
             raise exceptions.MigrationFailed(
-                reason=f'no end of the libvirt job after {CONF.conductor.migration_timeout}s')
+                reason=f'no end of the libvirt job after {wait:.0f}s')
         if not outcome['success']:
+            if outcome.get('aborted'):
+                # The agent aborted the job by policy (the completion timeout): the guest
+                # still runs on the source; the migration ends cancelled.
+                raise exceptions.MigrationAborted(reason=outcome['aborted'])
             raise exceptions.MigrationFailed(reason=outcome['error'])
 
         final = progress.progress_values(outcome.get('stats') or {})
         final['progress'] = 100.0
         final['eta_seconds'] = 0.0
+        if final.get('memory_total'):
+            final['memory_progress'] = 100.0
+        if final.get('disk_total'):
+            final['disk_progress'] = 100.0
         self.db.migration_update_progress(self.id, final)
-        self.transition(states.FINISHING, 'libvirt job completed')
+        self._record_post_copy(outcome)
+        self.transition(states.FINISHING, 'libvirt job completed' + _forced_note(outcome))
         self._finish()
 
     def on_abort(self, reason):
@@ -101,6 +116,29 @@ class LiveMigrationTask(base.MigrationTask):
         # In a thread of its own, so the operator's request returns at once even when the
         # source's agent is slow to answer; the cancelled job's end reaches the task as usual.
         threading.Thread(target=self._abort_job, name=f'abort-{self.id}', daemon=True).start()
+
+    def _job_wait(self):
+        """Seconds to wait for the job's end: [conductor] migration_timeout, or longer when
+        the migration's completion timeout is longer, so that the agent, which enforces that
+        one, acts first."""
+        settings = self.migration.get('convergence') or {}
+        guest_bytes = (self.instance.get('memory_mb') or 0) * 2 ** 20
+        completion = convergence.completion_timeout(
+            settings.get('completion_timeout_per_gib'), guest_bytes)
+        if completion is None:
+            return CONF.conductor.migration_timeout
+        return max(CONF.conductor.migration_timeout, completion + JOB_END_GRACE)
+
+    def _record_post_copy(self, outcome):
+        """The state may have moved to post_copy meanwhile (the conductor that got the agent's
+        word); a job that ended in post-copy goes through post_copy even if that word was
+        lost, so the history says what happened."""
+        current = self.db.migration_get(self.id)['status']
+        if current == states.POST_COPY:
+            self.state = current
+        elif outcome.get('post_copy'):
+            self.transition(states.POST_COPY, 'switched to post-copy '
+                                              f"({outcome.get('forced_by') or 'forced'})")
 
     def _abort_job(self):
         try:
@@ -145,3 +183,12 @@ class LiveMigrationTask(base.MigrationTask):
         if not (on_source and on_source['active']):
             return f'the instance does not run on the source {self.source} after the failure'
         return left_on_target
+
+
+def _forced_note(outcome):
+    if outcome.get('forced') == 'paused':
+        return (f" after the guest was paused to finish it "
+                f"({outcome.get('forced_by') or 'force-complete'})")
+    if outcome.get('post_copy'):
+        return ' in post-copy'
+    return ''

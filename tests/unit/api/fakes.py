@@ -60,6 +60,8 @@ class FakeConductor:
         self.threads = []
         self.drain_error = None    # raised by drain when set
         self.drains = []
+        self.force_completes = []
+        self.force_result = {'forced': 'paused'}
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -83,11 +85,18 @@ class FakeConductor:
         if self.drain_error is not None:
             raise self.drain_error
         self.drains.append(drain_id)
+
     def abort_migration(self, ctxt, conductor, migration_id, reason):
         self.aborts.append((conductor, migration_id, reason))
         if self.abort_error is not None:
             raise self.abort_error
         return self.on_abort(migration_id)
+
+    def force_complete(self, ctxt, migration_id):
+        self.force_completes.append(migration_id)
+        if isinstance(self.force_result, Exception):
+            raise self.force_result
+        return self.force_result
 
     def join(self, timeout=10):
         for thread in self.threads:

@@ -1,5 +1,6 @@
 """POST /v1/migrations, GET /v1/migrations[?status=&instance=&host=&limit=&marker=],
-GET /v1/migrations/{id}, DELETE /v1/migrations/{id} (abort)"""
+GET /v1/migrations/{id}, DELETE /v1/migrations/{id} (abort); its samples and actions are
+sub-resources (migration_samples, migration_actions)."""
 
 import urllib.parse
 
@@ -10,8 +11,8 @@ from oslo_log import log as logging
 from pecan import expose, rest
 
 from migrator.api import hooks, schemas, views
-from migrator.api.controllers.v1 import utils
-from migrator.common import aborts, exceptions, states
+from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
+from migrator.common import aborts, convergence, exceptions, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ LIST_PARAMS = ('status', 'instance', 'host', 'limit', 'marker')
 
 
 class MigrationsController(rest.RestController):
+    samples = migration_samples.MigrationSamplesController()
+    action = migration_actions.MigrationActionController()
 
     @expose('json')
     def get_all(self, **kwargs):
@@ -46,7 +49,10 @@ class MigrationsController(rest.RestController):
     @expose('json')
     def get_one(self, migration_ident, **kwargs):
         utils.check_params(kwargs, ())
-        return views.migration(pecan.request.db.migration_get(migration_ident))
+        db = pecan.request.db
+        migration = db.migration_get(migration_ident)
+        return views.migration(migration,
+                               samples_count=db.migration_sample_count(migration['id']))
 
     @expose('json')
     def post(self, *args, **kwargs):
@@ -67,6 +73,13 @@ class MigrationsController(rest.RestController):
         block_migration = body['block_migration']
         if block_migration == 'auto':
             block_migration = None
+        controls = None
+        if migration_type == 'live':
+            controls = convergence.effective(body)
+        elif convergence.requested(body):
+            raise exceptions.Invalid(
+                f"fields {', '.join(sorted(convergence.requested(body)))} apply to live "
+                f"migrations only, not {migration_type}")
 
         instance = db.instance_get(body['instance'])
         source = instance.get('host')
@@ -95,6 +108,7 @@ class MigrationsController(rest.RestController):
             'source_host': source,
             'requested_target': target,
             'block_migration': block_migration,
+            'convergence': controls,
         })
         try:
             conductor_api.migrate(ctxt, migration['id'])

@@ -185,19 +185,23 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     # -- migration --------------------------------------------------------------------------
 
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
         dom = self._lookup(uuid)
         flags = migration.LIVE_FLAGS
         params = {}
+        disks = storage.domain_disks(dom)
         if migrate_disks:
             flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
             params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = list(migrate_disks)
-        all_disks = {disk['target'] for disk in storage.domain_disks(dom)}
+        all_disks = {disk['target'] for disk in disks}
         if all_disks - set(migrate_disks or ()):
             # The disks left out were proven shared by probe files before we got here;
             # libvirt cannot tell a shared directory from a local one and would refuse
             # them as unsafe.
             flags |= libvirt.VIR_MIGRATE_UNSAFE
+        # What the completion timeout is per GiB of: the guest's memory and the disks copied.
+        data_bytes = dom.info()[1] * 1024 + sum(
+            d['capacity'] for d in disks if d['target'] in set(migrate_disks or ()))
 
         def done(outcome):
             with self._jobs_lock:
@@ -205,7 +209,8 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             on_done(outcome)
 
         job = migration.LiveMigrationJob(dom, dest_uri, flags, params, on_progress, done,
-                                         CONF.compute.progress_interval)
+                                         CONF.compute.progress_interval, controls=controls,
+                                         data_bytes=data_bytes)
         with self._jobs_lock:
             if uuid in self._jobs:
                 raise exceptions.Conflict(f'a migration job of {uuid} already runs here')
@@ -241,6 +246,13 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             return job.abort()
         # A job this agent did not start (it restarted meanwhile) still runs in libvirtd.
         return migration.abort_domain_job(self._lookup(uuid))
+
+    def live_migration_force_complete(self, uuid):
+        with self._jobs_lock:
+            job = self._jobs.get(uuid)
+        if job is None:
+            raise exceptions.Conflict(f'no migration job of {uuid} runs on {self.host}')
+        return {'forced': job.force_complete()}
 
     def cleanup_incoming(self, uuid):
         try:

@@ -1,9 +1,23 @@
-"""One outgoing peer-to-peer live migration job, watched until it ends.
+"""One outgoing peer-to-peer live migration job, watched and steered until it ends.
 
-The job itself runs inside libvirtd (peer-to-peer, managed): this process only starts it,
-samples its statistics for progress, and reports the end. The end is taken from whichever
-comes first of libvirt's JOB_COMPLETED event and the return of migrateToURI3; a failure only
-shows as migrateToURI3 raising.
+The job itself runs inside libvirtd (peer-to-peer, managed): this process starts it, samples
+its statistics for progress, applies the convergence controls the conductor settled (see
+migrator.common.convergence), and reports the end. The end is taken from whichever comes
+first of libvirt's JOB_COMPLETED event and the return of migrateToURI3; a failure only shows
+as migrateToURI3 raising.
+
+Controls:
+- bandwidth cap, auto-converge and post-copy-permitted are set when the job starts (a
+  migrateToURI3 parameter and flags);
+- the allowed downtime starts at the lowest step and is raised (migrateSetMaxDowntime) one
+  step each time a memory iteration ends without the job converging;
+- the completion timeout is watched here, where the job runs: on `abort` the job is aborted
+  (abortJob) and the end is reported as aborted by the timeout; on `force_complete` the job
+  is forced as by an operator;
+- force_complete() switches to post-copy when it is permitted, else pauses the guest so the
+  last copy finishes. libvirt resumes the guest on the target at switchover (checked on this
+  machine: RUNNING/MIGRATED there after a suspend on the source during the job); when the job
+  fails instead, the guest we paused is resumed here on the source.
 """
 
 import threading
@@ -11,6 +25,8 @@ import time
 
 import libvirt
 from oslo_log import log as logging
+
+from migrator.common import convergence, exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -33,6 +49,8 @@ def abort_domain_job(dom):
             return False
         raise
     return True
+FORCED_POST_COPY = 'post_copy'
+FORCED_PAUSE = 'paused'
 
 
 def normalise_stats(raw):
@@ -53,28 +71,88 @@ def normalise_stats(raw):
         'disk_bps': raw.get('disk_bps'),
         'dirty_rate': dirty_pages * page_size if dirty_pages is not None else None,
         'iteration': raw.get('memory_iteration'),
+        # While the job runs this is QEMU's expected downtime; once it ended, the real one.
         'downtime_ms': raw.get('downtime'),
         'elapsed_ms': raw.get('time_elapsed'),
+        'auto_converge_throttle': raw.get('auto_converge_throttle'),
     }
 
 
+def flags_and_params(controls, flags, params):
+    """The migrateToURI3 flags and parameters with the start-time controls applied."""
+    params = dict(params)
+    if controls.get('bandwidth_mib'):
+        params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(controls['bandwidth_mib'])
+    if controls.get('auto_converge'):
+        flags |= libvirt.VIR_MIGRATE_AUTO_CONVERGE
+    if controls.get('post_copy'):
+        flags |= libvirt.VIR_MIGRATE_POSTCOPY
+    return flags, params
+
+
+class DowntimeStepper:
+    """Which allowed downtime the job should have now, from the iterations seen so far."""
+
+    def __init__(self, max_downtime_ms, steps):
+        self.steps = convergence.downtime_steps(max_downtime_ms, steps)
+        self.index = 0
+        self._iteration = None
+
+    @property
+    def current(self):
+        return self.steps[self.index]
+
+    def observe(self, iteration):
+        """The downtime to set after seeing `iteration`, or None when it stays as it is.
+
+        The first observation asks for the lowest step; after that, each new iteration means
+        the previous one ended without converging: one step up, until the last.
+        """
+        if iteration is None:
+            return None
+        if self._iteration is None:
+            self._iteration = iteration
+            return self.current
+        if iteration <= self._iteration:
+            return None
+        self._iteration = iteration
+        if self.index + 1 >= len(self.steps):
+            return None
+        self.index += 1
+        return self.current
+
+
 class LiveMigrationJob:
-    def __init__(self, dom, dest_uri, flags, params, on_progress, on_done, interval):
+    def __init__(self, dom, dest_uri, flags, params, on_progress, on_done, interval,
+                 controls=None, data_bytes=None):
         self.dom = dom
         self.uuid = dom.UUIDString()
         self.dest_uri = dest_uri
-        self.flags = flags
-        self.params = params
+        self.controls = dict(controls or {})
+        self.flags, self.params = flags_and_params(self.controls, flags, params)
         self.on_progress = on_progress
         self.on_done = on_done
         self.interval = interval
+        self.stepper = None
+        if self.controls.get('max_downtime_ms'):
+            self.stepper = DowntimeStepper(self.controls['max_downtime_ms'],
+                                           self.controls.get('downtime_steps') or 1)
+        self.timeout = convergence.completion_timeout(
+            self.controls.get('completion_timeout_per_gib'), data_bytes)
         self._ended = threading.Event()
         self._lock = threading.Lock()
         self._reported = False
         self._last_stats = {}
         self._abort_requested = threading.Event()
+        self._started = None
+        self._timed_out = False
+        self._aborted_reason = None
+        self.forced = None            # FORCED_POST_COPY or FORCED_PAUSE once forced
+        self.forced_by = None
+        self.post_copy = False
 
     def start(self):
+        self._started = time.monotonic()
         threading.Thread(target=self._migrate, name=f'migrate-{self.uuid}', daemon=True).start()
         threading.Thread(target=self._monitor, name=f'monitor-{self.uuid}', daemon=True).start()
 
@@ -82,8 +160,46 @@ class LiveMigrationJob:
     def job_completed(self, stats):
         self._finish(True, None, normalise_stats(stats))
 
-    def abort(self):
-        """Cancels the job; True once libvirt took the cancel, False if it had ended."""
+    # -- forcing ----------------------------------------------------------------------------
+
+    def force_complete(self, reason='requested'):
+        """Make the job finish: post-copy when permitted, else pause the guest.
+
+        Returns what was done (FORCED_POST_COPY or FORCED_PAUSE); asking again returns the
+        same without doing anything twice.
+        """
+        with self._lock:
+            if self._ended.is_set():
+                raise exceptions.Conflict(f'the migration job of {self.uuid} already ended')
+            if self.forced is not None:
+                return self.forced
+            self.forced_by = reason
+            self.forced = FORCED_POST_COPY if self.controls.get('post_copy') else FORCED_PAUSE
+        try:
+            if self.forced == FORCED_POST_COPY:
+                LOG.info('Migration of %s: switching to post-copy (%s)', self.uuid, reason)
+                self.dom.migrateStartPostCopy(0)
+                self.post_copy = True
+            else:
+                LOG.info('Migration of %s: pausing the guest so the job finishes (%s)',
+                         self.uuid, reason)
+                self.dom.suspend()
+        except libvirt.libvirtError:
+            with self._lock:
+                self.forced = self.forced_by = None    # not forced: may be asked again
+            raise
+        return self.forced
+
+    def abort(self, reason=None):
+        """Cancels the job; True once libvirt took the cancel, False if it had ended.
+
+        A reason given here (the completion timeout) is reported as the job's `aborted`.
+        """
+        with self._lock:
+            if self._ended.is_set():
+                return False
+            if reason is not None:
+                self._aborted_reason = reason
         self._abort_requested.set()
         deadline = time.monotonic() + ABORT_START_TIMEOUT
         while not self._ended.is_set():
@@ -96,8 +212,9 @@ class LiveMigrationJob:
             self._ended.wait(0.05)
         return False
 
+    # -- threads ----------------------------------------------------------------------------
+
     def _migrate(self):
-        started = time.monotonic()
         if self._abort_requested.is_set():
             self._finish(False, 'migration aborted before the job started', {})
             return
@@ -108,7 +225,7 @@ class LiveMigrationJob:
             self._finish(False, str(exc), self._last_stats)
             return
         LOG.info('migrateToURI3 of %s returned after %.2fs', self.uuid,
-                 time.monotonic() - started)
+                 time.monotonic() - self._started)
         self._finish(True, None, self._last_stats)
 
     def _monitor(self):
@@ -119,17 +236,95 @@ class LiveMigrationJob:
                 # The domain is gone from this host: the job just ended; the end is reported
                 # by the event or the migrate thread.
                 return
-            if raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
-                continue
-            stats = normalise_stats(raw)
-            self._last_stats = stats
-            if not self._ended.is_set():
-                self.on_progress(stats)
+            try:
+                self._sample(raw)
+            except Exception:
+                # This thread enforces the timeout and steps the downtime: it must outlive
+                # one bad sample (a bus hiccup on the progress cast, an odd statistic).
+                LOG.exception('Migration of %s: a progress sample failed; carrying on',
+                              self.uuid)
+
+    def _sample(self, raw):
+        if raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
+            return
+        stats = normalise_stats(raw)
+        if not stats['memory_total'] and not stats['data_total']:
+            # Before the first pass starts and while a cancelled job winds down, QEMU reports
+            # a job without figures: nothing to show, and zeros would overwrite the real ones.
+            return
+        self._step_downtime(stats['iteration'])
+        self._check_timeout()
+        stats.update(self._control_stats())
+        self._last_stats = stats
+        if not self._ended.is_set():
+            self.on_progress(stats)
+
+    def _step_downtime(self, iteration):
+        if self.stepper is None or not iteration:
+            return
+        downtime = self.stepper.observe(iteration)
+        if downtime is None:
+            return
+        try:
+            self.dom.migrateSetMaxDowntime(downtime, 0)
+            LOG.info('Migration of %s: iteration %s, allowed downtime now %d ms', self.uuid,
+                     iteration, downtime)
+        except libvirt.libvirtError as exc:
+            LOG.warning('Migration of %s: could not set the downtime to %d ms: %s', self.uuid,
+                        downtime, exc)
+
+    def _check_timeout(self):
+        if self.timeout is None or self._timed_out:
+            return
+        elapsed = time.monotonic() - self._started
+        if elapsed < self.timeout:
+            return
+        self._timed_out = True
+        per_gib = self.controls.get('completion_timeout_per_gib')
+        reason = (f'completion timeout hit: the job ran {elapsed:.0f} s, more than '
+                  f'{self.timeout:.0f} s ({per_gib} s per GiB)')
+        action = self.controls.get('timeout_action') or 'abort'
+        LOG.warning('Migration of %s: %s; action %s', self.uuid, reason, action)
+        try:
+            if action == 'force_complete':
+                self.force_complete(reason)
+            else:
+                self.abort(reason)
+        except (libvirt.libvirtError, exceptions.MigratorException) as exc:
+            LOG.warning('Migration of %s: %s failed: %s', self.uuid, action, exc)
+
+    def _control_stats(self):
+        return {
+            'downtime_limit_ms': self.stepper.current if self.stepper else None,
+            'post_copy': self.post_copy,
+            'forced': self.forced,
+            'forced_by': self.forced_by,
+        }
 
     def _finish(self, success, error, stats):
         with self._lock:
             if self._reported:
                 return
             self._reported = True
-        self._ended.set()
-        self.on_done({'success': success, 'error': error, 'stats': stats or {}})
+            self._ended.set()
+        if not success and self.forced == FORCED_PAUSE:
+            self._resume_source()
+        outcome = {'success': success, 'error': error,
+                   'stats': {**(stats or {}), **self._control_stats()},
+                   'post_copy': self.post_copy, 'forced': self.forced,
+                   'forced_by': self.forced_by, 'aborted': None}
+        if not success and self._aborted_reason:
+            outcome['aborted'] = self._aborted_reason
+            outcome['error'] = self._aborted_reason
+        self.on_done(outcome)
+
+    def _resume_source(self):
+        """The job failed after we paused the guest for it: it runs on here, so resume it."""
+        try:
+            state, _reason = self.dom.state()
+            if state == libvirt.VIR_DOMAIN_PAUSED:
+                self.dom.resume()
+                LOG.info('Migration of %s failed; resumed the guest paused for it', self.uuid)
+        except libvirt.libvirtError as exc:
+            LOG.warning('Migration of %s failed; could not resume the guest paused for it: '
+                        '%s', self.uuid, exc)

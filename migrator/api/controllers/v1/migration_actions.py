@@ -1,0 +1,40 @@
+"""POST /v1/migrations/{id}/action {"force_complete": null}: act on a running migration.
+
+force_complete makes a running live migration finish: the conductor has the source agent
+switch the job to post-copy when the migration was started with post_copy permitted, or
+pause the guest otherwise (libvirt resumes it on the target at switchover). 202 with the
+migration; 409 when it is not running.
+"""
+
+import pecan
+from oslo_log import log as logging
+from pecan import expose, rest
+
+from migrator.api import hooks, schemas, views
+from migrator.common import exceptions, states
+
+LOG = logging.getLogger(__name__)
+
+
+class MigrationActionController(rest.RestController):
+
+    @expose('json')
+    def post(self, migration_ident, *args, **kwargs):
+        request = pecan.request
+        body = schemas.validate(schemas.MIGRATION_ACTION, schemas.parse_json(request.body))
+        migration = request.db.migration_get(migration_ident)
+        if 'force_complete' in body:
+            if migration['type'] != 'live' or migration['status'] != states.RUNNING:
+                raise exceptions.Conflict(
+                    f"Migration {migration['id']} is a {migration['type']} migration in state "
+                    f"{migration['status']}: only a running live migration can be forced to "
+                    "complete.")
+            result = request.conductor_api.force_complete(hooks.get_context(request),
+                                                          migration['id'])
+            LOG.info('Migration %s: force_complete -> %s', migration['id'],
+                     result.get('forced'))
+            view = views.migration(request.db.migration_get(migration['id']))
+            view['forced'] = result.get('forced')
+            pecan.response.status = 202
+            return view
+        raise exceptions.Invalid(f'unknown action in {sorted(body)}')

@@ -1,0 +1,62 @@
+"""The convergence controls of a live migration: what a request may set, and their defaults.
+
+A live migration whose guest dirties memory faster than it can be sent never finishes on its
+own. These controls make it finish (or give up) and are settled once, when the migration is
+accepted: the request's fields over the `[libvirt] live_migration_*` defaults. The result is
+recorded on the migration (`convergence` in the API) and handed to the source agent, which
+applies it to the libvirt job and watches the job with it.
+"""
+
+import math
+
+from oslo_config import cfg
+
+CONF = cfg.CONF
+
+TIMEOUT_ACTIONS = ('abort', 'force_complete')
+
+# Request field -> the [libvirt] option that gives its default.
+FIELDS = {
+    'max_downtime_ms': 'live_migration_downtime',
+    'downtime_steps': 'live_migration_downtime_steps',
+    'bandwidth_mib': 'live_migration_bandwidth',
+    'auto_converge': 'live_migration_permit_auto_converge',
+    'post_copy': 'live_migration_permit_post_copy',
+    'completion_timeout_per_gib': 'live_migration_completion_timeout',
+    'timeout_action': 'live_migration_timeout_action',
+}
+
+INTEGER_FIELDS = ('max_downtime_ms', 'downtime_steps', 'bandwidth_mib',
+                  'completion_timeout_per_gib')
+
+
+def requested(body):
+    """The control fields a request body sets (not None), by name."""
+    return {name: body[name] for name in FIELDS if body.get(name) is not None}
+
+
+def effective(body):
+    """The settings a live migration runs with: the request's fields over the defaults."""
+    settings = {name: getattr(CONF.libvirt, option) for name, option in FIELDS.items()}
+    settings.update(requested(body))
+    for name in INTEGER_FIELDS:
+        settings[name] = int(settings[name])    # JSON's 500.0 is an integer too
+    return settings
+
+
+def downtime_steps(max_downtime_ms, steps):
+    """The allowed downtimes, lowest first: max/steps, 2*max/steps, ... max.
+
+    The job starts at the first; every memory iteration that ends without converging moves it
+    one step up, so a guest that converges easily is paused only briefly and a busy one gets
+    a longer pause only once shorter ones failed.
+    """
+    steps = max(1, int(steps))
+    return [max(1, math.ceil(max_downtime_ms * i / steps)) for i in range(1, steps + 1)]
+
+
+def completion_timeout(per_gib, data_bytes):
+    """Seconds the job may run for data_bytes of memory (and copied disks); None: no limit."""
+    if not per_gib or not data_bytes:
+        return None
+    return per_gib * data_bytes / 2 ** 30
