@@ -79,6 +79,10 @@ def _message(error):
         return f'{field} must be one of {choices}, not {json.dumps(error.instance)}'
     if error.validator == 'minLength':
         return f'{field} must not be empty'
+    if error.validator == 'minimum':
+        return f'{field} must be {error.validator_value} or more, not {json.dumps(error.instance)}'
+    if error.validator == 'maximum':
+        return f'{field} must be {error.validator_value} or less, not {json.dumps(error.instance)}'
     if error.validator == 'maxLength':
         return f'{field} must be at most {error.validator_value} characters long'
     return f'{field}: {error.message}'

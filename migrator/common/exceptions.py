@@ -84,3 +84,11 @@ class HypervisorError(MigratorException):
 class MigrationAborted(MigratorException):
     """Raised inside a task when an operator (or a timeout policy) asked it to stop."""
     message = 'Migration aborted: %(reason)s'
+
+
+class PlanNotFound(NotFound):
+    message = "Plan '%(id)s' is not known. `migrator-manage plan list` shows the plans."
+
+
+class InvalidPlanTransition(Conflict):
+    message = "Plan %(id)s is %(current)s and cannot become %(target)s."

@@ -6,6 +6,7 @@ its source agent reports the job's end to that conductor by name.
 """
 
 import datetime
+import threading
 
 import futurist
 import oslo_messaging as messaging
@@ -16,14 +17,14 @@ from migrator.common import exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import job_waiters, progress
 from migrator.conductor.scheduler import host_selector
-from migrator.conductor.tasks import live
+from migrator.conductor.tasks import live, rebalance
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, db, compute_api=None, host=None):
         self.db = db
@@ -54,6 +55,19 @@ class ConductorManager:
             return
         task = live.LiveMigrationTask(ctxt, self.db, self.compute_api, migration, self.waiters)
         self.executor.submit(task.run)
+
+    def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
+        """Plans a rebalance from the DB's view of the cluster; returns the plan's id."""
+        plan = rebalance.create_plan(self.db, goal, max_moves, min_gain, max_parallel,
+                                     conductor=self.host)
+        return plan['id']
+
+    def apply_plan(self, ctxt, plan_id):
+        """Applies a plan the API moved to `applying`, in a thread of its own (it waits
+        for migrations, which run on the task executor)."""
+        applier = rebalance.PlanApplier(ctxt, self.db, self.migrate, conductor=self.host)
+        threading.Thread(target=applier.run, args=(plan_id,), name=f'plan-{plan_id}',
+                         daemon=True).start()
 
     # -- from the compute agents ------------------------------------------------------------
 

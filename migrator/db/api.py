@@ -24,6 +24,7 @@ from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models
+from migrator.db import plans as db_plans
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
@@ -39,7 +40,7 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database:
+class Database(db_plans.PlansMixin):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):

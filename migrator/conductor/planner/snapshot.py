@@ -150,3 +150,37 @@ def load(path):
     except ValueError as exc:
         raise SnapshotError(f'{path} is not valid JSON: {exc}') from None
     return parse(document)
+
+
+def document(hosts, instances, up, dirty_rates=None):
+    """A snapshot document from host and instance records (of the DB or of the REST API).
+
+    up: {host name: bool} whether its agent reports. A host takes guests when up and
+    `enabled`; hosts that never reported capacity are left out with their instances. An
+    instance moves when it runs, has no migration in flight and its host is up.
+    dirty_rates: {instance uuid: bytes/s last observed}.
+    """
+    dirty_rates = dirty_rates or {}
+    host_docs = []
+    for h in hosts:
+        if (h.get('memory_mb') or 0) - (h.get('reserved_memory_mb') or 0) <= 0 or not h.get(
+                'vcpus'):
+            continue
+        host_docs.append({
+            'name': h['name'], 'memory_mb': h['memory_mb'],
+            'reserved_memory_mb': h.get('reserved_memory_mb') or 0, 'vcpus': h['vcpus'],
+            'disk_gb': h.get('disk_gb') or 0,
+            'enabled': bool(up.get(h['name'])) and h.get('status', 'enabled') == 'enabled'})
+    names = {h['name'] for h in host_docs}
+    instance_docs = []
+    for i in instances:
+        if i.get('host') not in names:
+            continue
+        instance_docs.append({
+            'uuid': i['uuid'], 'name': i.get('name') or i['uuid'], 'host': i['host'],
+            'memory_mb': i.get('memory_mb') or 0, 'vcpus': i.get('vcpus') or 0,
+            'disk_gb': i.get('disk_gb') or 0,
+            'movable': (i.get('power_state') == 'running' and not i.get('migration_id')
+                        and bool(up.get(i['host']))),
+            'group': None, 'dirty_rate_bps': dirty_rates.get(i['uuid']), 'shared_disk': True})
+    return {'hosts': host_docs, 'instances': instance_docs}

@@ -3,13 +3,14 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import hosts, instances, migrations
+from migrator.api.controllers.v1 import hosts, instances, migrations, plans
 
 
 class V1Controller:
     hosts = hosts.HostsController()
     instances = instances.InstancesController()
     migrations = migrations.MigrationsController()
+    plans = plans.PlansController()
 
     @expose(generic=True, template='json')
     def index(self, *args, **kwargs):
@@ -23,6 +24,6 @@ class V1Controller:
             'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
-                for name in ('hosts', 'instances', 'migrations')
+                for name in ('hosts', 'instances', 'migrations', 'plans')
             ],
         }
