@@ -344,7 +344,7 @@ def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
     """The greedy plan for cluster (model.Cluster); max_moves None: no limit."""
     started = time.perf_counter()
     state = score_mod.ScoreState(cluster, config)
-    before = state.score()
+    before = score_mod.cluster_score(cluster, config)
     search = _Search(cluster, state, durations)
     moves = []
     stop_reason, stop_detail = STOP_MAX_MOVES, f'reached max_moves ({max_moves})'
@@ -367,8 +367,10 @@ def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
             memory_mb=inst.memory_mb, vcpus=inst.vcpus, disk_gb=inst.disk_gb,
             gain=gain, score_after=state.total,
             predicted_seconds=duration_mod.predict(inst, durations)))
-    return finish(moves, before, state.score(), stop_reason, stop_detail, started,
-                  max_parallel)
+    # The final figures from scratch (two-pass), free of the running sums' rounding.
+    after = score_mod.score_from_usage(state.hosts, state.memory_used, state.vcpus_used,
+                                       state.groups, config)
+    return finish(moves, before, after, stop_reason, stop_detail, started, max_parallel)
 
 
 def finish(moves, before, after, stop_reason, stop_detail, started, max_parallel=None):
