@@ -98,7 +98,7 @@ def preference(instance, durations):
 
 
 def _layers(points):
-    """The ids of the first and second Pareto-minimal layers of (x, y, id) points.
+    """The first and second Pareto-minimal layers of (x, y, id) points, each sorted by x.
 
     Weak: points equal to a front point are kept (a superset of the front is harmless)."""
     first, rest = [], []
@@ -106,7 +106,7 @@ def _layers(points):
     for point in sorted(points):
         if point[1] <= best_y:
             best_y = point[1]
-            first.append(point[2])
+            first.append(point)
         else:
             rest.append(point)
     second = []
@@ -114,8 +114,20 @@ def _layers(points):
     for point in rest:
         if point[1] <= best_y:
             best_y = point[1]
-            second.append(point[2])
+            second.append(point)
     return first, second
+
+
+def _front_without(first, second, position):
+    """The ids of a superset of the front of both layers less first[position].
+
+    Only second-layer points that it alone dominated can join: those below its left
+    neighbour's y and left of its right neighbour's x; everything else stays dominated."""
+    left_y = first[position - 1][1] if position > 0 else math.inf
+    right_x = first[position + 1][0] if position + 1 < len(first) else math.inf
+    freed = [q[2] for q in second if q[1] <= left_y and q[0] <= right_x]
+    return ([p[2] for p in first[:position]] + freed
+            + [p[2] for p in first[position + 1:]])
 
 
 class _Search:
@@ -160,39 +172,37 @@ class _Search:
         layers = self.targets.get(k)
         if layers is None:
             st = self.state
-            layers = _layers([(st.mem_util[i], st.cpu_util[i], i) for i in self.class_hosts[k]
-                              if self.enabled[i]])
-            self.targets[k] = layers
+            first, second = _layers([(st.mem_util[i], st.cpu_util[i], i)
+                                     for i in self.class_hosts[k] if self.enabled[i]])
+            layers = self.targets[k] = (first, second, [p[2] for p in first],
+                                        {p[2]: n for n, p in enumerate(first)})
         return layers
 
     def _targets(self, k, without=None):
         """The Pareto front of the least loaded enabled hosts of class k (but `without`:
         then the front of the first two layers less that host, which is the same)."""
-        first, second = self._target_layers(k)
-        if without is None:
-            return first
-        st = self.state
-        return _layers([(st.mem_util[i], st.cpu_util[i], i) for i in first + second
-                        if i != without])[0]
+        first, second, ids, position = self._target_layers(k)
+        if without is None or without not in position:
+            return ids
+        return _front_without(first, second, position[without])
 
     def _source_layers(self, shape, k):
         layers = self.sources.get((shape, k))
         if layers is None:
             st = self.state
-            layers = _layers([(-st.mem_util[i], -st.cpu_util[i], i)
-                              for i in self.holders.get((shape, k), ())])
-            self.sources[(shape, k)] = layers
+            first, second = _layers([(-st.mem_util[i], -st.cpu_util[i], i)
+                                     for i in self.holders.get((shape, k), ())])
+            layers = self.sources[(shape, k)] = (first, second, [p[2] for p in first],
+                                                 {p[2]: n for n, p in enumerate(first)})
         return layers
 
     def _sources(self, shape, k, without=None):
         """The Pareto front of the most loaded hosts of class k holding shape (but
         `without`)."""
-        first, second = self._source_layers(shape, k)
-        if without is None:
-            return first
-        st = self.state
-        return _layers([(-st.mem_util[i], -st.cpu_util[i], i) for i in first + second
-                        if i != without])[0]
+        first, second, ids, position = self._source_layers(shape, k)
+        if without is None or without not in position:
+            return ids
+        return _front_without(first, second, position[without])
 
     def best(self):
         """(score after, tie key, instance, source index, target index) of the best move
