@@ -118,16 +118,13 @@ def _layers(points):
     return first, second
 
 
-def _front_without(first, second, position):
-    """The ids of a superset of the front of both layers less first[position].
-
-    Only second-layer points that it alone dominated can join: those below its left
-    neighbour's y and left of its right neighbour's x; everything else stays dominated."""
+def _freed(first, second, position):
+    """The ids of the second-layer points that join the front when first[position] leaves
+    it (a superset): only points it alone dominated can, those below its left neighbour's y
+    and left of its right neighbour's x; everything else stays dominated."""
     left_y = first[position - 1][1] if position > 0 else math.inf
     right_x = first[position + 1][0] if position + 1 < len(first) else math.inf
-    freed = [q[2] for q in second if q[1] <= left_y and q[0] <= right_x]
-    return ([p[2] for p in first[:position]] + freed
-            + [p[2] for p in first[position + 1:]])
+    return [q[2] for q in second if q[1] <= left_y and q[0] <= right_x]
 
 
 class _Search:
@@ -178,13 +175,14 @@ class _Search:
                                         {p[2]: n for n, p in enumerate(first)})
         return layers
 
-    def _targets(self, k, without=None):
-        """The Pareto front of the least loaded enabled hosts of class k (but `without`:
-        then the front of the first two layers less that host, which is the same)."""
-        first, second, ids, position = self._target_layers(k)
-        if without is None or without not in position:
-            return ids
-        return _front_without(first, second, position[without])
+    def _targets(self, k):
+        """The Pareto front of the least loaded enabled hosts of class k."""
+        return self._target_layers(k)[2]
+
+    def _targets_freed(self, k, without):
+        """The hosts that join that front when `without` is left out."""
+        first, second, _ids, position = self._target_layers(k)
+        return _freed(first, second, position[without]) if without in position else []
 
     def _source_layers(self, shape, k):
         layers = self.sources.get((shape, k))
@@ -196,13 +194,14 @@ class _Search:
                                                  {p[2]: n for n, p in enumerate(first)})
         return layers
 
-    def _sources(self, shape, k, without=None):
-        """The Pareto front of the most loaded hosts of class k holding shape (but
-        `without`)."""
-        first, second, ids, position = self._source_layers(shape, k)
-        if without is None or without not in position:
-            return ids
-        return _front_without(first, second, position[without])
+    def _sources(self, shape, k):
+        """The Pareto front of the most loaded hosts of class k holding shape."""
+        return self._source_layers(shape, k)[2]
+
+    def _sources_freed(self, shape, k, without):
+        """The hosts that join that front when `without` is left out."""
+        first, second, _ids, position = self._source_layers(shape, k)
+        return _freed(first, second, position[without]) if without in position else []
 
     def best(self):
         """(score after, tie key, instance, source index, target index) of the best move
@@ -300,20 +299,19 @@ class _Search:
             for srcs in leaves.values():
                 for tgts in arrivals.values():
                     pairs(srcs, tgts, holders)
-            # A host on both fronts cannot move to itself: pair it with the front of the
-            # others instead, on either side.
+            # A host on both fronts cannot move to itself: pair it with the hosts that join
+            # either front when it is left out (the rest of the fronts it has met above).
             source_hosts = {a: lv for srcs in leaves.values() for a, lv in srcs}
             target_hosts = {b: av for tgts in arrivals.values() for b, av in tgts}
             for h in source_hosts.keys() & target_hosts.keys():
                 pref, inst = holders[h][-1]
                 leave, arrive = source_hosts[h], target_hosts[h]
-                for b in self._targets(self.class_of[h], without=h):
-                    if b not in target_hosts and st.fits(memory_mb, b):
+                for b in self._targets_freed(self.class_of[h], h):
+                    if st.fits(memory_mb, b):
                         consider(h, leave, b, st.arrive(b, memory_mb, vcpus), pref, inst)
-                for a in self._sources(shape, self.class_of[h], without=h):
-                    if a not in source_hosts:
-                        pref_a, inst_a = holders[a][-1]
-                        consider(a, st.leave(a, memory_mb, vcpus), h, arrive, pref_a, inst_a)
+                for a in self._sources_freed(shape, self.class_of[h], h):
+                    pref_a, inst_a = holders[a][-1]
+                    consider(a, st.leave(a, memory_mb, vcpus), h, arrive, pref_a, inst_a)
         for pref, inst, a in self.grouped:
             for b in range(len(self.hosts)):
                 if b == a or not self.enabled[b] or not st.fits(inst.memory_mb, b):
