@@ -86,6 +86,25 @@ class MigrationAborted(MigratorException):
     message = 'Migration aborted: %(reason)s'
 
 
+class DrainNotFound(NotFound):
+    message = "Drain '%(id)s' is not known."
+
+
+class NoDrain(NotFound):
+    message = ("Host '%(host)s' has never been drained. `migrator-manage host drain %(host)s` "
+               "starts one.")
+
+
+class DrainInProgress(Conflict):
+    message = ("Host '%(host)s' already has a %(kind)s job %(id)s that is %(status)s; wait for "
+               "it to end (`migrator-manage host drain-status %(host)s`) or cancel it "
+               "(`DELETE /v1/hosts/%(host)s/drain`).")
+
+
+class InvalidDrainTransition(Conflict):
+    message = "Drain %(id)s is %(current)s and cannot become %(target)s."
+
+
 class PlanNotFound(NotFound):
     message = "Plan '%(id)s' is not known. `migrator-manage plan list` shows the plans."
 

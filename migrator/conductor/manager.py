@@ -15,7 +15,7 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
-from migrator.conductor import job_waiters, progress
+from migrator.conductor import drains, job_waiters, progress
 from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import live, rebalance
 
@@ -24,7 +24,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, db, compute_api=None, host=None):
         self.db = db
@@ -32,8 +32,14 @@ class ConductorManager:
         self.compute_api = compute_api or compute_rpcapi.ComputeAPI()
         self.waiters = job_waiters.JobWaiters()
         self.executor = futurist.ThreadPoolExecutor(max_workers=CONF.conductor.workers)
+        self.drains = drains.DrainRunner(db, self, self.host)
+
+    def start(self):
+        """Background work: adopt unfinished drains (ours, or orphaned ones)."""
+        self.drains.start()
 
     def stop(self):
+        self.drains.stop()
         self.executor.shutdown(wait=False)
 
     # -- from the API -----------------------------------------------------------------------
@@ -55,6 +61,10 @@ class ConductorManager:
             return
         task = live.LiveMigrationTask(ctxt, self.db, self.compute_api, migration, self.waiters)
         self.executor.submit(task.run)
+
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain or return job; any conductor may take it."""
+        self.drains.take(ctxt, drain_id)
 
     def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
         """Plans a rebalance from the DB's view of the cluster; returns the plan's id."""

@@ -2,7 +2,8 @@
 
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
-  1.1 - create_plan, apply_plan
+  1.1 - drain
+  1.2 - create_plan, apply_plan
 """
 
 import oslo_messaging as messaging
@@ -12,7 +13,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.1'
+VERSION = '1.2'
 
 
 class ConductorAPI:
@@ -36,15 +37,21 @@ class ConductorAPI:
         """Starts the task of an accepted migration; any conductor may take it."""
         self.client.cast(ctxt, 'migrate', migration_id=migration_id)
 
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain (or undrain return) job; any conductor may take it."""
+        cctxt = self.client.prepare(version='1.1')
+        cctxt.cast(ctxt, 'drain', drain_id=drain_id)
+
     def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
         """Plans a rebalance and records it; returns the new plan's id."""
-        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout)
+        cctxt = self.client.prepare(version='1.2', timeout=CONF.api.rpc_timeout)
         return cctxt.call(ctxt, 'create_plan', goal=goal, max_moves=max_moves,
                           min_gain=min_gain, max_parallel=max_parallel)
 
     def apply_plan(self, ctxt, plan_id):
         """Applies a plan that is `applying`; any conductor may take it."""
-        self.client.cast(ctxt, 'apply_plan', plan_id=plan_id)
+        cctxt = self.client.prepare(version='1.2')
+        cctxt.cast(ctxt, 'apply_plan', plan_id=plan_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

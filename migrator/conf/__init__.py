@@ -2,9 +2,19 @@
 
 from oslo_config import cfg
 
-from migrator.conf import all_in_one, api, compute, conductor, database, default, libvirt, planner
+from migrator.conf import (
+    all_in_one,
+    api,
+    compute,
+    conductor,
+    database,
+    default,
+    drain,
+    libvirt,
+    planner,
+)
 
 CONF = cfg.CONF
 
-for _module in (default, database, api, all_in_one, conductor, compute, libvirt, planner):
+for _module in (default, database, api, all_in_one, conductor, drain, compute, libvirt, planner):
     _module.register_opts(CONF)

@@ -25,6 +25,7 @@ from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models
 from migrator.db import plans as db_plans
+from migrator.db.drains import DrainQueries
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
@@ -40,7 +41,7 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(db_plans.PlansMixin):
+class Database(DrainQueries, db_plans.PlansMixin):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):

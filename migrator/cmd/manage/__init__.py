@@ -18,7 +18,16 @@ from oslo_config import cfg
 
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.cmd import client as api_client
-from migrator.cmd.manage import cluster, database, hosts, instances, migrations, plans, rebalance
+from migrator.cmd.manage import (
+    cluster,
+    database,
+    drains,
+    hosts,
+    instances,
+    migrations,
+    plans,
+    rebalance,
+)
 from migrator.common import exceptions
 from migrator.sandbox import cli as sandbox_cli
 
@@ -27,7 +36,7 @@ CONF = cfg.CONF
 _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
-COMMAND_GROUPS = (database, hosts, instances, migrations, plans, cluster, rebalance)
+COMMAND_GROUPS = (database, hosts, drains, instances, migrations, plans, cluster, rebalance)
 
 
 def build_parser():

@@ -54,6 +54,8 @@ class FakeConductor:
         self.selects = []
         self.casts = []
         self.threads = []
+        self.drain_error = None    # raised by drain when set
+        self.drains = []
         self.planner = None        # create_plan(goal, **kwargs) -> plan id, when set
         self.plan_requests = []
         self.applied_plans = []
@@ -74,6 +76,11 @@ class FakeConductor:
                                       daemon=True)
             thread.start()
             self.threads.append(thread)
+
+    def drain(self, ctxt, drain_id):
+        if self.drain_error is not None:
+            raise self.drain_error
+        self.drains.append(drain_id)
 
     def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
         request = {'goal': goal, 'max_moves': max_moves, 'min_gain': min_gain,

@@ -3,13 +3,14 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import hosts, instances, migrations, plans
+from migrator.api.controllers.v1 import drains, hosts, instances, migrations, plans
 
 
 class V1Controller:
     hosts = hosts.HostsController()
     instances = instances.InstancesController()
     migrations = migrations.MigrationsController()
+    drains = drains.DrainsController()
     plans = plans.PlansController()
 
     @expose(generic=True, template='json')
@@ -24,6 +25,6 @@ class V1Controller:
             'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
-                for name in ('hosts', 'instances', 'migrations', 'plans')
+                for name in ('hosts', 'instances', 'migrations', 'drains', 'plans')
             ],
         }

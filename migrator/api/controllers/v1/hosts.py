@@ -1,4 +1,4 @@
-"""GET /v1/hosts, GET /v1/hosts/{name}"""
+"""GET /v1/hosts, GET /v1/hosts/{name}; drain and undrain below a host (drains.py)."""
 
 import collections
 
@@ -6,10 +6,12 @@ import pecan
 from pecan import expose, rest
 
 from migrator.api import views
-from migrator.api.controllers.v1 import utils
+from migrator.api.controllers.v1 import drains, utils
 
 
 class HostsController(rest.RestController):
+    drain = drains.HostDrainController()
+    undrain = drains.HostUndrainController()
 
     @expose('json')
     def get_all(self, **kwargs):

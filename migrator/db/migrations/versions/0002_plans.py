@@ -1,7 +1,7 @@
 """Rebalance plans: plans and plan_moves.
 
 Revision ID: 0002_plans
-Revises: 0001
+Revises: 0002_drain
 Create Date: 2026-11-26
 
 Types are spelled out here (not imported from the models), as in 0001.
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0002_plans'
-down_revision = '0001'
+down_revision = '0002_drain'
 branch_labels = None
 depends_on = None
 
