@@ -96,3 +96,27 @@ def migration(record, with_events=True, samples_count=None):
 
 def sample(record):
     return _pick(record, SAMPLE_FIELDS)
+
+
+PLAN_FIELDS = (
+    'id', 'goal', 'status', 'max_moves', 'min_gain', 'score_before', 'score_after',
+    'memory_spread_before', 'memory_spread_after', 'vcpu_spread_before', 'vcpu_spread_after',
+    'predicted_seconds', 'jobsets', 'stop_reason', 'conductor', 'error', 'created_at',
+    'updated_at', 'started_at', 'finished_at',
+)
+
+MOVE_FIELDS = (
+    'seq', 'jobset', 'instance_uuid', 'instance_name', 'source_host', 'target_host',
+    'memory_mb', 'vcpus', 'disk_gb', 'gain', 'score_after', 'predicted_seconds', 'status',
+    'migration_id', 'reason', 'started_at', 'finished_at',
+)
+
+
+def plan(record, with_moves=True):
+    view = _pick(record, PLAN_FIELDS)
+    if with_moves:
+        view['moves'] = [_pick(m, MOVE_FIELDS) for m in record.get('moves') or ()]
+        view['move_count'] = len(view['moves'])
+    else:
+        view['move_count'] = record.get('move_count', 0)
+    return view

@@ -142,6 +142,7 @@ class Client:
     def migration_abort(self, migration_id):
         """Asks the API to abort; returns the migration (the API answered 202)."""
         return self._request('DELETE', '/v1/migrations/' + self._quote(migration_id))[1]
+
     def migration_force_complete(self, migration_id):
         """The migration (202) with 'forced': 'post_copy' or 'paused'."""
         return self._request('POST', f'/v1/migrations/{self._quote(migration_id)}/action',
@@ -151,3 +152,24 @@ class Client:
         params = {k: v for k, v in (('limit', limit), ('marker', marker)) if v is not None}
         return self._request('GET', f'/v1/migrations/{self._quote(migration_id)}/samples',
                              params=params or None)[1]['samples']
+
+    # -- plans ------------------------------------------------------------------------------
+
+    def plan_create(self, goal='balance', max_moves=None, min_gain=None, max_parallel=None):
+        body = {'goal': goal}
+        for key, value in (('max_moves', max_moves), ('min_gain', min_gain),
+                           ('max_parallel', max_parallel)):
+            if value is not None:
+                body[key] = value
+        return self._request('POST', '/v1/plans', json=body)[1]
+
+    def plan_list(self, status=None, limit=None):
+        params = {k: v for k, v in (('status', status), ('limit', limit)) if v is not None}
+        return self._request('GET', '/v1/plans', params=params or None)[1]
+
+    def plan_get(self, plan_id):
+        return self._request('GET', '/v1/plans/' + self._quote(plan_id))[1]
+
+    def plan_apply(self, plan_id):
+        """Returns the plan, now `applying` (the API answered 202)."""
+        return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply')[1]

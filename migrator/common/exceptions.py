@@ -108,3 +108,11 @@ class ConductorUnavailable(MigratorException):
     message = ('Conductor %(conductor)s, which runs migration %(id)s, did not answer within '
                '%(timeout)s s, so nothing was changed: the migration may still be moving the '
                'instance. Start that conductor again (or check the message bus) and retry.')
+
+
+class PlanNotFound(NotFound):
+    message = "Plan '%(id)s' is not known. `migrator-manage plan list` shows the plans."
+
+
+class InvalidPlanTransition(Conflict):
+    message = "Plan %(id)s is %(current)s and cannot become %(target)s."

@@ -18,7 +18,7 @@ from migrator.common import aborts, exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import drains, job_waiters, progress, shared_storage
 from migrator.conductor.scheduler import host_selector
-from migrator.conductor.tasks import cold, live
+from migrator.conductor.tasks import cold, live, rebalance
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
 
     def __init__(self, db, compute_api=None, host=None):
         self.db = db
@@ -131,6 +131,19 @@ class ConductorManager:
     def drain(self, ctxt, drain_id):
         """Starts an accepted drain or return job; any conductor may take it."""
         self.drains.take(ctxt, drain_id)
+
+    def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
+        """Plans a rebalance from the DB's view of the cluster; returns the plan's id."""
+        plan = rebalance.create_plan(self.db, goal, max_moves, min_gain, max_parallel,
+                                     conductor=self.host)
+        return plan['id']
+
+    def apply_plan(self, ctxt, plan_id):
+        """Applies a plan the API moved to `applying`, in a thread of its own (it waits
+        for migrations, which run on the task executor)."""
+        applier = rebalance.PlanApplier(ctxt, self.db, self.migrate, conductor=self.host)
+        threading.Thread(target=applier.run, args=(plan_id,), name=f'plan-{plan_id}',
+                         daemon=True).start()
 
     # -- from the compute agents ------------------------------------------------------------
 

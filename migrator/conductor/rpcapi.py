@@ -5,6 +5,7 @@ Version history:
   1.1 - drain
   1.2 - abort_migration; select_destination takes block_migration
   1.3 - force_complete
+  1.4 - create_plan, apply_plan
 """
 
 import oslo_messaging as messaging
@@ -14,7 +15,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.3'
+VERSION = '1.4'
 
 
 class ConductorAPI:
@@ -65,6 +66,17 @@ class ConductorAPI:
         post-copy permitted, else the guest is paused. Conflict when it is not running."""
         cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.3')
         return cctxt.call(ctxt, 'force_complete', migration_id=migration_id)
+
+    def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
+        """Plans a rebalance and records it; returns the new plan's id."""
+        cctxt = self.client.prepare(version='1.4', timeout=CONF.api.rpc_timeout)
+        return cctxt.call(ctxt, 'create_plan', goal=goal, max_moves=max_moves,
+                          min_gain=min_gain, max_parallel=max_parallel)
+
+    def apply_plan(self, ctxt, plan_id):
+        """Applies a plan that is `applying`; any conductor may take it."""
+        cctxt = self.client.prepare(version='1.4')
+        cctxt.cast(ctxt, 'apply_plan', plan_id=plan_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -11,9 +11,10 @@ from migrator.conf import (
     default,
     drain,
     libvirt,
+    planner,
 )
 
 CONF = cfg.CONF
 
-for _module in (default, database, api, all_in_one, conductor, drain, compute, libvirt):
+for _module in (default, database, api, all_in_one, conductor, drain, compute, libvirt, planner):
     _module.register_opts(CONF)

@@ -9,12 +9,13 @@ from migrator.conf import (
     default,
     drain,
     libvirt,
+    planner,
 )
 
 
 def list_opts():
     result = []
-    for module in (default, database, api, all_in_one, conductor, drain, compute, libvirt):
+    for module in (default, database, api, all_in_one, conductor, drain, compute, libvirt, planner):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

@@ -24,6 +24,7 @@ from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models, progress
+from migrator.db import plans as db_plans
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
@@ -41,7 +42,8 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries):
+class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
+               db_plans.PlansMixin):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):

@@ -268,3 +268,99 @@ instances = Instance.__table__
 migrations = Migration.__table__
 migration_events = MigrationEvent.__table__
 migration_samples = MigrationSample.__table__
+
+
+# -- rebalance plans (migrator.db.plans) ------------------------------------------------------
+
+PLAN_PLANNED = 'planned'
+PLAN_APPLYING = 'applying'
+PLAN_APPLIED = 'applied'
+PLAN_PARTIAL = 'partial'
+PLAN_FAILED = 'failed'
+PLAN_STATUSES = (PLAN_PLANNED, PLAN_APPLYING, PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED)
+# planned -> applying -> applied (every move completed) | partial (some did) | failed (none)
+PLAN_ALLOWED = {
+    PLAN_PLANNED: frozenset({PLAN_APPLYING}),
+    PLAN_APPLYING: frozenset({PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED}),
+}
+
+MOVE_PLANNED = 'planned'
+MOVE_RUNNING = 'running'
+MOVE_COMPLETED = 'completed'
+MOVE_FAILED = 'failed'
+MOVE_SKIPPED = 'skipped'
+MOVE_STATUSES = (MOVE_PLANNED, MOVE_RUNNING, MOVE_COMPLETED, MOVE_FAILED, MOVE_SKIPPED)
+
+PLAN_CREATE_FIELDS = frozenset({
+    'id', 'goal', 'max_moves', 'min_gain', 'score_before', 'score_after',
+    'memory_spread_before', 'memory_spread_after', 'vcpu_spread_before', 'vcpu_spread_after',
+    'predicted_seconds', 'jobsets', 'stop_reason', 'conductor',
+})
+PLAN_TRANSITION_FIELDS = frozenset({'conductor', 'error'})
+MOVE_FIELDS = frozenset({
+    'seq', 'jobset', 'instance_uuid', 'instance_name', 'source_host', 'target_host',
+    'memory_mb', 'vcpus', 'disk_gb', 'gain', 'score_after', 'predicted_seconds',
+})
+MOVE_UPDATE_FIELDS = frozenset({'migration_id', 'reason'})
+
+
+class Plan(Base):
+    __tablename__ = 'plans'
+    __table_args__ = (
+        Index('ix_plans_created_at_id', 'created_at', 'id'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    goal: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    max_moves: Mapped[int | None] = mapped_column(Integer)
+    min_gain: Mapped[float] = mapped_column(Double)
+    score_before: Mapped[float] = mapped_column(Double)
+    score_after: Mapped[float] = mapped_column(Double)
+    memory_spread_before: Mapped[float] = mapped_column(Double)
+    memory_spread_after: Mapped[float] = mapped_column(Double)
+    vcpu_spread_before: Mapped[float] = mapped_column(Double)
+    vcpu_spread_after: Mapped[float] = mapped_column(Double)
+    predicted_seconds: Mapped[float] = mapped_column(Double)
+    jobsets: Mapped[int] = mapped_column(Integer)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    conductor: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime.datetime | None]
+    finished_at: Mapped[datetime.datetime | None]
+
+
+class PlanMove(Base):
+    __tablename__ = 'plan_moves'
+    __table_args__ = (
+        Index('ix_plan_moves_plan_id', 'plan_id'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey('plans.id', ondelete='CASCADE'))
+    seq: Mapped[int] = mapped_column(Integer)
+    jobset: Mapped[int] = mapped_column(Integer)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    instance_name: Mapped[str | None] = mapped_column(String(255))
+    source_host: Mapped[str] = mapped_column(String(255))
+    target_host: Mapped[str] = mapped_column(String(255))
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
+    gain: Mapped[float] = mapped_column(Double)
+    score_after: Mapped[float] = mapped_column(Double)
+    predicted_seconds: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16))
+    migration_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime.datetime | None]
+    finished_at: Mapped[datetime.datetime | None]
+
+
+plans = Plan.__table__
+plan_moves = PlanMove.__table__

@@ -1,7 +1,8 @@
 """migrator-manage: the operator's command line.
 
-`db ...` works on the database directly; `host`, `instance` and `migration` go through the
-REST API (--url, $MIGRATOR_URL, or the [api] address of the configuration: by default
+`db ...` works on the database directly, `rebalance plan` on a snapshot file; `host`,
+`instance`, `migration`, `plan` and `cluster` go through the REST API (--url,
+$MIGRATOR_URL, or the [api] address of the configuration: by default
 http://127.0.0.1:9777); `sandbox ...` runs the local multi-host libvirt cluster.
 
 Exit status: 0 success, 1 error (message on stderr), 2 usage error, 130 interrupted.
@@ -17,7 +18,16 @@ from oslo_config import cfg
 
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.cmd import client as api_client
-from migrator.cmd.manage import database, drains, hosts, instances, migrations
+from migrator.cmd.manage import (
+    cluster,
+    database,
+    drains,
+    hosts,
+    instances,
+    migrations,
+    plans,
+    rebalance,
+)
 from migrator.common import exceptions
 from migrator.sandbox import cli as sandbox_cli
 
@@ -26,7 +36,7 @@ CONF = cfg.CONF
 _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
-COMMAND_GROUPS = (database, hosts, drains, instances, migrations)
+COMMAND_GROUPS = (database, hosts, drains, instances, migrations, plans, cluster, rebalance)
 
 
 def build_parser():

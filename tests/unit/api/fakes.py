@@ -62,6 +62,10 @@ class FakeConductor:
         self.drains = []
         self.force_completes = []
         self.force_result = {'forced': 'paused'}
+        self.planner = None        # create_plan(goal, **kwargs) -> plan id, when set
+        self.plan_requests = []
+        self.applied_plans = []
+        self.apply_error = None    # raised by apply_plan when set
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -97,6 +101,17 @@ class FakeConductor:
         if isinstance(self.force_result, Exception):
             raise self.force_result
         return self.force_result
+
+    def create_plan(self, ctxt, goal, max_moves=None, min_gain=None, max_parallel=None):
+        request = {'goal': goal, 'max_moves': max_moves, 'min_gain': min_gain,
+                   'max_parallel': max_parallel}
+        self.plan_requests.append(request)
+        return self.planner(**request)
+
+    def apply_plan(self, ctxt, plan_id):
+        if self.apply_error is not None:
+            raise self.apply_error
+        self.applied_plans.append(plan_id)
 
     def join(self, timeout=10):
         for thread in self.threads:

@@ -3,7 +3,7 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import drains, hosts, instances, migrations
+from migrator.api.controllers.v1 import drains, hosts, instances, migrations, plans
 
 
 class V1Controller:
@@ -11,6 +11,7 @@ class V1Controller:
     instances = instances.InstancesController()
     migrations = migrations.MigrationsController()
     drains = drains.DrainsController()
+    plans = plans.PlansController()
 
     @expose(generic=True, template='json')
     def index(self, *args, **kwargs):
@@ -24,6 +25,6 @@ class V1Controller:
             'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
-                for name in ('hosts', 'instances', 'migrations', 'drains')
+                for name in ('hosts', 'instances', 'migrations', 'drains', 'plans')
             ],
         }

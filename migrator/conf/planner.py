@@ -1,0 +1,35 @@
+from oslo_config import cfg
+
+group = cfg.OptGroup('planner', title='Rebalance planner options')
+
+opts = [
+    cfg.FloatOpt('assumed_bandwidth_mib_s', default=1000.0, min=1.0,
+                 help='Migration bandwidth, in MiB/s, that predicted move durations assume '
+                      '(1000 is about a 10 Gbit/s link).'),
+    cfg.FloatOpt('default_dirty_rate_mib_s', default=8.0, min=0.0,
+                 help='Memory dirty rate, in MiB/s, assumed for a guest whose rate was '
+                      'never observed in one of its migrations.'),
+    cfg.FloatOpt('migration_overhead_seconds', default=2.0, min=0.0,
+                 help='Seconds a move takes on top of copying its memory and disks '
+                      '(starting the target QEMU, the hand-over).'),
+    cfg.FloatOpt('cpu_allocation_ratio', default=4.0, min=0.1,
+                 help='vCPUs a host may run per physical CPU before the planner counts '
+                      'vCPU over-commit against it.'),
+    cfg.IntOpt('default_max_moves', default=100, min=1,
+               help='Moves a plan may have when the request gives no max_moves.'),
+    cfg.FloatOpt('default_min_gain', default=1e-6, min=0.0,
+                 help='Score decrease below which a move is not worth it, when the request '
+                      'gives no min_gain.'),
+    cfg.FloatOpt('apply_poll_interval', default=0.5, min=0.05,
+                 help='Seconds between looks at the migrations of a jobset while a plan is '
+                      'applied.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

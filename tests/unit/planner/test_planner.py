@@ -1,0 +1,219 @@
+"""The planner's pure logic: score, incremental deltas, greedy search, jobsets, durations."""
+
+import math
+import random
+
+import pytest
+
+from migrator.conductor.planner import duration, exhaustive, jobsets, model, score, search
+
+MIB = 2 ** 20
+
+
+def _cluster(hosts, instances):
+    return model.Cluster([model.Host(*h) if isinstance(h, tuple) else h for h in hosts],
+                         [model.Instance(*i) if isinstance(i, tuple) else i
+                          for i in instances])
+
+
+def _random_cluster(seed, hosts=8, vms=60, groups=0):
+    rng = random.Random(seed)
+    host_list = [model.Host(f'h{i}', rng.choice((8192, 16384)), rng.choice((4, 8)),
+                            enabled=rng.random() > 0.1) for i in range(hosts)]
+    free = {h.name: h.memory_mb for h in host_list}
+    instances = []
+    for v in range(vms):
+        memory_mb = rng.choice((256, 512, 1024, 2048))
+        host = rng.choice([h for h in host_list[:max(2, hosts // 3)]
+                           if free[h.name] >= memory_mb] or host_list)
+        free[host.name] -= memory_mb
+        instances.append(model.Instance(
+            f'u{v}', f'vm{v}', host.name, memory_mb, rng.choice((1, 2, 4)),
+            movable=rng.random() > 0.1,
+            group=f'g{rng.randrange(groups)}' if groups and rng.random() < 0.3 else None,
+            dirty_rate_bps=rng.choice((None, MIB, 50 * MIB))))
+    return model.Cluster(host_list, instances)
+
+
+# -- score ------------------------------------------------------------------------------------
+
+def test_even_cluster_scores_zero_and_skew_scores_its_spreads():
+    hosts = [('a', 1000, 4), ('b', 1000, 4)]
+    even = _cluster(hosts, [('1', 'vm1', 'a', 500, 2), ('2', 'vm2', 'b', 500, 2)])
+    assert score.cluster_score(even).total == 0.0
+    skewed = _cluster(hosts, [('1', 'vm1', 'a', 500, 2), ('2', 'vm2', 'a', 500, 2)])
+    s = score.cluster_score(skewed)
+    # Utilisations 1.0 and 0.0: standard deviation 0.5 in both dimensions.
+    assert (s.memory_spread, s.vcpu_spread, s.overcommit, s.violations) == (0.5, 0.5, 0, 0)
+    assert s.total == pytest.approx(1.0)
+
+
+def test_penalties_for_overcommit_and_anti_affinity():
+    hosts = [('a', 1000, 1), ('b', 1000, 1)]
+    over = _cluster(hosts, [('1', 'vm1', 'a', 1200, 6)])
+    s = score.cluster_score(over, score.ScoreConfig(cpu_allocation_ratio=4.0))
+    # Memory 20 % over, vCPUs 6 of 4 allowed: 50 % over.
+    assert s.overcommit == pytest.approx(0.2 + 0.5)
+    assert s.total == pytest.approx(s.memory_spread + s.vcpu_spread + 10 * 0.7)
+    grouped = _cluster(hosts, [model.Instance(str(i), f'vm{i}', 'a', 100, 1, group='db')
+                               for i in range(3)])
+    assert score.cluster_score(grouped).violations == 2
+
+
+def test_incremental_score_matches_scratch_for_every_move():
+    cluster = _random_cluster(1, groups=3)
+    state = score.ScoreState(cluster)
+    assert state.total == pytest.approx(score.cluster_score(cluster).total, abs=1e-12)
+    rng = random.Random(2)
+    placement = {i.uuid: i.host for i in cluster.instances}
+    for _ in range(200):
+        inst = rng.choice(cluster.instances)
+        a = state.index[placement[inst.uuid]]
+        b = rng.randrange(state.n)
+        if a == b:
+            continue
+        predicted = state.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b)
+        placement[inst.uuid] = state.hosts[b].name
+        scratch = score.cluster_score(cluster, placement=placement).total
+        assert predicted == pytest.approx(scratch, abs=1e-9)
+        state.apply(inst.memory_mb, inst.vcpus, inst.group, a, b)
+        assert state.total == pytest.approx(scratch, abs=1e-9)
+
+
+# -- greedy search ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('seed', range(6))
+def test_fast_search_makes_the_same_moves_as_the_exhaustive_one(seed):
+    cluster = _random_cluster(seed, groups=2 if seed % 2 else 0)
+    fast = search.plan(cluster, max_moves=None)
+    ref = exhaustive.plan(cluster, max_moves=None)
+    assert [(m.instance_uuid, m.target) for m in fast.moves] == [
+        (m.instance_uuid, m.target) for m in ref.moves]
+    assert fast.score_after.total == pytest.approx(ref.score_after.total, abs=1e-9)
+    assert fast.score_after.total < fast.score_before.total
+
+
+def test_each_move_lowers_the_score_and_respects_the_rules():
+    cluster = _random_cluster(7, hosts=10, vms=80, groups=3)
+    plan = search.plan(cluster, max_moves=None)
+    hosts = {h.name: h for h in cluster.hosts}
+    instances = {i.uuid: i for i in cluster.instances}
+    placement = {i.uuid: i.host for i in cluster.instances}
+    previous = plan.score_before.total
+    for move in plan.moves:
+        inst = instances[move.instance_uuid]
+        assert inst.movable and hosts[move.target].enabled
+        assert placement[inst.uuid] == move.source != move.target
+        placement[inst.uuid] = move.target
+        used = sum(instances[u].memory_mb for u, h in placement.items() if h == move.target)
+        assert used <= hosts[move.target].memory_mb
+        now = score.cluster_score(cluster, placement=placement).total
+        assert now == pytest.approx(move.score_after, abs=1e-9)
+        assert move.gain == pytest.approx(previous - now, abs=1e-9) and move.gain > 0
+        previous = now
+    assert len({m.instance_uuid for m in plan.moves}) == len(plan.moves)  # each moves once
+
+
+def test_anti_affinity_violations_are_resolved_first():
+    hosts = [('a', 4096, 4), ('b', 4096, 4), ('c', 4096, 4)]
+    cluster = _cluster(hosts, [model.Instance(f'u{i}', f'db{i}', 'a', 256, 1, group='db')
+                               for i in range(3)])
+    plan = search.plan(cluster)
+    assert plan.score_before.violations == 2 and plan.score_after.violations == 0
+    assert sorted(m.target for m in plan.moves) == ['b', 'c']
+
+
+def test_disabled_hosts_take_nothing_and_immovable_guests_stay():
+    hosts = [('a', 4096, 4), model.Host('b', 4096, 4, enabled=False), ('c', 4096, 4)]
+    cluster = _cluster(hosts, [('1', 'vm1', 'a', 1024, 1), ('2', 'vm2', 'a', 1024, 1),
+                               model.Instance('3', 'pinned', 'a', 1024, 1, movable=False)])
+    plan = search.plan(cluster)
+    assert {m.target for m in plan.moves} == {'c'}
+    assert '3' not in {m.instance_uuid for m in plan.moves}
+
+
+def test_a_guest_that_fits_nowhere_is_not_moved():
+    cluster = _cluster([('a', 4096, 4), ('b', 1024, 4)], [('1', 'big', 'a', 2048, 1)])
+    plan = search.plan(cluster)
+    assert plan.moves == [] and plan.stop_reason == search.STOP_NO_GAIN
+
+
+def test_stopping_rules():
+    cluster = _random_cluster(3, hosts=6, vms=40)
+    unlimited = search.plan(cluster, max_moves=None)
+    assert unlimited.stop_reason == search.STOP_NO_GAIN and len(unlimited.moves) > 3
+    limited = search.plan(cluster, max_moves=3)
+    assert len(limited.moves) == 3 and limited.stop_reason == search.STOP_MAX_MOVES
+    assert [m.instance_uuid for m in limited.moves] == [
+        m.instance_uuid for m in unlimited.moves[:3]]
+    threshold = unlimited.moves[4].gain * 1.0000001
+    gainful = search.plan(cluster, max_moves=None, min_gain=threshold)
+    assert gainful.stop_reason == search.STOP_MIN_GAIN
+    assert all(m.gain >= threshold for m in gainful.moves)
+    assert len(gainful.moves) < len(unlimited.moves)
+    assert search.plan(cluster, min_gain=math.inf).moves == []
+
+
+def test_balanced_cluster_needs_no_moves():
+    cluster = _cluster([('a', 1000, 2), ('b', 1000, 2)],
+                       [('1', 'vm1', 'a', 100, 1), ('2', 'vm2', 'b', 100, 1)])
+    plan = search.plan(cluster)
+    assert plan.moves == [] and plan.predicted_seconds == 0
+
+
+# -- jobsets ----------------------------------------------------------------------------------
+
+def test_jobsets_touch_disjoint_hosts_and_keep_the_order_of_shared_hosts():
+    moves = [('a', 'b'), ('c', 'd'), ('a', 'e'), ('f', 'b'), ('g', 'h'), ('e', 'c')]
+    assigned = jobsets.assign(moves)
+    assert assigned == [0, 0, 1, 1, 0, 2]
+    by_set = {}
+    for (source, target), js in zip(moves, assigned, strict=True):
+        touched = by_set.setdefault(js, set())
+        assert source not in touched and target not in touched
+        touched.update((source, target))
+    capped = jobsets.assign(moves, max_parallel=2)
+    assert max(capped.count(j) for j in set(capped)) <= 2
+    for i, (mi, ji) in enumerate(zip(moves, capped, strict=True)):
+        for mj, jj in zip(moves[i + 1:], capped[i + 1:], strict=True):
+            if set(mi) & set(mj):
+                assert ji < jj
+
+
+def test_plan_jobsets_are_disjoint_and_predicted_time_is_their_longest_moves():
+    plan = search.plan(_random_cluster(4, hosts=12, vms=90), max_moves=None)
+    sets = plan.jobsets()
+    assert len(sets) < len(plan.moves)  # some moves run in parallel
+    for moves in sets:
+        hosts = [h for m in moves for h in (m.source, m.target)]
+        assert len(hosts) == len(set(hosts))
+    assert plan.predicted_seconds == pytest.approx(
+        sum(max(m.predicted_seconds for m in s) for s in sets), abs=1e-3)
+
+
+# -- durations --------------------------------------------------------------------------------
+
+def test_predicted_duration_grows_with_memory_dirty_rate_and_local_disks():
+    m = duration.DurationModel(bandwidth_bps=100 * MIB, default_dirty_rate_bps=0,
+                               overhead_seconds=1.0)
+
+    def guest(**kw):
+        return model.Instance('u', 'vm', 'h', **{'memory_mb': 1000, 'vcpus': 1, **kw})
+
+    idle = duration.predict(guest(dirty_rate_bps=0), m)
+    assert idle == pytest.approx(1.0 + 10.0)  # one pass of 1000 MiB at 100 MiB/s
+    busy = duration.predict(guest(dirty_rate_bps=50 * MIB), m)
+    assert busy > idle
+    # Passes of 10 s, 5 s, 2.5 s, ... until at most 30 MiB (0.3 s of downtime) are left:
+    # 15.6 MiB after the sixth, sent in the pause.
+    assert busy == pytest.approx(
+        1.0 + 10 * (1 + 0.5 + 0.25 + 0.125 + 0.0625 + 0.03125) + 0.15625, abs=0.001)
+    assert duration.predict(guest(memory_mb=2000, dirty_rate_bps=0), m) > idle
+    local = duration.predict(guest(dirty_rate_bps=0, disk_gb=1, shared_disk=False), m)
+    assert local == pytest.approx(idle + 1024 / 100)
+    unknown = duration.predict(guest(), duration.DurationModel(
+        bandwidth_bps=100 * MIB, default_dirty_rate_bps=50 * MIB, overhead_seconds=1.0))
+    assert unknown == pytest.approx(busy)
+    # Dirtying as fast as the link: no convergence, capped at max_iterations passes.
+    stuck = duration.predict(guest(dirty_rate_bps=200 * MIB), m)
+    assert stuck == pytest.approx(1.0 + 10.0 * (m.max_iterations + 1))
