@@ -29,6 +29,16 @@ MIGRATION_CREATE = {
                            'null lets the conductor decide from whether the disks are on '
                            'storage both hosts see.',
         },
+        'priority': {
+            'type': 'integer', 'minimum': -100, 'maximum': 100, 'default': 0,
+            'description': 'Queued migrations start highest priority first, oldest first '
+                           'within a priority.',
+        },
+        'dry_run': {
+            'type': 'boolean', 'default': False,
+            'description': 'Only ask the scheduler: answer the target it would choose and why, '
+                           'or why no host fits; create and move nothing.',
+        },
     },
     'required': ['instance'],
     'additionalProperties': False,
@@ -79,6 +89,10 @@ def _message(error):
         return f'{field} must be one of {choices}, not {json.dumps(error.instance)}'
     if error.validator == 'minLength':
         return f'{field} must not be empty'
+    if error.validator == 'minimum':
+        return f'{field} must be at least {error.validator_value}, not {error.instance}'
+    if error.validator == 'maximum':
+        return f'{field} must be at most {error.validator_value}, not {error.instance}'
     if error.validator == 'maxLength':
         return f'{field} must be at most {error.validator_value} characters long'
     return f'{field}: {error.message}'

@@ -2,6 +2,7 @@
 
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
+  1.1 - schedule_dry_run; select_destination takes block_migration
 """
 
 import oslo_messaging as messaging
@@ -11,7 +12,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class ConductorAPI:
@@ -21,15 +22,25 @@ class ConductorAPI:
 
     # -- from the API -----------------------------------------------------------------------
 
-    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
+    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
+                           block_migration=None):
         """Answers the host a migration would go to now, or raises NoValidHost.
 
         A check for the API so it can refuse a request that cannot be placed with a 409
-        before anything is created; the task decides again when it runs.
+        before anything is created; the task decides again (and claims) when it runs.
         """
         cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout)
         return cctxt.call(ctxt, 'select_destination', instance_uuid=instance_uuid,
-                          migration_type=migration_type, target_host=target_host)
+                          migration_type=migration_type, target_host=target_host,
+                          block_migration=block_migration)
+
+    def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
+                         block_migration=None):
+        """The scheduler's decision and its reasons, claiming and moving nothing."""
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout)
+        return cctxt.call(ctxt, 'schedule_dry_run', instance_uuid=instance_uuid,
+                          migration_type=migration_type, target_host=target_host,
+                          block_migration=block_migration)
 
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""

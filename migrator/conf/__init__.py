@@ -2,9 +2,18 @@
 
 from oslo_config import cfg
 
-from migrator.conf import all_in_one, api, compute, conductor, database, default, libvirt
+from migrator.conf import (
+    all_in_one,
+    api,
+    compute,
+    conductor,
+    database,
+    default,
+    libvirt,
+    scheduler,
+)
 
 CONF = cfg.CONF
 
-for _module in (default, database, api, all_in_one, conductor, compute, libvirt):
+for _module in (default, database, api, all_in_one, conductor, scheduler, compute, libvirt):
     _module.register_opts(CONF)

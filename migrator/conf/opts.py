@@ -1,11 +1,21 @@
 """Lists every option for oslo-config-generator (entry point oslo.config.opts: migrator)."""
 
-from migrator.conf import all_in_one, api, compute, conductor, database, default, libvirt
+from migrator.conf import (
+    all_in_one,
+    api,
+    compute,
+    conductor,
+    database,
+    default,
+    libvirt,
+    scheduler,
+)
 
 
 def list_opts():
     result = []
-    for module in (default, database, api, all_in_one, conductor, compute, libvirt):
+    for module in (default, database, api, all_in_one, conductor, scheduler, compute,
+                   libvirt):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

@@ -25,8 +25,9 @@ class FakeCloud:
 
 
 class FakeDriver(driver.ComputeDriver):
-    def __init__(self, cloud, memory_mb=8192, vcpus=8):
+    def __init__(self, cloud, memory_mb=8192, vcpus=8, cpu_models=('qemu64', 'Nehalem')):
         self.cloud = cloud
+        self.cpu_models = list(cpu_models)
         self.memory_mb = memory_mb
         self.vcpus = vcpus
         self.host = None
@@ -44,8 +45,10 @@ class FakeDriver(driver.ComputeDriver):
     def migration_uri(self):
         return f'fake://{self.host}'
 
-    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None):
+    def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None,
+                   cpu_model='qemu64'):
         domain = {'uuid': uuid or str(uuidlib.uuid4()), 'name': name, 'power_state': 'running',
+                  'cpu_model': cpu_model,
                   'active': True, 'incoming': False, 'memory_mb': memory_mb, 'vcpus': vcpus,
                   'disk_gb': 1, 'disks': [{'target': 'vda', 'path': f'{disk_dir}/{name}.qcow2',
                                            'format': 'qcow2', 'capacity': 2 ** 30}]}
@@ -56,7 +59,8 @@ class FakeDriver(driver.ComputeDriver):
     def get_inventory(self):
         return {'memory_mb': self.memory_mb, 'vcpus': self.vcpus, 'disk_gb': 100,
                 'disk_gb_used': 0, 'virt_type': 'qemu', 'hypervisor_version': 7002000,
-                'cpu_model': 'qemu64', 'hypervisor_uri': self.migration_uri}
+                'cpu_model': 'qemu64', 'cpu_models': self.cpu_models,
+                'hypervisor_uri': self.migration_uri}
 
     def list_domains(self):
         with self.cloud.lock:

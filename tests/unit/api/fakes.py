@@ -52,14 +52,22 @@ class FakeConductor:
         self.migrate_error = None  # raised by migrate when set
         self.on_migrate = None     # called as on_migrate(migration_id) in a thread
         self.selects = []
+        self.dry_runs = []
         self.casts = []
         self.threads = []
 
-    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None):
+    def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
+                           block_migration=None):
         self.selects.append((instance_uuid, migration_type, target_host))
         if self.select_error is not None:
             raise self.select_error
         return target_host or self.destination
+
+    def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
+                         block_migration=None):
+        self.dry_runs.append((instance_uuid, migration_type, target_host))
+        return {'possible': True, 'target_host': target_host or self.destination,
+                'reason': 'fake', 'filters': [], 'weights': []}
 
     def migrate(self, ctxt, migration_id):
         if self.migrate_error is not None:

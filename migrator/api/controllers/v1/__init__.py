@@ -3,7 +3,7 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import hosts, instances, migrations
+from migrator.api.controllers.v1 import hosts, instances, migrations, server_groups
 
 
 class V1Controller:
@@ -23,6 +23,10 @@ class V1Controller:
             'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
-                for name in ('hosts', 'instances', 'migrations')
+                for name in ('hosts', 'instances', 'migrations', 'server-groups')
             ],
         }
+
+
+# Not a Python name: routed by hand.
+pecan.route(V1Controller, 'server-groups', server_groups.ServerGroupsController())

@@ -70,10 +70,18 @@ class MigrationsController(rest.RestController):
             if target == source:
                 raise exceptions.SameHost(host=target, instance=instance['uuid'])
 
+        if body['dry_run']:
+            # Only the scheduler's answer: nothing is created, claimed or moved.
+            return {'dry_run': conductor_api.schedule_dry_run(
+                ctxt, instance['uuid'], migration_type, target_host=target,
+                block_migration=body['block_migration'])}
+
         # The conductor's scheduler answers now whether the request can be placed, so a
-        # request without any room is a 409 here instead of a failed migration later.
+        # request without any room is a 409 here (naming the filter that refused it)
+        # instead of a failed migration later.
         destination = conductor_api.select_destination(
-            ctxt, instance['uuid'], migration_type, target_host=target)
+            ctxt, instance['uuid'], migration_type, target_host=target,
+            block_migration=body['block_migration'])
         LOG.info('Instance %s (%s) on %s could go to %s now', instance['uuid'],
                  instance['name'], source, destination)
 
@@ -84,6 +92,7 @@ class MigrationsController(rest.RestController):
             'source_host': source,
             'requested_target': target,
             'block_migration': body['block_migration'],
+            'priority': body['priority'],
         })
         try:
             conductor_api.migrate(ctxt, migration['id'])
