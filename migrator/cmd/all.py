@@ -57,6 +57,7 @@ class AllInOne:
         if CONF.all.sync_db:
             self.db.sync()
         self.conductor_service.start()
+        self.conductor.start()
         for agent, rpc_service in self.agents:
             rpc_service.start()
             agent.start()

@@ -24,6 +24,7 @@ def main(argv=None):
     service.prepare(argv if argv is not None else sys.argv, 'migrator conductor')
     endpoint, rpc_service = build()
     rpc_service.start()
+    endpoint.start()
     try:
         service.wait_for_signal()
     finally:

@@ -25,9 +25,9 @@ from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models
+from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
-from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
 

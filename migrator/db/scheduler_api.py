@@ -83,8 +83,9 @@ class SchedulerQueries:
         """Take a slot for the migration and move it to `scheduling`, or take nothing.
 
         Returns (migration, None) on success, or (None, {'limit': 'cluster'|'source',
-        'message': why}) when the cluster or the source host is at its limit. Raises InvalidStateTransition when the migration is no
-        longer in one of `from_states` (another conductor took it).
+        'message': why}) when the cluster or the source host is at its limit. Raises
+        InvalidStateTransition when the migration is no longer in one of `from_states`
+        (another conductor took it).
         """
         from_states = [from_states] if isinstance(from_states, str) else list(from_states)
         now = utcnow()
@@ -100,8 +101,8 @@ class SchedulerQueries:
                         id=mig_id, current=mig.status, target=states.SCHEDULING)
                 # Lock order everywhere: the counter row, then host rows, then migrations.
                 if not self._counter_add(conn, +1, cluster_limit):
-                    raise _NoSlot('cluster', f'the cluster runs {cluster_limit} migrations, its limit '
-                                  '([scheduler] max_migrations_in_cluster)')
+                    raise _NoSlot('cluster', f'the cluster runs {cluster_limit} migrations, '
+                                  'its limit ([scheduler] max_migrations_in_cluster)')
                 h = hosts.c
                 res = conn.execute(sa.update(hosts).where(
                     h.name == mig.source_host, h.outbound_migrations < outbound_limit,

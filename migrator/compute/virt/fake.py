@@ -19,6 +19,9 @@ class FakeCloud:
         self.files = {}          # (storage id, directory) -> set of names
         self.shared_dirs = set()  # directories all hosts see as one
         self.fail_next_migration = None
+        # When set to a threading.Event, migration jobs run until it is set (tests that
+        # need several migrations in flight at once).
+        self.gate = None
 
     def storage_id(self, host, directory):
         return ('shared' if directory in self.shared_dirs else host, directory)
@@ -110,6 +113,8 @@ class FakeDriver(driver.ComputeDriver):
             on_progress({'data_total': 100, 'data_remaining': 40, 'memory_total': 100,
                          'memory_processed': 60, 'memory_remaining': 40, 'memory_bps': 50,
                          'dirty_rate': 10, 'iteration': 1})
+            if self.cloud.gate is not None:
+                self.cloud.gate.wait(60)
             error = self.cloud.fail_next_migration
             if error:
                 self.cloud.fail_next_migration = None
