@@ -127,8 +127,9 @@ class Scheduler:
         spec.heartbeat_after = utcnow() - datetime.timedelta(
             seconds=CONF.conductor.service_down_time)
         if requested_target is not None:
-            target = self.cache.get(requested_target) or self.cache.refresh_host(
-                requested_target)
+            # One host: read it fresh (a primary-key lookup), so an operator's status change
+            # is seen at once.
+            target = self.cache.refresh_host(requested_target)
             hosts = [target] if target is not None else []
         else:
             hosts = self.cache.hosts()
