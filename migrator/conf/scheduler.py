@@ -47,8 +47,9 @@ opts = [
                       'never overcommits (the claim in the DB re-checks the room); it can '
                       'only cost a retry.'),
     cfg.IntOpt('claim_attempts', default=3, min=1,
-               help='Hosts tried, best first, when another conductor took the room of the '
-                    'chosen one between the decision and its claim.'),
+               help='Claims tried per placement: when another conductor took the room of '
+                    'the chosen host between the decision and its claim, the host is re-read '
+                    'and the scheduler decides again, up to this many times.'),
 ]
 
 

@@ -32,11 +32,13 @@ class HostState:
     allocation ratios, so the filters are single comparisons."""
 
     __slots__ = (
-        'name', 'status', 'status_reason', 'last_heartbeat', 'virt_type',
-        'hypervisor_version', 'cpu_model', 'cpu_models', 'memory_mb', 'memory_mb_used',
+        'name', 'status', 'status_reason', 'last_heartbeat', 'reported_heartbeat', 'virt_type',
+        'hypervisor_version', 'cpu_model', 'cpu_models', 'cpu_models_known', 'memory_mb',
+        'memory_mb_used',
         'reserved_memory_mb', 'vcpus', 'vcpus_used', 'disk_gb', 'disk_gb_used',
         'claimed_memory_mb', 'claimed_vcpus', 'claimed_disk_gb', 'inbound_migrations',
         'outbound_migrations', 'free_memory_mb', 'free_vcpus', 'free_disk_gb', 'enabled',
+        'migrations_in_flight',
         'updated_at',
     )
 
@@ -47,7 +49,9 @@ class HostState:
         self.name = row['name']
         self.status = row.get('status') or 'enabled'
         self.status_reason = row.get('status_reason')
-        self.last_heartbeat = row.get('last_heartbeat')
+        self.reported_heartbeat = row.get('last_heartbeat')
+        # Never None, so the filters compare without a check: no heartbeat is the oldest.
+        self.last_heartbeat = self.reported_heartbeat or datetime.datetime.min
         self.virt_type = row.get('virt_type')
         self.hypervisor_version = row.get('hypervisor_version') or 0
         self.cpu_model = row.get('cpu_model')
@@ -57,7 +61,8 @@ class HostState:
                 models = json.loads(models)
             except ValueError:
                 models = None
-        self.cpu_models = frozenset(models) if models is not None else None
+        self.cpu_models_known = models is not None
+        self.cpu_models = frozenset(models or ())
         for field in ('memory_mb', 'memory_mb_used', 'reserved_memory_mb', 'vcpus',
                       'vcpus_used', 'disk_gb', 'disk_gb_used', 'claimed_memory_mb',
                       'claimed_vcpus', 'claimed_disk_gb', 'inbound_migrations',
@@ -69,6 +74,7 @@ class HostState:
     def recompute(self):
         sched = CONF.scheduler
         self.enabled = self.status == 'enabled'
+        self.migrations_in_flight = self.inbound_migrations + self.outbound_migrations
         self.free_memory_mb = int(self.memory_mb * sched.ram_allocation_ratio
                                   - self.reserved_memory_mb - self.memory_mb_used
                                   - self.claimed_memory_mb)

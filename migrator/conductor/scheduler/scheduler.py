@@ -7,7 +7,6 @@ question "could this be placed now?" without claiming; explain() is the dry run.
 """
 
 import datetime
-import heapq
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -28,12 +27,21 @@ TOP_WEIGHTS = 5  # candidates shown with their weights in a dry run
 class Decision:
     """The outcome of filtering and weighing, with what is needed to explain it."""
 
-    def __init__(self, spec, considered, stages, ranking, requested_target):
+    def __init__(self, spec, considered, staged, ranking, requested_target, passed):
         self.spec = spec
         self.considered = considered
-        self.stages = stages          # [(filter, hosts before it, hosts after it)]
+        self._staged = staged         # () -> [(filter, hosts before it, hosts after it)]
+        self._stages = None
         self.ranking = ranking        # [(weight, HostState)] best first
         self.requested_target = requested_target
+        self.passed = passed          # how many hosts passed every filter
+
+    @property
+    def stages(self):
+        """The filters one by one (computed only to explain: a dry run, a refusal)."""
+        if self._stages is None:
+            self._stages = self._staged()
+        return self._stages
 
     @property
     def host(self):
@@ -97,6 +105,7 @@ class Scheduler:
         self.cache = cache if cache is not None else host_state.HostStateCache(db)
         self._filters = None
         self._filter_names = None
+        self._chains = {}
         self.weighers = weighers_mod.all_weighers()
 
     # -- building blocks --------------------------------------------------------------------
@@ -112,6 +121,7 @@ class Scheduler:
                     f"the filters are: {', '.join(known)}")
             self._filters = [known[n]() for n in names]
             self._filter_names = names
+            self._chains = {}
         return self._filters
 
     def build_spec(self, instance, migration_type='live', block_migration=None):
@@ -121,8 +131,13 @@ class Scheduler:
         return request_spec.RequestSpec.from_instance(instance, migration_type,
                                                       block_migration, group, in_flight)
 
-    def decide(self, spec, requested_target=None, ignore_transient=False):
-        """Filter and weigh the cached hosts for spec; no DB access."""
+    def decide(self, spec, requested_target=None, ignore_transient=False, top=1):
+        """Filter and weigh the cached hosts for spec; no DB access but for a forced target.
+
+        The filters that apply to this request run as one compiled list comprehension (one
+        pass over the hosts); they run one by one only when the decision is explained.
+        `top`: how many of the best hosts to rank (each costs a pass over the candidates).
+        """
         spec.source = self.cache.get(spec.source_host)
         spec.heartbeat_after = utcnow() - datetime.timedelta(
             seconds=CONF.conductor.service_down_time)
@@ -133,22 +148,29 @@ class Scheduler:
             hosts = [target] if target is not None else []
         else:
             hosts = self.cache.hosts()
-        considered = len(hosts)
-        stages = []
-        for flt in self.filters():
-            if ignore_transient and flt.transient:
-                continue
-            after = flt.filter_all(hosts, spec)
-            stages.append((flt, hosts, after))
-            hosts = after
-            if not hosts:
-                break
+        chain = [flt for flt in self.filters()
+                 if not (ignore_transient and flt.transient) and flt.applies(spec)]
+        key = tuple(id(flt) for flt in chain)
+        run = self._chains.get(key)
+        if run is None:
+            run = self._chains[key] = filters_mod.compile_chain(chain)
+        values = [v for flt in chain for v in flt.bind(spec)]
+        passed = run(hosts, *values)
+
+        def staged():
+            stages, current = [], hosts
+            for flt in chain:
+                after = flt.filter_all(current, spec)
+                stages.append((flt, current, after))
+                current = after
+                if not current:
+                    break
+            return stages
+
         ranking = []
-        if hosts:
-            weighed = weighers_mod.weigh(self.weighers, hosts, spec)
-            ranking = heapq.nlargest(max(CONF.scheduler.claim_attempts, TOP_WEIGHTS), weighed,
-                                     key=lambda wh: (wh[0], wh[1].name))
-        return Decision(spec, considered, stages, ranking, requested_target)
+        if passed:
+            ranking = weighers_mod.best(self.weighers, passed, spec, top)
+        return Decision(spec, len(hosts), staged, ranking, requested_target, len(passed))
 
     # -- what callers use -------------------------------------------------------------------
 
@@ -169,7 +191,9 @@ class Scheduler:
             decision = self.decide(spec, requested_target)
             if decision.host is None:
                 raise decision.no_valid_host()
-            for _weight, host in decision.ranking[:CONF.scheduler.claim_attempts]:
+            # The best host only: when its claim fails we re-read it and decide again, which
+            # sees what the other conductor took.
+            for _weight, host in decision.ranking:
                 if self.db.claim_target(migration_id, spec.instance_uuid, spec.source_host,
                                         host.name, resources, limits):
                     host.add_claim(resources['memory_mb'], resources['vcpus'],
@@ -202,7 +226,7 @@ class Scheduler:
         """The dry run: the chosen target and why, or why no host fits. Claims nothing."""
         self.cache.refresh_if_stale()
         spec = self.build_spec(instance, migration_type, block_migration)
-        decision = self.decide(spec, requested_target)
+        decision = self.decide(spec, requested_target, top=TOP_WEIGHTS)
         result = {
             'possible': decision.host is not None,
             'target_host': decision.host,
@@ -218,9 +242,8 @@ class Scheduler:
         if decision.host is not None:
             best = decision.ranking[0][1]
             result['reason'] = (
-                f'{best.name} passed all {len(decision.stages)} filters, as did '
-                f'{len(decision.stages[-1][2]) - 1 if decision.stages else 0} other hosts of '
-                f'{decision.considered}, and weighs most: {best.free_memory_mb - spec.memory_mb}'
+                f'{best.name} passed every filter, as did {decision.passed - 1} other hosts '
+                f'of {decision.considered}, and weighs most: {best.free_memory_mb - spec.memory_mb}'
                 f' MiB of memory free after the move, '
                 f'{best.inbound_migrations + best.outbound_migrations} migrations in flight')
         else:

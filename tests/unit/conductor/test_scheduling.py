@@ -97,7 +97,7 @@ def test_dry_run_explains_and_claims_nothing(db, cluster):
     answer = cluster.conductor.schedule_dry_run(cluster.ctxt, 'vm1', 'live')
 
     assert answer['possible'] and answer['target_host'] == 'host3'
-    assert 'host3 passed all' in answer['reason']
+    assert 'host3 passed every filter' in answer['reason']
     removed = {f['filter']: f['removed'] for f in answer['filters']}
     assert removed['HostStatusFilter'] == 1 and removed['NotSourceFilter'] == 1
     assert [w['host'] for w in answer['weights']] == ['host3', 'host2']

@@ -182,3 +182,41 @@ def test_racing_conductors_respect_the_outbound_limit(db, add_instance):
     assert sorted(map(repr, results)) == sorted(['True'] * 2 + ['False'] * 4), results
     assert db.host_get('src')['outbound_migrations'] == 2
     assert db.scheduler_active_count() == 2
+
+
+def test_two_conductors_deciding_at_once_place_one_guest_where_one_fits(db, add_instance):
+    """Whole decisions, not only claims: conductors on their own DB connections, each with
+    its own host cache that still shows room, race for a host with room for one guest."""
+    from migrator.conductor import manager
+    from migrator.conf import CONF
+
+    _host(db, 'src', memory_mb=16384)
+    _host(db, 'dst', memory_mb=1024, cpu_models=['qemu64'])
+    migs = [_migration(db, add_instance, f'vm{i}') for i in range(6)]
+    instances = [db.instance_get(m['instance_uuid']) for m in migs]
+    CONF.set_override('host_cache_refresh_interval', 3600, group='scheduler')
+    try:
+        conductors = []
+
+        def decide(i, conductor_db):
+            conductor = manager.ConductorManager(conductor_db, compute_api=object(),
+                                                 host=f'c{i}')
+            conductors.append(conductor)
+            conductor.scheduler.cache.refresh()
+            try:
+                return conductor.scheduler.select_destination(instances[i], 'live', None,
+                                                              migs[i]['id'])
+            except exceptions.NoValidHost as exc:
+                return exc
+
+        results = _race(db, 6, decide)
+    finally:
+        CONF.clear_override('host_cache_refresh_interval', group='scheduler')
+        for conductor in conductors:
+            conductor.stop()
+    winners = [r for r in results if r == 'dst']
+    losers = [r for r in results if isinstance(r, exceptions.NoValidHost)]
+    assert len(winners) == 1 and len(losers) == 5, results
+    assert db.host_get('dst')['claimed_memory_mb'] == 1024
+    for loser in losers:
+        assert 'MemoryFilter' in str(loser) or 'taken by other migrations' in str(loser)

@@ -6,19 +6,25 @@ class CpuCompatibilityFilter(filters.BaseFilter):
 
     A guest with a named model (mode='custom') needs a host whose hypervisor lists that
     model as usable: each agent reports the usable models of libvirt's domain capabilities
-    (virConnectGetDomainCapabilities, the same data libvirt's own CPU comparison reads), so a
-    decision costs a set lookup, not a call to every host. A guest without a named model
-    (host-model or host-passthrough) sees the host's CPU: it needs the source's CPU model.
+    (virConnectGetDomainCapabilities, the data libvirt's own CPU comparison against the
+    hypervisor reads), so a decision costs a set lookup per host, not a call to every host.
+    A guest without a named model (host-model or host-passthrough) sees the host's CPU: it
+    needs the source's host CPU model.
     """
 
-    def host_passes(self, host, spec):
-        if spec.cpu_model:
-            return host.cpu_models is not None and spec.cpu_model in host.cpu_models
-        return spec.source is None or host.cpu_model == spec.source.cpu_model
+    expression = ('(guest_cpu in h.cpu_models) if guest_cpu '
+                  'else (h.cpu_model == source_cpu)')
+    names = ('guest_cpu', 'source_cpu')
+
+    def applies(self, spec):
+        return bool(spec.cpu_model) or spec.source is not None
+
+    def bind(self, spec):
+        return (spec.cpu_model, spec.source.cpu_model if spec.source is not None else None)
 
     def explain(self, host, spec):
         if spec.cpu_model:
-            if host.cpu_models is None:
+            if not host.cpu_models_known:
                 return f'{host.name} does not report the CPU models it can run'
             return f'{host.name} cannot run CPU model {spec.cpu_model}'
         return (f'{host.name} has CPU {host.cpu_model}; the guest sees the source\'s host CPU '

@@ -10,14 +10,14 @@ class DiskFilter(filters.BaseFilter):
     disk_gb x disk_allocation_ratio, less reserved, used and claimed. Shared-storage live
     migration copies nothing and needs no room."""
 
-    def host_passes(self, host, spec):
-        return not spec.copies_disks or host.free_disk_gb >= spec.disk_gb
+    expression = 'h.free_disk_gb >= disk_need'
+    names = ('disk_need',)
 
-    def filter_all(self, hosts, spec):
-        if not spec.copies_disks:
-            return hosts
-        need = spec.disk_gb
-        return [h for h in hosts if h.free_disk_gb >= need]
+    def applies(self, spec):
+        return spec.copies_disks
+
+    def bind(self, spec):
+        return (spec.disk_gb,)
 
     def explain(self, host, spec):
         return (f'{host.name} has {host.free_disk_gb} GiB of disk free (ratio '

@@ -4,11 +4,7 @@ from migrator.conductor.scheduler import filters
 class HostStatusFilter(filters.BaseFilter):
     """The operator left the host enabled (not disabled, not in maintenance)."""
 
-    def host_passes(self, host, spec):
-        return host.enabled
-
-    def filter_all(self, hosts, spec):
-        return [h for h in hosts if h.enabled]
+    expression = 'h.enabled'
 
     def explain(self, host, spec):
         reason = f': {host.status_reason}' if host.status_reason else ''

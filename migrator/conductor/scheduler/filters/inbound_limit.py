@@ -10,13 +10,11 @@ class InboundLimitFilter(filters.BaseFilter):
     a request refused only by this waits in the queue for a slot."""
 
     transient = True
+    expression = 'h.inbound_migrations < inbound_limit'
+    names = ('inbound_limit',)
 
-    def host_passes(self, host, spec):
-        return host.inbound_migrations < CONF.scheduler.max_inbound_per_host
-
-    def filter_all(self, hosts, spec):
-        limit = CONF.scheduler.max_inbound_per_host
-        return [h for h in hosts if h.inbound_migrations < limit]
+    def bind(self, spec):
+        return (CONF.scheduler.max_inbound_per_host,)
 
     def explain(self, host, spec):
         return (f'{host.name} receives {host.inbound_migrations} migrations already '

@@ -9,12 +9,11 @@ class MemoryFilter(filters.BaseFilter):
     """Room for the guest's memory: memory_mb x ram_allocation_ratio, less what is
     reserved, used and already claimed by migrations on their way there."""
 
-    def host_passes(self, host, spec):
-        return host.free_memory_mb >= spec.memory_mb
+    expression = 'h.free_memory_mb >= memory_need'
+    names = ('memory_need',)
 
-    def filter_all(self, hosts, spec):
-        need = spec.memory_mb
-        return [h for h in hosts if h.free_memory_mb >= need]
+    def bind(self, spec):
+        return (spec.memory_mb,)
 
     def explain(self, host, spec):
         return (f'{host.name} has {host.free_memory_mb} MiB of memory free (ratio '

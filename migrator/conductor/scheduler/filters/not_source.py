@@ -4,12 +4,11 @@ from migrator.conductor.scheduler import filters
 class NotSourceFilter(filters.BaseFilter):
     """A guest does not migrate to the host it runs on."""
 
-    def host_passes(self, host, spec):
-        return host.name != spec.source_host
+    expression = 'h.name != source_name'
+    names = ('source_name',)
 
-    def filter_all(self, hosts, spec):
-        source = spec.source_host
-        return [h for h in hosts if h.name != source]
+    def bind(self, spec):
+        return (spec.source_host,)
 
     def explain(self, host, spec):
         return f'{host.name} is the source'

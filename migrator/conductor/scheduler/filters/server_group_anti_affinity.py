@@ -5,14 +5,14 @@ class ServerGroupAntiAffinityFilter(filters.BaseFilter):
     """Anti-affinity: never onto a host where another member of the group runs or is
     going."""
 
-    def host_passes(self, host, spec):
-        return spec.group_policy != 'anti-affinity' or host.name not in spec.group_hosts
+    expression = 'h.name not in anti_affinity_hosts'
+    names = ('anti_affinity_hosts',)
 
-    def filter_all(self, hosts, spec):
-        if spec.group_policy != 'anti-affinity' or not spec.group_hosts:
-            return hosts
-        taken = spec.group_hosts
-        return [h for h in hosts if h.name not in taken]
+    def applies(self, spec):
+        return spec.group_policy == 'anti-affinity' and bool(spec.group_hosts)
+
+    def bind(self, spec):
+        return (spec.group_hosts,)
 
     def explain(self, host, spec):
         return (f"{host.name} runs another member of anti-affinity group "

@@ -8,12 +8,11 @@ CONF = cfg.CONF
 class VcpuFilter(filters.BaseFilter):
     """Room for the guest's vCPUs: vcpus x cpu_allocation_ratio, less used and claimed."""
 
-    def host_passes(self, host, spec):
-        return host.free_vcpus >= spec.vcpus
+    expression = 'h.free_vcpus >= vcpu_need'
+    names = ('vcpu_need',)
 
-    def filter_all(self, hosts, spec):
-        need = spec.vcpus
-        return [h for h in hosts if h.free_vcpus >= need]
+    def bind(self, spec):
+        return (spec.vcpus,)
 
     def explain(self, host, spec):
         return (f'{host.name} has {host.free_vcpus} vCPUs free (ratio '

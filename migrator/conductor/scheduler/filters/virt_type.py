@@ -4,14 +4,14 @@ from migrator.conductor.scheduler import filters
 class VirtTypeFilter(filters.BaseFilter):
     """Same virt type as the source: a KVM guest cannot continue under TCG or back."""
 
-    def host_passes(self, host, spec):
-        return spec.source is None or host.virt_type == spec.source.virt_type
+    expression = 'h.virt_type == source_virt_type'
+    names = ('source_virt_type',)
 
-    def filter_all(self, hosts, spec):
-        if spec.source is None:
-            return hosts
-        wanted = spec.source.virt_type
-        return [h for h in hosts if h.virt_type == wanted]
+    def applies(self, spec):
+        return spec.source is not None
+
+    def bind(self, spec):
+        return (spec.source.virt_type,)
 
     def explain(self, host, spec):
         return (f'{host.name} runs virt type {host.virt_type}, the source '

@@ -9,8 +9,8 @@ class MigrationsInFlightWeigher(weighers.BaseWeigher):
     """Fewest migrations entering or leaving the host now: they share its network and
     memory bandwidth with ours. [scheduler] migrations_weight_multiplier."""
 
+    attribute = 'migrations_in_flight'
+    higher_is_better = False
+
     def multiplier(self):
         return CONF.scheduler.migrations_weight_multiplier
-
-    def raw_weights(self, hosts, spec):
-        return [-(h.inbound_migrations + h.outbound_migrations) for h in hosts]

@@ -12,8 +12,7 @@ def _best(weigher_list, hosts, request):
 def test_ram_weigher_spreads_by_default():
     hosts = [host('full', memory_mb_used=6000), host('empty'), host('half', memory_mb_used=4000)]
     assert _best([ram.RamWeigher()], hosts, spec()) == 'empty'
-    raw = ram.RamWeigher().raw_weights(hosts, spec(memory_mb=1024))
-    assert raw == [8192 - 6000 - 1024, 8192 - 1024, 8192 - 4000 - 1024]
+    assert ram.RamWeigher().raw_weights(hosts, spec()) == [8192 - 6000, 8192, 8192 - 4000]
 
 
 def test_ram_weigher_packs_with_negative_multiplier():
@@ -29,6 +28,14 @@ def test_migrations_weigher_prefers_quiet_hosts():
     hosts = [host('busy', inbound_migrations=1, outbound_migrations=1),
              host('quiet'), host('some', outbound_migrations=1)]
     assert _best([migrations.MigrationsInFlightWeigher()], hosts, spec()) == 'quiet'
+    assert migrations.MigrationsInFlightWeigher().raw_weights(hosts, spec()) == [-2, 0, -1]
+
+
+def test_best_ranks_and_breaks_ties_by_order():
+    hosts = [host('a', memory_mb_used=100), host('b'), host('c'), host('d', memory_mb_used=50)]
+    ranking = weighers.best([ram.RamWeigher()], hosts, spec(), 3)
+    assert [h.name for _, h in ranking] == ['b', 'c', 'd']
+    assert ranking[0][0] == 1.0
 
 
 def test_weights_are_normalised_and_multiplied():
