@@ -46,6 +46,9 @@ def synthetic_fleet(rng):
             'cpu_model': 'Skylake-Server', 'cpu_models': CPU_MODELS, 'memory_mb': memory,
             'memory_mb_used': 0, 'reserved_memory_mb': 4096, 'vcpus': 64, 'vcpus_used': 0,
             'disk_gb': 4000, 'disk_gb_used': 0,
+            # A few hosts have migrations in flight, so both weighers discriminate.
+            'inbound_migrations': 1 if rng.random() < 0.01 else 0,
+            'outbound_migrations': 1 if rng.random() < 0.01 else 0,
             'status': 'enabled' if rng.random() > 0.02 else 'maintenance',
             'status_reason': None,
             # 1% of the agents are silent (down); the others' heartbeat stays fresh for the
