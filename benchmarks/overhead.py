@@ -9,6 +9,8 @@ Prints the medians and the ratio end-to-end / bare.
 """
 
 import argparse
+import collections
+import datetime
 import statistics
 import tempfile
 import time
@@ -27,10 +29,17 @@ def through_api(api, name, target):
     started = time.monotonic()
     response = api.post('/v1/migrations', {'instance': name, 'target_host': target})
     assert response.status_code == 202, response.text
-    done = api.wait_for_migration(response.json()['id'])
+    done = api.wait_for_migration(response.json()['id'], interval=0.01)
     elapsed = time.monotonic() - started
     assert done['status'] == 'completed', done
-    return elapsed
+    return elapsed, phases(done['events'])
+
+
+def phases(events):
+    """Seconds spent in each state, from the migration's event history."""
+    times = [(e['to_state'], datetime.datetime.fromisoformat(e['time'])) for e in events]
+    return {state: (later - at).total_seconds()
+            for (state, at), (_next, later) in zip(times, times[1:], strict=False)}
 
 
 def bare(cluster, name, source, target):
@@ -71,17 +80,23 @@ def main():
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
         api_times, bare_times = [], []
+        in_state = collections.defaultdict(list)
         for _ in range(args.n):
             source = probe.running_host(name, cluster=cluster)['name']
             target = 'sandbox-host2' if source == 'sandbox-host1' else 'sandbox-host1'
             processes.wait_until(lambda s=source: (api.instance(name) or {}).get('host') == s,
                                  30, 'the API to see the guest where it runs')
-            api_times.append(through_api(api, name, target))
+            elapsed, spent = through_api(api, name, target)
+            api_times.append(elapsed)
+            for state, seconds in spent.items():
+                in_state[state].append(seconds)
             bare_times.append(bare(cluster, name, target, source))
         api_median = statistics.median(api_times)
         bare_median = statistics.median(bare_times)
         print(f'through the API (POST -> completed): {[round(t, 3) for t in api_times]}')
         print(f'bare migrateToURI3:                   {[round(t, 3) for t in bare_times]}')
+        print('median time in each state: ' + ', '.join(
+            f'{state} {statistics.median(v) * 1000:.0f} ms' for state, v in in_state.items()))
         print(f'median end-to-end {api_median:.3f} s, median bare {bare_median:.3f} s, '
               f'ratio {api_median / bare_median:.3f}')
     finally:

@@ -1,8 +1,9 @@
 """migrator-all: API, conductor and compute agents in one process, for one machine.
 
-The services talk over oslo.messaging's in-process fake:// bus unless transport_url says
-otherwise, and the database is the embedded SQLite by default. Compute agents are started
-for every host of the sandbox cluster (cluster.json) and every [all] compute_hosts entry.
+The services talk over the in-process inproc:// bus (migrator.common.inproc_bus) unless
+transport_url says otherwise, and the database is the embedded SQLite by default. Compute
+agents are started for every host of the sandbox cluster (cluster.json) and every [all]
+compute_hosts entry.
 """
 
 import json
@@ -80,7 +81,7 @@ class AllInOne:
 def main(argv=None):
     from oslo_messaging import transport
     CONF.register_opts(transport._transport_opts)
-    CONF.set_default('transport_url', 'fake://')
+    CONF.set_default('transport_url', 'inproc://')
     service.prepare(argv if argv is not None else sys.argv, 'migrator, every service in one '
                     'process')
     try:

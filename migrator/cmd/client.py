@@ -142,3 +142,29 @@ class Client:
 
     def migration_get(self, migration_id):
         return self._request('GET', '/v1/migrations/' + self._quote(migration_id))[1]
+
+    # -- drains -----------------------------------------------------------------------------
+
+    def host_drain(self, name, mode='live', target_hosts=None, max_parallel=None):
+        """Starts a drain; returns the accepted job (202)."""
+        body = {'mode': mode}
+        if target_hosts:
+            body['target_hosts'] = list(target_hosts)
+        if max_parallel is not None:
+            body['max_parallel'] = max_parallel
+        return self._request('POST', f'/v1/hosts/{self._quote(name)}/drain', json=body)[1]
+
+    def host_drain_get(self, name):
+        """The host's newest drain or return job."""
+        return self._request('GET', f'/v1/hosts/{self._quote(name)}/drain')[1]
+
+    def host_drain_cancel(self, name):
+        return self._request('DELETE', f'/v1/hosts/{self._quote(name)}/drain')[1]
+
+    def host_undrain(self, name, return_guests=False):
+        """{"host": <host>, "return": <return job or null>}."""
+        return self._request('POST', f'/v1/hosts/{self._quote(name)}/undrain',
+                             json={'return_guests': bool(return_guests)})[1]
+
+    def drain_get(self, drain_id):
+        return self._request('GET', '/v1/drains/' + self._quote(drain_id))[1]

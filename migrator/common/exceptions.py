@@ -84,3 +84,22 @@ class HypervisorError(MigratorException):
 class MigrationAborted(MigratorException):
     """Raised inside a task when an operator (or a timeout policy) asked it to stop."""
     message = 'Migration aborted: %(reason)s'
+
+
+class DrainNotFound(NotFound):
+    message = "Drain '%(id)s' is not known."
+
+
+class NoDrain(NotFound):
+    message = ("Host '%(host)s' has never been drained. `migrator-manage host drain %(host)s` "
+               "starts one.")
+
+
+class DrainInProgress(Conflict):
+    message = ("Host '%(host)s' already has a %(kind)s job %(id)s that is %(status)s; wait for "
+               "it to end (`migrator-manage host drain-status %(host)s`) or cancel it "
+               "(`DELETE /v1/hosts/%(host)s/drain`).")
+
+
+class InvalidDrainTransition(Conflict):
+    message = "Drain %(id)s is %(current)s and cannot become %(target)s."

@@ -1,7 +1,8 @@
 """oslo.messaging set-up shared by every service.
 
-`rabbit://` is used whenever more than one process is involved; `fake://` only inside one
-process (migrator-all and unit tests). Servers use the threading executor: no eventlet.
+`rabbit://` is used whenever more than one process is involved; `inproc://`
+(migrator.common.inproc_bus) or `fake://` only inside one process (migrator-all, unit
+tests). Servers use the threading executor: no eventlet.
 """
 
 import oslo_messaging as messaging

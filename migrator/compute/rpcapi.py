@@ -40,7 +40,9 @@ class ComputeAPI:
         return self._call(ctxt, host, 'check_shared_probe', directory=directory, name=name)
 
     def remove_shared_probe(self, ctxt, host, directory, name):
-        return self._call(ctxt, host, 'remove_shared_probe', directory=directory, name=name)
+        # Nobody waits for the probe file to go: it is off the migration's critical path.
+        self.client.prepare(server=host).cast(ctxt, 'remove_shared_probe',
+                                              directory=directory, name=name)
 
     def live_migrate(self, ctxt, host, migration_id, instance_uuid, dest_uri, migrate_disks,
                      conductor):

@@ -17,7 +17,7 @@ from oslo_log import log as logging
 
 from migrator.common import context, exceptions
 from migrator.compute import rpcapi as compute_rpcapi
-from migrator.conductor import job_waiters, progress
+from migrator.conductor import drains, job_waiters, progress
 from migrator.conductor.scheduler import queue as queue_mod
 from migrator.conductor.scheduler import scheduler as scheduler_mod
 from migrator.conductor.tasks import live
@@ -27,7 +27,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
         self.db = db
@@ -41,15 +41,19 @@ class ConductorManager:
         self._queue_wanted = threading.Event()
         self._stopping = threading.Event()
         self._poller = None
+        self.drains = drains.DrainRunner(db, self, self.host)
 
     def start(self):
-        """Starts the queue's timer (the services call this; unit tests drive the queue)."""
+        """Background work: the queue's timer, and adopting unfinished drains (ours, or
+        orphaned ones). The services call this; unit tests drive both themselves."""
         self._poller = threading.Thread(target=self._poll_queue, name='queue-poller',
                                         daemon=True)
         self._poller.start()
+        self.drains.start()
 
     def stop(self):
         self._stopping.set()
+        self.drains.stop()
         if self._poller is not None:
             self._poller.join(timeout=10)
         self.executor.shutdown(wait=False)
@@ -130,6 +134,10 @@ class ConductorManager:
     def _poll_queue(self):
         while not self._stopping.wait(CONF.scheduler.queue_poll_interval):
             self.start_queued()
+
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain or return job; any conductor may take it."""
+        self.drains.take(ctxt, drain_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Version history:
   1.0 - select_destination, migrate, report_host, migration_progress, migration_job_done
-  1.1 - schedule_dry_run; select_destination takes block_migration
+  1.1 - drain
+  1.2 - schedule_dry_run; select_destination takes block_migration
 """
 
 import oslo_messaging as messaging
@@ -12,7 +13,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.1'
+VERSION = '1.2'
 
 
 class ConductorAPI:
@@ -29,7 +30,7 @@ class ConductorAPI:
         A check for the API so it can refuse a request that cannot be placed with a 409
         before anything is created; the task decides again (and claims) when it runs.
         """
-        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout)
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.2')
         return cctxt.call(ctxt, 'select_destination', instance_uuid=instance_uuid,
                           migration_type=migration_type, target_host=target_host,
                           block_migration=block_migration)
@@ -37,7 +38,7 @@ class ConductorAPI:
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
                          block_migration=None):
         """The scheduler's decision and its reasons, claiming and moving nothing."""
-        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout)
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.2')
         return cctxt.call(ctxt, 'schedule_dry_run', instance_uuid=instance_uuid,
                           migration_type=migration_type, target_host=target_host,
                           block_migration=block_migration)
@@ -45,6 +46,11 @@ class ConductorAPI:
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""
         self.client.cast(ctxt, 'migrate', migration_id=migration_id)
+
+    def drain(self, ctxt, drain_id):
+        """Starts an accepted drain (or undrain return) job; any conductor may take it."""
+        cctxt = self.client.prepare(version='1.1')
+        cctxt.cast(ctxt, 'drain', drain_id=drain_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -9,11 +9,13 @@ from migrator.conf import (
     conductor,
     database,
     default,
+    drain,
     libvirt,
     scheduler,
 )
 
 CONF = cfg.CONF
 
-for _module in (default, database, api, all_in_one, conductor, scheduler, compute, libvirt):
+for _module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
+                libvirt):
     _module.register_opts(CONF)

@@ -7,6 +7,7 @@ from migrator.conf import (
     conductor,
     database,
     default,
+    drain,
     libvirt,
     scheduler,
 )
@@ -14,7 +15,7 @@ from migrator.conf import (
 
 def list_opts():
     result = []
-    for module in (default, database, api, all_in_one, conductor, scheduler, compute,
+    for module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
                    libvirt):
         for group, opts in module.list_opts().items():
             result.append((group, opts))

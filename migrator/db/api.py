@@ -25,6 +25,7 @@ from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models
+from migrator.db.drains import DrainQueries
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
@@ -42,7 +43,7 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(SchedulerQueries, ServerGroupQueries):
+class Database(DrainQueries, SchedulerQueries, ServerGroupQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):

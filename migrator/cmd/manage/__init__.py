@@ -17,7 +17,7 @@ from oslo_config import cfg
 
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.cmd import client as api_client
-from migrator.cmd.manage import database, hosts, instances, migrations, server_groups
+from migrator.cmd.manage import database, drains, hosts, instances, migrations, server_groups
 from migrator.common import exceptions
 from migrator.sandbox import cli as sandbox_cli
 
@@ -26,7 +26,7 @@ CONF = cfg.CONF
 _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
-COMMAND_GROUPS = (database, hosts, instances, migrations, server_groups)
+COMMAND_GROUPS = (database, hosts, drains, instances, migrations, server_groups)
 
 
 def build_parser():

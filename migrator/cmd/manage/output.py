@@ -70,9 +70,15 @@ def leaf(subparsers, name, func, help_text):
 
 
 def group(subparsers, name, help_text):
+    """The actions of command group `name`; several modules may add actions to one group
+    (host drain lives apart from host list), so a group made before is reused."""
+    existing = subparsers.choices.get(name)
+    if existing is not None:
+        return existing.migrator_actions
     group = subparsers.add_parser(name, help=help_text, description=help_text)
     sub = group.add_subparsers(dest='action', metavar='ACTION')
     sub.required = True
+    group.migrator_actions = sub
     return sub
 
 

@@ -5,6 +5,7 @@ scheduling -> preparing (target chosen and checked, shared storage proven)
 at both hosts) -> completed only when the guest runs on the target and not on the source.
 """
 
+import concurrent.futures
 import os
 
 from oslo_config import cfg
@@ -16,6 +17,15 @@ from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+
+def in_parallel(*steps):
+    """Runs independent steps (RPC calls to different hosts) at once: the migration waits
+    for the slowest, not for the sum. Returns their results in order; the first error
+    raised, in order, is re-raised."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        futures = [pool.submit(step) for step in steps]
+    return [f.result() for f in futures]
 
 
 class LiveMigrationTask(base.MigrationTask):
@@ -44,9 +54,10 @@ class LiveMigrationTask(base.MigrationTask):
                         {'target_host': self.target})
 
         uuid = self.instance['uuid']
-        dest = self.compute_api.check_can_live_migrate_destination(
-            self.ctxt, self.target, uuid, self.instance['memory_mb'])
-        migrate_disks = self._disks_to_copy()
+        dest, migrate_disks = in_parallel(
+            lambda: self.compute_api.check_can_live_migrate_destination(
+                self.ctxt, self.target, uuid, self.instance['memory_mb']),
+            self._disks_to_copy)
 
         waiter = self.waiters.register(self.id)
         try:
@@ -105,8 +116,8 @@ class LiveMigrationTask(base.MigrationTask):
             return None
 
     def _finish(self):
-        on_target = self._where(self.target)
-        on_source = self._where(self.source)
+        on_target, on_source = in_parallel(lambda: self._where(self.target),
+                                           lambda: self._where(self.source))
         runs_on_target = bool(on_target and on_target['active'] and not on_target['incoming'])
         gone_from_source = bool(on_source and not on_source['exists'])
         if runs_on_target and gone_from_source:

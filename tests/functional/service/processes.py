@@ -94,9 +94,10 @@ class ApiClient:
         r = self.get(f'/v1/instances/{name}')
         return r.json() if r.status_code == 200 else None
 
-    def wait_for_migration(self, migration_id, timeout=180):
+    def wait_for_migration(self, migration_id, timeout=180, interval=0.05):
         def ended():
             body = self.get(f'/v1/migrations/{migration_id}').json()
             return body if body['status'] in ('completed', 'failed', 'cancelled',
                                                'error') else None
-        return wait_until(ended, timeout, f'migration {migration_id} to end', interval=0.05)
+        return wait_until(ended, timeout, f'migration {migration_id} to end',
+                          interval=interval)

@@ -55,6 +55,8 @@ class FakeConductor:
         self.dry_runs = []
         self.casts = []
         self.threads = []
+        self.drain_error = None    # raised by drain when set
+        self.drains = []
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -78,6 +80,11 @@ class FakeConductor:
                                       daemon=True)
             thread.start()
             self.threads.append(thread)
+
+    def drain(self, ctxt, drain_id):
+        if self.drain_error is not None:
+            raise self.drain_error
+        self.drains.append(drain_id)
 
     def join(self, timeout=10):
         for thread in self.threads:

@@ -3,13 +3,14 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import hosts, instances, migrations, server_groups
+from migrator.api.controllers.v1 import drains, hosts, instances, migrations, server_groups
 
 
 class V1Controller:
     hosts = hosts.HostsController()
     instances = instances.InstancesController()
     migrations = migrations.MigrationsController()
+    drains = drains.DrainsController()
 
     @expose(generic=True, template='json')
     def index(self, *args, **kwargs):
@@ -23,7 +24,7 @@ class V1Controller:
             'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
-                for name in ('hosts', 'instances', 'migrations', 'server-groups')
+                for name in ('hosts', 'instances', 'migrations', 'drains', 'server-groups')
             ],
         }
 

@@ -1,4 +1,5 @@
-"""GET /v1/hosts, GET /v1/hosts/{name}, PUT /v1/hosts/{name} (status and reason)"""
+"""GET /v1/hosts, GET /v1/hosts/{name}, PUT /v1/hosts/{name} (status and reason); drain and
+undrain below a host (drains.py)."""
 
 import collections
 
@@ -6,7 +7,7 @@ import pecan
 from pecan import expose, rest
 
 from migrator.api import scheduler_schemas, schemas, views
-from migrator.api.controllers.v1 import utils
+from migrator.api.controllers.v1 import drains, utils
 
 
 def _in_flight(db):
@@ -20,6 +21,8 @@ def _in_flight(db):
 
 
 class HostsController(rest.RestController):
+    drain = drains.HostDrainController()
+    undrain = drains.HostUndrainController()
 
     @expose('json')
     def get_all(self, **kwargs):

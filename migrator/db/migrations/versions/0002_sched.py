@@ -1,7 +1,7 @@
 """Scheduler: capacity claims, migration slots, server groups, priorities, CPU models.
 
 Revision ID: 0002_sched
-Revises: 0001
+Revises: 0002_drain
 Create Date: 2026-11-26
 
 hosts gain the totals of what is claimed on them (claimed_*) and how many migrations leave
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0002_sched'
-down_revision = '0001'
+down_revision = '0002_drain'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,135 @@
+"""Drain makespan: draining a host of 8 guests through migrator against bare migrations.
+
+Brings up a 3-host sandbox with N small shared-disk guests (128 MiB, 1 MiB/s dirtied) on
+sandbox-host1 and migrator-all (SQLite, in-process bus). Each run:
+
+  1. drain:  POST /v1/hosts/sandbox-host1/drain {"max_parallel": P} until the API shows the
+             job completed -- the makespan;
+  2. undrain --return-guests brings them back (not timed);
+  3. bare:   each guest, one after another, by a bare migrateToURI3 with the same flags to
+             sandbox-host2 (each one timed), then back (not timed).
+
+The baseline is (sum of the bare migrations) / P: what the drain would take if P migrations
+ran side by side at no cost and migrator added nothing. Prints per-run figures, the medians
+and the ratio makespan / baseline (1.0 = perfect; above 1 = orchestration overhead plus the
+slowdown of P migrations sharing this machine's 2 cores).
+
+    MIGRATOR_SANDBOX_NET=127.0.9 .venv/bin/python -m benchmarks.drain [-n 3] [--guests 8] [-p 2]
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import libvirt
+
+from migrator.compute.virt.libvirt import migration as libvirt_migration
+from migrator.sandbox import cluster as cluster_mod
+from migrator.sandbox import probe
+from tests.functional.service import processes
+
+FLAGS = libvirt_migration.LIVE_FLAGS | libvirt.VIR_MIGRATE_UNSAFE
+SOURCE, OTHER = 'sandbox-host1', 'sandbox-host2'
+
+
+def wait_job(api, job_id):
+    def ended():
+        body = api.get(f'/v1/drains/{job_id}').json()
+        return body if body['status'] in ('completed', 'partial', 'cancelled',
+                                           'failed') else None
+    return processes.wait_until(ended, 600, f'job {job_id}', interval=0.05)
+
+
+def drain(api, parallel):
+    started = time.monotonic()
+    response = api.post(f'/v1/hosts/{SOURCE}/drain', {'max_parallel': parallel})
+    assert response.status_code == 202, response.text
+    job = wait_job(api, response.json()['id'])
+    elapsed = time.monotonic() - started
+    assert job['status'] == 'completed', job
+    return elapsed
+
+
+def undrain(api):
+    response = api.post(f'/v1/hosts/{SOURCE}/undrain', {'return_guests': True})
+    assert response.status_code == 202, response.text
+    job = wait_job(api, response.json()['return']['id'])
+    assert job['status'] == 'completed', job
+
+
+def bare(cluster, name, source, target):
+    hosts = {h['name']: h for h in cluster['hosts']}
+    conn = libvirt.open(hosts[source]['uri'])
+    try:
+        dom = conn.lookupByName(name)
+        started = time.monotonic()
+        dom.migrateToURI3(hosts[target]['uri'], {}, FLAGS)
+        return time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def all_on(api, names, host):
+    return all((api.instance(n) or {}).get('host') == host for n in names)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('-n', type=int, default=3, help='runs (default 3)')
+    parser.add_argument('--guests', type=int, default=8, help='guests on the host (8)')
+    parser.add_argument('-p', '--parallel', type=int, default=2,
+                        help='max_parallel of the drain (2)')
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix='migrator-bench-drain-')
+    state_dir = f'{work}/sandbox'
+    cluster_mod.up(hosts=3, guests_per_host=0, memory_mib=128, dirty_rate_mib=1,
+                   state_dir=state_dir)
+    proc = None
+    try:
+        names = [cluster_mod.add_guest(state_dir=state_dir, host=SOURCE, wait=False)['name']
+                 for _ in range(args.guests)]
+        cluster = cluster_mod.load(state_dir)
+        for name in names:
+            probe.wait_for_tick(name, cluster=cluster, timeout=180)
+        port = processes.free_port()
+        conf = processes.write_config(f'{work}/all.conf', {
+            'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
+            'api': {'port': port},
+            'all': {'sandbox_state_dir': state_dir},
+            'compute': {'report_interval': 2},
+            'libvirt': {'virt_type': 'qemu'},
+        })
+        proc = processes.ServiceProcess('migrator-all', conf, f'{work}/all.log')
+        api = processes.ApiClient(f'http://127.0.0.1:{port}')
+        processes.wait_until(api.answers, 60, 'the API')
+        processes.wait_until(lambda: api.hosts_up([h['name'] for h in cluster['hosts']]),
+                             60, 'every host')
+        makespans, sums = [], []
+        for run in range(args.n):
+            processes.wait_until(lambda: all_on(api, names, SOURCE), 60,
+                                 'the API to see every guest on the source')
+            makespans.append(drain(api, args.parallel))
+            undrain(api)
+            processes.wait_until(lambda: all_on(api, names, SOURCE), 60,
+                                 'the guests to be back')
+            sums.append(sum(bare(cluster, n, SOURCE, OTHER) for n in names))
+            for n in names:
+                bare(cluster, n, OTHER, SOURCE)
+            print(f'run {run + 1}: drain makespan {makespans[-1]:.2f} s, sum of bare '
+                  f'migrations {sums[-1]:.2f} s, baseline {sums[-1] / args.parallel:.2f} s',
+                  flush=True)
+        makespan = statistics.median(makespans)
+        baseline = statistics.median(sums) / args.parallel
+        print(f'{args.guests} guests, max_parallel {args.parallel}, {args.n} runs')
+        print(f'median drain makespan {makespan:.2f} s; median sum of bare migrations '
+              f'{statistics.median(sums):.2f} s / {args.parallel} = {baseline:.2f} s; '
+              f'ratio {makespan / baseline:.2f}')
+    finally:
+        if proc is not None:
+            proc.stop()
+        cluster_mod.down(state_dir)
+
+
+if __name__ == '__main__':
+    main()
