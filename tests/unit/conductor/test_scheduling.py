@@ -205,3 +205,31 @@ def test_six_from_one_host_run_two_at_a_time_in_priority_order(db, cluster):
     assert all(vm5_started <= db.migration_get(i)['started_at'] for i in ids[2:5])
     assert db.scheduler_active_count() == 0
     assert db.host_get('host1')['outbound_migrations'] == 0
+
+
+def test_forced_target_at_its_inbound_limit_waits_in_the_queue(db, cluster):
+    CONF.set_override('max_inbound_per_host', 1, group='scheduler')
+    try:
+        cluster.drivers['host1'].add_domain('vm1', memory_mb=128)
+        cluster.drivers['host1'].add_domain('vm2', memory_mb=128)
+        cluster.report_all()
+        cluster.cloud.gate = threading.Event()
+        first = _submit(db, cluster, 'vm1', target='host2')
+        _wait(lambda: db.migration_get(first)['status'] == states.RUNNING, 'vm1 running')
+
+        # The API's check ignores the full inbound slot: the request would wait, not fail.
+        assert cluster.conductor.select_destination(cluster.ctxt, 'vm2', 'live',
+                                                    'host2') == 'host2'
+        second = _submit(db, cluster, 'vm2', target='host2')
+        _wait(lambda: db.migration_get(second)['status'] == states.QUEUED, 'vm2 requeued')
+        history = [e['to_state'] for e in db.migration_get(second)['events']]
+        assert history == ['accepted', 'scheduling', 'queued']
+        assert 'InboundLimitFilter' in db.migration_get(second)['events'][-1]['detail']
+        assert db.host_get('host1')['outbound_migrations'] == 1  # vm2 gave its slot back
+
+        cluster.cloud.gate.set()
+        _wait(lambda: _ended(db, [first, second]), 'both to end')
+        assert db.migration_get(second)['status'] == states.COMPLETED
+        assert db.migration_get(second)['target_host'] == 'host2'
+    finally:
+        CONF.clear_override('max_inbound_per_host', group='scheduler')
