@@ -22,7 +22,8 @@ from migrator.common import exceptions
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-RESOURCES = '/v1/hosts, /v1/instances, /v1/migrations, /v1/drains and /v1/plans'
+RESOURCES = ('/v1/hosts, /v1/instances, /v1/migrations, /v1/drains, /v1/plans and '
+             '/v1/server-groups')
 
 
 def title(code):

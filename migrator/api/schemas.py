@@ -71,6 +71,16 @@ MIGRATION_CREATE = {
                            'is refused when a disk would have to be copied.',
         },
         **CONVERGENCE_PROPERTIES,
+        'priority': {
+            'type': 'integer', 'minimum': -100, 'maximum': 100, 'default': 0,
+            'description': 'Queued migrations start highest priority first, oldest first '
+                           'within a priority.',
+        },
+        'dry_run': {
+            'type': 'boolean', 'default': False,
+            'description': 'Only ask the scheduler: answer the target it would choose and why, '
+                           'or why no host fits; create and move nothing.',
+        },
     },
     'required': ['instance'],
     'additionalProperties': False,
@@ -144,6 +154,10 @@ def _message(error):
         return 'request body must name exactly one action'
     if error.validator == 'minLength':
         return f'{field} must not be empty'
+    if error.validator == 'minimum':
+        return f'{field} must be at least {error.validator_value}, not {error.instance}'
+    if error.validator == 'maximum':
+        return f'{field} must be at most {error.validator_value}, not {error.instance}'
     if error.validator == 'maxLength':
         return f'{field} must be at most {error.validator_value} characters long'
     return f'{field}: {error.message}'

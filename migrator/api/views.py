@@ -5,6 +5,7 @@ Timestamps are ISO 8601 UTC with millisecond precision and a Z (2024-05-01T12:00
 """
 
 import datetime
+import json
 
 from oslo_config import cfg
 
@@ -17,13 +18,15 @@ HOST_FIELDS = (
 )
 
 INSTANCE_FIELDS = (
-    'uuid', 'name', 'host', 'power_state', 'memory_mb', 'vcpus', 'disk_gb', 'migration_id',
+    'uuid', 'name', 'host', 'power_state', 'memory_mb', 'vcpus', 'disk_gb', 'cpu_model',
+    'migration_id',
     'created_at', 'updated_at',
 )
 
 MIGRATION_FIELDS = (
     'id', 'instance_uuid', 'instance_name', 'type', 'block_migration', 'status',
-    'source_host', 'target_host', 'requested_target', 'conductor', 'error', 'progress',
+    'source_host', 'target_host', 'requested_target', 'conductor', 'priority', 'error',
+    'progress',
     'memory_total', 'memory_processed', 'memory_remaining', 'disk_total', 'disk_processed',
     'disk_remaining', 'dirty_rate', 'iteration', 'downtime_ms', 'eta_seconds', 'created_at',
     'updated_at', 'started_at', 'finished_at', 'memory_progress', 'disk_progress',
@@ -68,7 +71,37 @@ def host_state(last_heartbeat, now=None):
     return 'up' if age <= CONF.conductor.service_down_time else 'down'
 
 
-def host(record, instances, now=None):
+def _cpu_models(value):
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _scheduling(record, in_flight):
+    """What the scheduler sees of a host: capacity after the allocation ratios, claims of
+    migrations on their way there, and the migrations in flight from or to it."""
+    sched = CONF.scheduler
+    memory_mb = record.get('memory_mb') or 0
+    return {
+        'cpu_models': _cpu_models(record.get('cpu_models')),
+        'memory_mb_capacity': int(memory_mb * sched.ram_allocation_ratio
+                                  - (record.get('reserved_memory_mb') or 0)),
+        'vcpus_capacity': int((record.get('vcpus') or 0) * sched.cpu_allocation_ratio),
+        'disk_gb_capacity': int((record.get('disk_gb') or 0) * sched.disk_allocation_ratio
+                                - CONF.compute.reserved_host_disk_gb),
+        'memory_mb_claimed': record.get('claimed_memory_mb') or 0,
+        'vcpus_claimed': record.get('claimed_vcpus') or 0,
+        'disk_gb_claimed': record.get('claimed_disk_gb') or 0,
+        'migrations_inbound': record.get('inbound_migrations') or 0,
+        'migrations_outbound': record.get('outbound_migrations') or 0,
+        'migrations_in_flight': sorted(in_flight or ()),
+    }
+
+
+def host(record, instances, in_flight=None, now=None):
     view = _pick(record, HOST_FIELDS)
     memory_mb = record.get('memory_mb')
     if memory_mb is None:
@@ -78,11 +111,18 @@ def host(record, instances, now=None):
                                   - (record.get('memory_mb_used') or 0))
     view['state'] = host_state(record.get('last_heartbeat'), now)
     view['instances'] = instances
+    view.update(_scheduling(record, in_flight))
     return view
 
 
 def instance(record):
     return _pick(record, INSTANCE_FIELDS)
+
+
+def server_group(record):
+    return {'id': record['id'], 'name': record['name'], 'policy': record['policy'],
+            'members': list(record.get('members') or ()),
+            'created_at': isotime(record.get('created_at'))}
 
 
 def migration(record, with_events=True, samples_count=None):

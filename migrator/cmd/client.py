@@ -51,6 +51,8 @@ class Client:
         except requests.exceptions.RequestException as exc:
             raise ConnectionFailed(
                 f'request to the migrator API at {self.url} failed: {exc}') from None
+        if resp.status_code == 204:
+            return resp, {}
         try:
             body = resp.json()
         except ValueError:
@@ -91,9 +93,14 @@ class Client:
     def instance_get(self, ident):
         return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
 
+    def host_set_status(self, name, status, reason=None):
+        return self._request('PUT', '/v1/hosts/' + self._quote(name),
+                             json={'status': status, 'reason': reason})[1]
+
     def migration_create(self, instance, migration_type='live', target_host=None,
-                         block_migration=None, controls=None):
-        """Returns the accepted migration (the API answered 202).
+                         block_migration=None, controls=None, priority=None, dry_run=False):
+        """Returns the accepted migration (the API answered 202), or with dry_run the
+        scheduler's answer ({"dry_run": {...}}).
 
         controls: convergence fields (max_downtime_ms, bandwidth_mib, ...); None ones are
         left out so the service's defaults apply."""
@@ -101,7 +108,34 @@ class Client:
         if block_migration is not None:
             body['block_migration'] = block_migration
         body.update({k: v for k, v in (controls or {}).items() if v is not None})
+        if priority is not None:
+            body['priority'] = priority
+        if dry_run:
+            body['dry_run'] = True
         return self._request('POST', '/v1/migrations', json=body)[1]
+
+    def server_group_list(self):
+        return self._request('GET', '/v1/server-groups')[1]['server_groups']
+
+    def server_group_get(self, ident):
+        return self._request('GET', '/v1/server-groups/' + self._quote(ident))[1]
+
+    def server_group_create(self, name, policy, members=()):
+        return self._request('POST', '/v1/server-groups',
+                             json={'name': name, 'policy': policy,
+                                   'members': list(members)})[1]
+
+    def server_group_delete(self, ident):
+        self._request('DELETE', '/v1/server-groups/' + self._quote(ident))
+
+    def server_group_add_member(self, ident, instance):
+        return self._request('POST', f'/v1/server-groups/{self._quote(ident)}/members',
+                             json={'instance': instance})[1]
+
+    def server_group_remove_member(self, ident, instance):
+        return self._request(
+            'DELETE', f'/v1/server-groups/{self._quote(ident)}/members/{self._quote(instance)}'
+        )[1]
 
     def migration_list(self, status=None, instance=None, host=None, limit=None, marker=None):
         """One page: {"migrations": [...], "next": url} ("next" only when there may be more)."""

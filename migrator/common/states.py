@@ -44,7 +44,9 @@ _ABORTABLE = frozenset({ACCEPTED, QUEUED, SCHEDULING, PREPARING, RUNNING, STOPPI
 ALLOWED = {
     ACCEPTED: frozenset({QUEUED, SCHEDULING, FAILED}),
     QUEUED: frozenset({SCHEDULING, FAILED}),
-    SCHEDULING: frozenset({PREPARING, ROLLING_BACK, FAILED}),
+    # scheduling -> queued: the only hosts that fit are at their inbound limit; the
+    # migration gives its slot back and waits.
+    SCHEDULING: frozenset({QUEUED, PREPARING, ROLLING_BACK, FAILED}),
     PREPARING: frozenset({RUNNING, STOPPING, ROLLING_BACK, ERROR}),
     RUNNING: frozenset({POST_COPY, FINISHING, ROLLING_BACK, ERROR}),
     POST_COPY: frozenset({FINISHING, ERROR}),

@@ -1,9 +1,12 @@
 """The conductor's RPC endpoint: takes requests and agent reports, runs migration tasks.
 
 Several conductors may run against one broker and one DB. A migration belongs to the
-conductor that moved it from `accepted` to `scheduling` (a compare-and-swap in the DB), and
-its source agent reports the job's end to that conductor by name. An abort goes to that
-conductor by name too: only it holds the running task that can stop the work in progress.
+conductor that moved it from `accepted` (or `queued`) to `scheduling` (a compare-and-swap in
+the DB that also takes its concurrency slot), and its source agent reports the job's end to
+that conductor by name. An abort goes to that conductor by name too: only it holds the
+running task that can stop the work in progress. A migration without a free slot waits as
+`queued`; whenever a task here ends, and every [scheduler] queue_poll_interval seconds, the
+queue is looked at.
 """
 
 import datetime
@@ -14,10 +17,11 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import aborts, exceptions, states
+from migrator.common import aborts, context, exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import drains, job_waiters, progress, shared_storage
-from migrator.conductor.scheduler import host_selector
+from migrator.conductor.scheduler import queue as queue_mod
+from migrator.conductor.scheduler import scheduler as scheduler_mod
 from migrator.conductor.tasks import cold, live, rebalance
 
 CONF = cfg.CONF
@@ -31,9 +35,9 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.4')
+    target = messaging.Target(version='1.5')
 
-    def __init__(self, db, compute_api=None, host=None):
+    def __init__(self, db, compute_api=None, host=None, scheduler=None):
         self.db = db
         self.host = host or CONF.host
         self.compute_api = compute_api or compute_rpcapi.ComputeAPI()
@@ -41,30 +45,40 @@ class ConductorManager:
         self.executor = futurist.ThreadPoolExecutor(max_workers=CONF.conductor.workers)
         self._tasks_lock = threading.Lock()
         self._tasks = {}    # migration id -> the task running it here
+        self.scheduler = scheduler or scheduler_mod.Scheduler(db)
+        self.queue = queue_mod.MigrationQueue(db, self.host)
+        self._queue_lock = threading.Lock()
+        self._queue_wanted = threading.Event()
+        self._stopping = threading.Event()
+        self._poller = None
         self.drains = drains.DrainRunner(db, self, self.host)
         # Migrations whose switch to post-copy is recorded: a report per sample says so.
         self._post_copy = set()
 
     def start(self):
-        """Background work: adopt unfinished drains (ours, or orphaned ones)."""
+        """Background work: the queue's timer, and adopting unfinished drains (ours, or
+        orphaned ones). The services call this; unit tests drive both themselves."""
+        self._poller = threading.Thread(target=self._poll_queue, name='queue-poller',
+                                        daemon=True)
+        self._poller.start()
         self.drains.start()
 
     def stop(self):
+        self._stopping.set()
         self.drains.stop()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
         self.executor.shutdown(wait=False)
 
     # -- from the API -----------------------------------------------------------------------
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
-        """The host a migration would go to now; refuses (409) what cannot work there.
-
-        block_migration False (shared storage only) is checked here, so the API can refuse
-        a guest whose disks are not shared with that host before anything is created.
-        """
+        """The host the request would go to now, or NoValidHost saying why (the filter)."""
         instance = self.db.instance_get(instance_uuid)
-        target = host_selector.select_destination(self.db, instance, target_host)
+        target = self.scheduler.check(instance, migration_type, target_host, block_migration)
         if migration_type == 'live' and block_migration is False:
+            # Shared storage only: refuse now a guest whose disks would need copying.
             unshared = shared_storage.unshared_disks(ctxt, self.compute_api, instance['host'],
                                                      target, instance_uuid)
             if unshared:
@@ -72,38 +86,56 @@ class ConductorManager:
                                                                  instance['host'], target))
         return target
 
+    def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
+                         block_migration=None):
+        """What the scheduler would decide now, and why; claims and moves nothing."""
+        instance = self.db.instance_get(instance_uuid)
+        result = self.scheduler.explain(instance, migration_type, target_host, block_migration)
+        result['slots'] = self._slots_view(instance.get('host'))
+        return result
+
+    def _slots_view(self, source):
+        sched = CONF.scheduler
+        state = self.scheduler.cache.get(source)
+        outbound = state.outbound_migrations if state is not None else 0
+        active = self.db.scheduler_active_count()
+        return {'source_outbound': outbound, 'max_outbound_per_host': sched.max_outbound_per_host,
+                'cluster_active': active,
+                'max_migrations_in_cluster': sched.max_migrations_in_cluster,
+                'would_queue': (outbound >= sched.max_outbound_per_host
+                                or active >= sched.max_migrations_in_cluster)}
+
     def migrate(self, ctxt, migration_id):
-        # Taking the migration and registering its task happen under the lock that
-        # abort_migration reads the tasks with: an abort sees either an unstarted migration
-        # or its task, never a migration taken here without a task to stop.
+        # Taking the migration (and its slot) and registering its task happen under the lock
+        # that abort_migration reads the tasks with: an abort sees either an unstarted
+        # migration or its task, never a migration taken here without a task to stop.
         with self._tasks_lock:
             try:
-                migration = self.db.migration_transition(
-                    migration_id, [states.ACCEPTED], states.SCHEDULING,
-                    detail=f'taken by conductor {self.host}', values={'conductor': self.host})
-            except exceptions.InvalidStateTransition as exc:
-                LOG.info('Migration %s is not ours to start: %s', migration_id, exc)
-                return
+                migration = self.queue.admit(migration_id)
             except exceptions.MigrationNotFound:
                 LOG.warning('Migration %s vanished before it started', migration_id)
                 return
-            kind = TASK_KINDS.get(migration['type'])
-            if kind is None:
-                reason = f"no conductor task for migration type {migration['type']!r}"
-                self.db.migration_transition(migration_id, [states.SCHEDULING],
-                                             states.FAILED, detail=reason,
-                                             values={'error': reason})
-                return
-            task = kind(ctxt, self.db, self.compute_api, migration, self.waiters)
-            self._tasks[migration_id] = task
-        self.executor.submit(self._run, task)
+            task = self._new_task(migration, ctxt) if migration is not None else None
+        if task is not None:
+            self.executor.submit(self._run_task, task)
+        elif migration is None:
+            # It may have been queued just after a slot freed and the queue was looked at.
+            self.start_queued()
 
-    def _run(self, task):
-        try:
-            task.run()
-        finally:
-            with self._tasks_lock:
-                self._tasks.pop(task.id, None)
+    def _new_task(self, migration, ctxt=None):
+        """The task of a migration this conductor has just taken (it is `scheduling`);
+        registered so an abort finds it. The caller holds _tasks_lock."""
+        kind = TASK_KINDS.get(migration['type'])
+        if kind is None:
+            reason = f"no conductor task for migration type {migration['type']!r}"
+            self.db.migration_transition(migration['id'], [states.SCHEDULING],
+                                         states.FAILED, detail=reason,
+                                         values={'error': reason})
+            return None
+        task = kind(ctxt or context.get_admin_context(), self.db, self.compute_api,
+                    migration, self.waiters, self.scheduler)
+        self._tasks[migration['id']] = task
+        return task
 
     def abort_migration(self, ctxt, migration_id, reason):
         """Asks the task running migration_id here to stop; returns the migration.
@@ -128,6 +160,46 @@ class ConductorManager:
         task.request_abort(reason)
         return self.db.migration_get(migration_id)
 
+    # -- the queue --------------------------------------------------------------------------
+
+    def _launch(self, migration, ctxt=None):
+        with self._tasks_lock:
+            task = self._new_task(migration, ctxt)
+        if task is not None:
+            self.executor.submit(self._run_task, task)
+
+    def _run_task(self, task):
+        try:
+            task.run()
+        finally:
+            with self._tasks_lock:
+                self._tasks.pop(task.id, None)
+            if task.migration_ended():
+                # Its slots are free now: start whoever waits for them.
+                self.start_queued()
+
+    def start_queued(self):
+        """Start queued migrations that have a slot now. One pass at a time in this process
+        (other conductors race us through the DB's compare-and-swap); a call that finds a
+        pass running makes that pass look once more, so no freed slot goes unnoticed."""
+        started = 0
+        self._queue_wanted.set()
+        while self._queue_wanted.is_set():
+            if not self._queue_lock.acquire(blocking=False):
+                return started
+            try:
+                self._queue_wanted.clear()
+                started += self.queue.start_next(self._launch)
+            except Exception:
+                LOG.exception('Looking at the migration queue failed; trying again later')
+            finally:
+                self._queue_lock.release()
+        return started
+
+    def _poll_queue(self):
+        while not self._stopping.wait(CONF.scheduler.queue_poll_interval):
+            self.start_queued()
+
     def drain(self, ctxt, drain_id):
         """Starts an accepted drain or return job; any conductor may take it."""
         self.drains.take(ctxt, drain_id)
@@ -141,14 +213,18 @@ class ConductorManager:
     def apply_plan(self, ctxt, plan_id):
         """Applies a plan the API moved to `applying`, in a thread of its own (it waits
         for migrations, which run on the task executor)."""
-        applier = rebalance.PlanApplier(ctxt, self.db, self.migrate, conductor=self.host)
+        applier = rebalance.PlanApplier(
+            ctxt, self.db, self.migrate,
+            lambda instance, target: self.scheduler.check(instance, 'live', target),
+            conductor=self.host)
         threading.Thread(target=applier.run, args=(plan_id,), name=f'plan-{plan_id}',
                          daemon=True).start()
 
     # -- from the compute agents ------------------------------------------------------------
 
     def report_host(self, ctxt, host, inventory, domains, reported_at):
-        self.db.host_report(host, inventory)
+        row = self.db.host_report(host, inventory)
+        self.scheduler.cache.update(row)
         self.db.instance_sync_host(host, domains,
                                    datetime.datetime.fromisoformat(reported_at))
 

@@ -6,6 +6,7 @@ Version history:
   1.2 - abort_migration; select_destination takes block_migration
   1.3 - force_complete
   1.4 - create_plan, apply_plan
+  1.5 - schedule_dry_run
 """
 
 import oslo_messaging as messaging
@@ -15,7 +16,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.4'
+VERSION = '1.5'
 
 
 class ConductorAPI:
@@ -41,6 +42,14 @@ class ConductorAPI:
         cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version=version)
         return cctxt.call(ctxt, 'select_destination', instance_uuid=instance_uuid,
                           migration_type=migration_type, target_host=target_host, **kwargs)
+
+    def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
+                         block_migration=None):
+        """The scheduler's decision and its reasons, claiming and moving nothing."""
+        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.5')
+        return cctxt.call(ctxt, 'schedule_dry_run', instance_uuid=instance_uuid,
+                          migration_type=migration_type, target_host=target_host,
+                          block_migration=block_migration)
 
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""

@@ -12,9 +12,11 @@ from migrator.conf import (
     drain,
     libvirt,
     planner,
+    scheduler,
 )
 
 CONF = cfg.CONF
 
-for _module in (default, database, api, all_in_one, conductor, drain, compute, libvirt, planner):
+for _module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
+                libvirt, planner):
     _module.register_opts(CONF)

@@ -10,12 +10,14 @@ from migrator.conf import (
     drain,
     libvirt,
     planner,
+    scheduler,
 )
 
 
 def list_opts():
     result = []
-    for module in (default, database, api, all_in_one, conductor, drain, compute, libvirt, planner):
+    for module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
+                   libvirt, planner):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

@@ -10,6 +10,7 @@ conditions a user can cause raise migrator.common.exceptions.
 """
 
 import datetime
+import json
 import os
 import threading
 import uuid as uuidlib
@@ -28,6 +29,8 @@ from migrator.db import plans as db_plans
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
+from migrator.db.scheduler_api import SchedulerQueries
+from migrator.db.server_groups_api import ServerGroupQueries
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
 
@@ -43,7 +46,7 @@ def _check_fields(values, allowed, what):
 
 
 class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
-               db_plans.PlansMixin):
+               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
@@ -93,6 +96,8 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
         """
         now = utcnow()
         fields = {k: v for k, v in values.items() if k in models.HOST_REPORT_FIELDS}
+        if isinstance(fields.get('cpu_models'), (list, tuple)):
+            fields['cpu_models'] = json.dumps(sorted(fields['cpu_models']))
         fields.update(last_heartbeat=now, updated_at=now)
         with self._write() as conn:
             # UPDATE first: an upsert on every heartbeat would burn an id (sequence value)
@@ -153,11 +158,13 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
             row = {'uuid': dom['uuid'], 'name': dom.get('name') or dom['uuid'], 'host': host,
                    'power_state': dom.get('power_state') or
                    ('running' if is_active else 'shutoff'),
+                   'cpu_model': dom.get('cpu_model'),
                    'created_at': now, 'updated_at': now}
             row.update({k: int(dom.get(k) or 0) for k in models.INSTANCE_SIZES})
             (active if is_active else inactive).append(row)
         tbl = instances.c
-        copied = ('name', 'power_state') + models.INSTANCE_SIZES + ('updated_at',)
+        copied = (('name', 'power_state', 'cpu_model') + models.INSTANCE_SIZES
+                  + ('updated_at',))
 
         def active_set(new):
             out = {k: new[k] for k in copied}
@@ -363,6 +370,10 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
                 detail=detail))
             if to_state in states.TERMINAL:
                 self._release_instance(conn, mig_id, to_state, now)
+            if to_state in states.TERMINAL or to_state == states.QUEUED:
+                # Every kind of migration gives back its slots and claimed resources here,
+                # in the transaction that ends it (or sends it back to the queue).
+                self._release_claim(conn, mig_id)
             return self._migration_get(conn, mig_id)
 
     def _release_instance(self, conn, mig_id, to_state, now):

@@ -44,12 +44,13 @@ TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
 
 HOST_STATUSES = ('enabled', 'disabled', 'maintenance')
 MIGRATION_TYPES = ('live', 'cold')
+SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity')
 
 # Which columns each API call may write.
 HOST_REPORT_FIELDS = frozenset({
     'address', 'hypervisor_uri', 'virt_type', 'hypervisor_version', 'cpu_model',
     'memory_mb', 'memory_mb_used', 'vcpus', 'vcpus_used', 'disk_gb', 'disk_gb_used',
-    'reserved_memory_mb',
+    'reserved_memory_mb', 'cpu_models',
 })
 HOST_DEFAULTS = {
     'virt_type': 'kvm', 'hypervisor_version': 0, 'memory_mb': 0, 'memory_mb_used': 0,
@@ -59,7 +60,7 @@ HOST_DEFAULTS = {
 INSTANCE_SIZES = ('memory_mb', 'vcpus', 'disk_gb')
 CREATE_FIELDS = frozenset({
     'id', 'instance_uuid', 'instance_name', 'type', 'block_migration', 'source_host',
-    'target_host', 'requested_target', 'conductor', 'convergence',
+    'target_host', 'requested_target', 'conductor', 'convergence', 'priority',
 })
 # Percentages that never go backwards (the DB keeps the highest seen).
 PERCENT_FIELDS = ('progress', 'memory_progress', 'disk_progress')
@@ -119,7 +120,11 @@ class Base(DeclarativeBase):
 
 class Host(Base):
     __tablename__ = 'hosts'
-    __table_args__ = TABLE_ARGS
+    __table_args__ = (
+        # The conductors' host-state caches fetch the rows changed since they last looked.
+        Index('ix_hosts_updated_at', 'updated_at'),
+        TABLE_ARGS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -135,6 +140,16 @@ class Host(Base):
     disk_gb: Mapped[int] = mapped_column(Integer, default=0)
     disk_gb_used: Mapped[int] = mapped_column(Integer, default=0)
     reserved_memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    # The JSON list of CPU models this host's hypervisor can run (libvirt's domain
+    # capabilities, usable='yes'); the scheduler's CPU filter reads it.
+    cpu_models: Mapped[str | None] = mapped_column(Text)
+    # What the scheduler has claimed here for migrations in flight, and how many migrations
+    # leave and enter the host now; changed only by the claim and release compare-and-swaps.
+    claimed_memory_mb: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
+    claimed_vcpus: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
+    claimed_disk_gb: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
+    outbound_migrations: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
+    inbound_migrations: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
     status: Mapped[str] = mapped_column(String(16), default='enabled')
     status_reason: Mapped[str | None] = mapped_column(Text)
     last_heartbeat: Mapped[datetime.datetime]
@@ -157,6 +172,7 @@ class Instance(Base):
     memory_mb: Mapped[int] = mapped_column(Integer, default=0)
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+    cpu_model: Mapped[str | None] = mapped_column(String(255))
     # The lock: the id of the one migration in flight for this instance. Not a foreign key,
     # so that instances and migrations can be written in either order within a transaction.
     migration_id: Mapped[str | None] = mapped_column(String(36))
@@ -184,6 +200,8 @@ class Migration(Base):
     target_host: Mapped[str | None] = mapped_column(String(255))
     requested_target: Mapped[str | None] = mapped_column(String(255))
     conductor: Mapped[str | None] = mapped_column(String(255))
+    # Queued migrations start highest priority first, oldest first within a priority.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
     error: Mapped[str | None] = mapped_column(Text)
     # Double, not Float: MySQL's FLOAT is single precision and would not round-trip.
     progress: Mapped[float] = mapped_column(Double, default=0.0)
@@ -261,6 +279,61 @@ class MigrationSample(Base):
     downtime_ms: Mapped[int | None] = mapped_column(Integer)
     downtime_limit_ms: Mapped[int | None] = mapped_column(Integer)
     eta_seconds: Mapped[float | None] = mapped_column(Double)
+
+
+class SchedulerCounter(Base):
+    """One row (id 1): how many migrations hold a slot in the whole cluster."""
+    __tablename__ = 'scheduler_counters'
+    __table_args__ = TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    active_migrations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SchedulerClaim(Base):
+    """What one migration holds: a slot on its source (and the cluster's), and once its
+    target is chosen, the target's inbound slot and the guest's resources there."""
+    __tablename__ = 'scheduler_claims'
+    __table_args__ = (
+        Index('ix_scheduler_claims_instance_uuid', 'instance_uuid'),
+        TABLE_ARGS,
+    )
+
+    migration_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    source_host: Mapped[str] = mapped_column(String(255))
+    target_host: Mapped[str | None] = mapped_column(String(255))
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+    # True when the migration took a slot of its source and of the cluster (the queue);
+    # a migration started without the queue claims its target only.
+    holds_slot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class ServerGroup(Base):
+    __tablename__ = 'server_groups'
+    __table_args__ = TABLE_ARGS
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    policy: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class ServerGroupMember(Base):
+    __tablename__ = 'server_group_members'
+    __table_args__ = (
+        Index('ix_server_group_members_group_id', 'group_id'),
+        TABLE_ARGS,
+    )
+
+    # An instance belongs to one group at most, as in Nova.
+    instance_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey('server_groups.id', ondelete='CASCADE'))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
 
 hosts = Host.__table__
@@ -364,3 +437,9 @@ class PlanMove(Base):
 
 plans = Plan.__table__
 plan_moves = PlanMove.__table__
+
+
+scheduler_counters = SchedulerCounter.__table__
+scheduler_claims = SchedulerClaim.__table__
+server_groups = ServerGroup.__table__
+server_group_members = ServerGroupMember.__table__

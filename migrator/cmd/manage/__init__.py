@@ -27,6 +27,7 @@ from migrator.cmd.manage import (
     migrations,
     plans,
     rebalance,
+    server_groups,
 )
 from migrator.common import exceptions
 from migrator.sandbox import cli as sandbox_cli
@@ -36,7 +37,8 @@ CONF = cfg.CONF
 _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
-COMMAND_GROUPS = (database, hosts, drains, instances, migrations, plans, cluster, rebalance)
+COMMAND_GROUPS = (database, hosts, drains, instances, migrations, server_groups, plans, cluster,
+                  rebalance)
 
 
 def build_parser():

@@ -159,12 +159,40 @@ CONTROL_OPTIONS = {
 }
 
 
+def format_dry_run(answer):
+    lines = [f"Target: {answer.get('target_host') or 'none'}", f"Why: {answer.get('reason')}"]
+    filters = answer.get('filters') or []
+    if filters:
+        lines.append('Filters:\n' + output.format_table(
+            ['Filter', 'Hosts before', 'Removed', 'For example'],
+            [(f['filter'], f['hosts_before'], f['removed'], '; '.join(f.get('examples') or ()))
+             for f in filters]))
+    weights = answer.get('weights') or []
+    if weights:
+        lines.append('Best candidates:\n' + output.format_table(
+            ['Host', 'Weight', 'Memory MB free after', 'Migrations in flight'],
+            [(w['host'], w['weight'], w.get('memory_mb_free_after'),
+              w.get('migrations_in_flight')) for w in weights]))
+    slots = answer.get('slots')
+    if slots:
+        lines.append(f"Slots: source sends {slots['source_outbound']} of "
+                     f"{slots['max_outbound_per_host']}, cluster runs {slots['cluster_active']} "
+                     f"of {slots['max_migrations_in_cluster']}"
+                     + ('; it would wait in the queue' if slots.get('would_queue') else ''))
+    return '\n'.join(lines)
+
+
 def do_migration_create(args):
     block = {'yes': True, 'no': False}.get(args.block_migration)
     controls = {field: getattr(args, option) for field, option in CONTROL_OPTIONS.items()}
     migration = args.client.migration_create(args.instance, migration_type=args.type,
                                              target_host=args.target_host,
-                                             block_migration=block, controls=controls)
+                                             block_migration=block, controls=controls,
+                                             priority=args.priority, dry_run=args.dry_run)
+    if args.dry_run:
+        answer = migration['dry_run']
+        output.emit(args, migration, lambda: format_dry_run(answer))
+        return 0 if answer.get('possible') else 1
     if not args.wait:
         output.emit(args, migration, lambda: format_migration(migration))
         return 0
@@ -258,6 +286,12 @@ def register(commands):
                       help='auto (the default) and yes copy the disks that are not on '
                            'storage both hosts see; no allows shared storage only and is '
                            'refused when a disk would need copying.')
+    leaf.add_argument('--priority', type=int, default=None,
+                      help='-100 to 100, default 0: queued migrations start highest '
+                           'priority first, oldest first within a priority.')
+    leaf.add_argument('--dry-run', action='store_true',
+                      help='Only ask the scheduler which host it would choose and why (or '
+                           'why none fits); create and move nothing. Exit 1 if none fits.')
     leaf.add_argument('--wait', action='store_true',
                       help='Follow the migration until it ends; exit 0 only if it '
                            'completed.')

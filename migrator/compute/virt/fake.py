@@ -36,6 +36,9 @@ class FakeCloud:
         # completion timeout.
         self.next_migration_behaviour = None
         self.last_controls = None
+        # When set to a threading.Event, migration jobs run until it is set (tests that
+        # need several migrations in flight at once).
+        self.gate = None
 
     # add_file, remove_file and file_present: the caller holds self.lock.
     def add_file(self, host, path):
@@ -74,8 +77,9 @@ class FakeJob:
 
 
 class FakeDriver(driver.ComputeDriver):
-    def __init__(self, cloud, memory_mb=8192, vcpus=8):
+    def __init__(self, cloud, memory_mb=8192, vcpus=8, cpu_models=('qemu64', 'Nehalem')):
         self.cloud = cloud
+        self.cpu_models = list(cpu_models)
         self.memory_mb = memory_mb
         self.vcpus = vcpus
         self.host = None
@@ -95,8 +99,9 @@ class FakeDriver(driver.ComputeDriver):
         return f'fake://{self.host}'
 
     def add_domain(self, name, memory_mb=256, vcpus=1, disk_dir='/shared', uuid=None,
-                   backing_path=None):
+                   backing_path=None, cpu_model='qemu64'):
         domain = {'uuid': uuid or str(uuidlib.uuid4()), 'name': name, 'power_state': 'running',
+                  'cpu_model': cpu_model,
                   'active': True, 'incoming': False, 'memory_mb': memory_mb, 'vcpus': vcpus,
                   'disk_gb': 1, 'disks': [{'target': 'vda', 'path': f'{disk_dir}/{name}.qcow2',
                                            'format': 'qcow2', 'capacity': 2 ** 30,
@@ -112,7 +117,8 @@ class FakeDriver(driver.ComputeDriver):
     def get_inventory(self):
         return {'memory_mb': self.memory_mb, 'vcpus': self.vcpus, 'disk_gb': 100,
                 'disk_gb_used': 0, 'virt_type': 'qemu', 'hypervisor_version': 7002000,
-                'cpu_model': 'qemu64', 'hypervisor_uri': self.migration_uri}
+                'cpu_model': 'qemu64', 'cpu_models': self.cpu_models,
+                'hypervisor_uri': self.migration_uri}
 
     def list_domains(self):
         with self.cloud.lock:
@@ -197,6 +203,8 @@ class FakeDriver(driver.ComputeDriver):
             on_progress({'data_total': 100, 'data_remaining': 40, 'memory_total': 100,
                          'memory_processed': 60, 'memory_remaining': 40, 'memory_bps': 50,
                          'dirty_rate': 10, 'iteration': 1})
+            if self.cloud.gate is not None:
+                self.cloud.gate.wait(60)
             if self.cloud.hold_jobs:
                 self.cloud.job_running.set()
                 job.wake.wait(30)

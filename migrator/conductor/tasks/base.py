@@ -35,6 +35,13 @@ class MigrationTask:
     def id(self):
         return self.migration['id']
 
+    def migration_ended(self):
+        """True when the migration is in a final state now (its slots were given back)."""
+        try:
+            return self.db.migration_get(self.id)['status'] in states.TERMINAL
+        except exceptions.MigrationNotFound:
+            return True
+
     def transition(self, to_state, detail=None, values=None):
         self.migration = self.db.migration_transition(self.id, [self.state], to_state,
                                                       detail=detail, values=values)

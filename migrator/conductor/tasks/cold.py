@@ -21,7 +21,6 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions, states
 from migrator.conductor import progress, shared_storage
-from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
@@ -29,9 +28,10 @@ LOG = logging.getLogger(__name__)
 
 
 class ColdMigrationTask(base.MigrationTask):
-    def __init__(self, ctxt, db, compute_api, migration, waiters):
+    def __init__(self, ctxt, db, compute_api, migration, waiters, scheduler):
         super().__init__(ctxt, db, compute_api, migration)
         self.waiters = waiters
+        self.scheduler = scheduler
         self.instance = None
         self.source = migration['source_host']
         self.target = None
@@ -50,9 +50,16 @@ class ColdMigrationTask(base.MigrationTask):
     def execute(self):
         self.instance = self.db.instance_get(self.migration['instance_uuid'])
         self.source = self.instance['host']
-        self.target = host_selector.select_destination(
-            self.db, self.instance, self.migration['requested_target'],
-            exclude_migration=self.id)
+        try:
+            self.target = self.scheduler.select_destination(
+                self.instance, 'cold', self.migration['requested_target'], self.id)
+        except exceptions.NoValidHost as exc:
+            if not getattr(exc, 'transient', False):
+                raise
+            # Only full inbound slots stand in the way: wait in the queue for one.
+            self.transition(states.QUEUED, f'waiting for a slot: {exc}')
+            return
+        self.check_abort()
         self.transition(states.PREPARING, f'target {self.target} chosen',
                         {'target_host': self.target})
         unshared, disk_count = self._prepare()

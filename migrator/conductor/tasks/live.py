@@ -17,7 +17,6 @@ from oslo_log import log as logging
 
 from migrator.common import convergence, exceptions, states
 from migrator.conductor import progress
-from migrator.conductor.scheduler import host_selector
 from migrator.conductor.tasks import base, disk_copy
 
 CONF = cfg.CONF
@@ -38,9 +37,10 @@ def in_parallel(*steps):
 
 
 class LiveMigrationTask(base.MigrationTask):
-    def __init__(self, ctxt, db, compute_api, migration, waiters):
+    def __init__(self, ctxt, db, compute_api, migration, waiters, scheduler):
         super().__init__(ctxt, db, compute_api, migration)
         self.waiters = waiters
+        self.scheduler = scheduler
         self.instance = None
         self.source = migration['source_host']
         self.target = None
@@ -53,9 +53,16 @@ class LiveMigrationTask(base.MigrationTask):
     def execute(self):
         self.instance = self.db.instance_get(self.migration['instance_uuid'])
         self.source = self.instance['host']
-        self.target = host_selector.select_destination(
-            self.db, self.instance, self.migration['requested_target'],
-            exclude_migration=self.id)
+        try:
+            self.target = self.scheduler.select_destination(
+                self.instance, 'live', self.migration['requested_target'], self.id,
+                block_migration=self.migration.get('block_migration'))
+        except exceptions.NoValidHost as exc:
+            if not getattr(exc, 'transient', False):
+                raise
+            # Only full inbound slots stand in the way: wait in the queue for one.
+            self.transition(states.QUEUED, f'waiting for a slot: {exc}')
+            return
         self.check_abort()
         self.transition(states.PREPARING, f'target {self.target} chosen',
                         {'target_host': self.target})

@@ -14,6 +14,7 @@ go on. The plan ends `applied` when every move completed, `partial` when some di
 when none did.
 """
 
+import datetime
 import time
 
 from oslo_config import cfg
@@ -21,7 +22,6 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions, states
 from migrator.conductor.planner import search, settings, snapshot
-from migrator.conductor.scheduler import host_selector
 from migrator.db import models
 
 CONF = cfg.CONF
@@ -41,9 +41,20 @@ def observed_dirty_rates(db):
     return rates
 
 
+def is_up(host, now=None):
+    """Whether the host's agent reported within [conductor] service_down_time."""
+    heartbeat = host.get('last_heartbeat')
+    if heartbeat is None:
+        return False
+    if heartbeat.tzinfo is not None:
+        heartbeat = heartbeat.astimezone(datetime.UTC).replace(tzinfo=None)
+    now = now or models.utcnow()
+    return (now - heartbeat).total_seconds() <= CONF.conductor.service_down_time
+
+
 def cluster_from_db(db):
     hosts = db.host_list()
-    up = {h['name']: host_selector.is_up(h) for h in hosts}
+    up = {h['name']: is_up(h) for h in hosts}
     document = snapshot.document(hosts, db.instance_list(), up, observed_dirty_rates(db))
     try:
         return snapshot.parse(document)
@@ -89,10 +100,13 @@ class PlanApplier:
     conductor's own migrate()), so the moves go the way every migration goes.
     """
 
-    def __init__(self, ctxt, db, start_migration, conductor=None):
+    def __init__(self, ctxt, db, start_migration, check_target, conductor=None):
         self.ctxt = ctxt
         self.db = db
         self.start_migration = start_migration
+        # check_target(instance, host): raises (NoValidHost, ...) when host cannot take the
+        # instance now; the scheduler's filters, claiming nothing.
+        self.check_target = check_target
         self.conductor = conductor
         self.timeout = CONF.conductor.migration_timeout + 120
         self.interval = CONF.planner.apply_poll_interval
@@ -150,7 +164,7 @@ class PlanApplier:
             return self._skip(plan_id, move, f"the instance has a migration in flight "
                                              f"({instance['migration_id']})")
         try:
-            host_selector.select_destination(self.db, instance, move['target_host'])
+            self.check_target(instance, move['target_host'])
         except exceptions.MigratorException as exc:
             return self._skip(plan_id, move, f'the target cannot take it now: {exc}')
         try:

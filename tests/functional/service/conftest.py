@@ -10,7 +10,9 @@ from migrator.sandbox import probe
 from tests.functional.service import processes
 
 
-@pytest.fixture(scope='package')
+# Module scope, not package: test_drain and test_scheduler bring up sandboxes of their own
+# shape on the same loopback addresses, which they can only do once this one is down.
+@pytest.fixture(scope='module')
 def sandbox(tmp_path_factory):
     """Three sandbox hosts and one memory-dirtying guest with a shared disk on host1."""
     if os.geteuid() != 0 or not os.path.exists('/usr/sbin/libvirtd'):

@@ -53,6 +53,7 @@ class FakeConductor:
         self.on_migrate = None     # called as on_migrate(migration_id) in a thread
         self.selects = []
         self.block_migrations = []
+        self.dry_runs = []
         self.casts = []
         self.aborts = []            # (conductor, migration id, reason) asked of it
         self.abort_error = None     # raised by abort_migration when set
@@ -74,6 +75,12 @@ class FakeConductor:
         if self.select_error is not None:
             raise self.select_error
         return target_host or self.destination
+
+    def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
+                         block_migration=None):
+        self.dry_runs.append((instance_uuid, migration_type, target_host))
+        return {'possible': True, 'target_host': target_host or self.destination,
+                'reason': 'fake', 'filters': [], 'weights': []}
 
     def migrate(self, ctxt, migration_id):
         if self.migrate_error is not None:

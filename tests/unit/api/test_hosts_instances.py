@@ -23,7 +23,12 @@ def test_host_list(client, cluster):
                                        - host1['memory_mb_used'])
     for field in ('last_heartbeat', 'created_at', 'updated_at'):
         assert ISO_Z.match(host1[field]), host1[field]
-    assert set(host1) == set(views.HOST_FIELDS) | {'state', 'instances', 'memory_mb_free'}
+    assert set(host1) == set(views.HOST_FIELDS) | {
+        'state', 'instances', 'memory_mb_free', 'cpu_models', 'memory_mb_capacity',
+        'vcpus_capacity', 'disk_gb_capacity', 'memory_mb_claimed', 'vcpus_claimed',
+        'disk_gb_claimed', 'migrations_inbound', 'migrations_outbound',
+        'migrations_in_flight'}
+    assert host1['memory_mb_claimed'] == 0 and host1['migrations_in_flight'] == []
 
 
 def test_host_show(client, cluster):

@@ -48,7 +48,7 @@ def test_unknown_path_is_json_404(client, path):
     assert resp.headers['X-Openstack-Request-Id'].startswith('req-')
 
 
-@pytest.mark.parametrize('method,path', [('DELETE', '/v1/hosts/a'), ('PUT', '/v1/hosts/a'),
+@pytest.mark.parametrize('method,path', [('DELETE', '/v1/instances/x'), ('PUT', '/v1/instances/a'),
                                          ('POST', '/'), ('POST', '/v1/hosts')])
 def test_unknown_method_is_json_405(client, method, path):
     assert_error(client.request(method, path), 405, method, path)

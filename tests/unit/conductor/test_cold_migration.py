@@ -49,7 +49,7 @@ def _started_task(db, cluster, name, target='host2'):
     migration = db.migration_transition(migration['id'], [states.ACCEPTED],
                                         states.SCHEDULING, values={'conductor': 'conductor1'})
     task = cold.ColdMigrationTask(cluster.ctxt, db, cluster.compute_api, migration,
-                                  cluster.conductor.waiters)
+                                  cluster.conductor.waiters, cluster.conductor.scheduler)
     thread = threading.Thread(target=task.run)
     thread.start()
     return task, thread
@@ -177,7 +177,7 @@ def test_abort_before_the_guest_stops_leaves_it_running(db, cluster):
     migration = db.migration_transition(_create(db, 'vm1')['id'], [states.ACCEPTED],
                                         states.SCHEDULING)
     task = cold.ColdMigrationTask(cluster.ctxt, db, cluster.compute_api, migration,
-                                  cluster.conductor.waiters)
+                                  cluster.conductor.waiters, cluster.conductor.scheduler)
     task.request_abort('changed my mind')
     task.run()
 

@@ -124,7 +124,8 @@ def test_conductor_waits_past_a_longer_completion_timeout(db, cluster):
     migration = db.migration_create({
         'instance_uuid': instance['uuid'], 'type': 'live',
         'convergence': convergence.effective({'completion_timeout_per_gib': 100000})})
-    task = live.LiveMigrationTask(cluster.ctxt, db, cluster.compute_api, migration, None)
+    task = live.LiveMigrationTask(cluster.ctxt, db, cluster.compute_api, migration, None,
+                                  cluster.conductor.scheduler)
     task.instance = instance
     assert task._job_wait() == 100000 / 4 + live.JOB_END_GRACE
     task.migration = {**migration, 'convergence': convergence.effective(

@@ -27,10 +27,9 @@ def test_sync_from_scratch_concurrently_then_version_and_models_match(server):
         for t in threads:
             t.join()
         assert errors == []
-        head = database.head()
-        assert database.version() == head
+        assert database.version() == database.head()
         database.sync()  # idempotent
-        assert database.version() == head
+        assert database.version() == database.head()
         with database.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
         assert diff == []

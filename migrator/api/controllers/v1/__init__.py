@@ -3,7 +3,7 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import drains, hosts, instances, migrations, plans
+from migrator.api.controllers.v1 import drains, hosts, instances, migrations, plans, server_groups
 
 
 class V1Controller:
@@ -25,6 +25,11 @@ class V1Controller:
             'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
-                for name in ('hosts', 'instances', 'migrations', 'drains', 'plans')
+                for name in ('hosts', 'instances', 'migrations', 'drains', 'plans',
+                             'server-groups')
             ],
         }
+
+
+# Not a Python name: routed by hand.
+pecan.route(V1Controller, 'server-groups', server_groups.ServerGroupsController())

@@ -93,8 +93,15 @@ class MigrationsController(rest.RestController):
             if target == source:
                 raise exceptions.SameHost(host=target, instance=instance['uuid'])
 
+        if body['dry_run']:
+            # Only the scheduler's answer: nothing is created, claimed or moved.
+            return {'dry_run': conductor_api.schedule_dry_run(
+                ctxt, instance['uuid'], migration_type, target_host=target,
+                block_migration=body['block_migration'])}
+
         # The conductor's scheduler answers now whether the request can be placed, so a
-        # request without any room is a 409 here instead of a failed migration later.
+        # request without any room is a 409 here (naming the filter that refused it)
+        # instead of a failed migration later.
         destination = conductor_api.select_destination(
             ctxt, instance['uuid'], migration_type, target_host=target,
             block_migration=block_migration)
@@ -109,6 +116,7 @@ class MigrationsController(rest.RestController):
             'requested_target': target,
             'block_migration': block_migration,
             'convergence': controls,
+            'priority': body['priority'],
         })
         try:
             conductor_api.migrate(ctxt, migration['id'])

@@ -45,6 +45,7 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
         self._copies = {}           # migration id -> DiskCopyJob (this host is the target)
         self._stop_waiters = {}     # uuid -> Event set when the domain stops
         self._callback_ids = []
+        self._cpu_models = None
 
     # -- connection -------------------------------------------------------------------------
 
@@ -123,14 +124,34 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             'virt_type': self.virt_type,
             'hypervisor_version': self.conn.getVersion(),
             'cpu_model': caps.findtext('host/cpu/model'),
+            'cpu_models': self._usable_cpu_models(),
             'hypervisor_uri': self.migration_uri,
         }
+
+    def _usable_cpu_models(self):
+        """The named CPU models this hypervisor can give a guest (libvirt's domain
+        capabilities for our virt type, usable='yes'); the scheduler's CPU filter reads it.
+        Asked once: it changes only with the hypervisor, which restarts the agent's
+        connection anyway."""
+        if self._cpu_models is None:
+            try:
+                xml = self.conn.getDomainCapabilities(None, None, None, self.virt_type, 0)
+            except libvirt.libvirtError as exc:
+                LOG.warning('No domain capabilities from %s (%s); the scheduler will not '
+                            'place guests with a named CPU model here', self.uri, exc)
+                return None
+            caps = ElementTree.fromstring(xml)
+            self._cpu_models = sorted(
+                m.text for m in caps.findall("cpu/mode[@name='custom']/model")
+                if m.get('usable') == 'yes' and m.text)
+        return self._cpu_models
 
     def _describe(self, dom):
         state, reason = dom.state()
         active = bool(dom.isActive())
         info = dom.info()
         disk_bytes = sum(d['capacity'] for d in storage.domain_disks(dom))
+        cpu_model = ElementTree.fromstring(dom.XMLDesc(0)).findtext("cpu[@mode='custom']/model")
         return {
             'uuid': dom.UUIDString(),
             'name': dom.name(),
@@ -140,6 +161,7 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             'memory_mb': info[1] // 1024,
             'vcpus': info[3],
             'disk_gb': -(-disk_bytes // 2 ** 30),
+            'cpu_model': cpu_model,
         }
 
     def list_domains(self):

@@ -1,0 +1,14 @@
+from migrator.conductor.scheduler import filters
+
+
+class NotSourceFilter(filters.BaseFilter):
+    """A guest does not migrate to the host it runs on."""
+
+    expression = 'h.name != source_name'
+    names = ('source_name',)
+
+    def bind(self, spec):
+        return (spec.source_host,)
+
+    def explain(self, host, spec):
+        return f'{host.name} is the source'
