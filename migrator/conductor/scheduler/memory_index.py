@@ -103,10 +103,9 @@ class FreeMemoryIndex:
                 if lowest != highest:
                     return NotImplemented
                 # Every candidate has the same free memory: within a count they are in
-                # the cache's order, and the first one is that count's best.
+                # the cache's order, and the first one (at `low`) is that count's best.
                 for _count, order, low, _high in ends:
-                    host = next(h for h in (hosts[order[i][1]] for i in range(low, len(order)))
-                                if passes(h))
+                    host = hosts[order[low][1]]
                     total = weighers_mod.totals_of(attributes, args, [host])[0]
                     ranked.append((total, -host.position, host))
                 total, _, host = max(ranked, key=lambda r: (r[0], r[1]))
