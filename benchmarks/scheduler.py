@@ -3,7 +3,8 @@
 1. One decision (filters + weighers over the conductor's in-memory host-state cache, no
    DB): p50 and p99 over many requests for random instances, some of them in anti-affinity
    groups. Baseline in the same process: the same decision when the hosts are read from the
-   DB for every request (what a scheduler without the cache does), on SQLite.
+   DB for every request (what a scheduler without the cache does), on SQLite; and the full
+   pass over every cached host (Scheduler.full_pass), with how often it chose the same host.
 2. 1,000 decisions with claims: Scheduler.select_destination end to end (the request's
    server-group lookup, filters, weighers, and the compare-and-swap claim in the DB), on a
    real SQLite file and, when reachable, a real PostgreSQL database; total time and p50/p99.
@@ -30,6 +31,7 @@ from migrator.db import models
 HOSTS = 10_000
 INSTANCES = 100_000
 PG_ADMIN = 'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres'
+FULL_PASS_REQUESTS = 500
 CPU_MODELS = '["Haswell", "Nehalem", "Skylake-Server", "qemu64"]'
 
 
@@ -100,6 +102,17 @@ def bench_decisions(hosts, instances, count, rng, baseline_db):
         cpu_times.append(time.process_time() - cpu_started)
         chosen += decision.host is not None
 
+    # The full pass (filter and weigh every host, what the fast path must agree with) on
+    # the same requests, in the same process.
+    full_sched = scheduler.Scheduler(db=None, cache=cache)
+    full_sched.full_pass = True
+    full_times, agree = [], 0
+    for spec in specs[:FULL_PASS_REQUESTS]:
+        started = time.perf_counter()
+        full = full_sched.decide(spec)
+        full_times.append(time.perf_counter() - started)
+        agree += full.ranking == sched.decide(spec).ranking
+
     # Baseline: the same decision, the hosts read from the DB for each request.
     base_sched = scheduler.Scheduler(db=None, cache=host_state.HostStateCache(db=None))
     base_times = []
@@ -108,7 +121,7 @@ def bench_decisions(hosts, instances, count, rng, baseline_db):
         base_sched.cache.load(baseline_db.host_list())
         base_sched.decide(spec)
         base_times.append(time.perf_counter() - started)
-    return times, cpu_times, chosen, base_times
+    return times, cpu_times, chosen, base_times, full_times, agree
 
 
 def fill_db(database, hosts):
@@ -167,7 +180,7 @@ def main():
         sqlite_db.sync()
         fill_db(sqlite_db, hosts)
 
-        times, cpu_times, chosen, base_times = bench_decisions(
+        times, cpu_times, chosen, base_times, full_times, agree = bench_decisions(
             hosts, instances, args.decisions, rng, sqlite_db)
         p50, p99 = percentiles(times)
         b50, b99 = percentiles(base_times)
@@ -176,6 +189,10 @@ def main():
         cpu50, cpu99 = percentiles(cpu_times)
         print(f'  CPU time of this process per decision: p50 {cpu50 * 1e3:.2f} ms   '
               f'p99 {cpu99 * 1e3:.2f} ms (wall minus waiting for a core on a busy machine)')
+        f50, f99 = percentiles(full_times)
+        print(f'Full pass over every cached host, same requests ({len(full_times)}):')
+        print(f'  p50 {f50 * 1e3:.2f} ms   p99 {f99 * 1e3:.2f} ms   ratio p50 full/fast '
+              f'{f50 / p50:.0f}x; same host and weight chosen in {agree}/{len(full_times)}')
         print(f'Baseline, hosts read from SQLite per request ({len(base_times)} requests):')
         print(f'  p50 {b50 * 1e3:.1f} ms   p99 {b99 * 1e3:.1f} ms   '
               f'ratio p50 baseline/cache {b50 / p50:.0f}x')

@@ -19,6 +19,7 @@ import time
 
 from oslo_config import cfg
 
+from migrator.conductor.scheduler import memory_index
 from migrator.db.models import utcnow
 
 CONF = cfg.CONF
@@ -40,9 +41,13 @@ class HostState:
         'outbound_migrations', 'free_memory_mb', 'free_vcpus', 'free_disk_gb', 'enabled',
         'migrations_in_flight',
         'updated_at',
+        # Where the cache's FreeMemoryIndex keeps this host (None outside a cache).
+        'index', 'position',
     )
 
     def __init__(self, row):
+        self.index = None
+        self.position = None
         self.update(row)
 
     def update(self, row):
@@ -83,6 +88,8 @@ class HostState:
         self.free_disk_gb = int(self.disk_gb * sched.disk_allocation_ratio
                                 - CONF.compute.reserved_host_disk_gb - self.disk_gb_used
                                 - self.claimed_disk_gb)
+        if self.index is not None:
+            self.index.moved(self)
 
     def add_claim(self, memory_mb, vcpus, disk_gb):
         """What our own claim in the DB did, so the next decision here sees it at once."""
@@ -93,7 +100,8 @@ class HostState:
         self.recompute()
 
     def as_dict(self):
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__slots__
+                if name not in ('index', 'position')}
 
 
 class HostStateCache:
@@ -103,6 +111,7 @@ class HostStateCache:
         self._lock = threading.Lock()
         self._hosts = {}
         self._list = []
+        self.index = memory_index.FreeMemoryIndex()
         self._last_refresh = None      # monotonic time of the last refresh
         self._since = None             # DB time the next refresh reads from
 
@@ -117,6 +126,7 @@ class HostStateCache:
         with self._lock:
             self._hosts = {r['name']: HostState(r) for r in rows}
             self._list = list(self._hosts.values())
+            self.index = memory_index.FreeMemoryIndex(self._list)
 
     def update(self, row):
         """One host's row, as a report or a refresh read it."""
@@ -125,6 +135,7 @@ class HostStateCache:
             if state is None:
                 state = self._hosts[row['name']] = HostState(row)
                 self._list = list(self._hosts.values())
+                self.index.add(state)
             else:
                 state.update(row)
             return state

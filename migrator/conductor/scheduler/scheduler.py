@@ -15,6 +15,7 @@ from migrator.common import exceptions
 from migrator.conductor.scheduler import filters as filters_mod
 from migrator.conductor.scheduler import host_state, request_spec
 from migrator.conductor.scheduler import weighers as weighers_mod
+from migrator.conductor.scheduler.filters import memory
 from migrator.db.models import utcnow
 
 CONF = cfg.CONF
@@ -34,7 +35,7 @@ class Decision:
         self._stages = None
         self.ranking = ranking        # [(weight, HostState)] best first
         self.requested_target = requested_target
-        self.passed = passed          # how many hosts passed every filter
+        self.passed = passed          # how many hosts passed every filter (None: not counted)
 
     @property
     def stages(self):
@@ -107,6 +108,8 @@ class Scheduler:
         self._filter_names = None
         self._chains = {}
         self.weighers = weighers_mod.all_weighers()
+        # True: always filter and weigh every host (what the fast path is tested against).
+        self.full_pass = False
 
     # -- building blocks --------------------------------------------------------------------
 
@@ -151,11 +154,12 @@ class Scheduler:
         chain = [flt for flt in self.filters()
                  if not (ignore_transient and flt.transient) and flt.applies(spec)]
         key = tuple(id(flt) for flt in chain)
-        run = self._chains.get(key)
-        if run is None:
-            run = self._chains[key] = filters_mod.compile_chain(chain)
+        compiled = self._chains.get(key)
+        if compiled is None:
+            compiled = self._chains[key] = (filters_mod.compile_chain(chain),
+                                            filters_mod.compile_test(chain))
+        run, test = compiled
         values = [v for flt in chain for v in flt.bind(spec)]
-        passed = run(hosts, *values)
 
         def staged():
             stages, current = [], hosts
@@ -167,6 +171,17 @@ class Scheduler:
                     break
             return stages
 
+        if requested_target is None and top == 1 and not self.full_pass:
+            # Visit only the hosts at the ends of the cache's free-memory orderings
+            # (memory_index explains why the choice is the full pass's).
+            floor = (spec.memory_mb
+                     if any(isinstance(f, memory.MemoryFilter) for f in chain) else None)
+            best = self.cache.index.best(self.weighers, lambda h: test(h, *values), floor)
+            if best is not NotImplemented:
+                # How many hosts passed is not counted here (only a dry run reports it).
+                return Decision(spec, len(hosts), staged, [best] if best else [],
+                                requested_target, None if best else 0)
+        passed = run(hosts, *values)
         ranking = []
         if passed:
             ranking = weighers_mod.best(self.weighers, passed, spec, top)

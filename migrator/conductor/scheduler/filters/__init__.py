@@ -59,6 +59,14 @@ def compile_chain(chain):
     return eval(f'lambda {params}: [h for h in hosts if {test}]')  # noqa: S307
 
 
+def compile_test(chain):
+    """fn(host, *values): whether one host passes every filter of `chain` (the same
+    expression compile_chain() runs over a list)."""
+    names = [n for flt in chain for n in flt.names]
+    test = ' and '.join(f'({flt.expression})' for flt in chain) or 'True'
+    return eval(f"lambda {', '.join(['h'] + names)}: {test}")  # noqa: S307
+
+
 def all_filters():
     """{name: class} of every filter there is."""
     from migrator.conductor.scheduler.filters import (

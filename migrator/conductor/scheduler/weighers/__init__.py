@@ -51,13 +51,15 @@ def _sum_of(attributes):
     return fn
 
 
-def _totals(weighers, hosts, spec):
+def scaling(weighers, bounds):
+    """(attributes, [offset, scale, ...]) of the weighers that discriminate, given
+    bounds(weigher) -> (lowest, highest) of its figure over the candidates."""
     attributes, args = [], []
     for weigher in weighers:
         multiplier = weigher.multiplier()
         if not multiplier:
             continue
-        low, high = min(map(weigher._get, hosts)), max(map(weigher._get, hosts))
+        low, high = bounds(weigher)
         if high == low:
             continue
         # Scaled to 0..1 with the best at 1: (v - low) / (high - low), or its mirror.
@@ -67,9 +69,20 @@ def _totals(weighers, hosts, spec):
             scale, offset = -scale, high
         attributes.append(weigher.attribute)
         args += [offset, scale]
+    return tuple(attributes), args
+
+
+def totals_of(attributes, args, hosts):
+    """The totals scaling() describes, per host (the one expression both paths use)."""
     if not attributes:
         return [0.0] * len(hosts)
-    return _sum_of(tuple(attributes))(hosts, *args)
+    return _sum_of(attributes)(hosts, *args)
+
+
+def _totals(weighers, hosts, spec):
+    attributes, args = scaling(
+        weighers, lambda w: (min(map(w._get, hosts)), max(map(w._get, hosts))))
+    return totals_of(attributes, args, hosts)
 
 
 def weigh(weighers, hosts, spec):
