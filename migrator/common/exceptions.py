@@ -116,3 +116,10 @@ class PlanNotFound(NotFound):
 
 class InvalidPlanTransition(Conflict):
     message = "Plan %(id)s is %(current)s and cannot become %(target)s."
+
+
+class AgentUnavailable(MigratorException):
+    code = 503
+    message = ('The compute agent of %(host)s did not answer within %(timeout)s s, so nothing '
+               'was done to migration %(id)s. Check that migrator-compute runs on %(host)s '
+               '(and the message bus), then retry.')

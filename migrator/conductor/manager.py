@@ -240,8 +240,13 @@ class ConductorManager:
             raise exceptions.Conflict(
                 f"Migration {migration_id} is {migration['status']}, not running: only a "
                 "running live migration can be forced to complete.")
-        result = self.compute_api.live_migration_force_complete(
-            ctxt, migration['source_host'], migration['instance_uuid'])
+        try:
+            result = self.compute_api.live_migration_force_complete(
+                ctxt, migration['source_host'], migration['instance_uuid'])
+        except messaging.MessagingTimeout:
+            raise exceptions.AgentUnavailable(
+                host=migration['source_host'], id=migration_id,
+                timeout=CONF.conductor.compute_rpc_timeout) from None
         LOG.info('Migration %s forced to complete: %s', migration_id, result.get('forced'))
         return result
 

@@ -101,6 +101,28 @@ def test_force_complete_refused_unless_running(db, cluster):
     assert 'is completed, not running' in str(raised.value)
 
 
+def test_force_complete_when_the_source_agent_is_silent_is_503(db, cluster, monkeypatch):
+    import oslo_messaging
+    cluster.cloud.next_migration_behaviour = 'stall'
+    migration_id = _start(db, cluster)
+    processes.wait_until(lambda: db.migration_get(migration_id)['status'] == states.RUNNING,
+                         10, 'the migration to run')
+
+    def silent(*args, **kwargs):
+        raise oslo_messaging.MessagingTimeout('no reply')
+    monkeypatch.setattr(cluster.compute_api.agents['host1'], 'live_migration_force_complete',
+                        silent)
+    with pytest.raises(exceptions.AgentUnavailable) as raised:
+        cluster.conductor.force_complete(cluster.ctxt, migration_id)
+
+    assert raised.value.code == 503
+    assert 'host1 did not answer' in str(raised.value)
+    assert db.migration_get(migration_id)['status'] == states.RUNNING
+    monkeypatch.undo()
+    cluster.conductor.force_complete(cluster.ctxt, migration_id)
+    assert _wait_end(db, cluster, migration_id)['status'] == states.COMPLETED
+
+
 def test_post_copy_report_moves_the_state_once(db, cluster):
     instance = db.instance_get('vm1')
     migration = db.migration_create({'instance_uuid': instance['uuid'], 'type': 'live'})
