@@ -148,17 +148,8 @@ def main():
         cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='local')
         cluster = cluster_mod.load(state_dir)
         name = cluster['guests'][0]['name']
-        port = processes.free_port()
-        conf = processes.write_config(f'{work}/all.conf', {
-            'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
-            'api': {'port': port},
-            'all': {'sandbox_state_dir': state_dir},
-            'compute': {'report_interval': 2, 'progress_interval': args.progress_interval},
-            'libvirt': {'virt_type': 'qemu'},
-        })
-        proc = processes.ServiceProcess('migrator-all', conf, f'{work}/all.log')
-        api = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(api.answers, 60, 'the API')
+        proc, api = processes.start_migrator_all(
+            work, state_dir, compute={'progress_interval': args.progress_interval})
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
         bare = Bare(cluster, name)

@@ -86,17 +86,8 @@ def main():
     proc = None
     try:
         cluster = cluster_mod.load(state_dir)
-        port = processes.free_port()
-        conf = processes.write_config(f'{work}/all.conf', {
-            'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
-            'api': {'port': port},
-            'all': {'sandbox_state_dir': state_dir},
-            'compute': {'report_interval': 2, 'progress_interval': 0.5},
-            'libvirt': {'virt_type': 'qemu'},
-        })
-        proc = processes.ServiceProcess('migrator-all', conf, f'{work}/all.log')
-        api = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(api.answers, 60, 'the API')
+        proc, api = processes.start_migrator_all(work, state_dir,
+                                                 compute={'progress_interval': 0.5})
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
         results = {strategy: [] for strategy in STRATEGIES}

@@ -92,17 +92,7 @@ def main():
         cluster = cluster_mod.load(state_dir)
         for name in names:
             probe.wait_for_tick(name, cluster=cluster, timeout=180)
-        port = processes.free_port()
-        conf = processes.write_config(f'{work}/all.conf', {
-            'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
-            'api': {'port': port},
-            'all': {'sandbox_state_dir': state_dir},
-            'compute': {'report_interval': 2},
-            'libvirt': {'virt_type': 'qemu'},
-        })
-        proc = processes.ServiceProcess('migrator-all', conf, f'{work}/all.log')
-        api = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(api.answers, 60, 'the API')
+        proc, api = processes.start_migrator_all(work, state_dir)
         processes.wait_until(lambda: api.hosts_up([h['name'] for h in cluster['hosts']]),
                              60, 'every host')
         makespans, sums = [], []

@@ -104,3 +104,25 @@ class ApiClient:
                                                'error') else None
         return wait_until(ended, timeout, f'migration {migration_id} to end',
                           interval=interval)
+
+
+def start_migrator_all(work, state_dir, compute=None):
+    """migrator-all on a SQLite file in work, with an agent per host of the sandbox in
+    state_dir; returns (process, ApiClient) once the API answers. compute: extra [compute]
+    options (report_interval is 2 s unless given)."""
+    port = free_port()
+    conf = write_config(f'{work}/all.conf', {
+        'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
+        'api': {'port': port},
+        'all': {'sandbox_state_dir': state_dir},
+        'compute': {'report_interval': 2, **(compute or {})},
+        'libvirt': {'virt_type': 'qemu'},
+    })
+    proc = ServiceProcess('migrator-all', conf, f'{work}/all.log')
+    api = ApiClient(f'http://127.0.0.1:{port}')
+    try:
+        wait_until(api.answers, 60, 'the API')
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, api
