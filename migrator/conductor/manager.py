@@ -223,10 +223,11 @@ class ConductorManager:
     # -- from the compute agents ------------------------------------------------------------
 
     def report_host(self, ctxt, host, inventory, domains, reported_at):
-        row = self.db.host_report(host, inventory)
+        reported_at = datetime.datetime.fromisoformat(reported_at)
+        row = self.db.host_report(host, inventory, reported_at,
+                                  [d['uuid'] for d in domains if d.get('active')])
         self.scheduler.cache.update(row)
-        self.db.instance_sync_host(host, domains,
-                                   datetime.datetime.fromisoformat(reported_at))
+        self.db.instance_sync_host(host, domains, reported_at)
 
     def force_complete(self, ctxt, migration_id):
         """Makes a running live migration finish (see compute's

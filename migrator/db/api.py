@@ -88,27 +88,44 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
     # -- hosts ------------------------------------------------------------------------------
 
     @db_engine.retry_on_deadlock
-    def host_report(self, name, values):
+    def host_report(self, name, values, reported_at=None, active_uuids=()):
         """Insert or update a host from its agent's report; status is the operator's alone.
 
         Keys of `values` outside models.HOST_REPORT_FIELDS are ignored, so that an agent newer than
-        this schema can still report.
+        this schema can still report. reported_at is when the agent gathered the report (its
+        clock; now when None): a report older than the newest one applied is dropped, since
+        the two conductors can deliver an agent's reports out of order. active_uuids are the
+        instances the report counts as running here; the claims of completed migrations on
+        this host are given back once a report counts their guest (see
+        SchedulerQueries._release_landed_claims).
         """
         now = utcnow()
+        reported_at = _naive_utc(reported_at) if reported_at is not None else now
         fields = {k: v for k, v in values.items() if k in models.HOST_REPORT_FIELDS}
         if isinstance(fields.get('cpu_models'), (list, tuple)):
             fields['cpu_models'] = json.dumps(sorted(fields['cpu_models']))
-        fields.update(last_heartbeat=now, updated_at=now)
+        fields.update(last_heartbeat=now, updated_at=now, usage_reported_at=reported_at)
+        h = hosts.c
         with self._write() as conn:
             # UPDATE first: an upsert on every heartbeat would burn an id (sequence value)
             # each time, and heartbeats come often.
-            res = conn.execute(sa.update(hosts).where(hosts.c.name == name).values(fields))
+            res = conn.execute(sa.update(hosts).where(
+                h.name == name,
+                sa.or_(h.usage_reported_at.is_(None), h.usage_reported_at < reported_at),
+            ).values(fields))
             if res.rowcount == 0:
+                if conn.execute(sa.select(h.id).where(h.name == name)).first() is not None:
+                    # A newer report is applied already: this one only says the agent lives
+                    # (so an agent whose clock stepped back is not taken for dead).
+                    conn.execute(sa.update(hosts).where(h.name == name).values(
+                        last_heartbeat=now, updated_at=now))
+                    return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
                 row = {**models.HOST_DEFAULTS, **fields, 'name': name, 'created_at': now}
                 stmt = db_engine.upsert(self.engine, hosts, ['name'],
                                         lambda new: {k: new[k] for k in fields})
                 conn.execute(stmt, row)
-            return _dict(conn.execute(sa.select(hosts).where(hosts.c.name == name)).first())
+            self._release_landed_claims(conn, name, reported_at, active_uuids)
+            return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
 
     def host_get(self, name):
         with self._read() as conn:
@@ -145,9 +162,7 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
         Returns {'host', 'removed'}.
         """
         now = utcnow()
-        reported_at = reported_at or now
-        if reported_at.tzinfo is not None:
-            reported_at = reported_at.astimezone(datetime.UTC).replace(tzinfo=None)
+        reported_at = _naive_utc(reported_at or now)
         reported, active, inactive = set(), [], []
         # Sorted, so concurrent syncs lock rows in one order and do not deadlock.
         for dom in sorted(domains, key=lambda d: d['uuid']):
@@ -372,8 +387,9 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
                 self._release_instance(conn, mig_id, to_state, now)
             if to_state in states.TERMINAL or to_state == states.QUEUED:
                 # Every kind of migration gives back its slots and claimed resources here,
-                # in the transaction that ends it (or sends it back to the queue).
-                self._release_claim(conn, mig_id)
+                # in the transaction that ends it (or sends it back to the queue); a
+                # completed one keeps its target's resources until the target counts them.
+                self._release_claim(conn, mig_id, landed=to_state == states.COMPLETED)
             return self._migration_get(conn, mig_id)
 
     def _release_instance(self, conn, mig_id, to_state, now):
@@ -391,6 +407,13 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
         conn.execute(sa.update(instances).where(
             instances.c.uuid == mig.instance_uuid, instances.c.migration_id == mig_id,
         ).values(inst_values))
+
+
+def _naive_utc(moment):
+    """A datetime as the DB keeps it: UTC without tzinfo."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment
 
 
 _DATABASE = None

@@ -153,6 +153,9 @@ class Host(Base):
     status: Mapped[str] = mapped_column(String(16), default='enabled')
     status_reason: Mapped[str | None] = mapped_column(Text)
     last_heartbeat: Mapped[datetime.datetime]
+    # The agent's clock when it gathered the newest report applied to the *_used columns: a
+    # report gathered earlier but delivered later (by the other conductor) is not applied.
+    usage_reported_at: Mapped[datetime.datetime | None]
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
@@ -309,6 +312,9 @@ class SchedulerClaim(Base):
     # True when the migration took a slot of its source and of the cluster (the queue);
     # a migration started without the queue claims its target only.
     holds_slot: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the migration completed: the claim then only keeps the guest's resources
+    # counted on the target until a report from the target's agent counts the guest itself.
+    landed_at: Mapped[datetime.datetime | None]
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
 

@@ -7,7 +7,9 @@ re-evaluate the condition on the newest row version after waiting for its lock, 
 serialises writers, so of two conductors racing for the last room exactly one sees rowcount 1.
 Everything a migration holds is written down in scheduler_claims, and the transition that
 ends the migration (or sends it back to the queue) gives exactly that back, in its own
-transaction (`_release_claim`, called by `Database.migration_transition`).
+transaction (`_release_claim`, called by `Database.migration_transition`), except that a
+completed migration's resources on its target stay claimed until the target's agent reports
+the guest (`_release_landed_claims`, called by `Database.host_report`).
 """
 
 import datetime
@@ -212,7 +214,8 @@ class SchedulerQueries:
         k = scheduler_claims.c
         with self._read() as conn:
             rows = conn.execute(sa.select(k.instance_uuid, k.target_host).where(
-                k.instance_uuid.in_(list(instance_uuids)), k.target_host.is_not(None)))
+                k.instance_uuid.in_(list(instance_uuids)), k.target_host.is_not(None),
+                k.landed_at.is_(None)))
             return {r.instance_uuid: r.target_host for r in rows}
 
     def _release_target(self, conn, claim, now):
@@ -231,28 +234,66 @@ class SchedulerQueries:
             return sa.func.max(column - amount, 0)
         return sa.func.greatest(column - amount, 0)
 
-    def _release_claim(self, conn, mig_id):
-        """Give back what the migration holds; in the caller's transaction."""
+    def _release_claim(self, conn, mig_id, landed=False):
+        """Give back what the migration holds; in the caller's transaction.
+
+        landed: the migration completed. Its slots and the target's inbound slot are given
+        back, but the guest's resources stay claimed on the target (the claim is marked
+        landed_at) until a report of the target's agent counts the guest in its usage:
+        until then the host row would show the room as free again, and another conductor
+        could fill it twice.
+        """
         k = scheduler_claims.c
         claim = conn.execute(sa.select(scheduler_claims).where(
             k.migration_id == mig_id).with_for_update()).first()
         if claim is None:
             return
         now = utcnow()
+        h = hosts.c
         if claim.holds_slot:
             self._counter_add(conn, -1)
-            h = hosts.c
             conn.execute(sa.update(hosts).where(h.name == claim.source_host).values(
                 outbound_migrations=self._minus(conn, h.outbound_migrations, 1),
                 updated_at=now))
+        if landed and claim.target_host is not None:
+            conn.execute(sa.update(hosts).where(h.name == claim.target_host).values(
+                inbound_migrations=self._minus(conn, h.inbound_migrations, 1),
+                updated_at=now))
+            conn.execute(sa.update(scheduler_claims).where(k.migration_id == mig_id).values(
+                holds_slot=False, landed_at=now))
+            return
         if claim.target_host is not None:
             self._release_target(conn, claim, now)
         conn.execute(sa.delete(scheduler_claims).where(k.migration_id == mig_id))
 
+    def _release_landed_claims(self, conn, host, reported_at, active_uuids):
+        """Give back the landed claims on `host` that a report gathered at reported_at (the
+        agent's clock) accounts for: those whose guest it counts as running here, and those
+        that landed before it was gathered (a guest gone since is rightly not counted)."""
+        k = scheduler_claims.c
+        accounted = k.landed_at <= reported_at
+        if active_uuids:
+            accounted = sa.or_(accounted, k.instance_uuid.in_(list(active_uuids)))
+        landed = conn.execute(sa.select(scheduler_claims).where(
+            k.target_host == host, k.landed_at.is_not(None), accounted).with_for_update())
+        now = utcnow()
+        for claim in landed.fetchall():
+            h = hosts.c
+            conn.execute(sa.update(hosts).where(h.name == host).values(
+                claimed_memory_mb=self._minus(conn, h.claimed_memory_mb, claim.memory_mb),
+                claimed_vcpus=self._minus(conn, h.claimed_vcpus, claim.vcpus),
+                claimed_disk_gb=self._minus(conn, h.claimed_disk_gb, claim.disk_gb),
+                updated_at=now))
+            conn.execute(sa.delete(scheduler_claims).where(
+                k.migration_id == claim.migration_id))
+
     def claim_list(self):
+        """The claims of migrations in flight (not those landed, waiting for a report)."""
+        k = scheduler_claims.c
         with self._read() as conn:
             return [dict(r._mapping) for r in conn.execute(
-                sa.select(scheduler_claims).order_by(scheduler_claims.c.created_at))]
+                sa.select(scheduler_claims).where(k.landed_at.is_(None))
+                .order_by(k.created_at))]
 
 
 def heartbeat_cutoff(service_down_time):

@@ -110,6 +110,88 @@ def test_slots_limit_outbound_and_cluster_and_release_on_end(db, add_instance):
         db.slot_acquire(migs[2]['id'], states.ACCEPTED, 2, 3, 'test')
 
 
+def _complete(db, mig, target):
+    """Through the states a live migration takes, to completed on target."""
+    for to_state in (states.PREPARING, states.RUNNING, states.FINISHING):
+        db.migration_transition(mig['id'],
+                                [s for s, nxt in states.ALLOWED.items() if to_state in nxt],
+                                to_state, values={'target_host': target}
+                                if to_state == states.PREPARING else None)
+    db.migration_transition(mig['id'], [states.FINISHING], states.COMPLETED)
+
+
+def _report(db, name, reported_at, active=(), memory_mb_used=0, memory_mb=4096):
+    return db.host_report(name, {'memory_mb': memory_mb, 'memory_mb_used': memory_mb_used,
+                                 'vcpus': 4, 'vcpus_used': len(active)},
+                          reported_at, list(active))
+
+
+def test_completed_migration_keeps_the_room_until_the_target_reports_the_guest(
+        db, add_instance):
+    _host(db, 'src')
+    _host(db, 'dst', memory_mb=1536)
+    mig = _migration(db, add_instance, 'vm1')
+    later = _migration(db, add_instance, 'vm2')
+    db.slot_acquire(mig['id'], states.ACCEPTED, 2, 5, 'test')
+    assert _claim(db, mig, 'dst')
+    before_landing = utcnow()
+    _complete(db, mig, 'dst')
+
+    dst = db.host_get('dst')
+    # The slots are free, the memory still claimed: the agent has not counted the guest.
+    assert (dst['inbound_migrations'], dst['claimed_memory_mb']) == (0, 1024)
+    assert db.host_get('src')['outbound_migrations'] == 0
+    assert db.scheduler_active_count() == 0
+    assert db.claim_list() == [] and db.claim_targets_of([mig['instance_uuid']]) == {}
+    assert not _claim(db, later, 'dst'), 'the landed guest still takes its room'
+
+    # A report gathered before the landing that does not list the guest releases nothing.
+    _report(db, 'dst', before_landing, memory_mb=1536)
+    assert db.host_get('dst')['claimed_memory_mb'] == 1024
+    assert not _claim(db, later, 'dst')
+    # One that counts the guest gives the claim back: the guest is counted once, as used.
+    _report(db, 'dst', utcnow(), active=[mig['instance_uuid']], memory_mb_used=1024,
+            memory_mb=1536)
+    dst = db.host_get('dst')
+    assert (dst['claimed_memory_mb'], dst['memory_mb_used']) == (0, 1024)
+    assert db.claim_get(mig['id']) is None
+    assert not _claim(db, later, 'dst')
+
+
+def test_a_report_gathered_after_the_landing_releases_the_claim_of_a_guest_gone_since(
+        db, add_instance):
+    _host(db, 'src')
+    _host(db, 'dst')
+    mig = _migration(db, add_instance, 'vm1')
+    db.slot_acquire(mig['id'], states.ACCEPTED, 2, 5, 'test')
+    assert _claim(db, mig, 'dst')
+    _complete(db, mig, 'dst')
+    assert db.host_get('dst')['claimed_memory_mb'] == 1024
+    _report(db, 'dst', utcnow() + datetime.timedelta(seconds=1))   # shut down since
+    assert db.host_get('dst')['claimed_memory_mb'] == 0
+    assert db.claim_get(mig['id']) is None
+
+
+def test_a_report_delivered_after_a_newer_one_changes_no_usage(db, add_instance):
+    _host(db, 'dst')
+    newer, older = utcnow(), utcnow() - datetime.timedelta(seconds=5)
+    _report(db, 'dst', newer, active=['uuid-a'], memory_mb_used=1024)
+    beat = db.host_get('dst')['last_heartbeat']
+    host = _report(db, 'dst', older, memory_mb_used=0)
+    assert host['memory_mb_used'] == 1024 and host['vcpus_used'] == 1
+    assert host['last_heartbeat'] >= beat   # the agent is still taken as alive
+
+
+def test_a_failed_migration_gives_the_room_back_at_once(db, add_instance):
+    _host(db, 'src')
+    _host(db, 'dst')
+    mig = _migration(db, add_instance, 'vm1')
+    assert _claim(db, mig, 'dst')
+    db.migration_transition(mig['id'], [states.ACCEPTED, states.SCHEDULING], states.FAILED)
+    assert db.host_get('dst')['claimed_memory_mb'] == 0
+    assert db.claim_get(mig['id']) is None
+
+
 def test_requeue_gives_the_slot_back(db, add_instance):
     _host(db, 'src')
     _host(db, 'dst')
