@@ -2,13 +2,16 @@
 separate processes over the real RabbitMQ and PostgreSQL.
 
 Six 128 MiB guests start on sandbox-host1. sandbox-host4's agent reserves more memory than
-the machine has, so it is always full. The conductors pack (negative RAM weight): without
-a filter they would pick the fullest host that fits, which makes "not chosen" observable.
+the machine has, so it is always full (until the last test gives it room for one guest).
+The conductors pack (negative RAM weight): without a filter they would pick the fullest
+host that fits, which makes "not chosen" observable.
 """
 
+import concurrent.futures
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -41,9 +44,23 @@ def sandbox(tmp_path_factory):
         cluster_mod.down(state_dir)
 
 
+class Services:
+    """The API client, and the agents' processes so a test can restart one."""
+
+    def __init__(self, api, agents, agent_config):
+        self.api = api
+        self.agents = agents
+        self._agent_config = agent_config
+
+    def restart_agent(self, host, **compute):
+        """Restart host's agent with these [compute] options."""
+        self.agents[host].stop()
+        self.agents[host] = self._agent_config(host, compute)
+
+
 @pytest.fixture(scope='module')
 def services(sandbox, tmp_path_factory):
-    """api, conductor1, conductor2 and an agent per host; yields the API client."""
+    """api, conductor1, conductor2 and an agent per host, as Services."""
     import psycopg2
     workdir = tmp_path_factory.mktemp('sched-services')
     name = f'migrator_sched_{uuid.uuid4().hex[:10]}'
@@ -67,7 +84,16 @@ def services(sandbox, tmp_path_factory):
             values[section] = {**values.get(section, {}), **extra}
         return processes.write_config(workdir / filename, values)
 
-    started = []
+    started, agents = [], {}
+
+    def start_agent(host, compute):
+        conf = config(f'{host["name"]}.conf', host['name'],
+                      libvirt={'connection_uri': host['uri']}, compute=compute)
+        agents[host['name']] = processes.ServiceProcess(
+            'migrator-compute', conf, workdir / f"{host['name']}.log")
+        return agents[host['name']]
+
+    by_name = {h['name']: h for h in sandbox['hosts']}
     try:
         api_conf = config('api.conf', 'api')
         subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
@@ -78,11 +104,8 @@ def services(sandbox, tmp_path_factory):
                 'migrator-conductor', config(f'{conductor}.conf', conductor),
                 workdir / f'{conductor}.log'))
         for host in sandbox['hosts']:
-            compute = {'reserved_host_memory_mb': 10 ** 7} if host['index'] == 4 else {}
-            conf = config(f"{host['name']}.conf", host['name'],
-                          libvirt={'connection_uri': host['uri']}, compute=compute)
-            started.append(processes.ServiceProcess('migrator-compute', conf,
-                                                    workdir / f"{host['name']}.log"))
+            start_agent(host, {'reserved_host_memory_mb': 10 ** 7}
+                        if host['index'] == 4 else {})
         api = processes.ApiClient(f'http://127.0.0.1:{port}')
         processes.wait_until(api.answers, 300, 'the API to answer')
         processes.wait_until(lambda: api.hosts_up([h['name'] for h in sandbox['hosts']]), 300,
@@ -90,13 +113,13 @@ def services(sandbox, tmp_path_factory):
         processes.wait_until(
             lambda: all(api.instance(g['name']) for g in sandbox['guests']), 120,
             'the guests to be reported')
-        yield api
+        yield Services(api, agents, lambda name, compute: start_agent(by_name[name], compute))
     except BaseException:
-        for proc in started:
+        for proc in started + list(agents.values()):
             print(f'--- {proc.script} log ---\n{proc.log()[-3000:]}')
         raise
     finally:
-        for proc in reversed(started):
+        for proc in list(agents.values()) + list(reversed(started)):
             proc.stop()
         admin.cursor().execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
         admin.close()
@@ -125,7 +148,7 @@ def _intervals(migration):
 
 
 def test_six_from_one_host_run_at_most_two_at_a_time(services, sandbox):
-    api = services
+    api = services.api
     names = [g['name'] for g in sandbox['guests']]
     ids = []
     for name in names:
@@ -161,13 +184,15 @@ def test_six_from_one_host_run_at_most_two_at_a_time(services, sandbox):
     assert {m['target_host'] for m in finals} <= {'sandbox-host2', 'sandbox-host3'}
     for name, migration in zip(names, finals, strict=True):
         assert probe.where(name, cluster=sandbox) == [migration['target_host']]
-    hosts = {h['name']: h for h in api.get('/v1/hosts').json()['hosts']}
-    assert all(h['migrations_in_flight'] == [] and h['memory_mb_claimed'] == 0
-               for h in hosts.values())
+    assert all(h['migrations_in_flight'] == [] for h in _hosts(api).values())
+    # A landed guest's memory stays claimed until its new host's agent counts it.
+    processes.wait_until(
+        lambda: all(h['memory_mb_claimed'] == 0 for h in _hosts(api).values()), 30,
+        'the targets to report their guests and the claims to be given back')
 
 
 def test_disabled_host_is_not_chosen_and_forced_onto_it_is_409(services, sandbox):
-    api = services
+    api = services.api
     guest = sandbox['guests'][0]['name']
     source = _where(api, guest)
     fuller = 'sandbox-host3' if source == 'sandbox-host2' else 'sandbox-host2'
@@ -193,7 +218,7 @@ def test_disabled_host_is_not_chosen_and_forced_onto_it_is_409(services, sandbox
 
 
 def test_full_host_is_refused_naming_the_memory_filter(services, sandbox):
-    api = services
+    api = services.api
     guest = sandbox['guests'][1]['name']
     before = api.get('/v1/migrations').json()['migrations']
     refused = api.post('/v1/migrations', {'instance': guest, 'target_host': 'sandbox-host4'})
@@ -204,7 +229,7 @@ def test_full_host_is_refused_naming_the_memory_filter(services, sandbox):
 
 
 def test_anti_affinity_keeps_group_members_apart(services, sandbox):
-    api = services
+    api = services.api
     first, second = (g['name'] for g in sandbox['guests'][:2])
     processes.wait_until(lambda: _where(api, first) == 'sandbox-host1', 30,
                          'the first guest to show on sandbox-host1')
@@ -225,6 +250,99 @@ def test_anti_affinity_keeps_group_members_apart(services, sandbox):
     assert done['status'] == 'completed'
     assert done['target_host'] not in ('sandbox-host1', 'sandbox-host4', done['source_host'])
     assert probe.where(second, cluster=sandbox) == [done['target_host']]
+
+
+ROOM_MB = 200   # room for one 128 MiB guest, not for two
+
+
+def _hosts(api):
+    return {h['name']: h for h in api.get('/v1/hosts').json()['hosts']}
+
+
+def _submit_at_once(api, names):
+    """POST a migration of each guest from its own thread, all released together."""
+    start = threading.Barrier(len(names))
+
+    def submit(name):
+        start.wait()
+        return api.post('/v1/migrations', {'instance': name})
+
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        responses = list(pool.map(submit, names))
+    for response in responses:
+        assert response.status_code == 202, response.text
+    return [r.json()['id'] for r in responses]
+
+
+def test_two_conductors_never_overcommit_a_host_with_room_for_one(services, sandbox):
+    """Only sandbox-host4 may take guests, and it has room for exactly one. Four migrations
+    sent at once reach both conductors, whose host caches (refreshed at most once a second)
+    all still show the room, so each chooses sandbox-host4 and only the claim in the DB
+    stands between them and an overcommit. A fifth is sent the moment the first completes,
+    when the winner's claim has just been given back. Without atomic claims, or with a
+    claim given back before the host's usage counts the guest, two guests would end on
+    sandbox-host4."""
+    api = services.api
+    capacity = _hosts(api)['sandbox-host4']['memory_mb']
+    services.restart_agent('sandbox-host4', reserved_host_memory_mb=capacity - ROOM_MB)
+    others = ('sandbox-host1', 'sandbox-host2', 'sandbox-host3')
+    try:
+        processes.wait_until(
+            lambda: (_hosts(api)['sandbox-host4']['memory_mb_capacity'] == ROOM_MB
+                     and api.hosts_up(['sandbox-host4'])), 60,
+            'sandbox-host4 to report its room for one guest')
+        for name in others:
+            response = _put(api, f'/v1/hosts/{name}',
+                            {'status': 'disabled', 'reason': 'test: only host4 takes guests'})
+            assert response.status_code == 200, response.text
+        names = [g['name'] for g in sandbox['guests']]
+        assert not any(_where(api, n) == 'sandbox-host4' for n in names)
+
+        ids = _submit_at_once(api, names[:4])
+
+        def first_completed():
+            listed = {m['id']: m for m in
+                      api.get('/v1/migrations', limit=50).json()['migrations']}
+            mine = [listed[i] for i in ids]
+            done = [m for m in mine if m['status'] == 'completed']
+            if done:
+                return done[0]
+            return 'none completed' if all(m['status'] in TERMINAL for m in mine) else None
+
+        winner = processes.wait_until(first_completed, 300, 'a first migration to complete',
+                                      interval=0.02)
+        late = api.post('/v1/migrations', {'instance': names[4]})
+        if late.status_code == 202:
+            ids.append(late.json()['id'])
+        else:   # refused at once, from what the conductor knows of sandbox-host4 now
+            assert late.status_code == 409, late.text
+            assert 'MemoryFilter' in late.json()['error']['message'], late.text
+        finals = [api.wait_for_migration(i, timeout=300) for i in ids]
+
+        assert winner != 'none completed', finals
+        completed = [m for m in finals if m['status'] == 'completed']
+        assert [m['id'] for m in completed] == [winner['id']], finals
+        assert winner['target_host'] == 'sandbox-host4'
+        for refused in finals:
+            if refused['id'] != winner['id']:
+                assert refused['status'] == 'failed', refused
+                assert 'MemoryFilter' in refused['error'], refused
+        # Both conductors took part: the race was between processes, not threads.
+        assert {m['conductor'] for m in finals[:4]} == {'conductor1', 'conductor2'}, finals
+        # What libvirt runs, not what the DB says: one guest on sandbox-host4, and every
+        # guest on exactly one host.
+        placement = {n: probe.where(n, cluster=sandbox) for n in names}
+        assert all(len(hosts) == 1 for hosts in placement.values()), placement
+        assert [n for n, hosts in placement.items() if hosts == ['sandbox-host4']] == \
+            [winner['instance_name']], placement
+        processes.wait_until(
+            lambda: (_hosts(api)['sandbox-host4']['memory_mb_used'] == 128
+                     and _hosts(api)['sandbox-host4']['memory_mb_claimed'] == 0), 60,
+            "sandbox-host4's report to count the guest and its claim to be given back")
+    finally:
+        for name in others:
+            _put(api, f'/v1/hosts/{name}', {'status': 'enabled'})
+        services.restart_agent('sandbox-host4', reserved_host_memory_mb=10 ** 7)
 
 
 pytestmark = pytest.mark.functional
