@@ -2,13 +2,10 @@
 
 import json
 import sys
-import time
 
-from migrator.cmd import client as api_client
-from migrator.cmd.manage import output
+from migrator.cmd.manage import follow, output
 
 POLL_INTERVAL = 0.5
-WAIT_RECONNECT_SECONDS = 15.0
 TERMINAL = ('completed', 'partial', 'cancelled', 'failed')
 
 DRAIN_SHOW_FIELDS = (
@@ -65,35 +62,19 @@ def _item_line(item, elapsed):
 def follow_drain(client, job, out=None, interval=None):
     """Polls the job until it ends, printing its summary and each guest whenever they
     change; returns the final job."""
-    out = out or sys.stdout
-    interval = interval or POLL_INTERVAL
-    start = time.monotonic()
-    last_job, last_items = None, {}
-    unreachable_since = None
-    while True:
-        elapsed = time.monotonic() - start
-        key = (job.get('status'), _summary(job))
-        if key != last_job:
-            print(f"[{elapsed:6.1f}s] {job.get('status')}: {_summary(job)}", file=out,
-                  flush=True)
-            last_job = key
+
+    def describe(job, elapsed):
+        lines = [('drain', (job.get('status'), _summary(job)),
+                  f"[{elapsed:6.1f}s] {job.get('status')}: {_summary(job)}")]
         for item in job.get('items') or ():
-            item_key = (item.get('status'), item.get('migration_type'),
-                        (item.get('migration') or {}).get('status'))
-            if last_items.get(item.get('instance_uuid')) != item_key:
-                print(_item_line(item, elapsed), file=out, flush=True)
-                last_items[item.get('instance_uuid')] = item_key
-        if job.get('status') in TERMINAL:
-            return job
-        time.sleep(interval)
-        try:
-            job = client.drain_get(job['id'])
-            unreachable_since = None
-        except api_client.ConnectionFailed:
-            now = time.monotonic()
-            unreachable_since = unreachable_since or now
-            if now - unreachable_since > WAIT_RECONNECT_SECONDS:
-                raise
+            key = (item.get('status'), item.get('migration_type'),
+                   (item.get('migration') or {}).get('status'))
+            lines.append((item.get('instance_uuid'), key, _item_line(item, elapsed)))
+        return lines
+
+    return follow.follow(lambda: client.drain_get(job['id']), job, describe,
+                         lambda j: j.get('status') in TERMINAL, interval or POLL_INTERVAL,
+                         out or sys.stdout)
 
 
 def _wait_and_report(args, job, what):

@@ -3,15 +3,12 @@
 import argparse
 import json
 import sys
-import time
 
-from migrator.cmd import client as api_client
-from migrator.cmd.manage import output
+from migrator.cmd.manage import follow, output
 from migrator.common import states
 
 POLL_INTERVAL = 0.5
 # How long --wait keeps retrying while the API cannot be reached (it may be restarting).
-WAIT_RECONNECT_SECONDS = 15.0
 
 MIGRATION_SHOW_FIELDS = (
     'id', 'instance_name', 'instance_uuid', 'type', 'block_migration', 'status', 'progress',
@@ -128,28 +125,12 @@ def _progress_line(migration, elapsed):
 def follow_migration(client, migration, out=None, interval=None):
     """Polls the migration until it ends, printing a line whenever its state or progress
     changes; returns the final migration."""
-    out = out or sys.stdout
-    interval = interval or POLL_INTERVAL
-    start = time.monotonic()
-    last = None
-    unreachable_since = None
-    while True:
-        key = (migration.get('status'), output.percent(migration.get('progress')))
-        if key != last:
-            print(_progress_line(migration, time.monotonic() - start), file=out, flush=True)
-            last = key
-        if states.is_terminal(migration.get('status')):
-            return migration
-        time.sleep(interval)
-        try:
-            migration = client.migration_get(migration['id'])
-            unreachable_since = None
-        except api_client.ConnectionFailed:
-            # The API may be restarting; the migration goes on without it.
-            now = time.monotonic()
-            unreachable_since = unreachable_since or now
-            if now - unreachable_since > WAIT_RECONNECT_SECONDS:
-                raise
+    return follow.follow(
+        lambda: client.migration_get(migration['id']), migration,
+        lambda m, elapsed: [('migration', (m.get('status'), output.percent(m.get('progress'))),
+                             _progress_line(m, elapsed))],
+        lambda m: states.is_terminal(m.get('status')),
+        interval or POLL_INTERVAL, out or sys.stdout)
 
 
 CONTROL_OPTIONS = {

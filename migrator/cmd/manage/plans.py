@@ -2,13 +2,10 @@
 
 import argparse
 import sys
-import time
 
-from migrator.cmd import client as api_client
-from migrator.cmd.manage import output
+from migrator.cmd.manage import follow, output
 
 POLL_INTERVAL = 1.0
-WAIT_RECONNECT_SECONDS = 15.0
 FINAL = ('applied', 'partial', 'failed')
 
 PLAN_SHOW_FIELDS = (
@@ -71,26 +68,13 @@ def _summary(plan):
 
 def follow_plan(client, plan, out, interval=None):
     """Polls the plan until it ends, printing a line whenever its moves change."""
-    interval = interval or POLL_INTERVAL
-    start = time.monotonic()
-    last = None
-    unreachable_since = None
-    while True:
+
+    def describe(plan, elapsed):
         line = f"{plan.get('status')}: {_summary(plan)}"
-        if line != last:
-            print(f'[{time.monotonic() - start:6.1f}s] {line}', file=out, flush=True)
-            last = line
-        if plan.get('status') in FINAL:
-            return plan
-        time.sleep(interval)
-        try:
-            plan = client.plan_get(plan['id'])
-            unreachable_since = None
-        except api_client.ConnectionFailed:
-            now = time.monotonic()
-            unreachable_since = unreachable_since or now
-            if now - unreachable_since > WAIT_RECONNECT_SECONDS:
-                raise
+        return [('plan', line, f'[{elapsed:6.1f}s] {line}')]
+
+    return follow.follow(lambda: client.plan_get(plan['id']), plan, describe,
+                         lambda p: p.get('status') in FINAL, interval or POLL_INTERVAL, out)
 
 
 def do_plan_apply(args):
