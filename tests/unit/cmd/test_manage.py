@@ -2,10 +2,11 @@
 
 import json
 import socket
-import time
+import threading
 
 import pytest
 
+from migrator.cmd import client as api_client
 from migrator.cmd import manage
 from migrator.cmd.manage import migrations as manage_migrations
 from migrator.common import states
@@ -210,33 +211,60 @@ def test_migration_list_and_show(run, cluster):
     assert "Migration 'nope' is not known" in err
 
 
-def _drive(db, outcome, delay=0.2):
-    """A stand-in conductor task: moves the migration along in the DB."""
+class _SeenByCli:
+    """What `--wait` has fetched so far. The stand-in conductor moves on only once the CLI
+    has seen its last step, so the CLI prints every step however slow the machine is."""
+
+    def __init__(self, monkeypatch):
+        self._changed = threading.Condition()
+        self._seen = []
+        fetch = api_client.Client.migration_get
+
+        def migration_get(client, migration_id):
+            migration = fetch(client, migration_id)
+            with self._changed:
+                self._seen.append((migration['status'], migration.get('progress')))
+                self._changed.notify_all()
+            return migration
+
+        monkeypatch.setattr(api_client.Client, 'migration_get', migration_get)
+
+    def wait_for(self, status, progress=None):
+        # On a timeout the task goes on; the test's assertions then say what was missed.
+        with self._changed:
+            self._changed.wait_for(lambda: any(
+                s == status and (progress is None or p == progress) for s, p in self._seen),
+                timeout=30)
+
+
+def _drive(db, outcome, seen):
+    """A stand-in conductor task: moves the migration along in the DB, one step each time
+    the CLI has seen the last."""
 
     def task(mid):
-        time.sleep(delay)
+        seen.wait_for(states.ACCEPTED)
         db.migration_transition(mid, [states.ACCEPTED], states.SCHEDULING)
+        seen.wait_for(states.SCHEDULING)
         if outcome == states.FAILED:
-            time.sleep(delay)
             db.migration_transition(mid, [states.SCHEDULING], states.FAILED, detail='test',
                                     values={'error': 'No host can take instance vm1: full'})
             return
         db.migration_transition(mid, [states.SCHEDULING], states.PREPARING,
                                 values={'target_host': 'host2'})
         db.migration_transition(mid, [states.PREPARING], states.RUNNING)
-        time.sleep(delay)
+        seen.wait_for(states.RUNNING)
         db.migration_update_progress(mid, {'progress': 50.0, 'eta_seconds': 1.5,
                                            'memory_total': 268435456})
-        time.sleep(delay)
+        seen.wait_for(states.RUNNING, 50.0)
         db.migration_transition(mid, [states.RUNNING], states.FINISHING)
-        time.sleep(delay)
+        seen.wait_for(states.FINISHING)
         db.migration_transition(mid, [states.FINISHING], states.COMPLETED)
 
     return task
 
 
-def test_migration_create_wait_completed(run, cluster, conductor):
-    conductor.on_migrate = _drive(cluster, states.COMPLETED)
+def test_migration_create_wait_completed(run, cluster, conductor, monkeypatch):
+    conductor.on_migrate = _drive(cluster, states.COMPLETED, _SeenByCli(monkeypatch))
     code, out, err = run('migration', 'create', 'vm1', '--wait')
     assert code == 0, (out, err)
     lines = out.splitlines()
@@ -249,8 +277,8 @@ def test_migration_create_wait_completed(run, cluster, conductor):
     assert cluster.instance_get('vm1')['host'] == 'host2'
 
 
-def test_migration_create_wait_failed(run, cluster, conductor):
-    conductor.on_migrate = _drive(cluster, states.FAILED)
+def test_migration_create_wait_failed(run, cluster, conductor, monkeypatch):
+    conductor.on_migrate = _drive(cluster, states.FAILED, _SeenByCli(monkeypatch))
     code, out, err = run('migration', 'create', 'vm1', '--wait', '-f', 'json')
     assert code == 1
     assert json.loads(out)['status'] == states.FAILED
