@@ -26,12 +26,16 @@ def build(host=None, uri=None, virt_type=None, migration_uri=None):
 def main(argv=None):
     service.prepare(argv if argv is not None else sys.argv, 'migrator compute agent')
     agent, rpc_service = build()
+    # Listening before the first report: a conductor that sees the host up may call it at
+    # once, and a call to a queue not declared yet is lost (the caller waits its timeout).
+    rpc_service.start()
     try:
         agent.start()
     except exceptions.MigratorException as exc:
         LOG.error('%s', exc)
+        rpc_service.stop()
+        rpc.cleanup()
         return 1
-    rpc_service.start()
     try:
         service.wait_for_signal()
     finally:

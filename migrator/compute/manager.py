@@ -38,7 +38,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -164,6 +164,10 @@ class ComputeManager:
         return self.driver.abort_live_migration(instance_uuid)
 
     @_translate_errors
+    def migration_job_active(self, ctxt, instance_uuid):
+        return self.driver.migration_job_active(instance_uuid)
+
+    @_translate_errors
     def cleanup_incoming(self, ctxt, instance_uuid):
         self.driver.cleanup_incoming(instance_uuid)
         self._wake.set()
@@ -191,6 +195,10 @@ class ComputeManager:
     @_translate_errors
     def prepare_cold_destination(self, ctxt, instance_uuid, paths):
         return self.driver.prepare_cold_destination(instance_uuid, paths)
+
+    @_translate_errors
+    def cold_destination_paths(self, ctxt, instance_uuid, paths):
+        return self.driver.cold_destination_paths(instance_uuid, paths)
 
     @_translate_errors
     def copy_disks(self, ctxt, migration_id, source_uri, disks, bandwidth, conductor):

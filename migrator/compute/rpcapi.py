@@ -7,6 +7,8 @@ Version history:
         prepare_cold_destination, copy_disks, abort_disk_copy, define_instance,
         remove_migrated_copy, remove_source_copy
   1.3 - live_migrate takes controls (convergence settings); live_migration_force_complete
+  1.4 - migration_job_active, cold_destination_paths (a restarted conductor settles the
+        migrations it had started)
 """
 
 import oslo_messaging as messaging
@@ -16,7 +18,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.3'
+VERSION = '1.4'
 
 
 class ComputeAPI:
@@ -89,6 +91,11 @@ class ComputeAPI:
         return self._call(ctxt, host, 'abort_live_migration', version='1.1',
                           migration_id=migration_id, instance_uuid=instance_uuid)
 
+    def migration_job_active(self, ctxt, host, instance_uuid):
+        """True while an outgoing migration job of the instance runs on host."""
+        return self._call(ctxt, host, 'migration_job_active', version='1.4',
+                          instance_uuid=instance_uuid)
+
     def cleanup_incoming(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'cleanup_incoming', instance_uuid=instance_uuid)
 
@@ -113,6 +120,11 @@ class ComputeAPI:
 
     def prepare_cold_destination(self, ctxt, host, instance_uuid, paths):
         return self._call(ctxt, host, 'prepare_cold_destination', version='1.2',
+                          instance_uuid=instance_uuid, paths=paths)
+
+    def cold_destination_paths(self, ctxt, host, instance_uuid, paths):
+        """{source path: where host puts (or put) its copy}."""
+        return self._call(ctxt, host, 'cold_destination_paths', version='1.4',
                           instance_uuid=instance_uuid, paths=paths)
 
     def copy_disks(self, ctxt, host, migration_id, source_uri, disks, bandwidth, conductor):

@@ -78,6 +78,11 @@ class ComputeDriver(abc.ABC):
         unsuccessful end. Returns False when no job was running any more."""
 
     @abc.abstractmethod
+    def migration_job_active(self, uuid):
+        """True while an outgoing migration job of domain uuid runs on this host, whoever
+        started it (a conductor or agent that restarted since may have)."""
+
+    @abc.abstractmethod
     def live_migration_force_complete(self, uuid):
         """Makes the running outgoing job of uuid finish: post-copy when it was permitted,
         else pause the guest. Returns {'forced': 'post_copy'|'paused'}; Conflict when no job
@@ -107,6 +112,11 @@ class ComputeDriver(abc.ABC):
         """Checks this host can take the domain's disks at paths (source paths); returns
         {source path: path of the copy here}. Refuses (Conflict) when the domain is already
         defined here or a copy would overwrite an existing file."""
+
+    @abc.abstractmethod
+    def cold_destination_paths(self, uuid, paths):
+        """{source path: path of its copy here}, as prepare_cold_destination plans them,
+        without its checks: where an interrupted copy left its volumes."""
 
     @abc.abstractmethod
     def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):

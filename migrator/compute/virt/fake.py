@@ -256,6 +256,10 @@ class FakeDriver(driver.ComputeDriver):
         job.force.set()
         return True
 
+    def migration_job_active(self, uuid):
+        with self.cloud.lock:
+            return uuid in self.cloud.jobs and uuid in self.cloud.domains[self.host]
+
     def live_migration_force_complete(self, uuid):
         with self.cloud.lock:
             job = self.cloud.jobs.get(uuid)
@@ -292,13 +296,15 @@ class FakeDriver(driver.ComputeDriver):
     def prepare_cold_destination(self, uuid, paths):
         if self.get_domain_state(uuid)['exists']:
             raise exceptions.Conflict(f'instance {uuid} is already defined on {self.host}')
-        planned = {p: os.path.join(self.cloud.images_path, os.path.basename(p))
-                   for p in paths}
+        planned = self.cold_destination_paths(uuid, paths)
         with self.cloud.lock:
             for target in planned.values():
                 if self.cloud.file_present(self.host, target):
                     raise exceptions.Conflict(f'{target} already exists on {self.host}')
         return planned
+
+    def cold_destination_paths(self, uuid, paths):
+        return {p: os.path.join(self.cloud.images_path, os.path.basename(p)) for p in paths}
 
     def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
         source = source_uri.removeprefix('fake://')

@@ -81,8 +81,7 @@ class ColdMigrationMixin:
         else:
             raise exceptions.Conflict(f'instance {uuid} is already defined on {self.host}')
         planned = {}
-        for path in paths:
-            target = disk_copy.target_path(CONF.libvirt.images_path, path)
+        for path, target in self.cold_destination_paths(uuid, paths).items():
             if target in planned.values():
                 raise exceptions.Conflict(f'two disks of {uuid} would both be copied to '
                                           f'{target}')
@@ -91,6 +90,9 @@ class ColdMigrationMixin:
                                           f'overwriting it with a copy of {path}')
             planned[path] = target
         return planned
+
+    def cold_destination_paths(self, uuid, paths):
+        return {path: disk_copy.target_path(CONF.libvirt.images_path, path) for path in paths}
 
     def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
         def done(outcome):

@@ -269,6 +269,12 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
         # A job this agent did not start (it restarted meanwhile) still runs in libvirtd.
         return migration.abort_domain_job(self._lookup(uuid))
 
+    def migration_job_active(self, uuid):
+        try:
+            return migration.domain_job_active(self._lookup(uuid))
+        except exceptions.InstanceNotFound:
+            return False
+
     def live_migration_force_complete(self, uuid):
         with self._jobs_lock:
             job = self._jobs.get(uuid)

@@ -38,6 +38,18 @@ LIVE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
 ABORT_START_TIMEOUT = 10.0
 
 
+def domain_job_active(dom):
+    """True while the domain has a job (an outgoing migration on a migration source); False
+    when it has none or has just left this host."""
+    try:
+        return dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in (libvirt.VIR_ERR_OPERATION_INVALID,
+                                    libvirt.VIR_ERR_NO_DOMAIN):
+            return False
+        raise
+
+
 def abort_domain_job(dom):
     """virDomainAbortJob; False when there is no job to abort: none runs, or the domain has
     just left this host (the migration completed first)."""
