@@ -19,7 +19,7 @@ from oslo_log import log as logging
 
 from migrator.common import aborts, context, exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
-from migrator.conductor import drains, job_waiters, progress, shared_storage
+from migrator.conductor import drains, job_waiters, progress, recovery, shared_storage
 from migrator.conductor.scheduler import queue as queue_mod
 from migrator.conductor.scheduler import scheduler as scheduler_mod
 from migrator.conductor.tasks import cold, live, rebalance
@@ -51,17 +51,45 @@ class ConductorManager:
         self._queue_wanted = threading.Event()
         self._stopping = threading.Event()
         self._poller = None
+        self._recovery = None
+        self._settling = set()   # ids of migrations the recovery is settling now
         self.drains = drains.DrainRunner(db, self, self.host)
         # Migrations whose switch to post-copy is recorded: a report per sample says so.
         self._post_copy = set()
 
     def start(self):
-        """Background work: the queue's timer, and adopting unfinished drains (ours, or
-        orphaned ones). The services call this; unit tests drive both themselves."""
+        """Background work: settling the migrations this conductor drove before it last
+        stopped, the queue's timer, and adopting unfinished drains (ours, or orphaned ones).
+        The services call this; unit tests drive each themselves."""
+        self._recovery = threading.Thread(target=self.recover, name='recovery', daemon=True)
+        self._recovery.start()
         self._poller = threading.Thread(target=self._poll_queue, name='queue-poller',
                                         daemon=True)
         self._poller.start()
         self.drains.start()
+
+    def recover(self):
+        """Settles this conductor's unfinished migrations from before its start (see
+        recovery.py); returns {migration id: state}. Only at start: later, an unfinished
+        migration of this conductor has a task here."""
+        try:
+            # Under the lock migrations are taken with: one taken by this run already has
+            # its task, and is not an orphan.
+            with self._tasks_lock:
+                orphans = [m for m in self.db.migration_list_unfinished(conductor=self.host)
+                           if m['id'] not in self._tasks
+                           and m['status'] not in (states.ACCEPTED, states.QUEUED)]
+                self._settling.update(m['id'] for m in orphans)
+            settled = recovery.MigrationRecovery(
+                context.get_admin_context(), self.db, self.compute_api,
+                stopping=self._stopping).run(orphans, self._settling)
+        except Exception:
+            LOG.exception('Settling the migrations of the previous run failed')
+            return {}
+        if settled:
+            LOG.info('Settled after the restart: %s', settled)
+            self.start_queued()
+        return settled
 
     def stop(self):
         self._stopping.set()
@@ -151,6 +179,13 @@ class ConductorManager:
                 raise exceptions.Conflict(aborts.refusal(migration))
             if task is None and status in aborts.UNSTARTED:
                 return self.db.migration_cancel_unstarted(migration_id, reason)
+            if task is None and migration_id in self._settling:
+                # Being settled after a restart: marked cancelling, the settling aborts its
+                # job and ends it cancelled (or as the hypervisors say it ended).
+                if status != states.CANCELLING:
+                    self.db.migration_transition(migration_id, [status], states.CANCELLING,
+                                                 detail=reason, values={'error': reason})
+                return self.db.migration_get(migration_id)
         if task is None:
             raise exceptions.Conflict(
                 f'Migration {migration_id} is {status} but conductor {self.host} does not run '

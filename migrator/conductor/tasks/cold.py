@@ -27,6 +27,11 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
+# The stopping event's detail for a guest that did not run; a restarted conductor reads it
+# to know whether to start the guest again on the source (recovery.py).
+ALREADY_SHUT_OFF = 'already shut off'
+
+
 class ColdMigrationTask(base.MigrationTask):
     def __init__(self, ctxt, db, compute_api, migration, waiters, scheduler):
         super().__init__(ctxt, db, compute_api, migration)
@@ -115,7 +120,7 @@ class ColdMigrationTask(base.MigrationTask):
         timeout = CONF.conductor.shutdown_timeout
         self.transition(states.STOPPING,
                         f'shutting down (forced after {timeout}s)' if self.was_running
-                        else 'already shut off')
+                        else ALREADY_SHUT_OFF)
         if not self.was_running:
             return
         result = self.compute_api.power_off_instance(self.ctxt, self.source, self.uuid,

@@ -3,25 +3,6 @@
 import pytest
 
 from migrator.common import exceptions, states
-from migrator.conductor import manager
-from tests.unit.conductor import fakes
-
-
-@pytest.fixture
-def cluster(db):
-    conductors = []
-
-    def factory(compute_api):
-        conductor = manager.ConductorManager(db, compute_api=compute_api, host='conductor1')
-        conductors.append(conductor)
-        return conductor
-
-    cluster = fakes.FakeCluster(factory)
-    cluster.cloud.shared_dirs.add('/shared')
-    yield cluster
-    cluster.cloud.release_jobs()
-    for conductor in conductors:
-        conductor.executor.shutdown(wait=True)
 
 
 def _create(db, name, target='host2'):

@@ -4,25 +4,6 @@ their destinations, and what is left where after success, failure and abort."""
 import pytest
 
 from migrator.common import states
-from migrator.conductor import manager
-from tests.unit.conductor import fakes
-
-
-@pytest.fixture
-def cluster(db):
-    conductors = []
-
-    def factory(compute_api):
-        conductor = manager.ConductorManager(db, compute_api=compute_api, host='conductor1')
-        conductors.append(conductor)
-        return conductor
-
-    cluster = fakes.FakeCluster(factory)
-    cluster.cloud.shared_dirs.add('/shared')
-    yield cluster
-    cluster.cloud.release_jobs()
-    for conductor in conductors:
-        conductor.executor.shutdown(wait=True)
 
 
 def _start(db, cluster, name, block_migration=None, target='host2'):
