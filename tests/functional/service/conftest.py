@@ -27,6 +27,20 @@ def sandbox(tmp_path_factory):
 
 
 @pytest.fixture
+def rabbit_url():
+    """A RabbitMQ virtual host for one test (see processes.rabbit_vhost)."""
+    with processes.rabbit_vhost() as url:
+        yield url
+
+
+@pytest.fixture(scope='module')
+def module_rabbit_url():
+    """A RabbitMQ virtual host for the services a module keeps running."""
+    with processes.rabbit_vhost() as url:
+        yield url
+
+
+@pytest.fixture
 def pg_url():
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     name = f'migrator_func_{uuid.uuid4().hex[:10]}'

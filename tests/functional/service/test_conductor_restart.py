@@ -83,7 +83,7 @@ def local_guest(sandbox):
 
 
 @pytest.fixture(scope='module')
-def services(sandbox, local_guest, tmp_path_factory):
+def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
     import psycopg2
     workdir = tmp_path_factory.mktemp('restart-services')
     name = f'migrator_restart_{uuid.uuid4().hex[:10]}'
@@ -92,7 +92,7 @@ def services(sandbox, local_guest, tmp_path_factory):
     admin.cursor().execute(f'CREATE DATABASE {name}')
     port = processes.free_port()
     config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
-                          f'migrator-test-{uuid.uuid4().hex[:8]}')
+                          module_rabbit_url)
     config['conductor'] = {'shutdown_timeout': 3}
     services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
     try:
@@ -115,9 +115,8 @@ def services(sandbox, local_guest, tmp_path_factory):
         print(services.logs())
         raise
     finally:
-        # The agents first, the conductor last: the queues outlive this test on the broker
-        # (named by topic, whatever the exchange), and a report cast after the conductor
-        # left would reach the next test's conductor.
+        # The agents first, the conductor last: a report cast after the conductor left
+        # would wait in its queue for nobody.
         for proc in list(reversed(services.started)) + \
                 ([services.conductor] if services.conductor else []):
             proc.stop()

@@ -7,7 +7,6 @@ RabbitMQ and PostgreSQL, once with migrator-all on SQLite and its in-process bus
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 
@@ -15,12 +14,10 @@ from migrator.sandbox import probe
 from tests.functional.service import processes
 from tests.functional.service.conftest import current_host, guest_name
 
-RABBIT = 'rabbit://guest:guest@127.0.0.1:5672/'
 
-
-def _base_config(db_url, api_port, exchange):
+def _base_config(db_url, api_port, transport_url):
     return {
-        'DEFAULT': {'transport_url': RABBIT, 'control_exchange': exchange},
+        'DEFAULT': {'transport_url': transport_url},
         'database': {'connection': db_url},
         'api': {'port': api_port},
         'compute': {'report_interval': 2, 'progress_interval': 0.2},
@@ -68,10 +65,10 @@ def _migrate_and_check(api, cluster):
     return done
 
 
-def test_separate_processes_over_rabbitmq_and_postgresql(sandbox, pg_url, workdir):
+def test_separate_processes_over_rabbitmq_and_postgresql(sandbox, pg_url, rabbit_url,
+                                                        workdir):
     port = processes.free_port()
-    exchange = f'migrator-test-{uuid.uuid4().hex[:8]}'
-    config = _base_config(pg_url, port, exchange)
+    config = _base_config(pg_url, port, rabbit_url)
     api_conf = processes.write_config(workdir / 'api.conf',
                                       {**config, 'DEFAULT': {**config['DEFAULT'],
                                                              'host': 'api'}})

@@ -19,7 +19,6 @@ import pytest
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
 from tests.functional.service import processes
-from tests.functional.service.test_live_migration import RABBIT
 
 GUESTS = 6
 IN_FLIGHT = ('scheduling', 'preparing', 'running', 'post_copy', 'finishing', 'cancelling',
@@ -59,7 +58,7 @@ class Services:
 
 
 @pytest.fixture(scope='module')
-def services(sandbox, tmp_path_factory):
+def services(sandbox, module_rabbit_url, tmp_path_factory):
     """api, conductor1, conductor2 and an agent per host, as Services."""
     import psycopg2
     workdir = tmp_path_factory.mktemp('sched-services')
@@ -69,8 +68,7 @@ def services(sandbox, tmp_path_factory):
     admin.cursor().execute(f'CREATE DATABASE {name}')
     port = processes.free_port()
     base = {
-        'DEFAULT': {'transport_url': RABBIT,
-                    'control_exchange': f'migrator-test-{uuid.uuid4().hex[:8]}'},
+        'DEFAULT': {'transport_url': module_rabbit_url},
         'database': {'connection': f'postgresql+psycopg2://postgres@127.0.0.1/{name}'},
         'api': {'port': port},
         'compute': {'report_interval': 2, 'progress_interval': 0.2},
