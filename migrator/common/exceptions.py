@@ -123,3 +123,8 @@ class AgentUnavailable(MigratorException):
     message = ('The compute agent of %(host)s did not answer within %(timeout)s s, so nothing '
                'was done to migration %(id)s. Check that migrator-compute runs on %(host)s '
                '(and the message bus), then retry.')
+
+
+class Forbidden(MigratorException):
+    code = 403
+    message = 'This request needs an administrator.'

@@ -38,7 +38,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.4')
+    target = messaging.Target(version='1.5')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -94,6 +94,14 @@ class ComputeManager:
 
     def report_now(self, ctxt):
         self._wake.set()
+
+    @_translate_errors
+    def audit_domains(self, ctxt, job_uuids):
+        """Every domain of this host as libvirt describes it now, and for each of
+        job_uuids whether a migration job of that domain runs here (for the audit)."""
+        return {'domains': self.driver.list_domains(),
+                'jobs': {uuid: bool(self.driver.migration_job_active(uuid))
+                         for uuid in job_uuids}}
 
     @_translate_errors
     def get_domain_state(self, ctxt, instance_uuid):

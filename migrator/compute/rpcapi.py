@@ -9,6 +9,7 @@ Version history:
   1.3 - live_migrate takes controls (convergence settings); live_migration_force_complete
   1.4 - migration_job_active, cold_destination_paths (a restarted conductor settles the
         migrations it had started)
+  1.5 - audit_domains
 """
 
 import oslo_messaging as messaging
@@ -18,7 +19,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.4'
+VERSION = '1.5'
 
 
 class ComputeAPI:
@@ -37,6 +38,10 @@ class ComputeAPI:
 
     def get_domain_state(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
+
+    def audit_domains(self, ctxt, host, job_uuids):
+        """The host's domains and which of job_uuids have a migration job there (1.5)."""
+        return self._call(ctxt, host, 'audit_domains', version='1.5', job_uuids=job_uuids)
 
     def get_disks(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)

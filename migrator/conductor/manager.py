@@ -19,7 +19,7 @@ from oslo_log import log as logging
 
 from migrator.common import aborts, context, exceptions, states
 from migrator.compute import rpcapi as compute_rpcapi
-from migrator.conductor import drains, job_waiters, progress, recovery, shared_storage
+from migrator.conductor import audit, drains, job_waiters, progress, recovery, shared_storage
 from migrator.conductor.scheduler import queue as queue_mod
 from migrator.conductor.scheduler import scheduler as scheduler_mod
 from migrator.conductor.tasks import cold, live, rebalance
@@ -35,7 +35,7 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.5')
+    target = messaging.Target(version='1.6')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
         self.db = db
@@ -254,6 +254,11 @@ class ConductorManager:
             conductor=self.host)
         threading.Thread(target=applier.run, args=(plan_id,), name=f'plan-{plan_id}',
                          daemon=True).start()
+
+    def audit(self, ctxt, fix=False):
+        """The DB compared with what every agent says now (see audit.py); with fix, the
+        bookkeeping repairs made first."""
+        return audit.Auditor(ctxt, self.db, self.compute_api).run(fix=fix)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Version history:
   1.3 - force_complete
   1.4 - create_plan, apply_plan
   1.5 - schedule_dry_run
+  1.6 - audit
 """
 
 import oslo_messaging as messaging
@@ -16,7 +17,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.5'
+VERSION = '1.6'
 
 
 class ConductorAPI:
@@ -86,6 +87,15 @@ class ConductorAPI:
         """Applies a plan that is `applying`; any conductor may take it."""
         cctxt = self.client.prepare(version='1.4')
         cctxt.cast(ctxt, 'apply_plan', plan_id=plan_id)
+
+    def audit(self, ctxt, fix=False):
+        """Any conductor compares the DB with every agent's answer; returns
+        {'discrepancies', 'fixed', 'hosts_checked'}. It asks every agent, each within
+        [conductor] compute_rpc_timeout, so it is given that much more than [api]
+        rpc_timeout."""
+        cctxt = self.client.prepare(
+            version='1.6', timeout=CONF.api.rpc_timeout + CONF.conductor.compute_rpc_timeout)
+        return cctxt.call(ctxt, 'audit', fix=fix)
 
     # -- from the compute agents ------------------------------------------------------------
 

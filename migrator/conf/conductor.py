@@ -20,6 +20,11 @@ opts = [
                help='Seconds a cold migration waits for the guest to shut down after the '
                     'ACPI power-button request before it forces the guest off (like pulling '
                     'the plug). 0 forces it off at once.'),
+    cfg.IntOpt('audit_grace', default=30, min=0,
+               help='Seconds a migration may sit in a state before `migrator-manage audit` '
+                    'judges it: an `accepted` one no conductor took, a `running` live one '
+                    'without a libvirt job; also how long after it landed a claim may wait '
+                    'for its target to account for the guest.'),
 ]
 
 

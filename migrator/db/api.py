@@ -26,9 +26,11 @@ from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models, progress
 from migrator.db import plans as db_plans
+from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
+from migrator.db.reset_state import MigrationResetMixin
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
 
@@ -45,8 +47,9 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
-               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries):
+class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMixin,
+               progress.ProgressQueries, db_plans.PlansMixin, SchedulerQueries,
+               ServerGroupQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
