@@ -14,7 +14,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import context as migrator_context
-from migrator.common import exceptions
+from migrator.common import exceptions, failpoints
 from migrator.conductor import rpcapi as conductor_rpcapi
 
 CONF = cfg.CONF
@@ -138,7 +138,8 @@ class ComputeManager:
             self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
 
         def on_done(outcome):
-            self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
+            if not failpoints.hit('compute.job_done'):
+                self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
             self._wake.set()
 
         LOG.info('Starting live migration %s of %s to %s', migration_id, instance_uuid,
@@ -218,7 +219,8 @@ class ComputeManager:
             self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
 
         def on_done(outcome):
-            self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
+            if not failpoints.hit('compute.job_done'):
+                self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
 
         LOG.info('Copying %d disk(s) of migration %s from %s', len(disks), migration_id,
                  source_uri)

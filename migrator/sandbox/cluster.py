@@ -389,3 +389,30 @@ def down(state_dir=None):
         shutil.rmtree(state_dir)
     LOG.info('sandbox in %s is down (stopped pids %s)', state_dir, stopped)
     return {'stopped': stopped, 'removed': True}
+
+
+def restart_libvirtd(state_dir, host, kill=False, timeout=60.0):
+    """Restart the libvirtd of sandbox host ``host`` (its name), as an operator's restart
+    would: SIGTERM (SIGKILL with ``kill``, or when it outlives ``timeout``), then the same
+    daemon started again in a new namespace over the same directories. The guests' QEMUs
+    are left running; the new daemon takes them back. Returns the new pid."""
+    preflight.check_root()
+    cluster = load(state_dir)
+    h = next((x for x in cluster['hosts'] if x['name'] == host), None)
+    if h is None:
+        raise SandboxError(f'no sandbox host {host!r} in {cluster["state_dir"]}')
+    pid = h.get('pid') or process.read_pidfile(host_mod.pidfile(h))
+    if pid and process.belongs_to(pid, h['root']):
+        if kill:
+            process.terminate_now([pid])
+        elif process.terminate([pid], timeout=timeout):
+            raise SandboxError(f'libvirtd {pid} of {host} survived SIGKILL')
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(host_mod.pidfile(h))
+    h['pid'] = None
+    host_mod.launch(h)
+    conn = host_mod.wait_ready(h, time.monotonic() + host_mod.START_TIMEOUT)
+    conn.close()
+    save(cluster)
+    LOG.info('%s: libvirtd restarted as pid %d', host, h['pid'])
+    return h['pid']
