@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 
+import futurist
+import futurist.waiters
 import libvirt
 
 from migrator.sandbox import cluster as cluster_mod
@@ -86,17 +88,19 @@ class Deployment:
         return self
 
     def _start(self):
+        # The broker and the database start while the sandbox boots its guests.
+        self.rabbit, self.pg = faults.PrivateRabbit(), faults.PrivatePostgres()
+        self._stack.callback(self.rabbit.stop)
+        self._stack.callback(self.pg.stop)
         self._stack.callback(cluster_mod.down, self.state_dir)
-        cluster_mod.up(hosts=2, guests_per_host=0, state_dir=self.state_dir)
-        self.shared_guest = cluster_mod.add_guest(state_dir=self.state_dir,
-                                                  host='sandbox-host1', disks='shared')['name']
-        self.local_guest = cluster_mod.add_guest(state_dir=self.state_dir,
-                                                 host='sandbox-host1', disks='local')['name']
-        self.cluster = cluster_mod.load(self.state_dir)
-        probe.qemu_io(self.local_guest, f'write -P 0x3c 8M {LOCAL_DATA_MIB}M',
-                      cluster=self.cluster, timeout=60)
-        self.rabbit = self._stack.enter_context(faults.PrivateRabbit())
-        self.pg = self._stack.enter_context(faults.PrivatePostgres())
+        with futurist.ThreadPoolExecutor(max_workers=2) as pool:
+            started = [pool.submit(self.rabbit.start), pool.submit(self.pg.start)]
+            try:
+                self._start_sandbox()
+            finally:
+                futurist.waiters.wait_for_all(started)
+            for future in started:
+                future.result()
         self._stack.callback(self._stop_services)
         port = processes.free_port()
         self.config = {
@@ -125,6 +129,16 @@ class Deployment:
         self.api = processes.ApiClient(f'http://127.0.0.1:{port}')
         processes.wait_until(self.api.answers, 180, 'the API to answer')
         self.wait_ready()
+
+    def _start_sandbox(self):
+        cluster_mod.up(hosts=2, guests_per_host=0, state_dir=self.state_dir)
+        self.shared_guest = cluster_mod.add_guest(state_dir=self.state_dir,
+                                                  host='sandbox-host1', disks='shared')['name']
+        self.local_guest = cluster_mod.add_guest(state_dir=self.state_dir,
+                                                 host='sandbox-host1', disks='local')['name']
+        self.cluster = cluster_mod.load(self.state_dir)
+        probe.qemu_io(self.local_guest, f'write -P 0x3c 8M {LOCAL_DATA_MIB}M',
+                      cluster=self.cluster, timeout=60)
 
     def _conf(self, name, extra):
         values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': name}}
