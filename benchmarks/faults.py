@@ -4,8 +4,10 @@ private RabbitMQ node and PostgreSQL cluster, api + two conductors + two agents 
 processes). Prints one table:
 
   scenario | runs | completed | failed (rolled back) | cancelled | error | stuck | lost |
-  running twice | checks failed | median / max seconds to settle
+  running twice | not run | checks failed | median / max seconds to settle
 
+"not run" counts runs that could not start (the deployment was not back in shape after an
+earlier run, even after healing).
 "checks failed" counts runs whose migration ended but whose guest did not tick, or that left
 an audit discrepancy or a slot or claim held. A run that leaves the deployment unusable
 (stuck, lost, running twice) is healed before the next: the migration reset to error, the
@@ -29,13 +31,14 @@ import libvirt
 from migrator.sandbox import probe
 from tests.functional.faults import deployment, scenarios
 
-COLUMNS = ('completed', 'failed', 'cancelled', 'error', 'stuck', 'lost', 'running_twice')
+COLUMNS = ('completed', 'failed', 'cancelled', 'error', 'stuck', 'lost', 'running_twice',
+           'not_run')
 
 
 def heal(dep, run):
     """Best effort: make the deployment usable again after a bad run."""
-    migration_id = (run.migration or {}).get('id')
-    if run.outcome == 'stuck' and migration_id:
+    migration_id = run.migration_id
+    if run.outcome in ('stuck', 'not_run') and migration_id:
         dep.api.post(f'/v1/migrations/{migration_id}/action',
                      {'reset_state': {'state': 'error', 'reason': 'fault benchmark: stuck'}})
     for name in (dep.shared_guest, dep.local_guest):
@@ -112,11 +115,12 @@ def main(argv=None):
         for i in range(args.n):
             for scenario in matrix:
                 t = time.monotonic()
+                run = scenarios.Run(scenario.name)
                 try:
-                    run = scenarios.run(dep, scenario, bound=args.bound)
+                    scenarios.run(dep, scenario, bound=args.bound, result=run)
                 except Exception as exc:     # the scenario itself could not run
-                    run = scenarios.Run(scenario.name, outcome='stuck',
-                                        problems=[f'{type(exc).__name__}: {exc}'])
+                    run.outcome = run.outcome or 'not_run'
+                    run.problems.append(f'{type(exc).__name__}: {exc}')
                 results[scenario.name].append(run)
                 print(f'[{i + 1}/{args.n}] {scenario.name}: {run.outcome}'
                       + (f' settled {run.settle_s:.1f} s' if run.settle_s is not None else '')

@@ -34,7 +34,10 @@ class Run:
     """What a scenario did: the scenario, the outcome, and what the checks found."""
     scenario: str
     migration: dict = None
-    outcome: str = None       # completed|failed|cancelled|error|stuck|lost|running_twice
+    migration_id: str = None
+    # completed|failed|cancelled|error|stuck|lost|running_twice, or not_run when the
+    # scenario could not even start (its problems say why)
+    outcome: str = None
     settle_s: float = None    # from the fault's end to the migration's end
     problems: list = dataclasses.field(default_factory=list)
 
@@ -189,13 +192,14 @@ def _held_state(kind, point):
     return {'running': 'copying' if kind == 'cold' else 'running'}.get(point, point)
 
 
-def run(dep, scenario, bound=SETTLE_BOUND):
+def run(dep, scenario, bound=SETTLE_BOUND, result=None):
     """Runs one scenario on a ready deployment; returns its Run (problems empty when every
-    check passed). Leaves the deployment ready for the next one."""
+    check passed; pass `result` to keep what is known when it raises). Leaves the
+    deployment ready for the next one."""
     fault_, kind, point = scenario.fault, scenario.kind, scenario.point
-    result = Run(scenario.name)
+    result = result or Run(scenario.name)
     name = _guest_of(dep, kind)
-    [source] = probe.where(name, cluster=dep.cluster)
+    source = _settled_host(dep, name)
     target = next(h for h in dep.host_names() if h != source)
     ctx = {'source': source, 'target': target}
     gate = os.path.join(dep.workdir, f'gate-{time.monotonic_ns()}')
@@ -213,7 +217,7 @@ def run(dep, scenario, bound=SETTLE_BOUND):
             body['block_migration'] = True
         response = dep.api.post('/v1/migrations', body)
         assert response.status_code == 202, response.text
-        ctx['id'] = response.json()['id']
+        ctx['id'] = result.migration_id = response.json()['id']
         _wait_for_point(dep, ctx, kind, point, gate)
         fault_.inject(dep, ctx)
     finally:
@@ -238,6 +242,20 @@ def run(dep, scenario, bound=SETTLE_BOUND):
     fault_.after(dep, ctx)
     _check_bookkeeping(dep, result)
     return result
+
+
+def _settled_host(dep, name, timeout=60):
+    """The one host the guest runs on, once the DB says the same and no migration holds
+    it (the previous scenario's end may still be on its way into the DB)."""
+    def agreed():
+        hosts = probe.where(name, cluster=dep.cluster)
+        instance = dep.api.instance(name) or {}
+        if len(hosts) == 1 and instance.get('host') == hosts[0] \
+                and not instance.get('migration_id'):
+            return hosts[0]
+        return None
+    return processes.wait_until(agreed, timeout, f'{name} to run on one host, as the DB says',
+                                interval=0.5)
 
 
 def _wait_for_point(dep, ctx, kind, point, gate):
