@@ -9,6 +9,8 @@ Version history:
   1.3 - live_migrate takes controls (convergence settings); live_migration_force_complete
   1.4 - migration_job_active, cold_destination_paths (a restarted conductor settles the
         migrations it had started)
+  1.5 - disk_copy_active (a conductor waiting for a copy notices a target agent that
+        restarted and lost it)
 """
 
 import oslo_messaging as messaging
@@ -18,7 +20,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.4'
+VERSION = '1.5'
 
 
 class ComputeAPI:
@@ -132,6 +134,11 @@ class ComputeAPI:
         return self._call(ctxt, host, 'copy_disks', version='1.2', migration_id=migration_id,
                           source_uri=source_uri, disks=disks, bandwidth=bandwidth,
                           conductor=conductor)
+
+    def disk_copy_active(self, ctxt, host, migration_id):
+        """True while the copy of migration_id runs on host (1.5)."""
+        return self._call(ctxt, host, 'disk_copy_active', version='1.5',
+                          migration_id=migration_id)
 
     def abort_disk_copy(self, ctxt, host, migration_id):
         return self._call(ctxt, host, 'abort_disk_copy', version='1.2',

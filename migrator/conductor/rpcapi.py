@@ -7,6 +7,7 @@ Version history:
   1.3 - force_complete
   1.4 - create_plan, apply_plan
   1.5 - schedule_dry_run
+  1.6 - report_host_down (an agent lost its hypervisor)
 """
 
 import oslo_messaging as messaging
@@ -16,7 +17,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.5'
+VERSION = '1.6'
 
 
 class ConductorAPI:
@@ -93,6 +94,12 @@ class ConductorAPI:
         """reported_at: ISO 8601 UTC time the agent looked at its hypervisor."""
         self.client.cast(ctxt, 'report_host', host=host, inventory=inventory, domains=domains,
                          reported_at=reported_at)
+
+    def report_host_down(self, ctxt, host, reason, reported_at):
+        """The agent of host lost its hypervisor at reported_at (ISO 8601 UTC): the host
+        counts as down until its next report (1.6)."""
+        self.client.prepare(version='1.6').cast(ctxt, 'report_host_down', host=host,
+                                                reason=reason, reported_at=reported_at)
 
     def migration_progress(self, ctxt, conductor, migration_id, stats):
         cctxt = self.client.prepare(server=conductor) if conductor else self.client
