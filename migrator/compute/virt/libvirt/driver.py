@@ -119,33 +119,38 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             return
         for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
             try:
-                uuid = dom.UUIDString()
-                if uuid in skip:
-                    continue
-                record = job_record.read(dom)
-                if record is None or record.get('source_host') != self.host:
-                    continue
-                raw = dom.jobStats(0)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                    continue
-                raise
-            on_progress, on_done = self.job_callbacks(record['migration_id'],
-                                                      record.get('conductor'))
-            running = raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE
-            outgoing = raw.get('operation') in (
-                None, libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
-            if running and outgoing and job_record.describes_job(record,
-                                                                 raw.get('time_elapsed')):
-                self._attach(dom, record, raw, on_progress, on_done)
-            elif not running:
-                LOG.warning('Migration %s of %s ended while no agent watched it; the guest '
-                            'is still here', record['migration_id'], uuid)
-                job_record.clear(dom)
-                on_done({'success': False, 'stats': {}, 'post_copy': False, 'forced': None,
-                         'forced_by': None, 'aborted': None,
-                         'error': 'the libvirt job ended while the agent was not running; '
-                                  'the guest stayed on the source'})
+                self._attach_job(dom, skip)
+            except Exception:
+                # One domain that cannot be looked at must not keep the agent from starting.
+                LOG.exception('Looking for a migration job of a domain failed; going on')
+
+    def _attach_job(self, dom, skip):
+        try:
+            uuid = dom.UUIDString()
+            if uuid in skip:
+                return
+            record = job_record.read(dom)
+            if record is None or record.get('source_host') != self.host:
+                return
+            raw = dom.jobStats(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return
+            raise
+        on_progress, on_done = self.job_callbacks(record['migration_id'],
+                                                  record.get('conductor'))
+        running = raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE
+        outgoing = raw.get('operation') in (None, libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
+        if running and outgoing and job_record.describes_job(record, raw.get('time_elapsed')):
+            self._attach(dom, record, raw, on_progress, on_done)
+        elif not running:
+            LOG.warning('Migration %s of %s ended while no agent watched it; the guest is '
+                        'still here', record['migration_id'], uuid)
+            job_record.clear(dom)
+            on_done({'success': False, 'stats': {}, 'post_copy': False, 'forced': None,
+                     'forced_by': None, 'aborted': None,
+                     'error': 'the libvirt job ended while the agent was not running; the '
+                              'guest stayed on the source'})
 
     def _attach(self, dom, record, raw, on_progress, on_done):
         uuid = dom.UUIDString()
