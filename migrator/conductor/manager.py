@@ -35,7 +35,7 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.6')
+    target = messaging.Target(version='1.7')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
         self.db = db
@@ -268,6 +268,19 @@ class ConductorManager:
                                   [d['uuid'] for d in domains if d.get('active')])
         self.scheduler.cache.update(row)
         self.db.instance_sync_host(host, domains, reported_at)
+
+    def report_host_down(self, ctxt, host, reason, reported_at):
+        """The host's agent lost its hypervisor (libvirtd restarting): the host counts as
+        down at once, not service_down_time later, until a report newer than this one."""
+        reported_at = datetime.datetime.fromisoformat(reported_at)
+        row = self.db.host_mark_down(
+            host, reported_at,
+            down_since=reported_at - datetime.timedelta(
+                seconds=CONF.conductor.service_down_time + 1))
+        if row is None:
+            return
+        LOG.warning('Host %s is down: %s', host, reason)
+        self.scheduler.cache.update(row)
 
     def force_complete(self, ctxt, migration_id):
         """Makes a running live migration finish (see compute's

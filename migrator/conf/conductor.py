@@ -16,6 +16,11 @@ opts = [
                     'waiting, aborts it and rolls back. A live migration whose completion '
                     'timeout ([libvirt] live_migration_completion_timeout per GiB) is longer '
                     'gets that plus 300 s instead.'),
+    cfg.FloatOpt('disk_copy_check_interval', default=5.0, min=0.1,
+                 help='Seconds between two questions to the target agent, while a cold '
+                      'migration waits for its disk copy, whether the copy still runs: a '
+                      'copy lost to an agent restart is rolled back within about this '
+                      'long after the agent answers again.'),
     cfg.IntOpt('shutdown_timeout', default=60, min=0,
                help='Seconds a cold migration waits for the guest to shut down after the '
                     'ACPI power-button request before it forces the guest off (like pulling '

@@ -130,6 +130,24 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
             self._release_landed_claims(conn, name, reported_at, active_uuids)
             return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
 
+    @db_engine.retry_on_deadlock
+    def host_mark_down(self, name, reported_at, down_since):
+        """The host's agent lost its hypervisor at reported_at: its heartbeat is set back to
+        down_since (which the caller puts beyond the down time) so it counts as down at
+        once. Only when no newer report was applied; returns the row, or None when nothing
+        changed (no such host, or a newer report)."""
+        reported_at = _naive_utc(reported_at)
+        h = hosts.c
+        with self._write() as conn:
+            res = conn.execute(sa.update(hosts).where(
+                h.name == name,
+                sa.or_(h.usage_reported_at.is_(None), h.usage_reported_at < reported_at),
+            ).values(last_heartbeat=_naive_utc(down_since), updated_at=utcnow(),
+                     usage_reported_at=reported_at))
+            if res.rowcount == 0:
+                return None
+            return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
+
     def host_get(self, name):
         with self._read() as conn:
             row = conn.execute(sa.select(hosts).where(hosts.c.name == name)).first()

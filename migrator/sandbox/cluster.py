@@ -289,6 +289,46 @@ def add_guest(state_dir=None, host=None, memory_mib=None, dirty_rate_mib=None, d
     return record
 
 
+def restart_libvirtd(state_dir, host, stop_timeout=90.0, between=None):
+    """Restarts one host's libvirtd the way an operator would: SIGTERM to the daemon's pid
+    (SIGKILL after stop_timeout), then started again as `up` starts it. Its guests' QEMUs
+    are left alone: the new daemon takes them back. between(): called once the old daemon
+    is gone, before the new one starts (a test looks at the cluster then).
+
+    Returns {'stopped_s', 'started_s'}: seconds the old daemon took to exit, and the new
+    one to answer."""
+    cluster = load(state_dir)
+    matches = [h for h in cluster['hosts'] if h['name'] == host]
+    if not matches:
+        raise SandboxError(f'no host {host!r} in the sandbox '
+                           f'({", ".join(h["name"] for h in cluster["hosts"])})')
+    h = matches[0]
+    pid = h.get('pid') or process.read_pidfile(host_mod.pidfile(h))
+    if not pid or not process.belongs_to(pid, h['root']):
+        raise SandboxError(f'the libvirtd of {host} is not running')
+    started = time.monotonic()
+    left = process.terminate([pid], timeout=stop_timeout)
+    if left:
+        raise SandboxError(f'the libvirtd of {host} (pid {pid}) did not stop')
+    stopped_s = time.monotonic() - started
+    if between is not None:
+        between()
+    started = time.monotonic()
+    with _locked(cluster['state_dir']):
+        cluster = load(state_dir)
+        h = next(x for x in cluster['hosts'] if x['name'] == host)
+        h['pid'] = None
+        with contextlib.suppress(FileNotFoundError):    # left behind by a SIGKILL
+            os.unlink(host_mod.pidfile(h))
+        host_mod.launch(h)
+        try:
+            host_mod.wait_ready(h, time.monotonic() + host_mod.START_TIMEOUT).close()
+        finally:
+            h['pid'] = h['pid'] or process.read_pidfile(host_mod.pidfile(h))
+            save(cluster)
+    return {'stopped_s': stopped_s, 'started_s': time.monotonic() - started}
+
+
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: 'nostate', libvirt.VIR_DOMAIN_RUNNING: 'running',
     libvirt.VIR_DOMAIN_BLOCKED: 'blocked', libvirt.VIR_DOMAIN_PAUSED: 'paused',
@@ -390,29 +430,3 @@ def down(state_dir=None):
     LOG.info('sandbox in %s is down (stopped pids %s)', state_dir, stopped)
     return {'stopped': stopped, 'removed': True}
 
-
-def restart_libvirtd(state_dir, host, kill=False, timeout=60.0):
-    """Restart the libvirtd of sandbox host ``host`` (its name), as an operator's restart
-    would: SIGTERM (SIGKILL with ``kill``, or when it outlives ``timeout``), then the same
-    daemon started again in a new namespace over the same directories. The guests' QEMUs
-    are left running; the new daemon takes them back. Returns the new pid."""
-    preflight.check_root()
-    cluster = load(state_dir)
-    h = next((x for x in cluster['hosts'] if x['name'] == host), None)
-    if h is None:
-        raise SandboxError(f'no sandbox host {host!r} in {cluster["state_dir"]}')
-    pid = h.get('pid') or process.read_pidfile(host_mod.pidfile(h))
-    if pid and process.belongs_to(pid, h['root']):
-        if kill:
-            process.terminate_now([pid])
-        elif process.terminate([pid], timeout=timeout):
-            raise SandboxError(f'libvirtd {pid} of {host} survived SIGKILL')
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(host_mod.pidfile(h))
-    h['pid'] = None
-    host_mod.launch(h)
-    conn = host_mod.wait_ready(h, time.monotonic() + host_mod.START_TIMEOUT)
-    conn.close()
-    save(cluster)
-    LOG.info('%s: libvirtd restarted as pid %d', host, h['pid'])
-    return h['pid']

@@ -99,14 +99,3 @@ def terminate(pids, timeout=10.0):
         LOG.warning('pids %s survived %s', pids, sig.name)
     return pids
 
-
-def terminate_now(pids, timeout=5.0):
-    """SIGKILL ``pids`` and wait for them to go; returns those still alive."""
-    pids = sorted({p for p in pids if pid_alive(p)})
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
-    return wait_gone(pids, time.monotonic() + timeout)

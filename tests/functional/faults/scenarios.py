@@ -115,7 +115,7 @@ class RestartLibvirtd(Fault):
         self.name = f'{side}_libvirtd_restart'
 
     def inject(self, dep, ctx):
-        cluster_mod.restart_libvirtd(dep.state_dir, ctx[self.side], timeout=10)
+        cluster_mod.restart_libvirtd(dep.state_dir, ctx[self.side], stop_timeout=10)
 
 
 class RestartRabbit(Fault):
