@@ -27,7 +27,9 @@ COUNTED = ('claimed_memory_mb', 'claimed_vcpus', 'claimed_disk_gb', 'inbound_mig
 
 
 def expected_counts(claims, host_names):
-    """{host: {column: value}} and the cluster's slot count, as the claims say they are."""
+    """{host: {column: value}} and the cluster's slot count, as the claims say they are.
+    A claim whose guest the target's applied report counts already (`counted`) holds an
+    inbound slot but no claimed resources."""
     counts = {name: dict.fromkeys(COUNTED, 0) for name in host_names}
     active = 0
     for claim in claims:
@@ -37,11 +39,13 @@ def expected_counts(claims, host_names):
                 counts[claim['source_host']]['outbound_migrations'] += 1
         target = counts.get(claim['target_host'])
         if target is not None:
+            if claim['landed_at'] is None:
+                target['inbound_migrations'] += 1
+            if claim.get('counted'):
+                continue    # the target's reported usage holds the guest already
             target['claimed_memory_mb'] += claim['memory_mb'] or 0
             target['claimed_vcpus'] += claim['vcpus'] or 0
             target['claimed_disk_gb'] += claim['disk_gb'] or 0
-            if claim['landed_at'] is None:
-                target['inbound_migrations'] += 1
     return counts, active
 
 
