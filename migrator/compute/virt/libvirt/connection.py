@@ -79,10 +79,11 @@ class HypervisorConnection:
         None) while it is being reopened."""
         wait = CONF.libvirt.reconnect_wait if wait is None else wait
         if not self._up.wait(wait):
+            lost_at = self.lost_at
+            since = (f'lost {time.monotonic() - lost_at:.0f}s ago; reconnecting'
+                     if lost_at is not None else 'not connected')
             raise exceptions.HypervisorError(
-                host=self.host, reason=f'libvirtd at {self.uri} is not reachable (lost '
-                                       f'{time.monotonic() - (self.lost_at or 0):.0f}s '
-                                       f'ago; reconnecting)')
+                host=self.host, reason=f'libvirtd at {self.uri} is not reachable ({since})')
         with self._lock:
             if self._conn is None:      # lost again just now
                 raise exceptions.HypervisorError(
