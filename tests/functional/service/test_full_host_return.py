@@ -14,6 +14,7 @@ import os
 
 import libvirt
 import pytest
+import requests
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
@@ -64,7 +65,7 @@ def api(sandbox, tmp_path_factory):
     proc = processes.ServiceProcess('migrator-all', conf, workdir / 'all.log')
     try:
         client = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(client.answers, 240, 'the API to answer')
+        processes.wait_until(lambda: _answers(client), 240, 'the API to answer')
         processes.wait_until(lambda: client.hosts_up([h['name'] for h in sandbox['hosts']]),
                              240, 'every compute agent to report')
         processes.wait_until(lambda: all(client.instance(g['name'])
@@ -76,6 +77,15 @@ def api(sandbox, tmp_path_factory):
         raise
     finally:
         proc.stop()
+
+
+def _answers(client):
+    """The API answers (migrator-all serves only once every agent has started, which takes
+    a while on a busy machine: a connection accepted but not answered yet is no answer)."""
+    try:
+        return client.answers()
+    except requests.RequestException:
+        return False
 
 
 def _wait_for_job(api, job_id):
