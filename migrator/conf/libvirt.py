@@ -43,6 +43,18 @@ opts = [
                         ('force_complete', 'switch to post-copy when permitted, else pause the '
                                            'guest so that the copy finishes')],
                help='What the source agent does when the completion timeout hits.'),
+    # Surviving a libvirtd restart (compute/virt/libvirt/connection.py).
+    cfg.FloatOpt('reconnect_interval', default=0.2, min=0.01,
+                 help='Seconds before the first attempt to reopen a lost connection to '
+                      'libvirtd; doubled after each failed attempt up to '
+                      'reconnect_interval_max.'),
+    cfg.FloatOpt('reconnect_interval_max', default=2.0, min=0.01,
+                 help='Longest wait between two attempts to reopen a lost connection to '
+                      'libvirtd: how late, at most, the agent notices the daemon is back.'),
+    cfg.FloatOpt('reconnect_wait', default=45.0, min=0.0,
+                 help='Seconds a request that needs libvirtd waits for a lost connection to '
+                      'come back before it fails (a libvirtd restart takes ~30 s to stop '
+                      'and a few to start). Keep it below [conductor] compute_rpc_timeout.'),
 ]
 
 

@@ -289,6 +289,46 @@ def add_guest(state_dir=None, host=None, memory_mib=None, dirty_rate_mib=None, d
     return record
 
 
+def restart_libvirtd(state_dir, host, stop_timeout=90.0, between=None):
+    """Restarts one host's libvirtd the way an operator would: SIGTERM to the daemon's pid
+    (SIGKILL after stop_timeout), then started again as `up` starts it. Its guests' QEMUs
+    are left alone: the new daemon takes them back. between(): called once the old daemon
+    is gone, before the new one starts (a test looks at the cluster then).
+
+    Returns {'stopped_s', 'started_s'}: seconds the old daemon took to exit, and the new
+    one to answer."""
+    cluster = load(state_dir)
+    matches = [h for h in cluster['hosts'] if h['name'] == host]
+    if not matches:
+        raise SandboxError(f'no host {host!r} in the sandbox '
+                           f'({", ".join(h["name"] for h in cluster["hosts"])})')
+    h = matches[0]
+    pid = h.get('pid') or process.read_pidfile(host_mod.pidfile(h))
+    if not pid or not process.belongs_to(pid, h['root']):
+        raise SandboxError(f'the libvirtd of {host} is not running')
+    started = time.monotonic()
+    left = process.terminate([pid], timeout=stop_timeout)
+    if left:
+        raise SandboxError(f'the libvirtd of {host} (pid {pid}) did not stop')
+    stopped_s = time.monotonic() - started
+    if between is not None:
+        between()
+    started = time.monotonic()
+    with _locked(cluster['state_dir']):
+        cluster = load(state_dir)
+        h = next(x for x in cluster['hosts'] if x['name'] == host)
+        h['pid'] = None
+        with contextlib.suppress(FileNotFoundError):    # left behind by a SIGKILL
+            os.unlink(host_mod.pidfile(h))
+        host_mod.launch(h)
+        try:
+            host_mod.wait_ready(h, time.monotonic() + host_mod.START_TIMEOUT).close()
+        finally:
+            h['pid'] = h['pid'] or process.read_pidfile(host_mod.pidfile(h))
+            save(cluster)
+    return {'stopped_s': stopped_s, 'started_s': time.monotonic() - started}
+
+
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: 'nostate', libvirt.VIR_DOMAIN_RUNNING: 'running',
     libvirt.VIR_DOMAIN_BLOCKED: 'blocked', libvirt.VIR_DOMAIN_PAUSED: 'paused',
@@ -389,3 +429,4 @@ def down(state_dir=None):
         shutil.rmtree(state_dir)
     LOG.info('sandbox in %s is down (stopped pids %s)', state_dir, stopped)
     return {'stopped': stopped, 'removed': True}
+

@@ -3,7 +3,15 @@
 import pecan
 from pecan import expose
 
-from migrator.api.controllers.v1 import drains, hosts, instances, migrations, plans, server_groups
+from migrator.api.controllers.v1 import (
+    audit,
+    drains,
+    hosts,
+    instances,
+    migrations,
+    plans,
+    server_groups,
+)
 
 
 class V1Controller:
@@ -12,6 +20,7 @@ class V1Controller:
     migrations = migrations.MigrationsController()
     drains = drains.DrainsController()
     plans = plans.PlansController()
+    audit = audit.AuditController()
 
     @expose(generic=True, template='json')
     def index(self, *args, **kwargs):
@@ -26,7 +35,7 @@ class V1Controller:
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
                 for name in ('hosts', 'instances', 'migrations', 'drains', 'plans',
-                             'server-groups')
+                             'server-groups', 'audit')
             ],
         }
 

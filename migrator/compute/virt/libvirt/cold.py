@@ -120,6 +120,11 @@ class ColdMigrationMixin:
         job.start()
         return list(job.created)
 
+    def disk_copy_active(self, migration_id):
+        with self._jobs_lock:
+            job = self._copies.get(migration_id)
+        return job is not None and not job.wait(0)
+
     def abort_disk_copy(self, migration_id):
         with self._jobs_lock:
             job = self._copies.get(migration_id)
