@@ -258,7 +258,10 @@ def test_a_source_libvirtd_restart_fails_the_migration_with_the_guest_on_its_sou
 
         done = api.wait_for_migration(migration_id, timeout=120)
         assert done['status'] == 'failed', done
-        assert 'libvirtd stopped during the job' in done['error'], done
+        # The agent's word once it reconnected, or (should the conductor's poll of a silent
+        # job get there first) what the hypervisors then say: the same end either way.
+        assert ('libvirtd stopped during the job' in done['error']
+                or 'without moving the guest' in done['error']), done
         assert probe.where(name, cluster=sandbox) == [source]
         assert probe.where(name, cluster=sandbox, active_only=False) == [source]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
