@@ -38,6 +38,24 @@ LIVE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
 ABORT_START_TIMEOUT = 10.0
 
 
+# Words of libvirt's and QEMU's errors when TLS credentials are missing or not trusted
+# ("Unable to access credentials ...", "The certificate hasn't got a known issuer", ...).
+_TLS_ERROR_WORDS = ('credentials', 'certificate', 'x509', 'tls', 'handshake')
+NATIVE_TLS_HINT = (
+    '[libvirt] live_migration_with_native_tls is on: both hosts need QEMU x509 credentials '
+    '(ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem) in the '
+    'directory of qemu.conf\'s migrate_tls_x509_cert_dir (else default_tls_x509_cert_dir, '
+    'else /etc/pki/qemu), signed by one CA, the target\'s server certificate naming its '
+    'migration address; or turn the option off')
+
+
+def explain_failure(error, flags):
+    """libvirt's reason for a failed job, with what to configure when TLS is the cause."""
+    if flags & libvirt.VIR_MIGRATE_TLS and any(w in error.lower() for w in _TLS_ERROR_WORDS):
+        return f'{error} ({NATIVE_TLS_HINT})'
+    return error
+
+
 def domain_job_active(dom):
     """True while the domain has a job (an outgoing migration on a migration source); False
     when it has none or has just left this host."""
@@ -234,7 +252,7 @@ class LiveMigrationJob:
             self.dom.migrateToURI3(self.dest_uri, self.params, self.flags)
         except libvirt.libvirtError as exc:
             LOG.warning('Migration of %s to %s failed: %s', self.uuid, self.dest_uri, exc)
-            self._finish(False, str(exc), self._last_stats)
+            self._finish(False, explain_failure(str(exc), self.flags), self._last_stats)
             return
         LOG.info('migrateToURI3 of %s returned after %.2fs', self.uuid,
                  time.monotonic() - self._started)
