@@ -1,12 +1,15 @@
 """`sandbox up --tls`: the certificates and the daemons' settings, without starting one
 (the functional tests start them: tests/functional/service/test_encrypted_migration)."""
 
+import json
 import os
 import subprocess
 
 import pytest
 
+from migrator.cmd import all as all_cmd
 from migrator.cmd import manage
+from migrator.conf import CONF
 from migrator.sandbox import host as host_mod
 from migrator.sandbox import pki
 
@@ -76,3 +79,19 @@ def test_sandbox_up_tls_flag():
     parser = manage.build_parser()
     assert parser.parse_args(['sandbox', 'up', '--tls']).tls is True
     assert parser.parse_args(['sandbox', 'up']).tls is False
+
+
+def test_migrator_all_gives_each_sandbox_agent_its_host_credentials(tmp_path):
+    with open(tmp_path / 'cluster.json', 'w') as f:
+        json.dump({'virt_type': 'qemu', 'hosts': [
+            {'name': 'sandbox-host1', 'uri': 'qemu+tcp://127.0.9.2/system',
+             'tls_pki_path': '/s/hosts/sandbox-host1/etc/pki/libvirt'},
+            {'name': 'sandbox-host2', 'uri': 'qemu+tcp://127.0.9.3/system'}]}, f)
+    CONF.set_override('sandbox_state_dir', str(tmp_path), group='all')
+    try:
+        assert all_cmd.compute_hosts() == [
+            ('sandbox-host1', 'qemu+tcp://127.0.9.2/system', 'qemu',
+             '/s/hosts/sandbox-host1/etc/pki/libvirt'),
+            ('sandbox-host2', 'qemu+tcp://127.0.9.3/system', 'qemu', None)]
+    finally:
+        CONF.clear_override('sandbox_state_dir', group='all')
