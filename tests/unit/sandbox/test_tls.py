@@ -11,7 +11,8 @@ from migrator.cmd import all as all_cmd
 from migrator.cmd import manage
 from migrator.conf import CONF
 from migrator.sandbox import host as host_mod
-from migrator.sandbox import pki
+from migrator.sandbox import pki, preflight
+from migrator.sandbox.errors import SandboxError
 
 
 def _openssl(*args):
@@ -95,3 +96,12 @@ def test_migrator_all_gives_each_sandbox_agent_its_host_credentials(tmp_path):
             ('sandbox-host2', 'qemu+tcp://127.0.9.3/system', 'qemu', None)]
     finally:
         CONF.clear_override('sandbox_state_dir', group='all')
+
+
+def test_up_tls_without_openssl_names_the_package(monkeypatch):
+    real = preflight.find_binary
+    monkeypatch.setattr(preflight, 'find_binary',
+                        lambda name: None if name == 'openssl' else real(name))
+    preflight.check_binaries()      # a plain sandbox does not need it
+    with pytest.raises(SandboxError, match=r'openssl \(openssl\); run tools/install-deps.sh'):
+        preflight.check_binaries(tls=True)
