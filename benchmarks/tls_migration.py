@@ -37,7 +37,9 @@ LIVE_VARIANTS = ('plain', 'native', 'native+p2p')
 
 
 def live_once(cluster, name, variant):
-    """Seconds one migrateToURI3 of the guest to the other host took."""
+    """Seconds one migrateToURI3 of the guest to the other host took, and libvirt's
+    statistics of the completed job as the target keeps them (time_elapsed, setup_time,
+    downtime in ms; memory_bps)."""
     [here] = probe.where(name, cluster=cluster)
     source = next(h for h in cluster['hosts'] if h['name'] == here)
     target = next(h for h in cluster['hosts'] if h['name'] != here)
@@ -52,9 +54,15 @@ def live_once(cluster, name, variant):
         dom = conn.lookupByName(name)
         started = time.monotonic()
         dom.migrateToURI3(dest_uri, {}, flags)
-        return time.monotonic() - started
+        elapsed = time.monotonic() - started
     finally:
         conn.close()
+    conn = libvirt.open(target['uri'])
+    try:
+        stats = conn.lookupByName(name).jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    finally:
+        conn.close()
+    return elapsed, stats
 
 
 def make_disk(cluster, data_mib):
@@ -105,6 +113,11 @@ def copy_once(cluster, path, over_tls):
         local.close()
 
 
+def _median(stats, key, unit=1):
+    values = [s[key] / unit for s in stats if s.get(key) is not None]
+    return f'{statistics.median(values):.0f}' if values else '?'
+
+
 def _runs(times):
     return [round(t, 3) for t in times]
 
@@ -125,11 +138,14 @@ def main():
         cluster = cluster_mod.load(state_dir)
         name = guest['name']
         live = {v: [] for v in LIVE_VARIANTS}
+        jobs = {v: [] for v in LIVE_VARIANTS}
         for variant in LIVE_VARIANTS:          # warm-up: each path once
             live_once(cluster, name, variant)
         for _ in range(args.n):
             for variant in LIVE_VARIANTS:
-                live[variant].append(live_once(cluster, name, variant))
+                elapsed, stats = live_once(cluster, name, variant)
+                live[variant].append(elapsed)
+                jobs[variant].append(stats)
 
         path, outside = make_disk(cluster, args.data_mib)
         data = os.stat(outside).st_blocks * 512
@@ -146,6 +162,11 @@ def main():
             med = statistics.median(live[variant])
             print(f'  {variant:<11} {_runs(live[variant])} s  median {med:.3f} s  '
                   f'ratio {med / base:.3f}')
+            print(f'  {"":<11} libvirt job: median {_median(jobs[variant], "time_elapsed")} '
+                  f'ms elapsed, {_median(jobs[variant], "setup_time")} ms setup, '
+                  f'{_median(jobs[variant], "downtime")} ms downtime, '
+                  f'{_median(jobs[variant], "memory_bps", MIB)} MiB/s, '
+                  f'{_median(jobs[variant], "memory_processed", MIB)} MiB sent')
         print(f'cold copy of a qcow2 with {data / MIB:.1f} MiB allocated '
               f'({sent / MIB:.1f} MiB of data sent), {args.n} runs each')
         rates = {}
