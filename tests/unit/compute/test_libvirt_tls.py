@@ -7,8 +7,8 @@ import libvirt
 import pytest
 
 from migrator.common import exceptions
+from migrator.compute.virt.libvirt import disk_copy, migration, remote
 from migrator.compute.virt.libvirt import driver as libvirt_driver
-from migrator.compute.virt.libvirt import migration, remote
 from migrator.conf import CONF
 
 PKI = '/etc/migrator/pki'
@@ -190,3 +190,40 @@ def test_native_tls_failure_says_what_to_configure():
     assert migration.explain_failure(error, 0) == error
     assert migration.explain_failure('Domain not found', libvirt.VIR_MIGRATE_TLS) == \
         'Domain not found'
+
+
+def test_native_tls_failure_of_the_job_says_what_to_configure_over_tls_p2p_too():
+    error = ("operation failed: job 'migration out' failed: The certificate hasn't got a "
+             "known issuer")
+    explained = migration.explain_failure(error, libvirt.VIR_MIGRATE_TLS,
+                                          'qemu+tls://10.0.0.6/system')
+    assert 'live_migration_with_native_tls is on' in explained
+
+
+def test_tls_connection_failure_says_what_to_configure():
+    error = "unable to connect to server at '10.0.0.6:16514': Connection refused"
+    explained = migration.explain_failure(error, libvirt.VIR_MIGRATE_TLS,
+                                          'qemu+tls://10.0.0.6/system')
+    assert explained.startswith(error)
+    assert 'listen_tls = 1' in explained and 'remote_tls_pki_path' in explained
+    assert 'live_migration_with_native_tls' not in explained
+    # A plain connection's failure is libvirt's reason alone.
+    assert remote.explain_connect_failure('qemu+tcp://10.0.0.6/system', error) == error
+
+
+def test_cold_copy_that_cannot_connect_over_tls_says_what_to_configure(monkeypatch):
+    class Refused(libvirt.libvirtError):
+        def get_error_message(self):
+            return "unable to connect to server at '10.0.0.6:16514': Connection refused"
+
+    def refuse(uri):
+        raise Refused('refused')
+
+    monkeypatch.setattr(libvirt, 'open', refuse)
+    job = disk_copy.DiskCopyJob('m1', 'qemu+tls://10.0.0.6/system', None, [],
+                                lambda stats: None, lambda outcome: None, 1)
+    with pytest.raises(exceptions.MigrationFailed) as caught:
+        job.prepare()
+    message = str(caught.value)
+    assert 'cannot reach the source daemon at qemu+tls://10.0.0.6/system' in message
+    assert 'listen_tls = 1' in message

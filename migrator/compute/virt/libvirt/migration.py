@@ -27,6 +27,7 @@ import libvirt
 from oslo_log import log as logging
 
 from migrator.common import convergence, exceptions
+from migrator.compute.virt.libvirt import remote
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ ABORT_START_TIMEOUT = 10.0
 # Words of libvirt's and QEMU's errors when TLS credentials are missing or not trusted
 # ("Unable to access credentials ...", "The certificate hasn't got a known issuer", ...).
 _TLS_ERROR_WORDS = ('credentials', 'certificate', 'x509', 'tls', 'handshake')
+# ... coming from QEMU (a QMP command libvirt ran, or the migration job QEMU runs).
+_QEMU_SIDE_WORDS = ('qemu command', "job 'migration out'", "job 'migration in'")
 NATIVE_TLS_HINT = (
     '[libvirt] live_migration_with_native_tls is on: both hosts need QEMU x509 credentials '
     '(ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem) in the '
@@ -49,11 +52,18 @@ NATIVE_TLS_HINT = (
     'migration address; or turn the option off')
 
 
-def explain_failure(error, flags):
-    """libvirt's reason for a failed job, with what to configure when TLS is the cause."""
-    if flags & libvirt.VIR_MIGRATE_TLS and any(w in error.lower() for w in _TLS_ERROR_WORDS):
+def explain_failure(error, flags, dest_uri=None):
+    """libvirt's reason for a failed job, with what to configure when TLS is the cause:
+    QEMU's native TLS (its errors come back from a QEMU command or the migration job) or
+    the peer-to-peer connection (a qemu+tls:// dest_uri)."""
+    lower = error.lower()
+    native = bool(flags & libvirt.VIR_MIGRATE_TLS) and any(w in lower for w in _TLS_ERROR_WORDS)
+    if native and any(w in lower for w in _QEMU_SIDE_WORDS):
         return f'{error} ({NATIVE_TLS_HINT})'
-    return error
+    explained = remote.explain_connect_failure(dest_uri, error)
+    if explained != error:
+        return explained
+    return f'{error} ({NATIVE_TLS_HINT})' if native else error
 
 
 def domain_job_active(dom):
@@ -252,7 +262,8 @@ class LiveMigrationJob:
             self.dom.migrateToURI3(self.dest_uri, self.params, self.flags)
         except libvirt.libvirtError as exc:
             LOG.warning('Migration of %s to %s failed: %s', self.uuid, self.dest_uri, exc)
-            self._finish(False, explain_failure(str(exc), self.flags), self._last_stats)
+            self._finish(False, explain_failure(str(exc), self.flags, self.dest_uri),
+                         self._last_stats)
             return
         LOG.info('migrateToURI3 of %s returned after %.2fs', self.uuid,
                  time.monotonic() - self._started)

@@ -63,3 +63,21 @@ def peer_uri(uri, transport='tcp', pki_path=None, peer=None):
     query = {'pkipath': pki_path} if parsed.scheme == TLS_SCHEME and pki_path else {}
     return urllib.parse.urlunsplit(parsed._replace(
         query=urllib.parse.urlencode(query, safe='/'), fragment=''))
+
+
+REMOTE_TLS_HINT = (
+    'the connection is qemu+tls://: that host\'s libvirtd must listen for TLS (listen_tls = 1, '
+    'tls_port, its server certificate naming the address in the URI) and this host\'s client '
+    'credentials ([libvirt] remote_tls_pki_path, else /etc/pki/libvirt) must be signed by a '
+    'CA it trusts')
+# Words of libvirt's errors when a TLS connection cannot be made.
+_CONNECT_ERROR_WORDS = ('unable to connect', 'certificate', 'tls', 'x509', 'handshake')
+
+
+def explain_connect_failure(uri, error):
+    """libvirt's reason a connection to another host failed, with what to configure when
+    it was a qemu+tls:// one."""
+    if urllib.parse.urlsplit(uri or '').scheme == TLS_SCHEME and any(
+            w in error.lower() for w in _CONNECT_ERROR_WORDS):
+        return f'{error} ({REMOTE_TLS_HINT})'
+    return error
