@@ -14,6 +14,9 @@ PACKAGES=(
     busybox-static cpio gzip util-linux mount iproute2 procps passwd
     # fault-injection suite: cutting the network between two sandbox hosts
     iptables
+    # sandbox up --tls makes its CA and host certificates; the encryption tests capture
+    # the loopback traffic between sandbox hosts
+    openssl tcpdump
     # the service: message bus, databases, Python build
     rabbitmq-server postgresql mariadb-server
     python3 python3-venv python3-dev gcc libc6-dev

@@ -102,6 +102,8 @@ class ColdMigrationMixin:
                     del self._copies[migration_id]
             on_done(outcome)
 
+        # With remote_transport = tls the disks' contents come over qemu+tls:// only.
+        source_uri = self.peer_uri(source_uri)
         job = disk_copy.DiskCopyJob(migration_id, source_uri, self.conn,
                                     [dict(d) for d in disks], on_progress, done,
                                     CONF.compute.progress_interval, bandwidth)

@@ -7,7 +7,6 @@ ones this process was watching (rebind) and the ones an earlier agent process st
 """
 
 import threading
-import urllib.parse
 from xml.etree import ElementTree
 
 import libvirt
@@ -16,7 +15,8 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions
 from migrator.compute.virt import driver
-from migrator.compute.virt.libvirt import cold, connection, events, job_record, migration, storage
+from migrator.compute.virt.libvirt import (cold, connection, events, job_record, migration,
+                                           remote, storage)
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -39,10 +39,12 @@ _INCOMING_PAUSE_REASONS = {libvirt.VIR_DOMAIN_PAUSED_MIGRATION,
 
 
 class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
-    def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None):
+    def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None,
+                 remote_tls_pki_path=None):
         self.uri = uri or CONF.libvirt.connection_uri
         self.virt_type = virt_type or CONF.libvirt.virt_type
         self._migration_uri = migration_uri or CONF.libvirt.migration_uri
+        self.remote_tls_pki_path = remote_tls_pki_path or CONF.libvirt.remote_tls_pki_path
         self.on_domain_event = on_domain_event
         # Hooks the agent sets: job_callbacks(migration_id, conductor) -> (on_progress,
         # on_done) for a job found running at start; hypervisor_lost(reason) and
@@ -171,9 +173,12 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def migration_uri(self):
         if self._migration_uri:
             return self._migration_uri
-        if urllib.parse.urlparse(self.uri).netloc:
-            return self.uri
-        return f'qemu+tcp://{self.host}/system'
+        return remote.migration_uri(self.uri, self.host, CONF.libvirt.remote_transport)
+
+    def peer_uri(self, uri, peer=None):
+        """The URI to reach another host's daemon with (see remote.peer_uri)."""
+        return remote.peer_uri(uri, CONF.libvirt.remote_transport, self.remote_tls_pki_path,
+                               peer)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -303,7 +308,10 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None,
                      job_id=None):
         dom = self._lookup(uuid)
+        dest_uri = self.peer_uri(dest_uri)
         flags = migration.LIVE_FLAGS
+        if CONF.libvirt.live_migration_with_native_tls:
+            flags |= libvirt.VIR_MIGRATE_TLS
         params = {}
         disks = storage.domain_disks(dom)
         if migrate_disks:

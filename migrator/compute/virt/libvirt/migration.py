@@ -38,7 +38,7 @@ import libvirt
 from oslo_log import log as logging
 
 from migrator.common import convergence, exceptions
-from migrator.compute.virt.libvirt import job_record
+from migrator.compute.virt.libvirt import job_record, remote
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +48,33 @@ LIVE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
 # How long an abort keeps trying while migrateToURI3 has been called but libvirt has not
 # yet begun the job (abortJob then answers "no job is active").
 ABORT_START_TIMEOUT = 10.0
+
+
+# Words of libvirt's and QEMU's errors when TLS credentials are missing or not trusted
+# ("Unable to access credentials ...", "The certificate hasn't got a known issuer", ...).
+_TLS_ERROR_WORDS = ('credentials', 'certificate', 'x509', 'tls', 'handshake')
+# ... coming from QEMU (a QMP command libvirt ran, or the migration job QEMU runs).
+_QEMU_SIDE_WORDS = ('qemu command', "job 'migration out'", "job 'migration in'")
+NATIVE_TLS_HINT = (
+    '[libvirt] live_migration_with_native_tls is on: both hosts need QEMU x509 credentials '
+    '(ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem) in the '
+    'directory of qemu.conf\'s migrate_tls_x509_cert_dir (else default_tls_x509_cert_dir, '
+    'else /etc/pki/qemu), signed by one CA, the target\'s server certificate naming its '
+    'migration address; or turn the option off')
+
+
+def explain_failure(error, flags, dest_uri=None):
+    """libvirt's reason for a failed job, with what to configure when TLS is the cause:
+    QEMU's native TLS (its errors come back from a QEMU command or the migration job) or
+    the peer-to-peer connection (a qemu+tls:// dest_uri)."""
+    lower = error.lower()
+    native = bool(flags & libvirt.VIR_MIGRATE_TLS) and any(w in lower for w in _TLS_ERROR_WORDS)
+    if native and any(w in lower for w in _QEMU_SIDE_WORDS):
+        return f'{error} ({NATIVE_TLS_HINT})'
+    explained = remote.explain_connect_failure(dest_uri, error)
+    if explained != error:
+        return explained
+    return f'{error} ({NATIVE_TLS_HINT})' if native else error
 
 
 def domain_job_active(dom):
@@ -322,7 +349,8 @@ class LiveMigrationJob:
                             'is settled once the agent reconnects', self.uuid, exc)
                 return
             LOG.warning('Migration of %s to %s failed: %s', self.uuid, self.dest_uri, exc)
-            self._finish(False, str(exc), self._last_stats)
+            self._finish(False, explain_failure(str(exc), self.flags, self.dest_uri),
+                         self._last_stats)
             return
         LOG.info('migrateToURI3 of %s returned after %.2fs', self.uuid,
                  time.monotonic() - self._started)
