@@ -15,8 +15,15 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions
 from migrator.compute.virt import driver
-from migrator.compute.virt.libvirt import (cold, connection, events, job_record, migration,
-                                           remote, storage)
+from migrator.compute.virt.libvirt import (
+    cold,
+    connection,
+    events,
+    job_record,
+    migration,
+    remote,
+    storage,
+)
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
