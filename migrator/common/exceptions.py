@@ -123,3 +123,15 @@ class AgentUnavailable(MigratorException):
     message = ('The compute agent of %(host)s did not answer within %(timeout)s s, so nothing '
                'was done to migration %(id)s. Check that migrator-compute runs on %(host)s '
                '(and the message bus), then retry.')
+
+
+class PolicyNotAuthorized(MigratorException):
+    code = 403
+    message = ("Policy rule '%(rule)s' does not allow this request (user %(user)s with roles "
+               "%(roles)s). An operator can change who may do it in the policy file "
+               "([oslo_policy] policy_file).")
+
+
+class NotAuthenticated(MigratorException):
+    code = 401
+    message = 'The request carries no valid credentials: authenticate first.'

@@ -1,7 +1,15 @@
 import pytest
 
 from migrator import conf  # noqa: F401 - registers the options
+from migrator.conf import CONF
 from migrator.db import api as db_api
+
+
+@pytest.fixture(autouse=True, scope='session')
+def parsed_config():
+    """The options parsed once, from no file, as a service parses them at start (oslo.policy
+    looks its policy file up in the config directories, which needs a parsed CONF)."""
+    CONF([], project='migrator', default_config_files=[], default_config_dirs=[])
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pecan
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, schemas, views
+from migrator.api import hooks, policy, schemas, views
 from migrator.common import exceptions, states
 
 LOG = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ class MigrationActionController(rest.RestController):
 
     @expose('json')
     def post(self, migration_ident, *args, **kwargs):
+        policy.authorize('migrator:migration:force_complete')
         request = pecan.request
         body = schemas.validate(schemas.MIGRATION_ACTION, schemas.parse_json(request.body))
         migration = request.db.migration_get(migration_ident)
