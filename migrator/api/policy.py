@@ -9,12 +9,14 @@ import threading
 
 import pecan
 from oslo_config import cfg
-from oslo_policy import policy
+from oslo_policy import opts, policy
 
 from migrator.api import hooks
 from migrator.common import exceptions, policies
 
 CONF = cfg.CONF
+# Registers [oslo_policy] (the file is policy.yaml, looked up in the config directories).
+opts.set_defaults(CONF, policy_file='policy.yaml')
 
 _ENFORCER = None
 _LOCK = threading.Lock()

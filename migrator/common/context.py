@@ -34,8 +34,26 @@ class RequestContext(context.RequestContext):
     authenticated = True
 
 
+def _set_current(ctxt):
+    """Makes `ctxt` (None: no context) this thread's current one; oslo.context has no public
+    way to unset it."""
+    if ctxt is None:
+        context._request_store.context = None
+    else:
+        ctxt.update_store()
+
+
+def _detached(**kwargs):
+    """A context that does not become this thread's current one (oslo.context stores every
+    new context in a thread that has none, even with overwrite=False)."""
+    previous = context.get_current()
+    ctxt = RequestContext(overwrite=False, **kwargs)
+    _set_current(previous)
+    return ctxt
+
+
 def get_admin_context():
-    return RequestContext(is_admin=True, overwrite=False)
+    return _detached(is_admin=True)
 
 
 def has_identity(environ):
@@ -81,7 +99,7 @@ def from_record(record):
     later, a drain adopted after a restart): same user and request ids, for the logs and the
     events; admin, because the request was authorised when it was made."""
     values = {f: record.get(f) for f in REQUESTER_FIELDS if record.get(f)}
-    return RequestContext(is_admin=True, overwrite=False, **values)
+    return _detached(is_admin=True, **values)
 
 
 
@@ -94,8 +112,4 @@ def acting_for(ctxt):
     try:
         yield ctxt
     finally:
-        if previous is not None:
-            previous.update_store()
-        else:
-            # oslo.context has no public way to unset the current context.
-            context._request_store.context = None
+        _set_current(previous)

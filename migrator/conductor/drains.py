@@ -67,7 +67,9 @@ class DrainRunner:
 
     def _run(self, task):
         try:
-            task.run()
+            # The job's log lines, and the migrations it creates, carry its requester.
+            with context.acting_for(task.ctxt):
+                task.run()
         finally:
             with self._lock:
                 if self.tasks.get(task.id, (None,))[0] is task:
@@ -122,7 +124,8 @@ class DrainRunner:
         LOG.warning('Taking over %s %s of %s from conductor %s (no heartbeat since %s)',
                     drain['kind'], drain['id'], drain['host'], drain['conductor'],
                     drain['updated_at'])
-        self.run(context.get_admin_context(), adopted)
+        # Still done for whoever asked for the job.
+        self.run(context.from_record(adopted), adopted)
         return True
 
     def _watch(self):

@@ -160,7 +160,8 @@ class ConductorManager:
                                          states.FAILED, detail=reason,
                                          values={'error': reason})
             return None
-        task = kind(ctxt or context.get_admin_context(), self.db, self.compute_api,
+        # A migration started from the queue runs for whoever asked for it.
+        task = kind(ctxt or context.from_record(migration), self.db, self.compute_api,
                     migration, self.waiters, self.scheduler)
         self._tasks[migration['id']] = task
         return task
@@ -205,7 +206,9 @@ class ConductorManager:
 
     def _run_task(self, task):
         try:
-            task.run()
+            # Its log lines and events carry the request ids of the request it serves.
+            with context.acting_for(task.ctxt):
+                task.run()
         finally:
             with self._tasks_lock:
                 self._tasks.pop(task.id, None)
@@ -252,8 +255,13 @@ class ConductorManager:
             ctxt, self.db, self.migrate,
             lambda instance, target: self.scheduler.check(instance, 'live', target),
             conductor=self.host)
-        threading.Thread(target=applier.run, args=(plan_id,), name=f'plan-{plan_id}',
+        threading.Thread(target=self._apply, args=(applier, plan_id), name=f'plan-{plan_id}',
                          daemon=True).start()
+
+    @staticmethod
+    def _apply(applier, plan_id):
+        with context.acting_for(applier.ctxt):
+            applier.run(plan_id)
 
     # -- from the compute agents ------------------------------------------------------------
 
