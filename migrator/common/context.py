@@ -33,6 +33,15 @@ class RequestContext(context.RequestContext):
     # False only for an API request whose credentials the auth middleware found invalid.
     authenticated = True
 
+    def to_dict(self):
+        # oslo.context leaves the names out (from_dict reads them): the conductor and the
+        # agents record and log who asked by name too.
+        values = super().to_dict()
+        values.update(user_name=self.user_name, project_name=self.project_name,
+                      domain_name=self.domain_name, user_domain_name=self.user_domain_name,
+                      project_domain_name=self.project_domain_name)
+        return values
+
 
 def _set_current(ctxt):
     """Makes `ctxt` (None: no context) this thread's current one; oslo.context has no public
