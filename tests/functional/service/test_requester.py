@@ -1,12 +1,13 @@
 """Who did what, end to end: api, conductor and two compute agents as separate processes
 over the real RabbitMQ and PostgreSQL, a real live migration on the sandbox.
 
-The requests carry the identity headers keystonemiddleware's auth_token sets for a valid
-token (what reaches the API's pecan app whatever the auth_strategy): the requester of the
-migration and of each of its events is that user, shown by the API and by
+The callers authenticate with auth_strategy http_basic (an admin and a reader of project
+ops), which hands pecan the identity the way keystonemiddleware's auth_token does; in a tree
+without the authentication layer they send those identity headers themselves. The requester
+of the migration and of each of its events is the admin, shown by the API and by
 `migrator-manage migration show`; the API's request id (and the caller's, as the global
 request id) appear on the conductor's and the source agent's log lines for the migration;
-a reader is refused with a 403 that names the rule, and nothing is created.
+the reader is refused with a 403 that names the rule, and nothing is created.
 """
 
 import os
@@ -21,11 +22,56 @@ from migrator.sandbox import cluster as cluster_mod
 from tests.functional.service import processes
 from tests.functional.service.conftest import current_host, guest_name
 
+try:
+    from migrator.common import htpasswd
+except ImportError:
+    # A tree without the authentication layer: nothing strips the identity headers, so
+    # the requests carry them as auth_token would set them.
+    htpasswd = None
 
-def _identity(user, roles):
-    return {'X-Identity-Status': 'Confirmed', 'X-User-Id': f'{user}-id', 'X-User-Name': user,
-            'X-Project-Id': 'ops-id', 'X-Project-Name': 'ops', 'X-Roles': ','.join(roles),
-            'X-User-Domain-Id': 'default', 'X-Project-Domain-Id': 'default'}
+USERS = {'fn-admin': ['admin', 'member', 'reader'], 'fn-reader': ['reader']}
+PASSWORD = 'fn-secret'
+
+
+class Caller:
+    """How a user's requests authenticate, and who the API then records."""
+
+    def __init__(self, user):
+        self.user = user
+        if htpasswd is not None:
+            # auth_strategy http_basic: user and project ids are their names.
+            self.auth = (user, PASSWORD)
+            self.headers = {}
+            self.requester = {'user_id': user, 'user_name': user, 'project_id': 'ops',
+                              'project_name': 'ops'}
+        else:
+            self.auth = None
+            self.headers = {
+                'X-Identity-Status': 'Confirmed', 'X-User-Id': f'{user}-id',
+                'X-User-Name': user, 'X-Project-Id': 'ops-id', 'X-Project-Name': 'ops',
+                'X-Roles': ','.join(USERS[user]), 'X-User-Domain-Id': 'default',
+                'X-Project-Domain-Id': 'default'}
+            self.requester = {'user_id': f'{user}-id', 'user_name': user,
+                              'project_id': 'ops-id', 'project_name': 'ops'}
+
+    def request(self, method, url, **kwargs):
+        headers = {**self.headers, **kwargs.pop('headers', {})}
+        return requests.request(method, url, headers=headers, auth=self.auth, timeout=60,
+                                **kwargs)
+
+    def cli_env(self):
+        if self.auth is None:
+            return dict(os.environ)
+        return {**os.environ, 'MIGRATOR_USERNAME': self.user, 'MIGRATOR_PASSWORD': PASSWORD}
+
+    def who(self):
+        text = self.user
+        if self.requester['user_id'] != self.user:
+            text += f" (id {self.requester['user_id']})"
+        text += ' of project ops'
+        if self.requester['project_id'] != 'ops':
+            text += f" (id {self.requester['project_id']})"
+        return text
 
 
 @pytest.fixture(scope='module')
@@ -44,10 +90,18 @@ def small_sandbox(tmp_path_factory):
 
 def _start_services(sandbox, pg_url, rabbit_url, workdir):
     port = processes.free_port()
+    api_options = {'port': port}
+    default = {'transport_url': rabbit_url}
+    if htpasswd is not None:
+        users_file = str(workdir / 'users')
+        for user, roles in USERS.items():
+            htpasswd.set_user(users_file, user, PASSWORD, roles, 'ops', rounds=4)
+        api_options['http_basic_auth_user_file'] = users_file
+        default['auth_strategy'] = 'http_basic'
     base = {
-        'DEFAULT': {'transport_url': rabbit_url},
+        'DEFAULT': default,
         'database': {'connection': pg_url},
-        'api': {'port': port},
+        'api': api_options,
         'compute': {'report_interval': 2, 'progress_interval': 0.2},
         'libvirt': {'virt_type': 'qemu'},
     }
@@ -75,56 +129,73 @@ def test_requester_in_api_cli_events_and_request_id_in_service_logs(
         small_sandbox, pg_url, rabbit_url, workdir):
     port, started = _start_services(small_sandbox, pg_url, rabbit_url, workdir)
     url = f'http://127.0.0.1:{port}'
-    api = processes.ApiClient(url)
-    admin = _identity('fn-admin', ['admin', 'member', 'reader'])
-    reader = _identity('fn-reader', ['reader'])
+    admin, reader = Caller('fn-admin'), Caller('fn-reader')
     name = guest_name(small_sandbox)
+
+    def answers():
+        try:
+            return reader.request('GET', f'{url}/v1/hosts').status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def hosts_up():
+        hosts = reader.request('GET', f'{url}/v1/hosts').json()['hosts']
+        return {h['name'] for h in hosts if h['state'] == 'up'} == {
+            h['name'] for h in small_sandbox['hosts']}
+
+    def migration(migration_id):
+        return reader.request('GET', f'{url}/v1/migrations/{migration_id}').json()
+
     try:
-        processes.wait_until(api.answers, 180, 'the API to answer')
+        processes.wait_until(answers, 180, 'the API to answer')
+        processes.wait_until(hosts_up, 120, 'every compute agent to report')
         processes.wait_until(
-            lambda: api.hosts_up([h['name'] for h in small_sandbox['hosts']]), 120,
-            'every compute agent to report')
-        processes.wait_until(lambda: api.instance(name), 30, 'the guest to be reported')
+            lambda: reader.request('GET', f'{url}/v1/instances/{name}').status_code == 200,
+            30, 'the guest to be reported')
         source = current_host(small_sandbox)
 
         # A reader may look but not migrate: 403 naming the rule, nothing created.
-        refused = requests.post(f'{url}/v1/migrations', json={'instance': name},
-                                headers=reader, timeout=60)
+        refused = reader.request('POST', f'{url}/v1/migrations', json={'instance': name})
         assert refused.status_code == 403, refused.text
         assert "'migrator:migration:create'" in refused.json()['error']['message']
-        listed = requests.get(f'{url}/v1/migrations', headers=reader, timeout=30)
+        listed = reader.request('GET', f'{url}/v1/migrations')
         assert listed.status_code == 200 and listed.json()['migrations'] == []
 
         client_id = f'req-{uuid.uuid4()}'
-        response = requests.post(
-            f'{url}/v1/migrations', json={'instance': name, 'type': 'live'},
-            headers={**admin, 'X-Openstack-Request-Id': client_id}, timeout=60)
+        response = admin.request(
+            'POST', f'{url}/v1/migrations', json={'instance': name, 'type': 'live'},
+            headers={'X-Openstack-Request-Id': client_id})
         assert response.status_code == 202, response.text
         request_id = response.headers['X-Openstack-Request-Id']
         assert request_id.startswith('req-') and request_id != client_id
-        migration = response.json()
-        done = api.wait_for_migration(migration['id'])
+        accepted = response.json()
+        def ended():
+            current = migration(accepted['id'])
+            return current if current['status'] in ('completed', 'failed', 'cancelled',
+                                                     'error') else None
+        done = processes.wait_until(ended, 240, 'the migration to end')
         assert done['status'] == 'completed', done
         assert done['source_host'] == source
 
-        expected = {'user_id': 'fn-admin-id', 'user_name': 'fn-admin',
-                    'project_id': 'ops-id', 'project_name': 'ops',
-                    'request_id': request_id, 'global_request_id': client_id}
+        expected = {**admin.requester, 'request_id': request_id,
+                    'global_request_id': client_id}
         assert done['requester'] == expected
         # Every step, in the API and in the conductor, was done for that request.
         assert [e['to_state'] for e in done['events']] == [
             'accepted', 'scheduling', 'preparing', 'running', 'finishing', 'completed']
         assert all(e['requester'] == expected for e in done['events']), done['events']
 
+        # The CLI shows it to a reader.
         shown = subprocess.run(
             [os.path.join(processes.BIN, 'migrator-manage'), '--url', url, 'migration',
-             'show', migration['id']], capture_output=True, text=True, timeout=60)
+             'show', accepted['id']], capture_output=True, text=True, timeout=120,
+            env=reader.cli_env())
         assert shown.returncode == 0, shown.stderr
-        assert re.search(r'requested_by\s*\|\s*fn-admin \(id fn-admin-id\) of project ops',
-                         shown.stdout), shown.stdout
+        assert re.search(r'requested_by\s*\|\s*' + re.escape(admin.who()), shown.stdout), \
+            shown.stdout
         assert request_id in shown.stdout and client_id in shown.stdout
         events = shown.stdout.split('Events:')[1]
-        assert events.count('fn-admin (id fn-admin-id) of project ops') == 6, events
+        assert events.count(admin.who()) == 6, events
 
         # The conductor's and the source agent's log lines for the migration carry the
         # API's request id and the caller's global request id.
@@ -135,10 +206,10 @@ def test_requester_in_api_cli_events_and_request_id_in_service_logs(
         agent = next(p for p in started if str(p.log_file).endswith(f'{source}.log'))
         conductor_lines = processes.wait_until(lambda: logged(conductor), 30,
                                                'conductor log lines with the request id')
-        assert any(migration['id'] in line for line in conductor_lines), conductor_lines
+        assert any(accepted['id'] in line for line in conductor_lines), conductor_lines
         agent_lines = processes.wait_until(lambda: logged(agent), 30,
                                            'agent log lines with the request id')
-        assert any('Starting live migration' in line and migration['id'] in line
+        assert any('Starting live migration' in line and accepted['id'] in line
                    for line in agent_lines), agent_lines
     except BaseException:
         for proc in started:

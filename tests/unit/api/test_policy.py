@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from migrator.api import app as api_app
 from migrator.api import policy
 from migrator.common import policies
 from migrator.conductor.tasks import rebalance
@@ -79,6 +80,20 @@ READS = {'migrator:migration:dry_run', 'migrator:migration:list', 'migrator:migr
          'migrator:server_group:list', 'migrator:server_group:get'}
 
 
+@pytest.fixture
+def app(db, conductor, monkeypatch):
+    """The API app as it is behind keystonemiddleware's auth_token: the identity headers a
+    test sends reach pecan as they are (the authentication layer, where the tree has one,
+    is left out: its own tests cover it)."""
+    try:
+        from migrator.api import auth
+    except ImportError:
+        auth = None
+    if auth is not None:
+        monkeypatch.setattr(auth, 'wrap', lambda wsgi_app: wsgi_app)
+    return api_app.setup_app(db=db, conductor_api=conductor)
+
+
 @pytest.fixture(autouse=True)
 def fresh_enforcer():
     policy.reset()
@@ -131,32 +146,25 @@ def test_every_rule_is_an_operation_here_and_every_operation_has_its_rule():
 
 @pytest.mark.parametrize('rule, method, path, body', OPERATIONS,
                          ids=[f'{o[0]}-{o[1]}-{o[2]}' for o in OPERATIONS])
-def test_admin_may_do_everything(client, world, rule, method, path, body):
-    resp = call(client, world, method, path, body, ADMIN)
-    assert resp.status_int not in (401, 403), resp.text
-    assert resp.status_int < 500, resp.text
-
-
-@pytest.mark.parametrize('rule, method, path, body', OPERATIONS,
-                         ids=[f'{o[0]}-{o[1]}-{o[2]}' for o in OPERATIONS])
-def test_reader_may_only_read(client, db, conductor, world, rule, method, path, body):
+def test_default_rule(client, db, conductor, world, rule, method, path, body):
+    """A user without roles is refused; a reader only reads; an admin may do it. Each
+    refusal is a 403 that names the rule and changes nothing."""
     before = snapshot(db, conductor)
+    resp = call(client, world, method, path, body, NO_ROLES)
+    fakes.assert_error(resp, 403, f"'{rule}'", 'nobody', 'roles none')
+    assert snapshot(db, conductor) == before
+
     resp = call(client, world, method, path, body, READER)
     if rule in READS:
         assert resp.status_int < 300, resp.text
     else:
         error = fakes.assert_error(resp, 403, f"'{rule}'", 'rita', 'reader')
         assert 'policy_file' in error['message']
-        assert snapshot(db, conductor) == before
-
-
-@pytest.mark.parametrize('rule, method, path, body', OPERATIONS,
-                         ids=[f'{o[0]}-{o[1]}-{o[2]}' for o in OPERATIONS])
-def test_user_without_roles_is_refused(client, db, conductor, world, rule, method, path, body):
-    before = snapshot(db, conductor)
-    resp = call(client, world, method, path, body, NO_ROLES)
-    fakes.assert_error(resp, 403, f"'{rule}'", 'nobody', 'roles none')
     assert snapshot(db, conductor) == before
+
+    resp = call(client, world, method, path, body, ADMIN)
+    assert resp.status_int not in (401, 403), resp.text
+    assert resp.status_int < 500, resp.text
 
 
 def test_invalid_token_is_401_and_changes_nothing(client, db, conductor, world):
@@ -213,3 +221,32 @@ def test_a_persona_is_redefined_in_one_place(client, world, tmp_path):
     assert client.get('/v1/migrations', headers=auditor).status_int == 200
     fakes.assert_error(client.request('DELETE', f'/v1/migrations/{MIG}', headers=auditor),
                        403, "'migrator:migration:abort'")
+
+
+def test_every_controller_operation_authorises_first():
+    """A new operation without a rule would be open to anyone: every method pecan routes
+    to in the v1 controllers authorises its rule (test_default_rule shows it happens before
+    anything changes)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from pecan import rest
+
+    from migrator.api.controllers import v1
+
+    checked = []
+    for info in pkgutil.iter_modules(v1.__path__):
+        module = importlib.import_module(f'{v1.__name__}.{info.name}')
+        for cls in vars(module).values():
+            if not (inspect.isclass(cls) and issubclass(cls, rest.RestController)
+                    and cls.__module__ == module.__name__):
+                continue
+            names = {'get_all', 'get_one', 'get', 'post', 'put', 'delete', 'patch'}
+            names |= set(getattr(cls, '_custom_actions', {}))
+            for name in sorted(names & set(vars(cls))):
+                checked.append(f'{cls.__name__}.{name}')
+                assert 'policy.authorize(' in inspect.getsource(getattr(cls, name)), (
+                    f'{cls.__name__}.{name} authorises no rule: add one to '
+                    'migrator/common/policies and call policy.authorize first')
+    assert len(checked) >= 28, checked

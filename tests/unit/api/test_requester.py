@@ -12,7 +12,7 @@ from migrator.common import context
 from migrator.conductor.tasks import rebalance
 from migrator.db import models
 from tests.unit.api import fakes
-from tests.unit.api.test_policy import ADMIN, identity
+from tests.unit.api.test_policy import ADMIN, app, identity  # noqa: F401
 
 CLIENT_ID = 'req-0123abcd-1234-4234-9234-123456789abc'
 
