@@ -1,7 +1,7 @@
 """Who did what: the requester of each migration, drain, plan and event.
 
 Revision ID: 0004_policy
-Revises: 0003_landed
+Revises: 0004_faults_conductor
 Create Date: 2026-11-29
 
 The user (id and name), project (id and name) and request ids (this API's request_id, and
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_policy'
-down_revision = '0003_landed'
+down_revision = '0004_faults_conductor'
 branch_labels = None
 depends_on = None
 
