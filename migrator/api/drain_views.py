@@ -1,6 +1,6 @@
 """The JSON shape of a drain job (a drain, or an undrain's return of guests)."""
 
-from migrator.api.views import isotime
+from migrator.api.views import isotime, requester
 from migrator.db import drain_models as dm
 
 DRAIN_FIELDS = (
@@ -26,6 +26,7 @@ def _item(record):
 
 def drain(record):
     view = {f: isotime(record.get(f)) for f in DRAIN_FIELDS}
+    view['requester'] = requester(record)
     items = record.get('items') or []
     summary = {'total': len(items)}
     summary.update({state: 0 for state in dm.ITEM_STATES})

@@ -12,26 +12,38 @@ from migrator.common import context
 LOG = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
-# oslo.middleware's format: req-<uuid4>. Anything else is ignored and a new id is made.
+# oslo.middleware's format: req-<uuid4>. Anything else a client sends is ignored.
 _REQUEST_ID_RE = re.compile(r'^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                             r'[0-9a-f]{12}$')
 
 
+def _global_request_id(request):
+    """The client's request id, if it is a valid one: it becomes the context's
+    global_request_id (ties this request to the caller's), never the local request_id."""
+    environ = request.environ
+    given = environ.get('openstack.global_request_id')
+    if given is None:
+        given = request.headers.get(REQUEST_ID_HEADER, '')
+    return given if given and _REQUEST_ID_RE.match(given) else None
+
+
 def get_context(request):
-    """The request's RequestContext, made on first use."""
+    """The request's RequestContext, made on first use from the identity the authentication
+    middleware put into the environ (none: unauthenticated, the caller is an admin)."""
     ctxt = request.context.get('migrator_context')
     if ctxt is None:
-        request_id = request.headers.get(REQUEST_ID_HEADER, '')
-        kwargs = {'request_id': request_id} if _REQUEST_ID_RE.match(request_id) else {}
-        # No authentication yet: every caller is an admin.
-        ctxt = context.RequestContext(is_admin=True, **kwargs)
+        # oslo.middleware's RequestId, when in the pipeline, has made the local id already.
+        ctxt = context.from_environ(request.environ,
+                                    request_id=request.environ.get('openstack.request_id'),
+                                    global_request_id=_global_request_id(request))
         request.context['migrator_context'] = ctxt
     return ctxt
 
 
 class ContextHook(hooks.PecanHook):
-    """Builds the RequestContext (request id from X-Openstack-Request-Id, or a new one),
-    answers with the id in the same header, and logs one line per request."""
+    """Builds the RequestContext (a new local request id; a valid X-Openstack-Request-Id from
+    the client becomes its global_request_id), answers with the local id in that header, and
+    logs one line per request."""
 
     priority = 10
 

@@ -43,6 +43,12 @@ SAMPLE_FIELDS = (
 
 EVENT_FIELDS = ('time', 'from_state', 'to_state', 'detail')
 
+# Who asked for a migration, drain or plan, or on whose request an event happened: user,
+# project, this API's request id and the caller's global request id. All null for what the
+# services did on their own (settling migrations after a restart).
+REQUESTER_FIELDS = ('user_id', 'user_name', 'project_id', 'project_name', 'request_id',
+                    'global_request_id')
+
 
 def utc_naive(value):
     if value.tzinfo is not None:
@@ -101,6 +107,16 @@ def _scheduling(record, in_flight):
     }
 
 
+def requester(record):
+    return {field: record.get(field) for field in REQUESTER_FIELDS}
+
+
+def _event(record):
+    view = _pick(record, EVENT_FIELDS)
+    view['requester'] = requester(record)
+    return view
+
+
 def host(record, instances, in_flight=None, now=None):
     view = _pick(record, HOST_FIELDS)
     memory_mb = record.get('memory_mb')
@@ -127,8 +143,9 @@ def server_group(record):
 
 def migration(record, with_events=True, samples_count=None):
     view = _pick(record, MIGRATION_FIELDS)
+    view['requester'] = requester(record)
     if with_events:
-        view['events'] = [_pick(event, EVENT_FIELDS) for event in record.get('events') or ()]
+        view['events'] = [_event(event) for event in record.get('events') or ()]
     if samples_count is not None:
         view['samples_count'] = samples_count
     return view
@@ -154,6 +171,7 @@ MOVE_FIELDS = (
 
 def plan(record, with_moves=True):
     view = _pick(record, PLAN_FIELDS)
+    view['requester'] = requester(record)
     if with_moves:
         view['moves'] = [_pick(m, MOVE_FIELDS) for m in record.get('moves') or ()]
         view['move_count'] = len(view['moves'])

@@ -137,6 +137,17 @@ class Forbidden(MigratorException):
     code = 403
     message = 'This request needs an administrator.'
 
+class PolicyNotAuthorized(MigratorException):
+    code = 403
+    message = ("Policy rule '%(rule)s' does not allow this request (user %(user)s with roles "
+               "%(roles)s). An operator can change who may do it in the policy file "
+               "([oslo_policy] policy_file).")
+
+
+class NotAuthenticated(MigratorException):
+    code = 401
+    message = 'The request carries no valid credentials: authenticate first.'
+
 
 class ConductorAlreadyRunning(MigratorException):
     message = ("Another conductor runs under the name %(name)s (on %(machine)s, pid %(pid)s, "

@@ -61,7 +61,9 @@ class DrainRunner:
 
     def _run(self, task):
         try:
-            task.run()
+            # The job's log lines, and the migrations it creates, carry its requester.
+            with context.acting_for(task.ctxt):
+                task.run()
         finally:
             with self._lock:
                 if self.tasks.get(task.id, (None,))[0] is task:
@@ -112,6 +114,8 @@ class DrainRunner:
                 LOG.warning('Taking over %s %s of %s from conductor %s, whose heartbeat '
                             'stopped', drain['kind'], drain['id'], drain['host'],
                             drain['conductor'])
-            self.run(context.get_admin_context(), self.db.drain_get(drain['id']))
+            adopted = self.db.drain_get(drain['id'])
+            # Still done for whoever asked for the job.
+            self.run(context.from_record(adopted), adopted)
             taken.append(drain['id'])
         return taken

@@ -220,7 +220,8 @@ class ConductorManager:
                                          states.FAILED, detail=reason,
                                          values={'error': reason})
             return None
-        task = kind(ctxt or context.get_admin_context(), self.db, self.compute_api,
+        # A migration started from the queue runs for whoever asked for it.
+        task = kind(ctxt or context.from_record(migration), self.db, self.compute_api,
                     migration, self.waiters, self.scheduler)
         self._tasks[migration['id']] = task
         return task
@@ -265,7 +266,9 @@ class ConductorManager:
 
     def _run_task(self, task):
         try:
-            task.run()
+            # Its log lines and events carry the request ids of the request it serves.
+            with context.acting_for(task.ctxt):
+                task.run()
         finally:
             with self._tasks_lock:
                 self._tasks.pop(task.id, None)
@@ -334,11 +337,12 @@ class ConductorManager:
             if plan['conductor'] not in (None, self.host):
                 LOG.warning('Taking over plan %s from conductor %s, whose heartbeat stopped',
                             plan['id'], plan['conductor'])
+            # A plan taken over is still applied for whoever asked for it.
             applier = rebalance.PlanApplier(
-                ctxt or context.get_admin_context(), self.db, self.migrate,
+                ctxt or context.from_record(plan), self.db, self.migrate,
                 lambda instance, target: self.scheduler.check(instance, 'live', target),
                 conductor=self.host, generation=generation)
-            thread = threading.Thread(target=applier.run, args=(plan['id'],),
+            thread = threading.Thread(target=self._apply, args=(applier, plan['id']),
                                       name=f"plan-{plan['id'][:8]}", daemon=True)
             self._plans[plan['id']] = thread
         thread.start()
@@ -348,6 +352,11 @@ class ConductorManager:
         """The DB compared with what every agent says now (see audit.py); with fix, the
         bookkeeping repairs made first."""
         return audit.Auditor(ctxt, self.db, self.compute_api).run(fix=fix)
+
+    @staticmethod
+    def _apply(applier, plan_id):
+        with context.acting_for(applier.ctxt):
+            applier.run(plan_id)
 
     # -- from the compute agents ------------------------------------------------------------
 

@@ -122,13 +122,17 @@ class Liveness:
                 'plan', takeover_after, unowned_before=grace_cutoff)
                 if self.conductor.adopt_plan(p)],
         }
-        ctxt = context.get_admin_context()
+        # Work whose start message was lost is still done for whoever asked for it.
         for migration in self.db.work_unstarted('migration', grace_cutoff):
             LOG.warning('Migration %s is accepted since %s: its start message was lost; '
                         'starting it here', migration['id'], migration['updated_at'])
-            self.conductor.migrate(ctxt, migration['id'])
+            ctxt = context.from_record(migration)
+            with context.acting_for(ctxt):
+                self.conductor.migrate(ctxt, migration['id'])
         for drain in self.db.work_unstarted('drain', grace_cutoff):
             LOG.warning('Drain %s is accepted since %s: its start message was lost; '
                         'starting it here', drain['id'], drain['updated_at'])
-            self.conductor.drains.take(ctxt, drain['id'])
+            ctxt = context.from_record(drain)
+            with context.acting_for(ctxt):
+                self.conductor.drains.take(ctxt, drain['id'])
         return taken

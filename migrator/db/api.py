@@ -24,7 +24,7 @@ from alembic.script import ScriptDirectory
 from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
-from migrator.db import models, progress
+from migrator.db import models, progress, requester
 from migrator.db import plans as db_plans
 from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
@@ -298,7 +298,8 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
                     raise exceptions.InstanceNotFound(ident=inst_uuid)
                 raise exceptions.MigrationInProgress(instance=inst_uuid,
                                                      migration_id=inst.migration_id)
-            row = {'instance_name': inst.name, 'source_host': inst.host, **values, 'id': mig_id,
+            row = {'instance_name': inst.name, 'source_host': inst.host,
+                   **requester.current(), **values, 'id': mig_id,
                    'status': states.ACCEPTED, 'progress': 0.0,
                    'created_at': now, 'updated_at': now}
             if not row['source_host']:
@@ -308,7 +309,7 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
             conn.execute(sa.insert(migrations).values(row))
             conn.execute(sa.insert(migration_events).values(
                 migration_id=mig_id, time=now, from_state=None, to_state=states.ACCEPTED,
-                detail=detail))
+                detail=detail, **requester.current()))
             return self._migration_get(conn, mig_id)
 
     def _migration_get(self, conn, mig_id):
@@ -318,7 +319,8 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
         ev = migration_events.c
         # Ordered by id, not time: a migration's transitions are serialised by its CAS, so
         # id order is the true order even when conductors' clocks disagree.
-        events = conn.execute(sa.select(ev.time, ev.from_state, ev.to_state, ev.detail)
+        events = conn.execute(sa.select(ev.time, ev.from_state, ev.to_state, ev.detail,
+                                        *[ev[f] for f in models.REQUESTER_FIELDS])
                               .where(ev.migration_id == mig_id).order_by(ev.id))
         return {**_dict(row), 'events': [_dict(e) for e in events]}
 
@@ -418,7 +420,7 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
                                                         target=to_state)
             conn.execute(sa.insert(migration_events).values(
                 migration_id=mig_id, time=now, from_state=from_state, to_state=to_state,
-                detail=detail))
+                detail=detail, **requester.current()))
             if to_state in states.TERMINAL:
                 self._release_instance(conn, mig_id, to_state, now)
             if to_state in states.TERMINAL or to_state == states.QUEUED:

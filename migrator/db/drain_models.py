@@ -14,7 +14,7 @@ import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from migrator.db.models import TABLE_ARGS, Base, utcnow
+from migrator.db.models import TABLE_ARGS, Base, RequesterMixin, utcnow
 
 DRAIN_KINDS = ('drain', 'return')
 DRAIN_MODES = ('live', 'live_then_cold', 'cold')
@@ -48,7 +48,7 @@ ITEM_WRITABLE = frozenset({'status', 'migration_id', 'migration_type', 'target_h
                            'reason', 'attempts', 'started_at', 'finished_at'})
 
 
-class Drain(Base):
+class Drain(RequesterMixin, Base):
     __tablename__ = 'drains'
     __table_args__ = (
         UniqueConstraint('active_host', name='uq_drains_active_host'),

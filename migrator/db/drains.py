@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from migrator.common import exceptions
 from migrator.db import drain_models as dm
 from migrator.db import engine as db_engine
+from migrator.db import requester
 from migrator.db.models import hosts, migrations, utcnow
 
 # Columns of the migration shown next to each item, so one read shows the drain's progress.
@@ -45,7 +46,7 @@ class DrainQueries:
                'target_hosts': (json.dumps(values['target_hosts'])
                                 if values.get('target_hosts') else None),
                'origin_id': values.get('origin_id'), 'reason': values.get('reason'),
-               'created_at': now, 'updated_at': now}
+               'created_at': now, 'updated_at': now, **requester.current()}
         try:
             with self._write() as conn:
                 conn.execute(sa.insert(dm.drains).values(row))

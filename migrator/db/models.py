@@ -119,6 +119,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime.datetime: UTCDateTime()}
 
 
+REQUESTER_FIELDS = ('user_id', 'user_name', 'project_id', 'project_name', 'request_id',
+                    'global_request_id')
+
+
+class RequesterMixin:
+    """Who asked: the identity and request ids of the request a row was written for (see
+    migrator.common.context.requester); all null for what the services do on their own."""
+
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    project_name: Mapped[str | None] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    global_request_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class Host(Base):
     __tablename__ = 'hosts'
     __table_args__ = (
@@ -184,7 +200,7 @@ class Instance(Base):
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
 
-class Migration(Base):
+class Migration(RequesterMixin, Base):
     __tablename__ = 'migrations'
     __table_args__ = (
         Index('ix_migrations_instance_uuid', 'instance_uuid'),
@@ -239,7 +255,7 @@ class Migration(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
-class MigrationEvent(Base):
+class MigrationEvent(RequesterMixin, Base):
     __tablename__ = 'migration_events'
     __table_args__ = (
         Index('ix_migration_events_migration_id', 'migration_id'),
@@ -392,7 +408,7 @@ MOVE_FIELDS = frozenset({
 MOVE_UPDATE_FIELDS = frozenset({'migration_id', 'reason'})
 
 
-class Plan(Base):
+class Plan(RequesterMixin, Base):
     __tablename__ = 'plans'
     __table_args__ = (
         Index('ix_plans_created_at_id', 'created_at', 'id'),

@@ -9,7 +9,7 @@ import uuid as uuidlib
 import sqlalchemy as sa
 
 from migrator.common import exceptions
-from migrator.db import models
+from migrator.db import models, requester
 from migrator.db.models import plan_moves, plans, utcnow
 
 
@@ -35,7 +35,7 @@ class PlansMixin:
         with self._write() as conn:
             conn.execute(sa.insert(plans).values({
                 **values, 'id': plan_id, 'status': models.PLAN_PLANNED, 'created_at': now,
-                'updated_at': now}))
+                'updated_at': now, **requester.current()}))
             if moves:
                 conn.execute(sa.insert(plan_moves), [
                     {**move, 'plan_id': plan_id, 'status': models.MOVE_PLANNED}

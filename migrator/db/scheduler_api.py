@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from migrator.common import exceptions, states
 from migrator.db import engine as db_engine
+from migrator.db import requester
 from migrator.db.models import (
     hosts,
     migration_events,
@@ -130,7 +131,7 @@ class SchedulerQueries:
                                                             target=states.SCHEDULING)
                 conn.execute(sa.insert(migration_events).values(
                     migration_id=mig_id, time=now, from_state=from_state,
-                    to_state=states.SCHEDULING, detail=detail))
+                    to_state=states.SCHEDULING, detail=detail, **requester.current()))
                 conn.execute(sa.delete(scheduler_claims).where(
                     scheduler_claims.c.migration_id == mig_id))
                 conn.execute(sa.insert(scheduler_claims).values(

@@ -1,7 +1,20 @@
 import pytest
+from oslo_config import cfg
 
 from migrator import conf  # noqa: F401 - registers the options
+from migrator.conf import CONF
 from migrator.db import api as db_api
+
+
+@pytest.fixture(autouse=True)
+def parsed_config():
+    """The options parsed, from no file, as a service parses them at start (oslo.policy
+    looks its policy file up in the config directories, which needs a parsed CONF; the CLI
+    tests parse and clear it themselves)."""
+    try:
+        CONF.find_file('policy.yaml')
+    except cfg.NotInitializedError:
+        CONF([], project='migrator', default_config_files=[], default_config_dirs=[])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ TERMINAL = ('completed', 'partial', 'cancelled', 'failed')
 DRAIN_SHOW_FIELDS = (
     'id', 'kind', 'host', 'mode', 'status', 'max_parallel', 'target_hosts', 'origin_id',
     'conductor', 'reason', 'created_at', 'updated_at', 'finished_at',
-)
+) + output.REQUESTER_ROWS
 
 
 def _summary(job):
@@ -33,7 +33,7 @@ def _item_progress(item):
 
 
 def format_drain(job):
-    shown = dict(job)
+    shown = output.with_requester_rows(job)
     shown['summary'] = _summary(job)
     text = output.format_record(shown, DRAIN_SHOW_FIELDS + ('summary',))
     items = [i for i in job.get('items') or ()]

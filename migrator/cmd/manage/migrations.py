@@ -18,7 +18,7 @@ MIGRATION_SHOW_FIELDS = (
     'dirty_rate', 'transfer_rate', 'iteration', 'downtime_ms', 'downtime_limit_ms',
     'eta_seconds', 'convergence', 'samples_count', 'created_at', 'started_at', 'finished_at',
     'updated_at',
-)
+) + output.REQUESTER_ROWS
 _BYTE_FIELDS = ('memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
                 'disk_processed', 'disk_remaining', 'data_total', 'data_processed',
                 'data_remaining')
@@ -51,7 +51,7 @@ def format_samples(samples, count):
 
 
 def format_migration(migration):
-    shown = dict(migration)
+    shown = output.with_requester_rows(migration)
     for field in ('progress', 'memory_progress', 'disk_progress'):
         if field in shown:
             shown[field] = output.percent(shown[field])
@@ -70,8 +70,9 @@ def format_migration(migration):
     events = migration.get('events')
     if events is not None:
         text += '\nEvents:\n' + output.format_table(
-            ['Time', 'From', 'To', 'Detail'],
-            [(e.get('time'), e.get('from_state'), e.get('to_state'), e.get('detail'))
+            ['Time', 'From', 'To', 'Detail', 'By', 'Request'],
+            [(e.get('time'), e.get('from_state'), e.get('to_state'), e.get('detail'),
+              output.who(e.get('requester')), (e.get('requester') or {}).get('request_id'))
              for e in events])
     return text
 

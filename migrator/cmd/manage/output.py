@@ -36,6 +36,38 @@ def format_record(record, fields):
     return format_table(['Field', 'Value'], [(n, record[n]) for n in names])
 
 
+def who(requester):
+    """'alice (id 1f2e...) of project demo (id 9a8b...)' from a requester document; None
+    when nobody asked (the services' own work)."""
+    requester = requester or {}
+    user = requester.get('user_name') or requester.get('user_id')
+    if not user:
+        return None
+    text = user
+    if requester.get('user_id') and requester.get('user_id') != user:
+        text += f" (id {requester['user_id']})"
+    project = requester.get('project_name') or requester.get('project_id')
+    if project:
+        text += f' of project {project}'
+        if requester.get('project_id') and requester.get('project_id') != project:
+            text += f" (id {requester['project_id']})"
+    return text
+
+
+# The rows `show` commands print for a record's requester.
+REQUESTER_ROWS = ('requested_by', 'request_id', 'global_request_id')
+
+
+def with_requester_rows(record):
+    """`record` with its requester document as the rows of REQUESTER_ROWS."""
+    shown = dict(record)
+    requester = shown.pop('requester', None) or {}
+    shown['requested_by'] = who(requester)
+    shown['request_id'] = requester.get('request_id')
+    shown['global_request_id'] = requester.get('global_request_id')
+    return shown
+
+
 def human_bytes(value):
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return value

@@ -13,7 +13,7 @@ PLAN_SHOW_FIELDS = (
     'memory_spread_after', 'vcpu_spread_before', 'vcpu_spread_after', 'move_count',
     'jobsets', 'predicted_seconds', 'max_moves', 'min_gain', 'stop_reason', 'conductor',
     'created_at', 'started_at', 'finished_at', 'updated_at',
-)
+) + output.REQUESTER_ROWS
 
 
 def _num(value, digits=4):
@@ -21,7 +21,8 @@ def _num(value, digits=4):
 
 
 def format_plan(plan):
-    shown = {k: _num(v) for k, v in plan.items() if k != 'moves'}
+    shown = {k: _num(v) for k, v in output.with_requester_rows(plan).items()
+             if k != 'moves'}
     text = output.format_record(shown, PLAN_SHOW_FIELDS)
     moves = plan.get('moves') or []
     text += '\nMoves:\n' + output.format_table(

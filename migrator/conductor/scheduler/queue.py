@@ -16,7 +16,7 @@ order is strict.
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
+from migrator.common import context, exceptions, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -63,16 +63,18 @@ class MigrationQueue:
         for queued in self.db.migration_list_queued(limit=QUEUE_SCAN):
             if queued['source_host'] in full_sources:
                 continue
-            try:
-                migration, why = self._acquire(queued['id'], states.QUEUED)
-            except (exceptions.InvalidStateTransition, exceptions.MigrationNotFound):
-                continue  # another conductor started it, or it was aborted
-            if migration is None:
-                if why['limit'] == 'cluster':
-                    break
-                full_sources.add(queued['source_host'])
-                continue
-            LOG.info('Migration %s leaves the queue', queued['id'])
+            # Its start is still done for whoever asked for it (events, log lines).
+            with context.acting_for(context.from_record(queued)):
+                try:
+                    migration, why = self._acquire(queued['id'], states.QUEUED)
+                except (exceptions.InvalidStateTransition, exceptions.MigrationNotFound):
+                    continue  # another conductor started it, or it was aborted
+                if migration is None:
+                    if why['limit'] == 'cluster':
+                        break
+                    full_sources.add(queued['source_host'])
+                    continue
+                LOG.info('Migration %s leaves the queue', queued['id'])
             launch(migration)
             started += 1
         return started

@@ -57,16 +57,13 @@ def test_reset_state_of_an_unknown_migration(client, cluster):
     assert_error(_reset(client, 'nope', state='error', reason='x'), 404, 'nope')
 
 
-def test_reset_state_needs_an_administrator(client, cluster, monkeypatch):
-    from migrator.api import hooks
-    from migrator.common import context
+def test_reset_state_needs_an_administrator(client, cluster):
+    """A reader (auth_token's headers for a token with the reader role) is refused by the
+    reset_state rule, and nothing changes."""
     migration = _create(client)
-    real = hooks.get_context
-
-    def member(request):
-        ctxt = real(request)
-        return context.RequestContext(is_admin=False, request_id=ctxt.request_id)
-    monkeypatch.setattr(hooks, 'get_context', member)
-    assert_error(_reset(client, migration['id'], state='error', reason='x'), 403,
-                 'administrator')
+    reader = {'X-Identity-Status': 'Confirmed', 'X-User-Id': 'rita-id', 'X-User-Name': 'rita',
+              'X-Project-Id': 'ops-id', 'X-Roles': 'reader'}
+    resp = client.post(f'/v1/migrations/{migration["id"]}/action',
+                       {'reset_state': {'state': 'error', 'reason': 'x'}}, headers=reader)
+    assert_error(resp, 403, "'migrator:migration:reset_state'")
     assert cluster.migration_get(migration['id'])['status'] == states.ACCEPTED

@@ -134,7 +134,7 @@ def test_create(client, cluster, conductor):
     assert migration['source_host'] == 'host1'
     assert migration['requested_target'] == 'host2'
     assert migration['block_migration'] is None
-    assert set(migration) == set(views.MIGRATION_FIELDS) | {'events'}
+    assert set(migration) == set(views.MIGRATION_FIELDS) | {'events', 'requester'}
     assert [e['to_state'] for e in migration['events']] == [states.ACCEPTED]
     assert cluster.migration_get(migration['id'])['status'] == states.ACCEPTED
 

@@ -10,9 +10,8 @@ import pecan
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, schemas
+from migrator.api import hooks, policy, schemas
 from migrator.api.controllers.v1 import utils
-from migrator.common import exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -30,6 +29,7 @@ class AuditController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:audit:get')
         utils.check_params(kwargs, ())
         request = pecan.request
         return request.conductor_api.audit(hooks.get_context(request), fix=False)
@@ -38,11 +38,9 @@ class AuditController(rest.RestController):
     def post(self, *args, **kwargs):
         request = pecan.request
         body = schemas.validate(AUDIT_FIX, schemas.parse_json(request.body or b'{}'))
-        ctxt = hooks.get_context(request)
         fix = body.get('fix', False)
-        if fix and not ctxt.is_admin:
-            raise exceptions.Forbidden('Only an administrator may repair what the audit '
-                                       'finds.')
+        policy.authorize('migrator:audit:fix' if fix else 'migrator:audit:get')
+        ctxt = hooks.get_context(request)
         result = request.conductor_api.audit(ctxt, fix=fix)
         if result.get('fixed'):
             LOG.warning('Audit repairs: %s', '; '.join(result['fixed']))

@@ -14,7 +14,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import drain_schemas, drain_views, hooks, schemas, views
+from migrator.api import drain_schemas, drain_views, hooks, policy, schemas, views
 from migrator.api.controllers.v1 import utils
 from migrator.common import exceptions
 from migrator.db import drain_models as dm
@@ -60,6 +60,7 @@ class HostDrainController(rest.RestController):
 
     @expose('json')
     def get_all(self, host_name, **kwargs):
+        policy.authorize('migrator:drain:get')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         host = db.host_get(host_name)
@@ -70,6 +71,7 @@ class HostDrainController(rest.RestController):
 
     @expose('json')
     def post(self, host_name, **kwargs):
+        policy.authorize('migrator:host:drain')
         request = pecan.request
         db, conductor_api = request.db, request.conductor_api
         ctxt = hooks.get_context(request)
@@ -107,6 +109,7 @@ class HostDrainController(rest.RestController):
 
     @expose('json')
     def delete(self, host_name, **kwargs):
+        policy.authorize('migrator:drain:cancel')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         host = db.host_get(host_name)
@@ -122,6 +125,7 @@ class HostUndrainController(rest.RestController):
 
     @expose('json')
     def post(self, host_name, **kwargs):
+        policy.authorize('migrator:host:undrain')
         request = pecan.request
         db, conductor_api = request.db, request.conductor_api
         ctxt = hooks.get_context(request)
@@ -178,6 +182,7 @@ class DrainsController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:drain:list')
         params = utils.check_params(kwargs, ('host', 'limit'))
         limit = utils.parse_limit(params['limit'], CONF.api.default_limit, CONF.api.max_limit)
         db = pecan.request.db
@@ -186,11 +191,13 @@ class DrainsController(rest.RestController):
 
     @expose('json')
     def get_one(self, drain_id, **kwargs):
+        policy.authorize('migrator:drain:get')
         utils.check_params(kwargs, ())
         return drain_views.drain(pecan.request.db.drain_get(drain_id))
 
     @expose('json')
     def delete(self, drain_id, **kwargs):
+        policy.authorize('migrator:drain:cancel')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         db.drain_get(drain_id)

@@ -6,7 +6,7 @@ import collections
 import pecan
 from pecan import expose, rest
 
-from migrator.api import scheduler_schemas, schemas, views
+from migrator.api import policy, scheduler_schemas, schemas, views
 from migrator.api.controllers.v1 import drains, utils
 
 
@@ -26,6 +26,7 @@ class HostsController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:host:list')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         hosts = db.host_list()
@@ -36,6 +37,7 @@ class HostsController(rest.RestController):
 
     @expose('json')
     def get_one(self, host_name, **kwargs):
+        policy.authorize('migrator:host:get')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         record = db.host_get(host_name)
@@ -44,6 +46,7 @@ class HostsController(rest.RestController):
 
     @expose('json')
     def put(self, host_name, **kwargs):
+        policy.authorize('migrator:host:update')
         request = pecan.request
         body = schemas.validate(scheduler_schemas.HOST_UPDATE,
                                 schemas.parse_json(request.body))

@@ -3,7 +3,7 @@
 import pecan
 from pecan import expose, rest
 
-from migrator.api import views
+from migrator.api import policy, views
 from migrator.api.controllers.v1 import utils
 
 
@@ -11,6 +11,7 @@ class InstancesController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:instance:list')
         params = utils.check_params(kwargs, ('host',))
         db = pecan.request.db
         if params['host'] is not None:
@@ -19,5 +20,6 @@ class InstancesController(rest.RestController):
 
     @expose('json')
     def get_one(self, instance_ident, **kwargs):
+        policy.authorize('migrator:instance:get')
         utils.check_params(kwargs, ())
         return views.instance(pecan.request.db.instance_get(instance_ident))

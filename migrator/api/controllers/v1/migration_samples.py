@@ -10,7 +10,7 @@ that id (for a client that follows a running migration).
 import pecan
 from pecan import expose, rest
 
-from migrator.api import views
+from migrator.api import policy, views
 from migrator.api.controllers.v1 import utils
 from migrator.common import exceptions
 
@@ -21,6 +21,7 @@ class MigrationSamplesController(rest.RestController):
 
     @expose('json')
     def get_all(self, migration_ident, **kwargs):
+        policy.authorize('migrator:migration:samples:list')
         params = utils.check_params(kwargs, ('limit', 'marker'))
         limit = utils.parse_limit(params['limit'], None, MAX_SAMPLES)
         marker = params['marker']

@@ -10,7 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, schemas, views
+from migrator.api import hooks, policy, schemas, views
 from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
 from migrator.common import aborts, convergence, exceptions, states
 
@@ -26,6 +26,7 @@ class MigrationsController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:migration:list')
         params = utils.check_params(kwargs, LIST_PARAMS)
         status = params['status']
         if status is not None and status not in states.ALL:
@@ -48,6 +49,7 @@ class MigrationsController(rest.RestController):
 
     @expose('json')
     def get_one(self, migration_ident, **kwargs):
+        policy.authorize('migrator:migration:get')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         migration = db.migration_get(migration_ident)
@@ -61,7 +63,12 @@ class MigrationsController(rest.RestController):
         db, conductor_api = request.db, request.conductor_api
         ctxt = hooks.get_context(request)
 
-        body = schemas.validate(schemas.MIGRATION_CREATE, schemas.parse_json(request.body))
+        document = schemas.parse_json(request.body)
+        # A dry run creates nothing, so it has a rule of its own (readers may ask it).
+        dry_run = isinstance(document, dict) and document.get('dry_run') is True
+        policy.authorize('migrator:migration:dry_run' if dry_run
+                         else 'migrator:migration:create')
+        body = schemas.validate(schemas.MIGRATION_CREATE, document)
         migration_type = body['type']
         if migration_type == 'cold' and body['block_migration'] not in ('auto', None):
             raise exceptions.Invalid(
@@ -135,6 +142,7 @@ class MigrationsController(rest.RestController):
     def delete(self, migration_ident, **kwargs):
         """Abort: 202 with the migration, which then ends `cancelled` (the instance stays on,
         or goes back to, its source host); 409 once it cannot be aborted any more."""
+        policy.authorize('migrator:migration:abort')
         utils.check_params(kwargs, ())
         request = pecan.request
         db = request.db

@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, plan_schemas, schemas, views
+from migrator.api import hooks, plan_schemas, policy, schemas, views
 from migrator.api.controllers.v1 import utils
 from migrator.common import exceptions
 from migrator.db import models
@@ -21,6 +21,7 @@ class PlansController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:plan:list')
         params = utils.check_params(kwargs, ('status', 'limit'))
         status = params['status']
         if status is not None and status not in models.PLAN_STATUSES:
@@ -32,11 +33,13 @@ class PlansController(rest.RestController):
 
     @expose('json')
     def get_one(self, plan_id, **kwargs):
+        policy.authorize('migrator:plan:get')
         utils.check_params(kwargs, ())
         return views.plan(pecan.request.db.plan_get(plan_id))
 
     @expose('json')
     def post(self, *args, **kwargs):
+        policy.authorize('migrator:plan:create')
         request = pecan.request
         body = schemas.validate(plan_schemas.PLAN_CREATE, schemas.parse_json(request.body))
         plan_id = request.conductor_api.create_plan(
@@ -51,6 +54,7 @@ class PlansController(rest.RestController):
 
     @expose('json')
     def apply(self, plan_id, *args, **kwargs):
+        policy.authorize('migrator:plan:apply')
         request = pecan.request
         if args:
             pecan.abort(404)

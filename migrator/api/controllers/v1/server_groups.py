@@ -4,7 +4,7 @@ POST /v1/server-groups/{id-or-name}/members, DELETE .../members/{instance}"""
 import pecan
 from pecan import expose, rest
 
-from migrator.api import scheduler_schemas, schemas, views
+from migrator.api import policy, scheduler_schemas, schemas, views
 from migrator.api.controllers.v1 import utils
 
 
@@ -13,6 +13,7 @@ class MembersController(rest.RestController):
 
     @expose('json')
     def post(self, group_ident, **kwargs):
+        policy.authorize('migrator:server_group:add_member')
         request = pecan.request
         body = schemas.validate(scheduler_schemas.SERVER_GROUP_MEMBER,
                                 schemas.parse_json(request.body))
@@ -23,6 +24,7 @@ class MembersController(rest.RestController):
 
     @expose('json')
     def delete(self, group_ident, instance_ident, **kwargs):
+        policy.authorize('migrator:server_group:remove_member')
         utils.check_params(kwargs, ())
         db = pecan.request.db
         group = db.server_group_get(group_ident)
@@ -38,17 +40,20 @@ class ServerGroupsController(rest.RestController):
 
     @expose('json')
     def get_all(self, **kwargs):
+        policy.authorize('migrator:server_group:list')
         utils.check_params(kwargs, ())
         return {'server_groups': [views.server_group(g)
                                   for g in pecan.request.db.server_group_list()]}
 
     @expose('json')
     def get_one(self, group_ident, **kwargs):
+        policy.authorize('migrator:server_group:get')
         utils.check_params(kwargs, ())
         return views.server_group(pecan.request.db.server_group_get(group_ident))
 
     @expose('json')
     def post(self, **kwargs):
+        policy.authorize('migrator:server_group:create')
         request = pecan.request
         body = schemas.validate(scheduler_schemas.SERVER_GROUP_CREATE,
                                 schemas.parse_json(request.body))
@@ -62,6 +67,7 @@ class ServerGroupsController(rest.RestController):
 
     @expose('json')
     def delete(self, group_ident, **kwargs):
+        policy.authorize('migrator:server_group:delete')
         utils.check_params(kwargs, ())
         pecan.request.db.server_group_delete(group_ident)
         pecan.response.status = 204
