@@ -7,14 +7,17 @@ sample configuration through its oslo.config namespace (keystonemiddleware.auth_
 from oslo_config import cfg
 
 default_opts = [
-    cfg.StrOpt('auth_strategy', default='keystone',
+    # noauth by default, as before this option existed, and refused off loopback: a fresh
+    # install works on one machine, and nothing listens unauthenticated on a network.
+    cfg.StrOpt('auth_strategy', default='noauth',
                choices=[('keystone', 'Keystone tokens, checked by keystonemiddleware '
                                      'auth_token ([keystone_authtoken] options).'),
                         ('http_basic', 'HTTP basic authentication against the bcrypt '
                                        'hashes of [api] http_basic_auth_user_file.'),
                         ('noauth', 'No authentication: every caller is an admin. Only '
                                    'allowed when the API listens on a loopback address.')],
-               help='How the REST API authenticates its callers.'),
+               help='How the REST API authenticates its callers. Set keystone or '
+                    'http_basic before [api] host_ip leaves the loopback address.'),
 ]
 
 api_opts = [
