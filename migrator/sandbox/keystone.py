@@ -393,6 +393,7 @@ def start(state_dir=DEFAULT_STATE_DIR, port=None, migrator_url=None, venv=DEFAUL
     creds = _credentials(state_dir, port)
     running = _pid(state_dir) is not None and _answers(creds['auth_url'])
     if not running:
+        stop(state_dir)  # one that runs on another port, or hangs
         _write_keystone_conf(state_dir, creds)
         _bootstrap_from_template(python, venv, state_dir)
         creds = _credentials(state_dir, port)
