@@ -133,11 +133,12 @@ def _assert_migrated_by_cli(env, sandbox):
 
 def _assert_reader_refused(api, sandbox):
     """Each request is one a reader must not make; none changes anything if it got through
-    (a dry run, a drain towards an unknown host, an abort of a finished migration)."""
+    (a migration or a drain towards an unknown host, an abort of a finished migration).
+    A dry run is not among them: readers may ask where a migration would go."""
     finished = api.call('GET', '/v1/migrations').json()['migrations'][0]['id']
     for method, path, body in (
             ('POST', '/v1/migrations', {'instance': sandbox['guests'][0]['name'],
-                                        'type': 'live', 'dry_run': True}),
+                                        'type': 'live', 'target_host': 'no-such-host'}),
             ('POST', '/v1/hosts/sandbox-host1/drain', {'mode': 'live',
                                                        'target_hosts': ['no-such-host']}),
             ('DELETE', f'/v1/migrations/{finished}', None)):
