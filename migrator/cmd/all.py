@@ -68,8 +68,13 @@ class AllInOne:
         self.api_thread = threading.Thread(target=self.api_server.run, name='api',
                                            daemon=True)
         self.api_thread.start()
-        LOG.info('API listening on http://%s:%s, auth_strategy = %s', CONF.api.host_ip,
-                 CONF.api.port, CONF.auth_strategy)
+        if CONF.auth_strategy == 'noauth':
+            LOG.warning('API on http://%s:%s has no authentication (auth_strategy = '
+                        'noauth): anyone on this machine can migrate every VM.',
+                        CONF.api.host_ip, CONF.api.port)
+        else:
+            LOG.info('API listening on http://%s:%s, auth_strategy = %s', CONF.api.host_ip,
+                     CONF.api.port, CONF.auth_strategy)
 
     def stop(self):
         self.api_server.close()

@@ -61,6 +61,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
+    if CONF.auth_strategy == 'noauth':
+        LOG.warning('migrator-api has no authentication (auth_strategy = noauth): anyone on '
+                    'this machine who can reach %s can migrate every VM.', server.url)
     LOG.info('migrator-api serving on %s with %d threads, auth_strategy = %s', server.url,
              CONF.api.threads, CONF.auth_strategy)
     try:

@@ -137,3 +137,21 @@ def test_api_errors_carry_401_and_403_hints():
     assert 'OS_*' in manage._auth_hint(manage.api_client.APIError(401, 'Unauthorized', 'x'))
     assert 'roles' in manage._auth_hint(manage.api_client.APIError(403, 'Forbidden', 'x'))
     assert manage._auth_hint(manage.api_client.APIError(404, 'Not Found', 'x')) == ''
+
+
+def test_the_local_keystones_clouds_yaml_is_what_the_cli_reads(tmp_path, monkeypatch):
+    from migrator.sandbox import keystone as local_keystone
+    creds = {'auth_url': 'http://127.0.0.1:5999/v3',
+             'passwords': {'admin': 'a', 'migrator': 'm', 'reader': 'r'}}
+    local_keystone._write_client_files(str(tmp_path), creds)
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(tmp_path / 'clouds.yaml'))
+    auth_type, auth, cloud = client_auth.load_cloud('migrator-reader')
+    assert auth == {'auth_url': 'http://127.0.0.1:5999/v3', 'username': 'reader',
+                    'password': 'r', 'project_name': 'admin', 'user_domain_name': 'Default',
+                    'project_domain_name': 'Default'}
+    assert cloud['region_name'] == 'RegionOne' and cloud['interface'] == 'public'
+    openrc = (tmp_path / 'admin-openrc').read_text()
+    assert 'export OS_USERNAME=admin\n' in openrc and 'export OS_PASSWORD=a\n' in openrc
+    snippet = (tmp_path / 'migrator-keystone.conf').read_text()
+    assert 'auth_strategy = keystone' in snippet and 'password = m\n' in snippet
+    assert (tmp_path / 'clouds.yaml').stat().st_mode & 0o777 == 0o600
