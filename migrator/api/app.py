@@ -2,7 +2,7 @@
 
 import pecan
 
-from migrator.api import errors, hooks
+from migrator.api import auth, errors, hooks
 from migrator.api.controllers import root
 
 
@@ -12,6 +12,7 @@ def setup_app(db=None, conductor_api=None):
     db: a migrator.db.api.Database; by default the process-wide one from
     [database] connection. conductor_api: an object with the ConductorAPI methods
     select_destination() and migrate(); by default a real RPC client. Tests pass their own.
+    Raises auth.AuthConfigError when [DEFAULT] auth_strategy's configuration cannot work.
     """
     if db is None:
         from migrator.db import api as db_api
@@ -30,4 +31,4 @@ def setup_app(db=None, conductor_api=None):
         # request for a ".com" rendering.
         guess_content_type_from_ext=False,
     )
-    return errors.FaultWrapper(app)
+    return errors.FaultWrapper(auth.wrap(app))

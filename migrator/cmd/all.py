@@ -16,7 +16,7 @@ from oslo_log import log as logging
 
 from migrator import conf  # noqa: F401  (registers the options)
 from migrator.api import app as api_app
-from migrator.api import wsgi
+from migrator.api import auth, wsgi
 from migrator.cmd import compute as compute_cmd
 from migrator.cmd import conductor as conductor_cmd
 from migrator.common import exceptions, rpc, service
@@ -48,6 +48,9 @@ def compute_hosts():
 
 class AllInOne:
     def __init__(self):
+        problem = auth.check_listen(CONF.api.host_ip)
+        if problem:
+            raise auth.AuthConfigError(f'migrator-all cannot start: {problem}')
         self.db = db_api.get_database()
         self.conductor, self.conductor_service = conductor_cmd.build(self.db)
         self.agents = []
@@ -69,8 +72,13 @@ class AllInOne:
         self.api_thread = threading.Thread(target=self.api_server.run, name='api',
                                            daemon=True)
         self.api_thread.start()
-        LOG.warning('API listening on http://%s:%s without authentication',
-                    CONF.api.host_ip, CONF.api.port)
+        if CONF.auth_strategy == 'noauth':
+            LOG.warning('API on http://%s:%s has no authentication (auth_strategy = '
+                        'noauth): anyone on this machine can migrate every VM.',
+                        CONF.api.host_ip, CONF.api.port)
+        else:
+            LOG.info('API listening on http://%s:%s, auth_strategy = %s', CONF.api.host_ip,
+                     CONF.api.port, CONF.auth_strategy)
 
     def stop(self):
         self.api_server.close()

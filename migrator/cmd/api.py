@@ -8,7 +8,7 @@ from oslo_log import log as logging
 
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.api import app as api_app
-from migrator.api import wsgi
+from migrator.api import auth, wsgi
 from migrator.common import rpc, service
 from migrator.db import api as db_api
 
@@ -33,14 +33,22 @@ def main(argv=None):
     service.prepare(argv if argv is not None else sys.argv, 'migrator REST API')
     logging.getLogger('alembic').logger.setLevel('WARNING' if not CONF.debug else 'DEBUG')
 
+    problem = auth.check_listen(CONF.api.host_ip)
+    if problem:
+        LOG.error('migrator-api cannot start: %s', problem)
+        return 1
     db = db_api.get_database()
     problem = check_schema(db)
     if problem:
         LOG.error('migrator-api cannot start: %s', problem)
         return 1
     try:
-        server = wsgi.build_server(api_app.setup_app(db=db), CONF.api.host_ip, CONF.api.port,
-                                   CONF.api.threads)
+        app = api_app.setup_app(db=db)
+    except auth.AuthConfigError as exc:
+        LOG.error('migrator-api cannot start: %s', exc.message)
+        return 1
+    try:
+        server = wsgi.build_server(app, CONF.api.host_ip, CONF.api.port, CONF.api.threads)
     except OSError as exc:
         LOG.error('migrator-api cannot listen on %s:%s: %s', CONF.api.host_ip, CONF.api.port,
                   exc)
@@ -53,9 +61,11 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    LOG.warning('migrator-api has no authentication yet: anyone who can reach %s can '
-                'migrate every VM. Keep [api] host_ip on a trusted address.', server.url)
-    LOG.info('migrator-api serving on %s with %d threads', server.url, CONF.api.threads)
+    if CONF.auth_strategy == 'noauth':
+        LOG.warning('migrator-api has no authentication (auth_strategy = noauth): anyone on '
+                    'this machine who can reach %s can migrate every VM.', server.url)
+    LOG.info('migrator-api serving on %s with %d threads, auth_strategy = %s', server.url,
+             CONF.api.threads, CONF.auth_strategy)
     try:
         server.run()
     finally:

@@ -27,9 +27,18 @@ class ConnectionFailed(ClientError):
 
 class Client:
     def __init__(self, url=DEFAULT_URL, timeout=60, session=None):
-        self.url = url.rstrip('/')
+        """url: the API's URL, or a function that finds it on first use (from a
+        service catalog: migrator.cmd.client_auth). session: a requests.Session, with
+        its .auth set when the API needs credentials."""
+        self._url = url.rstrip('/') if isinstance(url, str) else url
         self.timeout = timeout
         self.session = session or requests.Session()
+
+    @property
+    def url(self):
+        if callable(self._url):
+            self._url = self._url().rstrip('/')
+        return self._url
 
     def close(self):
         self.session.close()

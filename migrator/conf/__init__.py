@@ -5,6 +5,7 @@ from oslo_config import cfg
 from migrator.conf import (
     all_in_one,
     api,
+    auth,
     compute,
     conductor,
     database,
@@ -17,6 +18,6 @@ from migrator.conf import (
 
 CONF = cfg.CONF
 
-for _module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
+for _module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
                 libvirt, planner):
     _module.register_opts(CONF)

@@ -4,8 +4,8 @@ group = cfg.OptGroup('api', title='REST API options')
 
 opts = [
     cfg.HostAddressOpt('host_ip', default='127.0.0.1',
-                       help='Address the API listens on. The API has no authentication yet, '
-                            'so it listens on the loopback address unless told otherwise.'),
+                       help='Address the API listens on. With [DEFAULT] auth_strategy = '
+                            'noauth only a loopback address is allowed.'),
     cfg.PortOpt('port', default=9777, help='TCP port the API listens on.'),
     cfg.IntOpt('threads', default=8, min=1,
                help='Worker threads of the WSGI server.'),

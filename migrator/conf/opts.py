@@ -3,6 +3,7 @@
 from migrator.conf import (
     all_in_one,
     api,
+    auth,
     compute,
     conductor,
     database,
@@ -16,7 +17,7 @@ from migrator.conf import (
 
 def list_opts():
     result = []
-    for module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
+    for module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
                    libvirt, planner):
         for group, opts in module.list_opts().items():
             result.append((group, opts))

@@ -2,8 +2,10 @@
 
 `db ...` works on the database directly, `rebalance plan` on a snapshot file; `host`,
 `instance`, `migration`, `plan` and `cluster` go through the REST API (--url,
-$MIGRATOR_URL, or the [api] address of the configuration: by default
-http://127.0.0.1:9777); `sandbox ...` runs the local multi-host libvirt cluster.
+$MIGRATOR_URL, the `migration` endpoint of the Keystone catalog, or the [api] address of
+the configuration: by default http://127.0.0.1:9777) with the credentials of --os-cloud,
+OS_* or MIGRATOR_USERNAME/PASSWORD (migrator.cmd.client_auth); `user add` edits the
+http_basic users file; `sandbox ...` runs the local multi-host libvirt cluster.
 
 Exit status: 0 success, 1 error (message on stderr), 2 usage error, 3 `audit` found
 discrepancies, 130 interrupted.
@@ -19,6 +21,7 @@ from oslo_config import cfg
 
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.cmd import client as api_client
+from migrator.cmd import client_auth
 from migrator.cmd.manage import (
     audit,
     cluster,
@@ -30,6 +33,7 @@ from migrator.cmd.manage import (
     plans,
     rebalance,
     server_groups,
+    users,
 )
 from migrator.common import exceptions
 from migrator.sandbox import cli as sandbox_cli
@@ -40,10 +44,10 @@ _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
 COMMAND_GROUPS = (database, hosts, drains, instances, migrations, server_groups, plans, cluster,
-                  rebalance, audit)
+                  rebalance, audit, users)
 
 
-def build_parser():
+def build_parser(argv=()):
     parser = argparse.ArgumentParser(
         prog='migrator-manage',
         description='Manage the migrator service: database, hosts, instances, migrations '
@@ -58,6 +62,7 @@ def build_parser():
                              f'{api_client.DEFAULT_URL} unless configured otherwise).')
     parser.add_argument('-d', '--debug', action='store_true',
                         help='Log debug messages and show tracebacks.')
+    client_auth.add_arguments(parser, list(argv))
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.required = True
 
@@ -80,9 +85,19 @@ def _api_url(args):
     return f'http://{host}:{CONF.api.port}'
 
 
+def _auth_hint(exc):
+    code = getattr(exc, 'code', None) if isinstance(exc, api_client.APIError) else None
+    if code == 401:
+        return (' (HTTP 401: authenticate with --os-cloud or the OS_* variables for '
+                'Keystone, or MIGRATOR_USERNAME/MIGRATOR_PASSWORD for http_basic)')
+    if code == 403:
+        return ' (HTTP 403: your roles do not allow this)'
+    return ''
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help (0)
@@ -99,8 +114,9 @@ def main(argv=None):
         print(f'migrator-manage: configuration error: {exc}', file=sys.stderr)
         return 1
 
-    args.client = api_client.Client(_api_url(args))
+    args.client = None
     try:
+        args.client = client_auth.build_client(args, _api_url(args))
         return args.func(args)
     except KeyboardInterrupt:
         print('Interrupted.', file=sys.stderr)
@@ -108,7 +124,7 @@ def main(argv=None):
     except (api_client.ClientError, exceptions.MigratorException) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"ERROR: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        print(f"ERROR: {getattr(exc, 'message', exc)}{_auth_hint(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:
         if args.debug:
@@ -117,7 +133,8 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     finally:
-        args.client.close()
+        if args.client is not None:
+            args.client.close()
 
 
 if __name__ == '__main__':

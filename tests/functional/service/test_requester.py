@@ -18,16 +18,10 @@ import uuid
 import pytest
 import requests
 
+from migrator.common import htpasswd
 from migrator.sandbox import cluster as cluster_mod
 from tests.functional.service import processes
 from tests.functional.service.conftest import current_host, guest_name
-
-try:
-    from migrator.common import htpasswd
-except ImportError:
-    # A tree without the authentication layer: nothing strips the identity headers, so
-    # the requests carry them as auth_token would set them.
-    htpasswd = None
 
 USERS = {'fn-admin': ['admin', 'member', 'reader'], 'fn-reader': ['reader']}
 PASSWORD = 'fn-secret'
@@ -38,21 +32,11 @@ class Caller:
 
     def __init__(self, user):
         self.user = user
-        if htpasswd is not None:
-            # auth_strategy http_basic: user and project ids are their names.
-            self.auth = (user, PASSWORD)
-            self.headers = {}
-            self.requester = {'user_id': user, 'user_name': user, 'project_id': 'ops',
-                              'project_name': 'ops'}
-        else:
-            self.auth = None
-            self.headers = {
-                'X-Identity-Status': 'Confirmed', 'X-User-Id': f'{user}-id',
-                'X-User-Name': user, 'X-Project-Id': 'ops-id', 'X-Project-Name': 'ops',
-                'X-Roles': ','.join(USERS[user]), 'X-User-Domain-Id': 'default',
-                'X-Project-Domain-Id': 'default'}
-            self.requester = {'user_id': f'{user}-id', 'user_name': user,
-                              'project_id': 'ops-id', 'project_name': 'ops'}
+        # auth_strategy http_basic: user and project ids are their names.
+        self.auth = (user, PASSWORD)
+        self.headers = {}
+        self.requester = {'user_id': user, 'user_name': user, 'project_id': 'ops',
+                          'project_name': 'ops'}
 
     def request(self, method, url, **kwargs):
         headers = {**self.headers, **kwargs.pop('headers', {})}
@@ -60,8 +44,6 @@ class Caller:
                                 **kwargs)
 
     def cli_env(self):
-        if self.auth is None:
-            return dict(os.environ)
         return {**os.environ, 'MIGRATOR_USERNAME': self.user, 'MIGRATOR_PASSWORD': PASSWORD}
 
     def who(self):
@@ -92,12 +74,11 @@ def _start_services(sandbox, pg_url, rabbit_url, workdir):
     port = processes.free_port()
     api_options = {'port': port}
     default = {'transport_url': rabbit_url}
-    if htpasswd is not None:
-        users_file = str(workdir / 'users')
-        for user, roles in USERS.items():
-            htpasswd.set_user(users_file, user, PASSWORD, roles, 'ops', rounds=4)
-        api_options['http_basic_auth_user_file'] = users_file
-        default['auth_strategy'] = 'http_basic'
+    users_file = str(workdir / 'users')
+    for user, roles in USERS.items():
+        htpasswd.set_user(users_file, user, PASSWORD, roles, 'ops', rounds=4)
+    api_options['http_basic_auth_user_file'] = users_file
+    default['auth_strategy'] = 'http_basic'
     base = {
         'DEFAULT': default,
         'database': {'connection': pg_url},

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from migrator.api import app as api_app
-from migrator.api import policy
+from migrator.api import auth, policy
 from migrator.common import policies
 from migrator.conductor.tasks import rebalance
 from migrator.conf import CONF
@@ -91,12 +91,7 @@ def app(db, conductor, monkeypatch):
     """The API app as it is behind keystonemiddleware's auth_token: the identity headers a
     test sends reach pecan as they are (the authentication layer, where the tree has one,
     is left out: its own tests cover it)."""
-    try:
-        from migrator.api import auth
-    except ImportError:
-        auth = None
-    if auth is not None:
-        monkeypatch.setattr(auth, 'wrap', lambda wsgi_app: wsgi_app)
+    monkeypatch.setattr(auth, 'wrap', lambda wsgi_app: wsgi_app)
     return api_app.setup_app(db=db, conductor_api=conductor)
 
 
