@@ -1,9 +1,9 @@
 """Pecan hooks: a RequestContext per request, the DB and conductor handles, JSON errors."""
 
-import re
 import time
 
 from oslo_log import log as logging
+from oslo_middleware import request_id as request_id_middleware
 from pecan import hooks
 
 from migrator.api import errors
@@ -12,25 +12,29 @@ from migrator.common import context
 LOG = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
-# oslo.middleware's format: req-<uuid4>. Anything else is ignored and a new id is made.
-_REQUEST_ID_RE = re.compile(r'^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
-                            r'[0-9a-f]{12}$')
 
 
 def get_context(request):
     """The request's RequestContext, made on first use."""
     ctxt = request.context.get('migrator_context')
     if ctxt is None:
-        request_id = request.headers.get(REQUEST_ID_HEADER, '')
-        kwargs = {'request_id': request_id} if _REQUEST_ID_RE.match(request_id) else {}
+        kwargs = local_request_id(request)
         # No authentication yet: every caller is an admin.
         ctxt = context.RequestContext(is_admin=True, **kwargs)
         request.context['migrator_context'] = ctxt
     return ctxt
 
 
+def local_request_id(request):
+    """{'request_id': the id oslo.middleware's request_id made for this request}, or {} (a
+    new one is made) without that layer. Never the client's X-Openstack-Request-Id: a caller
+    must not be able to make its requests look like someone else's in the logs."""
+    request_id = request.environ.get(request_id_middleware.ENV_REQUEST_ID)
+    return {'request_id': request_id} if request_id else {}
+
+
 class ContextHook(hooks.PecanHook):
-    """Builds the RequestContext (request id from X-Openstack-Request-Id, or a new one),
+    """Builds the RequestContext (with the request id oslo.middleware made for it),
     answers with the id in the same header, and logs one line per request."""
 
     priority = 10

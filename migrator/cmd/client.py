@@ -38,10 +38,13 @@ class Client:
 
     def _request(self, method, path, params=None, json=None):
         url = self.url + path
+        headers = {'Accept': 'application/json'}
+        if method in ('POST', 'PUT', 'PATCH'):
+            # The API refuses (415) an acting request that does not say JSON, body or not.
+            headers['Content-Type'] = 'application/json'
         try:
             resp = self.session.request(method, url, params=params, json=json,
-                                        timeout=self.timeout,
-                                        headers={'Accept': 'application/json'})
+                                        timeout=self.timeout, headers=headers)
         except requests.exceptions.Timeout:
             raise ConnectionFailed(f'the migrator API at {self.url} did not answer within '
                                    f'{self.timeout} s') from None

@@ -123,3 +123,14 @@ class AgentUnavailable(MigratorException):
     message = ('The compute agent of %(host)s did not answer within %(timeout)s s, so nothing '
                'was done to migration %(id)s. Check that migrator-compute runs on %(host)s '
                '(and the message bus), then retry.')
+
+
+class UnsupportedMediaType(MigratorException):
+    code = 415
+    message = 'The request body must be JSON, sent with Content-Type: application/json.'
+
+
+class DatabaseUnavailable(MigratorException):
+    code = 503
+    message = ('The database is not reachable right now ([database] connection), so nothing '
+               'was read or changed; retry in a moment. The migrator-api log has the details.')
