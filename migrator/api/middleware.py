@@ -14,8 +14,9 @@
 - oslo.middleware CORS: inert unless [cors] allowed_origin names origins (none by default).
 - FaultWrapper: 413 for a body larger than [oslo_middleware] max_request_body_size, a JSON
   500 for anything that escapes.
-- JsonOnly: 415 for a POST, PUT or PATCH that is not application/json (request_body).
 - oslo.middleware sizelimit: stops a chunked body past the same limit while it is read.
+- JsonOnly: 415 for a POST, PUT or PATCH that is not application/json, 400 for a body that
+  is not JSON of bounded depth with finite numbers (request_body).
 """
 
 import urllib.parse
@@ -68,7 +69,8 @@ class TrustedHost:
 
 
 class JsonOnly:
-    """Refuses (415, JSON error) a request that acts without saying application/json."""
+    """Refuses a request that acts without saying application/json (415), and a body that
+    is not JSON as request_body takes it (400)."""
 
     def __init__(self, app):
         self.app = app
@@ -83,7 +85,11 @@ class JsonOnly:
             has_body = True
         try:
             request_body.check_content_type(method, environ.get('CONTENT_TYPE'), has_body)
-        except exceptions.UnsupportedMediaType as exc:
+            if has_body:
+                # Checked before pecan sees it: pecan decodes a JSON body itself while
+                # routing, and a body nested too deep exhausts the stack there.
+                request_body.parse(webob.Request(environ).body)
+        except exceptions.MigratorException as exc:
             return errors.response_for(exc, webob.Request(environ))(environ, start_response)
         return self.app(environ, start_response)
 
@@ -91,8 +97,8 @@ class JsonOnly:
 def wrap(app):
     """The pecan application inside the layers above."""
     set_cors_defaults()
-    app = sizelimit.RequestBodySizeLimiter(app, CONF)
     app = JsonOnly(app)
+    app = sizelimit.RequestBodySizeLimiter(app, CONF)
     app = errors.FaultWrapper(app)
     app = cors.CORS(app, CONF)
     app = request_id.RequestId(app, CONF)
