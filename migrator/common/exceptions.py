@@ -134,3 +134,11 @@ class DatabaseUnavailable(MigratorException):
     code = 503
     message = ('The database is not reachable right now ([database] connection), so nothing '
                'was read or changed; retry in a moment. The migrator-api log has the details.')
+
+
+class UnmanagedPath(MigratorException):
+    code = 403
+    message = ('Refused to %(action)s %(path)s on %(host)s: an agent creates and deletes disk '
+               'files only inside the storage pools it manages (%(managed)s). Define a libvirt '
+               'storage pool over that directory, or list it in [compute] '
+               'managed_storage_paths, if it is meant to hold guest disks.')
