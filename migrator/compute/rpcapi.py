@@ -9,6 +9,8 @@ Version history:
   1.3 - live_migrate takes controls (convergence settings); live_migration_force_complete
   1.4 - migration_job_active, cold_destination_paths (a restarted conductor settles the
         migrations it had started)
+  1.5 - peer_domain_state (the source confirms, through the target's libvirt daemon, what
+        the target's agent says, before a recovery removes the source's copy)
 """
 
 import oslo_messaging as messaging
@@ -18,7 +20,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.4'
+VERSION = '1.5'
 
 
 class ComputeAPI:
@@ -37,6 +39,10 @@ class ComputeAPI:
 
     def get_domain_state(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
+
+    def peer_domain_state(self, ctxt, host, instance_uuid, peer_uri):
+        return self._call(ctxt, host, 'peer_domain_state', version='1.5',
+                          instance_uuid=instance_uuid, peer_uri=peer_uri)
 
     def get_disks(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)

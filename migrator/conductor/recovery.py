@@ -14,7 +14,10 @@ takes each of its unfinished migrations and settles it from what the hypervisors
   target holds of it removed, failed (cancelled when it was being cancelled); anything else
   -> error.
 - cold: once the guest was started on the target (starting, finishing) and is there, forward:
-  its definition and copied disks removed from the source, completed. Otherwise back: a copy
+  its definition and copied disks removed from the source, completed.
+- Before anything of the source's is removed, the source's agent confirms through the
+  target's libvirt daemon that the guest is there (_confirmed_by_source): the word of the
+  target's agent alone never deletes a source disk. Otherwise back: a copy
   still running is stopped and whatever it made on the target removed, a shutdown in
   progress is waited for, and a guest that ran before is started again on the source;
   failed (cancelled when it was being cancelled), or error when the source does not hold
@@ -185,9 +188,18 @@ class MigrationRecovery:
             migration['instance_uuid'])
         if not unshared:
             return ''
+        seen = self._confirmed_by_source(migration, active=True)
+        if seen is None:
+            return (f"; kept its old disks on {migration['source_host']}: that host could not "
+                    f"confirm through {migration['target_host']}'s libvirt daemon that the "
+                    'instance runs there')
+        # Only the paths the target's daemon shows the guest using (a block migration keeps
+        # them), never others the target's agent might name.
+        paths = [d['path'] for d in unshared if d['path'] in seen['disks']]
+        if not paths:
+            return ''
         result = self.compute_api.remove_unused_disks(
-            self.ctxt, migration['source_host'], migration['instance_uuid'],
-            [d['path'] for d in unshared])
+            self.ctxt, migration['source_host'], migration['instance_uuid'], paths)
         text = ''
         if result['removed']:
             text += (f"; removed its old disks {', '.join(result['removed'])} on "
@@ -212,6 +224,12 @@ class MigrationRecovery:
             # It lives on the target: there is no way back, only forward.
             on_source = self._where(source, uuid)
             if on_source and on_source['exists']:
+                if self._confirmed_by_source(migration, active=was_running) is None:
+                    return self._end_in_error(
+                        migration, f"{RESTARTED}; {target}'s agent says the instance is "
+                                   f"there, but {source} could not confirm it through "
+                                   f"{target}'s libvirt daemon: nothing was removed from "
+                                   f"{source}; check where the instance runs")
                 paths = [d['path'] for d in shared_storage.unshared_disks(
                     self.ctxt, self.compute_api, source, target, uuid)]
                 self.compute_api.remove_source_copy(self.ctxt, source, uuid, paths)
@@ -271,6 +289,27 @@ class MigrationRecovery:
             if self._stopping is not None and self._stopping.is_set():
                 return
             time.sleep(POLL_SECONDS)
+
+    def _confirmed_by_source(self, migration, active):
+        """What the source's agent itself reads from the target's libvirt daemon (at the
+        URI the target registered, [libvirt] migration_uri), or None unless the instance is
+        there (running, when `active`) and not an incoming copy. A recovery removes the
+        source's copy of a guest only on this: never on the target's agent's word alone,
+        which anything able to answer on that agent's queue could give."""
+        source, target, uuid = (migration['source_host'], migration['target_host'],
+                                migration['instance_uuid'])
+        try:
+            peer_uri = self.db.host_get(target)['hypervisor_uri']
+            seen = self.compute_api.peer_domain_state(self.ctxt, source, uuid, peer_uri)
+        except Exception as exc:   # noqa: BLE001 - unconfirmed, whatever the reason
+            LOG.warning('Migration %s: %s could not look at %s on %s\'s libvirt daemon: %s',
+                        migration['id'], source, uuid, target, exc)
+            return None
+        if not seen['exists'] or seen['incoming'] or (active and not seen['active']):
+            LOG.warning('Migration %s: %s\'s libvirt daemon shows %s as %s, not as its agent '
+                        'said', migration['id'], target, uuid, seen)
+            return None
+        return seen
 
     # -- transitions ------------------------------------------------------------------------
 
