@@ -72,3 +72,6 @@ def test_database_outage_is_503_and_the_api_recovers(postgres, tmp_path):
         assert 'Unexpected error' not in api.log()
     finally:
         api.stop()
+
+
+pytestmark = pytest.mark.functional

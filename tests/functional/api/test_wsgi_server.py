@@ -77,3 +77,6 @@ def test_api_under_gunicorn_over_tls(gunicorn_tls):
     with pytest.raises(requests.ConnectionError):
         requests.get(url.replace('https:', 'http:') + '/v1', timeout=30)
     assert 'Traceback' not in log_path.read_text()
+
+
+pytestmark = pytest.mark.functional
