@@ -134,9 +134,13 @@ def response_for(exc, request=None):
 
 def max_request_body():
     """[oslo_middleware] max_request_body_size: the largest body the API reads."""
-    from oslo_middleware import sizelimit
-    CONF.register_opts(sizelimit.OPTS, group='oslo_middleware')
-    return CONF.oslo_middleware.max_request_body_size
+    try:
+        return CONF.oslo_middleware.max_request_body_size
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        # Not yet registered: oslo.middleware's sizelimit registers it when it is made.
+        from oslo_middleware import sizelimit
+        CONF.register_opts(sizelimit.OPTS, group='oslo_middleware')
+        return CONF.oslo_middleware.max_request_body_size
 
 
 class FaultWrapper:

@@ -117,3 +117,25 @@ def test_sync_host_ignores_a_report_older_than_the_instances_last_move(db):
     # A fresh report is the truth again.
     db.instance_sync_host('h1', [dom('u1')])
     assert db.instance_get('u1')['host'] == 'h1'
+
+
+def test_keyset_pages_of_hosts_and_instances(db, add_instance):
+    """Pages on every backend: in the listing's order, no row twice or missed, and a marker
+    that is not a row of the listing refused."""
+    for name in ('h3', 'h1', 'h2'):
+        db.host_report(name, {})
+    assert [h['name'] for h in db.host_list(limit=2)] == ['h1', 'h2']
+    assert [h['name'] for h in db.host_list(limit=2, marker='h2')] == ['h3']
+    assert db.host_list(limit=2, marker='h3') == []
+    # Two instances share a name: the UUID orders them, and paging keeps both.
+    for uuid_, name in (('u3', 'b'), ('u2', 'a'), ('u1', 'a'), ('u4', 'c')):
+        add_instance(uuid_, host='h1', name=name)
+    first = db.instance_list(limit=2)
+    assert [i['uuid'] for i in first] == ['u1', 'u2']
+    assert [i['uuid'] for i in db.instance_list(limit=2, marker='u2')] == ['u3', 'u4']
+    assert [i['uuid'] for i in db.instance_list(limit=5, marker='u1')] == ['u2', 'u3', 'u4']
+    assert db.instance_counts(['h1', 'h2']) == {'h1': 4}
+    with pytest.raises(exceptions.Invalid, match="marker 'nope'"):
+        db.instance_list(marker='nope')
+    with pytest.raises(exceptions.Invalid, match='host name'):
+        db.host_list(marker='nope')
