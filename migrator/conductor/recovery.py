@@ -14,14 +14,15 @@ takes each of its unfinished migrations and settles it from what the hypervisors
   target holds of it removed, failed (cancelled when it was being cancelled); anything else
   -> error.
 - cold: once the guest was started on the target (starting, finishing) and is there, forward:
-  its definition and copied disks removed from the source, completed.
-- Before anything of the source's is removed, the source's agent confirms through the
-  target's libvirt daemon that the guest is there (_confirmed_by_source): the word of the
-  target's agent alone never deletes a source disk. Otherwise back: a copy
+  its definition and copied disks removed from the source, completed. Otherwise back: a copy
   still running is stopped and whatever it made on the target removed, a shutdown in
   progress is waited for, and a guest that ran before is started again on the source;
   failed (cancelled when it was being cancelled), or error when the source does not hold
   the guest as it should.
+
+- Before anything of the source's is removed, the source's agent confirms through the
+  target's libvirt daemon that the guest is there (source_check): the word of the target's
+  agent alone never deletes a source disk.
 
 Every step is a compare-and-swap from the state read, so a migration an operator or another
 conductor moved meanwhile is left to them.
@@ -33,7 +34,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import shared_storage
+from migrator.conductor import shared_storage, source_check
 from migrator.conductor.tasks.cold import ALREADY_SHUT_OFF
 
 CONF = cfg.CONF
@@ -291,25 +292,8 @@ class MigrationRecovery:
             time.sleep(POLL_SECONDS)
 
     def _confirmed_by_source(self, migration, active):
-        """What the source's agent itself reads from the target's libvirt daemon (at the
-        URI the target registered, [libvirt] migration_uri), or None unless the instance is
-        there (running, when `active`) and not an incoming copy. A recovery removes the
-        source's copy of a guest only on this: never on the target's agent's word alone,
-        which anything able to answer on that agent's queue could give."""
-        source, target, uuid = (migration['source_host'], migration['target_host'],
-                                migration['instance_uuid'])
-        try:
-            peer_uri = self.db.host_get(target)['hypervisor_uri']
-            seen = self.compute_api.peer_domain_state(self.ctxt, source, uuid, peer_uri)
-        except Exception as exc:   # noqa: BLE001 - unconfirmed, whatever the reason
-            LOG.warning('Migration %s: %s could not look at %s on %s\'s libvirt daemon: %s',
-                        migration['id'], source, uuid, target, exc)
-            return None
-        if not seen['exists'] or seen['incoming'] or (active and not seen['active']):
-            LOG.warning('Migration %s: %s\'s libvirt daemon shows %s as %s, not as its agent '
-                        'said', migration['id'], target, uuid, seen)
-            return None
-        return seen
+        return source_check.confirmed_on_target(self.ctxt, self.db, self.compute_api,
+                                                migration, active)
 
     # -- transitions ------------------------------------------------------------------------
 
