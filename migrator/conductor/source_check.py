@@ -5,7 +5,10 @@ registered, [libvirt] migration_uri). The target's agent saying so is not enough
 able to answer on that agent's queue could say it, and a source disk removed on a false word
 is a guest lost."""
 
+import oslo_messaging as messaging
 from oslo_log import log as logging
+
+from migrator.common import exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ def confirmed_on_target(ctxt, db, compute_api, migration, active):
     try:
         peer_uri = db.host_get(target)['hypervisor_uri']
         seen = compute_api.peer_domain_state(ctxt, source, uuid, peer_uri)
+    except (messaging.MessagingTimeout, exceptions.AgentUnavailable):
+        raise   # the source's agent is not answering: the caller asks again or gives up
     except Exception as exc:   # noqa: BLE001 - unconfirmed, whatever the reason
         LOG.warning("Migration %s: %s could not look at %s on %s's libvirt daemon: %s",
                     migration['id'], source, uuid, target, exc)
