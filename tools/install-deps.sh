@@ -19,6 +19,8 @@ PACKAGES=(
     openssl tcpdump
     # the service: message bus, databases, Python build
     rabbitmq-server postgresql mariadb-server
+    # the API's TLS test makes a CA and a certificate with the openssl command
+    openssl
     python3 python3-venv python3-dev gcc libc6-dev
 )
 

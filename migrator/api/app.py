@@ -2,7 +2,7 @@
 
 import pecan
 
-from migrator.api import auth, errors, hooks
+from migrator.api import auth, hooks, middleware
 from migrator.api.controllers import root
 
 
@@ -31,4 +31,4 @@ def setup_app(db=None, conductor_api=None):
         # request for a ".com" rendering.
         guess_content_type_from_ext=False,
     )
-    return errors.FaultWrapper(auth.wrap(app))
+    return middleware.wrap(app, authenticate=auth.wrap)

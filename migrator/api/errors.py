@@ -16,6 +16,7 @@ import webob
 import webob.exc
 from oslo_config import cfg
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 
 from migrator.common import exceptions
 
@@ -66,6 +67,19 @@ def _unexpected(request):
     return 500, f'An unexpected error occurred; the migrator-api log has the details{where}.'
 
 
+# What SQLAlchemy raises when the server is down, restarting or unreachable (connection
+# refused, reset, "terminating connection due to administrator command"), or when every
+# pooled connection is taken and none comes back in time.
+_DB_OUTAGE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+              sa_exc.TimeoutError)
+
+
+def db_outage(exc):
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _DB_OUTAGE)
+
+
 def translate(exc, request=None):
     """(code, message) for an exception raised while serving `request`; logs what needs it."""
     method = getattr(request, 'method', '?')
@@ -78,6 +92,9 @@ def translate(exc, request=None):
         else:
             LOG.info('%s %s refused (%d): %s', method, path, code, message)
         return code, message
+    if db_outage(exc):
+        LOG.error('%s %s: the database is not reachable: %s', method, path, exc)
+        return 503, exceptions.DatabaseUnavailable.message
     if isinstance(exc, messaging.MessagingTimeout):
         message = (f'conductor did not answer within {CONF.api.rpc_timeout} s; is '
                    'migrator-conductor running?')
@@ -115,13 +132,21 @@ def response_for(exc, request=None):
     return make_response(code, message)
 
 
-# Request bodies are a few hundred bytes; refuse anything absurd before reading it.
-MAX_REQUEST_BODY = 1024 * 1024
+def max_request_body():
+    """[oslo_middleware] max_request_body_size: the largest body the API reads."""
+    try:
+        return CONF.oslo_middleware.max_request_body_size
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        # Not yet registered: oslo.middleware's sizelimit registers it when it is made.
+        from oslo_middleware import sizelimit
+        CONF.register_opts(sizelimit.OPTS, group='oslo_middleware')
+        return CONF.oslo_middleware.max_request_body_size
 
 
 class FaultWrapper:
-    """Outermost WSGI layer: refuses oversized bodies, and whatever escapes pecan becomes a
-    JSON 500, never a traceback."""
+    """Outermost layer of our own: refuses oversized bodies (by Content-Length, before
+    reading them; oslo.middleware's sizelimit below it stops a chunked one while it is
+    read), and whatever escapes pecan becomes a JSON 500, never a traceback."""
 
     def __init__(self, app):
         self.app = app
@@ -131,9 +156,11 @@ class FaultWrapper:
             length = int(environ.get('CONTENT_LENGTH') or 0)
         except ValueError:
             length = 0
-        if length > MAX_REQUEST_BODY:
-            return make_response(413, f'The request body is larger than {MAX_REQUEST_BODY} '
-                                      'bytes.')(environ, start_response)
+        limit = max_request_body()
+        if length > limit:
+            return make_response(413, f'The request body is larger than {limit} bytes '
+                                      '([oslo_middleware] max_request_body_size).'
+                                 )(environ, start_response)
         try:
             return self.app(environ, start_response)
         except Exception as exc:  # noqa: BLE001 - the last line of defence

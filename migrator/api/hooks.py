@@ -40,6 +40,7 @@ def get_context(request):
     return ctxt
 
 
+
 class ContextHook(hooks.PecanHook):
     """Builds the RequestContext (a new local request id; a valid X-Openstack-Request-Id from
     the client becomes its global_request_id), answers with the local id in that header, and

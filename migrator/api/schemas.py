@@ -4,6 +4,7 @@ import json
 
 import jsonschema
 
+from migrator.api import request_body
 from migrator.common import exceptions
 
 SUPPORTED_TYPES = ['live', 'cold']
@@ -190,10 +191,5 @@ def validate(schema, body):
 
 
 def parse_json(body):
-    """The decoded JSON of a request body, or Invalid "request body is not valid JSON"."""
-    if not body or not body.strip():
-        raise exceptions.Invalid('request body is not valid JSON: the body is empty')
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise exceptions.Invalid(f'request body is not valid JSON: {exc}') from None
+    """The decoded JSON of a request body, or Invalid saying what to fix (request_body)."""
+    return request_body.parse(body)

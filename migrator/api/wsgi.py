@@ -1,6 +1,7 @@
 """Serving the API with waitress, in a way that can be stopped from another thread or a
 signal handler (migrator-api, migrator-all and the tests all need that)."""
 
+import socket
 import threading
 
 from oslo_log import log as logging
@@ -12,6 +13,15 @@ from migrator.api import errors
 LOG = logging.getLogger(__name__)
 
 
+def server_name(host):
+    """SERVER_NAME of the requests: the address bound to, the machine's name for a wildcard
+    one. Links are built from it unless [api] public_endpoint is set (middleware.TrustedHost),
+    never from the client's Host header."""
+    if host in ('', '0.0.0.0', '::', '[::]'):
+        return socket.getfqdn()
+    return host
+
+
 class APIServer:
     """A waitress server: run() serves until close() is called (from any thread)."""
 
@@ -19,7 +29,7 @@ class APIServer:
         self._map = {}
         self._server = waitress_server.create_server(
             app, map=self._map, host=host, port=port, threads=threads, ident='migrator-api',
-            max_request_body_size=errors.MAX_REQUEST_BODY)
+            max_request_body_size=errors.max_request_body(), server_name=server_name(host))
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
         self._stop = threading.Event()

@@ -47,10 +47,13 @@ class Client:
 
     def _request(self, method, path, params=None, json=None):
         url = self.url + path
+        headers = {'Accept': 'application/json'}
+        if method in ('POST', 'PUT', 'PATCH'):
+            # The API refuses (415) an acting request that does not say JSON, body or not.
+            headers['Content-Type'] = 'application/json'
         try:
             resp = self.session.request(method, url, params=params, json=json,
-                                        timeout=self.timeout,
-                                        headers={'Accept': 'application/json'})
+                                        timeout=self.timeout, headers=headers)
         except requests.exceptions.Timeout:
             raise ConnectionFailed(f'the migrator API at {self.url} did not answer within '
                                    f'{self.timeout} s') from None
@@ -84,20 +87,41 @@ class Client:
     def _quote(value):
         return urllib.parse.quote(str(value), safe='')
 
+    def _list_all(self, path, key, params=None):
+        """Every item of a paginated listing: follows the `next` links (from their /v1/
+        on, against this client's URL: the link's host may not be the one reachable from
+        here)."""
+        items, seen = [], set()
+        while True:
+            body = self._request('GET', path, params=params)[1]
+            items.extend(body[key])
+            nxt = body.get('next')
+            if not nxt or not body[key]:
+                return items
+            link = urllib.parse.urlsplit(nxt)
+            if '/v1/' not in link.path:
+                return items
+            path = link.path[link.path.index('/v1/'):] + (f'?{link.query}' if link.query
+                                                           else '')
+            if path in seen:   # a server that repeats itself must not loop us forever
+                return items
+            seen.add(path)
+            params = None
+
     # -- resources --------------------------------------------------------------------------
 
     def versions(self):
         return self._request('GET', '/')[1]
 
     def host_list(self):
-        return self._request('GET', '/v1/hosts')[1]['hosts']
+        return self._list_all('/v1/hosts', 'hosts')
 
     def host_get(self, name):
         return self._request('GET', '/v1/hosts/' + self._quote(name))[1]
 
     def instance_list(self, host=None):
         params = {'host': host} if host else None
-        return self._request('GET', '/v1/instances', params=params)[1]['instances']
+        return self._list_all('/v1/instances', 'instances', params=params)
 
     def instance_get(self, ident):
         return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
@@ -124,7 +148,7 @@ class Client:
         return self._request('POST', '/v1/migrations', json=body)[1]
 
     def server_group_list(self):
-        return self._request('GET', '/v1/server-groups')[1]['server_groups']
+        return self._list_all('/v1/server-groups', 'server_groups')
 
     def server_group_get(self, ident):
         return self._request('GET', '/v1/server-groups/' + self._quote(ident))[1]

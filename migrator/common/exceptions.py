@@ -133,10 +133,6 @@ class AgentUnavailable(MigratorException):
                '(and the message bus), then retry.')
 
 
-class Forbidden(MigratorException):
-    code = 403
-    message = 'This request needs an administrator.'
-
 class PolicyNotAuthorized(MigratorException):
     code = 403
     message = ("Policy rule '%(rule)s' does not allow this request (user %(user)s with roles "
@@ -147,6 +143,25 @@ class PolicyNotAuthorized(MigratorException):
 class NotAuthenticated(MigratorException):
     code = 401
     message = 'The request carries no valid credentials: authenticate first.'
+
+
+class UnsupportedMediaType(MigratorException):
+    code = 415
+    message = 'The request body must be JSON, sent with Content-Type: application/json.'
+
+
+class DatabaseUnavailable(MigratorException):
+    code = 503
+    message = ('The database is not reachable right now ([database] connection), so nothing '
+               'was read or changed; retry in a moment. The migrator-api log has the details.')
+
+
+class UnmanagedPath(MigratorException):
+    code = 403
+    message = ('Refused to %(action)s %(path)s on %(host)s: an agent creates and deletes disk '
+               'files only inside the storage pools it manages (%(managed)s). Define a libvirt '
+               'storage pool over that directory, or list it in [compute] '
+               'managed_storage_paths, if it is meant to hold guest disks.')
 
 
 class ConductorAlreadyRunning(MigratorException):

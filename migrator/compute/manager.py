@@ -45,7 +45,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.6')
+    target = messaging.Target(version='1.7')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -158,6 +158,13 @@ class ComputeManager:
     @_translate_errors
     def get_domain_state(self, ctxt, instance_uuid):
         return self.driver.get_domain_state(instance_uuid)
+
+    @_translate_errors
+    def peer_domain_state(self, ctxt, instance_uuid, peer_uri):
+        """1.5: the instance as the libvirt daemon of another host (peer_uri) describes it,
+        read by this agent itself: a restarted conductor asks the source this before it has
+        the source's copy removed, so that no other host's agent alone decides that."""
+        return self.driver.peer_domain_state(instance_uuid, peer_uri)
 
     @_translate_errors
     def get_disks(self, ctxt, instance_uuid):

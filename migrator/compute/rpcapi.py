@@ -12,6 +12,8 @@ Version history:
   1.5 - disk_copy_active (a conductor waiting for a copy notices a target agent that
         restarted and lost it)
   1.6 - audit_domains
+  1.7 - peer_domain_state (the source confirms, through the target's libvirt daemon, what
+        the target's agent says, before a recovery removes the source's copy)
 """
 
 import oslo_messaging as messaging
@@ -21,7 +23,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.6'
+VERSION = '1.7'
 
 
 class ComputeAPI:
@@ -44,6 +46,10 @@ class ComputeAPI:
     def audit_domains(self, ctxt, host, job_uuids):
         """The host's domains and which of job_uuids have a migration job there (1.6)."""
         return self._call(ctxt, host, 'audit_domains', version='1.6', job_uuids=job_uuids)
+
+    def peer_domain_state(self, ctxt, host, instance_uuid, peer_uri):
+        return self._call(ctxt, host, 'peer_domain_state', version='1.7',
+                          instance_uuid=instance_uuid, peer_uri=peer_uri)
 
     def get_disks(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)

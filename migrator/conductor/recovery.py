@@ -23,6 +23,10 @@ the same [DEFAULT] host, or any live one once the dead one's heartbeat is older 
   failed (cancelled when it was being cancelled), or error when the source does not hold
   the guest as it should.
 
+- Before anything of the source's is removed, the source's agent confirms through the
+  target's libvirt daemon that the guest is there (source_check): the word of the target's
+  agent alone never deletes a source disk.
+
 Every step is a compare-and-swap from the state read and on the adopter's (conductor,
 generation), so a migration an operator or another conductor moved meanwhile is left to them.
 An agent that does not answer is asked again, with backoff, for up to [conductor]
@@ -36,7 +40,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import shared_storage
+from migrator.conductor import shared_storage, source_check
 from migrator.conductor.tasks.cold import ALREADY_SHUT_OFF
 
 CONF = cfg.CONF
@@ -233,9 +237,18 @@ class MigrationRecovery:
             migration['instance_uuid'])
         if not unshared:
             return ''
+        seen = self._confirmed_by_source(migration, active=True)
+        if seen is None:
+            return (f"; kept its old disks on {migration['source_host']}: that host could not "
+                    f"confirm through {migration['target_host']}'s libvirt daemon that the "
+                    'instance runs there')
+        # Only the paths the target's daemon shows the guest using (a block migration keeps
+        # them), never others the target's agent might name.
+        paths = [d['path'] for d in unshared if d['path'] in seen['disks']]
+        if not paths:
+            return ''
         result = self.compute_api.remove_unused_disks(
-            self.ctxt, migration['source_host'], migration['instance_uuid'],
-            [d['path'] for d in unshared])
+            self.ctxt, migration['source_host'], migration['instance_uuid'], paths)
         text = ''
         if result['removed']:
             text += (f"; removed its old disks {', '.join(result['removed'])} on "
@@ -260,6 +273,12 @@ class MigrationRecovery:
             # It lives on the target: there is no way back, only forward.
             on_source = self._where(source, uuid)
             if on_source and on_source['exists']:
+                if self._confirmed_by_source(migration, active=was_running) is None:
+                    return self._end_in_error(
+                        migration, f"{RESTARTED}; {target}'s agent says the instance is "
+                                   f"there, but {source} could not confirm it through "
+                                   f"{target}'s libvirt daemon: nothing was removed from "
+                                   f"{source}; check where the instance runs")
                 paths = [d['path'] for d in shared_storage.unshared_disks(
                     self.ctxt, self.compute_api, source, target, uuid)]
                 self.compute_api.remove_source_copy(self.ctxt, source, uuid, paths)
@@ -319,6 +338,10 @@ class MigrationRecovery:
             if self._stopping is not None and self._stopping.is_set():
                 return
             time.sleep(POLL_SECONDS)
+
+    def _confirmed_by_source(self, migration, active):
+        return source_check.confirmed_on_target(self.ctxt, self.db, self.compute_api,
+                                                migration, active)
 
     # -- transitions ------------------------------------------------------------------------
 

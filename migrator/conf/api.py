@@ -13,6 +13,14 @@ opts = [
                help='Largest page a list request may ask for with limit.'),
     cfg.IntOpt('default_limit', default=50, min=1,
                help='Page size of list requests that give no limit.'),
+    cfg.URIOpt('public_endpoint', default=None, schemes=['http', 'https'],
+               help='URL clients reach the API at (e.g. https://migrator.example.com:9777 '
+                    'behind a TLS-terminating proxy), used as the base of the links the API '
+                    'returns (version documents, Location headers, the next page of a '
+                    'list). Unset: the address the server is bound to, or the host a '
+                    'trusted proxy forwards when [oslo_middleware] '
+                    'enable_proxy_headers_parsing is on. The request\'s own Host header '
+                    'is never used for links: a client can forge it.'),
     cfg.IntOpt('rpc_timeout', default=30, min=1,
                help='Seconds the API waits for the conductor to answer a placement check.'),
 ]

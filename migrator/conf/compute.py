@@ -16,6 +16,11 @@ opts = [
                  help='MiB/s at most that a cold migration\'s disk copy pulls from the '
                       'source host (each copy on its own), so a copy does not take the '
                       'whole network or disk from the guests. 0: no limit.'),
+    cfg.ListOpt('managed_storage_paths', default=[],
+                help='Directories, besides [libvirt] images_path and those of the storage '
+                     'pools defined in libvirt on this host, whose files (guest disks) this '
+                     'agent may delete when a migration moves or rolls back. A request to '
+                     'delete a file anywhere else is refused and logged as an error.'),
     cfg.FloatOpt('copy_abort_timeout', default=60.0, min=1.0,
                  help='Seconds a cold migration\'s rollback waits for an aborted disk copy '
                       'to stop before it gives up (the migration then ends in error).'),

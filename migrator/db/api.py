@@ -24,7 +24,7 @@ from alembic.script import ScriptDirectory
 from migrator.common import exceptions, states
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
-from migrator.db import models, progress, requester
+from migrator.db import models, paging, progress, requester
 from migrator.db import plans as db_plans
 from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
@@ -157,9 +157,22 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
             raise exceptions.HostNotFound(name=name)
         return _dict(row)
 
-    def host_list(self):
+    def host_list(self, limit=None, marker=None):
+        """By name; `marker` is the name of the last host of the previous page."""
+        order = [(hosts.c.name, False)]
+        query = paging.ordered(sa.select(hosts), order, limit)
         with self._read() as conn:
-            return [_dict(r) for r in conn.execute(sa.select(hosts).order_by(hosts.c.name))]
+            if marker is not None:
+                query = paging.after_marker(conn, query, hosts, 'name', marker, order,
+                                            'host name')
+            return [_dict(r) for r in conn.execute(query)]
+
+    def instance_counts(self, host_names):
+        """{host: number of instances} of the hosts named."""
+        c = instances.c
+        with self._read() as conn:
+            return dict(conn.execute(sa.select(c.host, sa.func.count()).where(
+                c.host.in_(list(host_names))).group_by(c.host)).all())
 
     def host_set_status(self, name, status, reason=None):
         if status not in models.HOST_STATUSES:
@@ -251,11 +264,16 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
                 f"({', '.join(r.uuid for r in rows)}); use the UUID.")
         return _dict(rows[0])
 
-    def instance_list(self, host=None):
-        query = sa.select(instances).order_by(instances.c.name, instances.c.uuid)
+    def instance_list(self, host=None, limit=None, marker=None):
+        """By name, then UUID; `marker` is the UUID of the last one of the previous page."""
+        order = [(instances.c.name, False), (instances.c.uuid, False)]
+        query = paging.ordered(sa.select(instances), order, limit)
         if host is not None:
             query = query.where(instances.c.host == host)
         with self._read() as conn:
+            if marker is not None:
+                query = paging.after_marker(conn, query, instances, 'uuid', marker, order,
+                                            'instance UUID')
             return [_dict(r) for r in conn.execute(query)]
 
     def instance_set_host(self, uuid, host):

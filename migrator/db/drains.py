@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from migrator.common import exceptions
 from migrator.db import drain_models as dm
 from migrator.db import engine as db_engine
-from migrator.db import requester
+from migrator.db import paging, requester
 from migrator.db.models import hosts, migrations, utcnow
 
 # Columns of the migration shown next to each item, so one read shows the drain's progress.
@@ -117,13 +117,18 @@ class DrainQueries:
             found = conn.execute(query).scalar()
             return self._drain_get(conn, found) if found else None
 
-    def drain_list(self, host=None, limit=50):
-        """Jobs newest first (of one host, if given), each with its items."""
+    def drain_list(self, host=None, limit=50, marker=None):
+        """Jobs newest first (of one host, if given), each with its items; `marker` is the
+        id of the last job of the previous page."""
         c = dm.drains.c
-        query = sa.select(c.id).order_by(c.created_at.desc(), c.id.desc()).limit(int(limit))
+        order = [(c.created_at, True), (c.id, True)]
+        query = paging.ordered(sa.select(c.id), order, limit)
         if host is not None:
             query = query.where(c.host == host)
         with self._read() as conn:
+            if marker is not None:
+                query = paging.after_marker(conn, query, dm.drains, 'id', marker, order,
+                                            'drain id')
             return [self._drain_get(conn, i) for (i,) in conn.execute(query).all()]
 
     def drain_active(self, host):

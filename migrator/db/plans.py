@@ -9,7 +9,7 @@ import uuid as uuidlib
 import sqlalchemy as sa
 
 from migrator.common import exceptions
-from migrator.db import models, requester
+from migrator.db import models, paging, requester
 from migrator.db.models import plan_moves, plans, utcnow
 
 
@@ -54,17 +54,22 @@ class PlansMixin:
         with self._read() as conn:
             return self._plan_get(conn, plan_id)
 
-    def plan_list(self, status=None, limit=50):
-        """Newest first, without moves; each with `move_count`."""
+    def plan_list(self, status=None, limit=50, marker=None):
+        """Newest first, without moves; each with `move_count`; `marker` is the id of the
+        last plan of the previous page."""
         c = plans.c
         counts = (sa.select(plan_moves.c.plan_id, sa.func.count().label('move_count'))
                   .group_by(plan_moves.c.plan_id).subquery())
-        query = (sa.select(plans, sa.func.coalesce(counts.c.move_count, 0).label('move_count'))
-                 .outerjoin(counts, counts.c.plan_id == c.id)
-                 .order_by(c.created_at.desc(), c.id.desc()).limit(int(limit)))
+        order = [(c.created_at, True), (c.id, True)]
+        query = paging.ordered(
+            sa.select(plans, sa.func.coalesce(counts.c.move_count, 0).label('move_count'))
+            .outerjoin(counts, counts.c.plan_id == c.id), order, limit)
         if status is not None:
             query = query.where(c.status == status)
         with self._read() as conn:
+            if marker is not None:
+                query = paging.after_marker(conn, query, plans, 'id', marker, order,
+                                            'plan id')
             return [_dict(r) for r in conn.execute(query)]
 
     def plan_transition(self, plan_id, from_state, to_state, values=None, owner=None):

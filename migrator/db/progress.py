@@ -50,9 +50,10 @@ class ProgressQueries:
                 conn.execute(sa.insert(migration_samples).values(row))
             return True
 
-    def migration_sample_list(self, mig_id, limit=None, marker=None):
+    def migration_sample_list(self, mig_id, limit=None, marker=None, first=None):
         """Samples oldest first. marker: only those after the sample of that id; limit: the
-        newest `limit` of them. MigrationNotFound when the migration does not exist."""
+        newest `limit` of them; first: the oldest `first` of them (a page). MigrationNotFound
+        when the migration does not exist."""
         s = migration_samples.c
         query = sa.select(migration_samples).where(s.migration_id == mig_id)
         if marker is not None:
@@ -61,6 +62,8 @@ class ProgressQueries:
             query = query.order_by(s.id.desc()).limit(int(limit))
         else:
             query = query.order_by(s.id)
+            if first is not None:
+                query = query.limit(int(first))
         with self._read() as conn:
             if conn.execute(sa.select(migrations.c.id)
                             .where(migrations.c.id == mig_id)).first() is None:

@@ -6,7 +6,7 @@ import uuid as uuidlib
 import sqlalchemy as sa
 
 from migrator.common import exceptions
-from migrator.db import models
+from migrator.db import models, paging
 from migrator.db.models import instances, server_group_members, server_groups, utcnow
 
 
@@ -57,9 +57,15 @@ class ServerGroupQueries:
         with self._read() as conn:
             return self._group_dict(conn, self._group_row(conn, ident))
 
-    def server_group_list(self):
+    def server_group_list(self, limit=None, marker=None):
+        """By name; `marker` is the id of the last group of the previous page."""
+        order = [(server_groups.c.name, False), (server_groups.c.id, False)]
+        query = paging.ordered(sa.select(server_groups), order, limit)
         with self._read() as conn:
-            rows = conn.execute(sa.select(server_groups).order_by(server_groups.c.name)).all()
+            if marker is not None:
+                query = paging.after_marker(conn, query, server_groups, 'id', marker, order,
+                                            'server group id')
+            rows = conn.execute(query).all()
             return [self._group_dict(conn, r) for r in rows]
 
     def server_group_delete(self, ident):

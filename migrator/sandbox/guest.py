@@ -50,8 +50,8 @@ def create_disk(conn, pool_name, name, size_gib=DISK_SIZE_GIB):
 
 def volume_xml(vol_name, size_gib, fmt='qcow2'):
     return (f"<volume><name>{escape(vol_name)}</name>"
-            f"<capacity unit='GiB'>{size_gib}</capacity>"
-            f"<target><format type='{fmt}'/></target></volume>")
+            f"<capacity unit='GiB'>{int(size_gib)}</capacity>"
+            f"<target><format type={quoteattr(fmt)}/></target></volume>")
 
 
 def domain_xml(name, guest_uuid, memory_mib, kernel, initrd, cmdline, disk_path,
@@ -62,11 +62,11 @@ def domain_xml(name, guest_uuid, memory_mib, kernel, initrd, cmdline, disk_path,
     extra = "<feature policy='disable' name='svm'/>" if virt_type == 'kvm' else ''
     cpu = (f"<cpu mode='custom' match='exact'><model fallback='forbid'>{CPU_MODEL}</model>"
            f"{extra}</cpu>")
-    return f"""<domain type='{virt_type}'>
+    return f"""<domain type={quoteattr(virt_type)}>
   <name>{escape(name)}</name>
-  <uuid>{guest_uuid}</uuid>
-  <memory unit='MiB'>{memory_mib}</memory>
-  <vcpu>{vcpus}</vcpu>
+  <uuid>{escape(str(guest_uuid))}</uuid>
+  <memory unit='MiB'>{int(memory_mib)}</memory>
+  <vcpu>{int(vcpus)}</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{escape(kernel)}</kernel>

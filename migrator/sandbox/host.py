@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from xml.sax.saxutils import escape
 
 import libvirt
 
@@ -253,8 +254,8 @@ def ensure_pools(conn, shared_dir):
             pool = conn.storagePoolLookupByName(name)
         except libvirt.libvirtError:
             pool = conn.storagePoolDefineXML(
-                f"<pool type='dir'><name>{name}</name>"
-                f"<target><path>{path}</path></target></pool>", 0)
+                f"<pool type='dir'><name>{escape(name)}</name>"
+                f"<target><path>{escape(path)}</path></target></pool>", 0)
         if not pool.isActive():
             pool.build(0)
             pool.create(0)

@@ -140,6 +140,15 @@ class FakeDriver(driver.ComputeDriver):
         return {'exists': True, 'power_state': d['power_state'], 'active': d['active'],
                 'incoming': d['incoming']}
 
+    def peer_domain_state(self, uuid, peer_uri):
+        host = peer_uri[len('fake://'):]
+        with self.cloud.lock:
+            d = self.cloud.domains.get(host, {}).get(uuid)
+            if d is None:
+                return {'exists': False, 'active': False, 'incoming': False, 'disks': []}
+            return {'exists': True, 'active': d['active'], 'incoming': d['incoming'],
+                    'disks': [disk['path'] for disk in d['disks']]}
+
     def get_disks(self, uuid):
         return list(self._get(uuid)['disks'])
 

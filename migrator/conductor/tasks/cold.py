@@ -21,7 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import progress, shared_storage
+from migrator.conductor import progress, shared_storage, source_check
 from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
@@ -206,7 +206,17 @@ class ColdMigrationTask(base.MigrationTask):
                        f'start: {state}')
 
     def _finish(self):
-        # No way back from here: the guest lives on the target.
+        # No way back from here: the guest lives on the target, if the source can see it
+        # there through the target's libvirt daemon (not only the target agent's word).
+        moved = {'id': self.id, 'source_host': self.source, 'target_host': self.target,
+                 'instance_uuid': self.uuid}
+        if source_check.confirmed_on_target(self.ctxt, self.db, self.compute_api, moved,
+                                            self.was_running) is None:
+            detail = (f'{self.target}\'s agent says {self.instance["name"]} is there, but '
+                      f'{self.source} could not confirm it through {self.target}\'s libvirt '
+                      f'daemon: nothing was removed from {self.source}; check where it runs')
+            self.transition(states.ERROR, detail, {'error': detail})
+            return
         try:
             self.compute_api.remove_source_copy(self.ctxt, self.source, self.uuid,
                                                 list(self.copies))

@@ -97,7 +97,9 @@ class ApiClient:
         if data is not None:
             return requests.post(self.url + path, data=data, timeout=60,
                                  headers={'Content-Type': 'application/json'})
-        return requests.post(self.url + path, json=body, timeout=60)
+        # The API wants the JSON content type on every POST, with a body or without one.
+        return requests.post(self.url + path, json=body, timeout=60,
+                             headers={'Content-Type': 'application/json'})
 
     def request_delete(self, path):
         return requests.delete(self.url + path, timeout=60)

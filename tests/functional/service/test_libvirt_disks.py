@@ -89,4 +89,27 @@ def test_disks_in_use_are_not_removed(sandbox):
         driver.cleanup_host()
 
 
+def test_an_agent_reads_a_peer_daemon_and_deletes_only_in_its_pools(sandbox, host2, tmp_path):
+    """What a recovery relies on: the agent itself reads another host's libvirt daemon
+    (read-only) about a guest; and it refuses to delete a file outside its storage pools."""
+    driver, _host = host2
+    name = guest_name(sandbox)
+    guest = next(g for g in sandbox['guests'] if g['name'] == name)
+    [running_on] = probe.where(name, cluster=sandbox)
+    peer = next(h for h in sandbox['hosts'] if h['name'] == running_on)
+    seen = driver.peer_domain_state(guest['uuid'], peer['uri'])
+    assert seen['exists'] and seen['active'] and not seen['incoming']
+    assert seen['disks'] and all(p.endswith('.qcow2') for p in seen['disks'])
+    absent = driver.peer_domain_state('0b6f7c2e-3c1a-4d6e-9a59-2f1d8e7b5a43', peer['uri'])
+    assert absent == {'exists': False, 'active': False, 'incoming': False, 'disks': []}
+
+    victim = tmp_path / 'not-a-guest-disk.img'
+    victim.write_bytes(b'keep me')
+    with pytest.raises(exceptions.UnmanagedPath):
+        driver.remove_unused_disks([str(victim)])
+    with pytest.raises(exceptions.UnmanagedPath):
+        driver.remove_unused_disks([f'{IMAGES}/../../../../etc/hostname'])
+    assert victim.read_bytes() == b'keep me'
+
+
 pytestmark = pytest.mark.functional

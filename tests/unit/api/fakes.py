@@ -151,6 +151,8 @@ class WSGIClient:
         elif body is not None:
             req.body = json.dumps(body).encode()
             req.content_type = 'application/json'
+        elif method in ('POST', 'PUT', 'PATCH') and 'Content-Type' not in (headers or {}):
+            req.content_type = 'application/json'  # as the CLI's client sends it
         return req.get_response(self.app)
 
     def get(self, path, **kw):

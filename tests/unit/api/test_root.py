@@ -61,7 +61,7 @@ def test_unknown_query_parameter_is_400(client):
 
 
 class ExplodingDB:
-    def host_list(self):
+    def host_list(self, **kwargs):
         raise RuntimeError('secret internals /etc/shadow')
 
     def instance_list(self, host=None):

@@ -5,6 +5,7 @@ import socket
 import threading
 
 import pytest
+from oslo_config import cfg
 
 from migrator.cmd import client as api_client
 from migrator.cmd import manage
@@ -12,6 +13,8 @@ from migrator.cmd.manage import migrations as manage_migrations
 from migrator.common import states
 from migrator.db import api as db_api
 from tests.unit.api import fakes
+
+CONF = cfg.CONF
 
 
 @pytest.fixture
@@ -333,3 +336,21 @@ def test_migration_abort_refused(run, cluster, conductor):
     assert 'Traceback' not in err
     code, out, err = run('migration', 'abort', 'nope')
     assert code == 1 and "Migration 'nope' is not known" in err
+
+
+def test_client_lists_follow_pagination(api_url, cluster):
+    """The CLI's host, instance and server-group lists show everything, page by page."""
+    CONF.set_override('default_limit', 1, group='api')
+    api = api_client.Client(api_url)
+    try:
+        first = api._request('GET', '/v1/hosts')[1]
+        assert len(first['hosts']) == 1 and 'marker=host1' in first['next']
+        assert [h['name'] for h in api.host_list()] == ['host1', 'host2', 'host3']
+        assert [i['name'] for i in api.instance_list()] == ['vm1', 'vm2', 'vm3']
+        assert [i['name'] for i in api.instance_list(host='host1')] == ['vm1', 'vm2']
+        for name in ('g1', 'g2'):
+            api.server_group_create(name, 'affinity')
+        assert [g['name'] for g in api.server_group_list()] == ['g1', 'g2']
+    finally:
+        api.close()
+        CONF.clear_override('default_limit', group='api')

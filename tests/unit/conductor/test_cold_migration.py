@@ -238,3 +238,19 @@ def test_conductor_abort_stops_the_copy_of_a_cold_migration(db, cluster):
     assert cluster.where(domain['uuid']) == ['host1']
     assert cluster.cloud.domains['host1'][domain['uuid']]['active']
     assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+
+
+def test_source_copy_stays_unless_the_source_sees_the_guest_on_the_target(db, cluster,
+                                                                         monkeypatch):
+    """The source reads host2's hypervisor itself before it gives up its copy; when that
+    does not show the guest (whatever host2's agent said), nothing is removed from host1."""
+    domain = _local_vm(cluster)
+    monkeypatch.setattr(cluster.drivers['host1'], 'peer_domain_state', lambda uuid, uri: {
+        'exists': False, 'active': False, 'incoming': False, 'disks': []})
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.ERROR, migration
+    assert 'could not confirm' in migration['error']
+    assert cluster.cloud.has_file('host1', '/local/vm1.qcow2')
+    assert domain['uuid'] in cluster.cloud.domains['host1']

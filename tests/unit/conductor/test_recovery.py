@@ -216,3 +216,35 @@ def _wait_until(predicate, what, timeout=10):
     while not predicate():
         assert time.monotonic() < deadline, f'timed out waiting for {what}'
         time.sleep(0.005)
+
+
+def test_a_target_agent_alone_cannot_have_the_source_copy_removed(db, cluster, monkeypatch):
+    """host2's agent claims the cold-migrated guest runs there; host2's hypervisor has no
+    such guest. The source checks host2's hypervisor itself and keeps everything."""
+    mid, uuid = _orphan(db, cluster, 'vm1', states.STARTING, kind='cold', disk_dir='/local')
+    _stop(cluster, 'host1', uuid)
+    monkeypatch.setattr(cluster.drivers['host2'], 'get_domain_state', lambda u: {
+        'exists': True, 'active': True, 'incoming': False, 'power_state': 'running'})
+
+    assert cluster.conductor.recover() == {mid: states.ERROR}
+    assert cluster.cloud.has_file('host1', '/local/vm1.qcow2')
+    assert cluster.drivers['host1'].get_domain_state(uuid)['exists']
+    assert 'could not confirm' in db.migration_get(mid)['error']
+
+
+def test_old_disks_removed_are_only_those_the_target_daemon_shows(db, cluster, monkeypatch):
+    """After a block migration completed unseen, host2's agent names a disk of another guest
+    on host1 among the old disks; only the guest's own disk is removed from host1."""
+    mid, uuid = _orphan(db, cluster, 'vm1', states.RUNNING, disk_dir='/local',
+                        block_migration=True)
+    with cluster.cloud.lock:
+        cluster.cloud.add_file('host1', '/local/other.qcow2')
+        cluster.cloud.add_file('host2', '/local/vm1.qcow2')
+        cluster.cloud.domains['host2'][uuid] = cluster.cloud.domains['host1'].pop(uuid)
+    real_get_disks = cluster.drivers['host2'].get_disks
+    monkeypatch.setattr(cluster.drivers['host2'], 'get_disks', lambda u: real_get_disks(u) + [
+        {'target': 'vdz', 'path': '/local/other.qcow2', 'format': 'qcow2'}])
+
+    assert cluster.conductor.recover() == {mid: states.COMPLETED}
+    assert not cluster.cloud.has_file('host1', '/local/vm1.qcow2')
+    assert cluster.cloud.has_file('host1', '/local/other.qcow2')

@@ -131,3 +131,25 @@ def test_a_host_whose_agent_lost_its_hypervisor_is_down_until_a_newer_report(db)
     db.host_report('h1', {'memory_mb': 1024}, reported_at=t0 + datetime.timedelta(seconds=5))
     assert db.host_mark_down('h1', t0 + datetime.timedelta(seconds=2), down_since) is None
     assert db.host_mark_down('nope', t0, down_since) is None
+
+
+def test_keyset_pages_of_hosts_and_instances(db, add_instance):
+    """Pages on every backend: in the listing's order, no row twice or missed, and a marker
+    that is not a row of the listing refused."""
+    for name in ('h3', 'h1', 'h2'):
+        db.host_report(name, {})
+    assert [h['name'] for h in db.host_list(limit=2)] == ['h1', 'h2']
+    assert [h['name'] for h in db.host_list(limit=2, marker='h2')] == ['h3']
+    assert db.host_list(limit=2, marker='h3') == []
+    # Two instances share a name: the UUID orders them, and paging keeps both.
+    for uuid_, name in (('u3', 'b'), ('u2', 'a'), ('u1', 'a'), ('u4', 'c')):
+        add_instance(uuid_, host='h1', name=name)
+    first = db.instance_list(limit=2)
+    assert [i['uuid'] for i in first] == ['u1', 'u2']
+    assert [i['uuid'] for i in db.instance_list(limit=2, marker='u2')] == ['u3', 'u4']
+    assert [i['uuid'] for i in db.instance_list(limit=5, marker='u1')] == ['u2', 'u3', 'u4']
+    assert db.instance_counts(['h1', 'h2']) == {'h1': 4}
+    with pytest.raises(exceptions.Invalid, match="marker 'nope'"):
+        db.instance_list(marker='nope')
+    with pytest.raises(exceptions.Invalid, match='host name'):
+        db.host_list(marker='nope')

@@ -178,16 +178,18 @@ class HostUndrainController(rest.RestController):
 
 
 class DrainsController(rest.RestController):
-    """/v1/drains[?host=&limit=], /v1/drains/{id}"""
+    """/v1/drains[?host=&limit=&marker=], /v1/drains/{id}"""
 
     @expose('json')
     def get_all(self, **kwargs):
         policy.authorize('migrator:drain:list')
-        params = utils.check_params(kwargs, ('host', 'limit'))
-        limit = utils.parse_limit(params['limit'], CONF.api.default_limit, CONF.api.max_limit)
+        params = utils.check_params(kwargs, ('host', 'limit', 'marker'))
+        limit = utils.page_limit(params['limit'])
         db = pecan.request.db
         host = db.host_get(params['host'])['name'] if params['host'] else None
-        return {'drains': [drain_views.drain(j) for j in db.drain_list(host, limit)]}
+        records = db.drain_list(host, limit, marker=params['marker'])
+        return utils.paged({}, 'drains', [drain_views.drain(j) for j in records],
+                           utils.next_link('drains', params, records, limit, 'id'))
 
     @expose('json')
     def get_one(self, drain_id, **kwargs):

@@ -1,5 +1,5 @@
-"""GET /v1/hosts, GET /v1/hosts/{name}, PUT /v1/hosts/{name} (status and reason); drain and
-undrain below a host (drains.py)."""
+"""GET /v1/hosts[?limit=&marker=], GET /v1/hosts/{name}, PUT /v1/hosts/{name} (status and
+reason); drain and undrain below a host (drains.py)."""
 
 import collections
 
@@ -27,13 +27,15 @@ class HostsController(rest.RestController):
     @expose('json')
     def get_all(self, **kwargs):
         policy.authorize('migrator:host:list')
-        utils.check_params(kwargs, ())
+        params = utils.check_params(kwargs, ('limit', 'marker'))
+        limit = utils.page_limit(params['limit'])
         db = pecan.request.db
-        hosts = db.host_list()
-        counts = collections.Counter(i.get('host') for i in db.instance_list())
+        hosts = db.host_list(limit=limit, marker=params['marker'])
+        counts = db.instance_counts([h['name'] for h in hosts])
         in_flight = _in_flight(db)
-        return {'hosts': [views.host(h, counts.get(h['name'], 0), in_flight.get(h['name'], []))
-                          for h in hosts]}
+        return utils.paged({}, 'hosts', [
+            views.host(h, counts.get(h['name'], 0), in_flight.get(h['name'], []))
+            for h in hosts], utils.next_link('hosts', params, hosts, limit, 'name'))
 
     @expose('json')
     def get_one(self, host_name, **kwargs):

@@ -1,4 +1,4 @@
-"""GET /v1/instances[?host=H], GET /v1/instances/{uuid-or-name}"""
+"""GET /v1/instances[?host=&limit=&marker=], GET /v1/instances/{uuid-or-name}"""
 
 import pecan
 from pecan import expose, rest
@@ -12,11 +12,14 @@ class InstancesController(rest.RestController):
     @expose('json')
     def get_all(self, **kwargs):
         policy.authorize('migrator:instance:list')
-        params = utils.check_params(kwargs, ('host',))
+        params = utils.check_params(kwargs, ('host', 'limit', 'marker'))
+        limit = utils.page_limit(params['limit'])
         db = pecan.request.db
         if params['host'] is not None:
             db.host_get(params['host'])  # an unknown host is a 404, not an empty list
-        return {'instances': [views.instance(i) for i in db.instance_list(host=params['host'])]}
+        records = db.instance_list(host=params['host'], limit=limit, marker=params['marker'])
+        return utils.paged({}, 'instances', [views.instance(i) for i in records],
+                           utils.next_link('instances', params, records, limit, 'uuid'))
 
     @expose('json')
     def get_one(self, instance_ident, **kwargs):

@@ -1,4 +1,4 @@
-"""POST /v1/plans, GET /v1/plans[?status=&limit=], GET /v1/plans/{id},
+"""POST /v1/plans, GET /v1/plans[?status=&limit=&marker=], GET /v1/plans/{id},
 POST /v1/plans/{id}/apply"""
 
 import pecan
@@ -22,14 +22,15 @@ class PlansController(rest.RestController):
     @expose('json')
     def get_all(self, **kwargs):
         policy.authorize('migrator:plan:list')
-        params = utils.check_params(kwargs, ('status', 'limit'))
+        params = utils.check_params(kwargs, ('status', 'limit', 'marker'))
         status = params['status']
         if status is not None and status not in models.PLAN_STATUSES:
             raise exceptions.Invalid(f"status '{status}' is not a plan state; the states are: "
                                      f"{', '.join(models.PLAN_STATUSES)}")
-        limit = utils.parse_limit(params['limit'], CONF.api.default_limit, CONF.api.max_limit)
-        records = pecan.request.db.plan_list(status=status, limit=limit)
-        return {'plans': [views.plan(p, with_moves=False) for p in records]}
+        limit = utils.page_limit(params['limit'])
+        records = pecan.request.db.plan_list(status=status, limit=limit, marker=params['marker'])
+        return utils.paged({}, 'plans', [views.plan(p, with_moves=False) for p in records],
+                           utils.next_link('plans', params, records, limit, 'id'))
 
     @expose('json')
     def get_one(self, plan_id, **kwargs):

@@ -1,4 +1,4 @@
-"""POST/GET /v1/server-groups, GET/DELETE /v1/server-groups/{id-or-name},
+"""POST/GET /v1/server-groups[?limit=&marker=], GET/DELETE /v1/server-groups/{id-or-name},
 POST /v1/server-groups/{id-or-name}/members, DELETE .../members/{instance}"""
 
 import pecan
@@ -41,9 +41,11 @@ class ServerGroupsController(rest.RestController):
     @expose('json')
     def get_all(self, **kwargs):
         policy.authorize('migrator:server_group:list')
-        utils.check_params(kwargs, ())
-        return {'server_groups': [views.server_group(g)
-                                  for g in pecan.request.db.server_group_list()]}
+        params = utils.check_params(kwargs, ('limit', 'marker'))
+        limit = utils.page_limit(params['limit'])
+        records = pecan.request.db.server_group_list(limit=limit, marker=params['marker'])
+        return utils.paged({}, 'server_groups', [views.server_group(g) for g in records],
+                           utils.next_link('server-groups', params, records, limit, 'id'))
 
     @expose('json')
     def get_one(self, group_ident, **kwargs):

@@ -1,6 +1,13 @@
-"""Small helpers shared by the v1 controllers: query parameters."""
+"""Small helpers shared by the v1 controllers: query parameters, pages of a list."""
+
+import urllib.parse
+
+import pecan
+from oslo_config import cfg
 
 from migrator.common import exceptions
+
+CONF = cfg.CONF
 
 
 def check_params(params, allowed):
@@ -35,3 +42,29 @@ def parse_limit(value, default, maximum):
             f"limit must be an integer from 1 to {maximum}, not '{value}'")
     return limit
 
+
+
+def page_limit(value):
+    """The page size a list request asks for: [api] default_limit without one, at most
+    [api] max_limit."""
+    return parse_limit(value, CONF.api.default_limit, CONF.api.max_limit)
+
+
+def next_link(resource, params, records, limit, key):
+    """Nova's `next` link: present when the page is full (more may follow), with the same
+    filters, the same limit and the marker of the page's last row (its `key`)."""
+    if len(records) < limit:
+        return None
+    query = {k: v for k, v in params.items() if v is not None and k != 'marker'}
+    query['limit'] = limit
+    query['marker'] = records[-1][key]
+    return (f'{pecan.request.application_url}/v1/{resource}?'
+            f'{urllib.parse.urlencode(query)}')
+
+
+def paged(result, name, records, next_href):
+    """{name: records} plus `next` when there is one."""
+    result[name] = records
+    if next_href:
+        result['next'] = next_href
+    return result

@@ -25,7 +25,6 @@ import os
 import threading
 import time
 from xml.etree import ElementTree
-from xml.sax.saxutils import escape
 
 import libvirt
 from oslo_log import log as logging
@@ -77,7 +76,9 @@ def volume_exists(conn, path):
 
 
 def delete_volume(conn, path):
-    """Deletes the volume at path; True when it existed."""
+    """Deletes the volume at path; True when it existed. UnmanagedPath when path is outside
+    the storage this agent manages (storage.check_deletable)."""
+    storage.check_deletable(conn, path)
     try:
         vol = lookup_volume(conn, path)
     except libvirt.libvirtError as exc:
@@ -91,11 +92,7 @@ def delete_volume(conn, path):
 def create_volume(conn, path, length):
     """A raw sparse volume of length bytes at path, to receive an image file as it is."""
     pool, _made = storage.pool_for_directory(conn, os.path.dirname(path))
-    xml = (f"<volume><name>{escape(os.path.basename(path))}</name>"
-           f"<capacity unit='bytes'>{length}</capacity>"
-           f"<allocation unit='bytes'>0</allocation>"
-           f"<target><format type='raw'/></target></volume>")
-    return pool.createXML(xml, 0)
+    return pool.createXML(storage.volume_xml(os.path.basename(path), 'raw', length), 0)
 
 
 class DiskCopyJob:

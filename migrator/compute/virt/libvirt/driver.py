@@ -299,6 +299,25 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def get_disks(self, uuid):
         return storage.domain_disks(self._lookup(uuid))
 
+    def peer_domain_state(self, uuid, peer_uri):
+        """The domain as the libvirt daemon at peer_uri describes it (read-only connection
+        of our own, not that host's agent): exists, active, incoming and its disk paths."""
+        conn = libvirt.openReadOnly(peer_uri)
+        try:
+            try:
+                dom = conn.lookupByUUIDString(uuid)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return {'exists': False, 'active': False, 'incoming': False, 'disks': []}
+                raise
+            state, reason = dom.state()
+            return {'exists': True, 'active': bool(dom.isActive()),
+                    'incoming': state == libvirt.VIR_DOMAIN_PAUSED
+                    and reason in _INCOMING_PAUSE_REASONS,
+                    'disks': [d['path'] for d in storage.disks_in_xml(dom.XMLDesc(0))]}
+        finally:
+            conn.close()
+
     # -- shared storage ---------------------------------------------------------------------
 
     def create_shared_probe(self, directory):

@@ -9,13 +9,83 @@ import hashlib
 import os
 import uuid
 from xml.etree import ElementTree
-from xml.sax.saxutils import escape
 
 import libvirt
+from oslo_config import cfg
+from oslo_log import log as logging
 
 from migrator.common import exceptions
 
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
 PROBE_PREFIX = '.migrator-shared-probe-'
+
+
+# -- XML: every value goes through ElementTree, which escapes text and attributes (a path
+# or name with a quote, "<" or "&" in it must never change the document's structure).
+
+def _xml(tag, children=(), text=None, **attrs):
+    element = ElementTree.Element(tag, {k: str(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = str(text)
+    element.extend(children)
+    return element
+
+
+def pool_xml(name, path):
+    """A `dir` storage pool over path."""
+    return ElementTree.tostring(_xml('pool', [
+        _xml('name', text=name), _xml('target', [_xml('path', text=path)])], type='dir'),
+        encoding='unicode')
+
+
+def volume_xml(name, fmt, capacity, backing_path=None, backing_format=None):
+    """A sparse volume of `capacity` bytes; a qcow2 one may sit on a backing file."""
+    children = [_xml('name', text=name),
+                _xml('capacity', text=int(capacity), unit='bytes'),
+                _xml('allocation', text=0, unit='bytes'),
+                _xml('target', [_xml('format', type=fmt)])]
+    if backing_path:
+        if fmt != 'qcow2':
+            raise exceptions.Invalid(f'a {fmt} volume cannot have a backing file')
+        children.append(_xml('backingStore', [_xml('path', text=backing_path),
+                                              _xml('format', type=backing_format or 'raw')]))
+    return ElementTree.tostring(_xml('volume', children), encoding='unicode')
+
+
+# -- what this agent may delete
+
+def managed_directories(conn):
+    """The directories whose files this agent may delete: those of the storage pools
+    defined (persistent) in libvirt on this host, [libvirt] images_path and
+    [compute] managed_storage_paths. Not the transient pools migrator makes over any
+    directory to probe or reach a file: those say nothing about ownership."""
+    dirs = {os.path.normpath(CONF.libvirt.images_path)}
+    dirs.update(os.path.normpath(p) for p in CONF.compute.managed_storage_paths)
+    for pool in conn.listAllStoragePools():
+        if not pool.isPersistent():
+            continue
+        target = ElementTree.fromstring(pool.XMLDesc(0)).findtext('target/path')
+        if target:
+            dirs.add(os.path.normpath(target))
+    return dirs
+
+
+def check_deletable(conn, path, host=None, action='delete'):
+    """Raises UnmanagedPath (and logs an error) unless path is a file directly inside a
+    managed directory: a request from the bus to delete anything else (another guest's
+    disk elsewhere, /etc/...) is refused, whoever sent it."""
+    normal = os.path.normpath(path) if isinstance(path, str) else ''
+    directory = os.path.dirname(normal)
+    managed = managed_directories(conn)
+    if not normal or not os.path.isabs(normal) or normal != path.rstrip('/') \
+            or directory not in managed:
+        LOG.error('Refusing to %s %r on %s: it is not a file inside a storage pool this '
+                  'agent manages (%s)', action, path, host or 'this host',
+                  ', '.join(sorted(managed)))
+        raise exceptions.UnmanagedPath(action=action, path=path, host=host or 'this host',
+                                       managed=', '.join(sorted(managed)))
 
 
 def pool_for_directory(conn, directory):
@@ -28,9 +98,7 @@ def pool_for_directory(conn, directory):
                 pool.create()
             return pool, False
     name = 'migrator-probe-' + hashlib.sha1(directory.encode()).hexdigest()[:12]
-    xml = (f"<pool type='dir'><name>{name}</name>"
-           f"<target><path>{directory}</path></target></pool>")
-    return conn.storagePoolCreateXML(xml, 0), True
+    return conn.storagePoolCreateXML(pool_xml(name, directory), 0), True
 
 
 class DirectoryPool:
@@ -58,10 +126,8 @@ class DirectoryPool:
 
 def create_probe(conn, directory):
     name = PROBE_PREFIX + uuid.uuid4().hex
-    xml = (f"<volume><name>{name}</name><capacity>0</capacity>"
-           f"<target><format type='raw'/></target></volume>")
     with DirectoryPool(conn, directory) as pool:
-        pool.createXML(xml, 0)
+        pool.createXML(volume_xml(name, 'raw', 0), 0)
     return name
 
 
@@ -125,20 +191,6 @@ def domain_disks(dom):
     return disks
 
 
-def volume_xml(name, fmt, capacity, backing_path=None, backing_format=None):
-    """A sparse volume of `capacity` bytes; a qcow2 one may sit on a backing file."""
-    backing = ''
-    if backing_path:
-        if fmt != 'qcow2':
-            raise exceptions.Invalid(f'a {fmt} volume cannot have a backing file')
-        backing = (f"<backingStore><path>{escape(backing_path)}</path>"
-                   f"<format type='{escape(backing_format or 'raw')}'/></backingStore>")
-    return (f"<volume><name>{escape(name)}</name>"
-            f"<capacity unit='bytes'>{int(capacity)}</capacity>"
-            f"<allocation unit='bytes'>0</allocation>"
-            f"<target><format type='{escape(fmt)}'/></target>{backing}</volume>")
-
-
 def _lookup_volume(pool, name):
     try:
         return pool.storageVolLookupByName(name)
@@ -157,6 +209,8 @@ def create_disks(conn, host, specs):
     found that directory is not shared with the source, so it is someone else's file.
     Returns the paths created.
     """
+    for spec in specs:
+        check_deletable(conn, spec['path'], host, action='create')
     created = []
     try:
         for spec in specs:
@@ -180,7 +234,10 @@ def create_disks(conn, host, specs):
 
 def delete_disks(conn, paths):
     """Deletes the volumes at paths (through the pools over their directories); the paths
-    deleted. A missing one counts as deleted."""
+    deleted. A missing one counts as deleted. UnmanagedPath, before anything is deleted,
+    when one is outside the storage this agent manages (check_deletable)."""
+    for path in paths:
+        check_deletable(conn, path)
     deleted = []
     for path in paths:
         directory, name = os.path.split(os.path.normpath(path))
