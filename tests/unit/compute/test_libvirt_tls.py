@@ -125,11 +125,27 @@ class FakeConnection:
         return self.dom
 
 
+class OpenConnection:
+    """What the driver's reconnecting connection (connection.py) hands out: this one is
+    always up."""
+
+    connected = True
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def get(self, wait=None):
+        return self.conn
+
+    def close(self):
+        pass
+
+
 def _live_migrate(dest_uri):
     dom = FakeDomain()
     drv = libvirt_driver.LibvirtDriver(uri='qemu+tcp://127.0.5.2/system')
     drv.host = 'node1'
-    drv.conn = FakeConnection(dom)
+    drv._connection = OpenConnection(FakeConnection(dom))
     ended = threading.Event()
     drv.live_migrate(dom.UUIDString(), dest_uri, [], lambda stats: None,
                      lambda outcome: ended.set(), controls={})
@@ -161,7 +177,7 @@ def test_live_migration_over_tls_refuses_a_plain_target(libvirt_opts):
     libvirt_opts(remote_transport='tls')
     dom = FakeDomain()
     drv = libvirt_driver.LibvirtDriver(uri='qemu+tcp://127.0.5.2/system')
-    drv.conn = FakeConnection(dom)
+    drv._connection = OpenConnection(FakeConnection(dom))
     with pytest.raises(exceptions.MigrationFailed, match='remote_transport = tls'):
         drv.live_migrate(dom.UUIDString(), 'qemu+tcp://127.0.5.3/system', [],
                          lambda stats: None, lambda outcome: None, controls={})
