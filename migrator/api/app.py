@@ -2,7 +2,7 @@
 
 import pecan
 
-from migrator.api import errors, hooks
+from migrator.api import errors, hooks, microversion
 from migrator.api.controllers import root
 
 
@@ -22,8 +22,8 @@ def setup_app(db=None, conductor_api=None):
 
     app = pecan.make_app(
         root.RootController(),
-        hooks=[hooks.ContextHook(), hooks.ResourcesHook(db, conductor_api),
-               hooks.ErrorHook()],
+        hooks=[hooks.ContextHook(), microversion.MicroversionHook(),
+               hooks.ResourcesHook(db, conductor_api), hooks.ErrorHook()],
         debug=False,
         force_canonical=False,
         # Host and instance names contain dots: never read "node1.example.com" as a

@@ -9,6 +9,9 @@ import json
 
 from oslo_config import cfg
 
+from migrator.api import microversion
+from migrator.common import figures
+
 CONF = cfg.CONF
 
 HOST_FIELDS = (
@@ -127,6 +130,9 @@ def server_group(record):
 
 def migration(record, with_events=True, samples_count=None):
     view = _pick(record, MIGRATION_FIELDS)
+    if microversion.at_least('1.1'):
+        view['duration_seconds'] = figures.duration_seconds(record)
+        view['bytes_transferred'] = figures.bytes_transferred(record)
     if with_events:
         view['events'] = [_pick(event, EVENT_FIELDS) for event in record.get('events') or ()]
     if samples_count is not None:
