@@ -2,7 +2,7 @@
 
 import pecan
 
-from migrator.api import errors, hooks, microversion
+from migrator.api import errors, hooks, microversion, operations
 from migrator.api.controllers import root
 
 
@@ -30,4 +30,4 @@ def setup_app(db=None, conductor_api=None):
         # request for a ".com" rendering.
         guess_content_type_from_ext=False,
     )
-    return errors.FaultWrapper(app)
+    return operations.wrap(errors.FaultWrapper(app), db)

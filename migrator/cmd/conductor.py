@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator import conf  # noqa: F401  (registers the options)
-from migrator.common import rpc, service
+from migrator.common import metrics, notifications, rpc, service
 from migrator.conductor import manager
 from migrator.db import api as db_api
 
@@ -16,13 +16,19 @@ LOG = logging.getLogger(__name__)
 
 def build(db=None):
     """The conductor's endpoint and its RPC service, not yet started."""
-    endpoint = manager.ConductorManager(db or db_api.get_database())
+    db = db or db_api.get_database()
+    # Notifications and metrics follow what the conductor records in the database.
+    notifications.install(db)
+    metrics.install(db)
+    endpoint = manager.ConductorManager(db)
     return endpoint, service.RPCService(rpc.CONDUCTOR_TOPIC, CONF.host, endpoint)
 
 
 def main(argv=None):
     service.prepare(argv if argv is not None else sys.argv, 'migrator conductor')
     endpoint, rpc_service = build()
+    metrics_server = metrics.MetricsServer(CONF.metrics.conductor_port)
+    metrics_server.start()
     rpc_service.start()
     endpoint.start()
     try:
@@ -30,5 +36,7 @@ def main(argv=None):
     finally:
         rpc_service.stop()
         endpoint.stop()
+        metrics_server.stop()
+        notifications.reset()
         rpc.cleanup()
     return 0

@@ -9,6 +9,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from migrator.common import context as migrator_context
+from migrator.common import metrics
 
 CONF = cfg.CONF
 
@@ -53,8 +54,10 @@ class ContextSerializer(messaging.Serializer):
 
 
 def get_client(target, version_cap=None, timeout=None):
-    return messaging.get_rpc_client(get_transport(), target, version_cap=version_cap,
-                                    serializer=ContextSerializer(), timeout=timeout)
+    # Failed calls and casts are counted by method (migrator_rpc_errors_total).
+    return metrics.CountingRPCClient(messaging.get_rpc_client(
+        get_transport(), target, version_cap=version_cap, serializer=ContextSerializer(),
+        timeout=timeout))
 
 
 def get_server(target, endpoints):

@@ -11,6 +11,8 @@ from migrator.conf import (
     default,
     drain,
     libvirt,
+    metrics,
+    notifications,
     planner,
     scheduler,
 )
@@ -18,5 +20,5 @@ from migrator.conf import (
 CONF = cfg.CONF
 
 for _module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
-                libvirt, planner):
+                libvirt, planner, metrics, notifications):
     _module.register_opts(CONF)

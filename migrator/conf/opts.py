@@ -9,6 +9,8 @@ from migrator.conf import (
     default,
     drain,
     libvirt,
+    metrics,
+    notifications,
     planner,
     scheduler,
 )
@@ -17,7 +19,7 @@ from migrator.conf import (
 def list_opts():
     result = []
     for module in (default, database, api, all_in_one, conductor, drain, scheduler, compute,
-                   libvirt, planner):
+                   libvirt, planner, metrics, notifications):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

@@ -29,8 +29,10 @@ from migrator.db import plans as db_plans
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
+from migrator.db.observers import ObserversMixin, observed
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
+from migrator.db.stats import StatsQueries
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
 
@@ -46,7 +48,8 @@ def _check_fields(values, allowed, what):
 
 
 class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
-               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries):
+               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries, ObserversMixin,
+               StatsQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
@@ -247,6 +250,7 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
     # -- migrations -------------------------------------------------------------------------
 
     @db_engine.retry_on_deadlock
+    @observed('migration')
     def migration_create(self, values, detail='requested'):
         """Lock the instance and record a new migration in state `accepted`.
 
@@ -337,6 +341,7 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
         with self._read() as conn:
             return [_dict(r) for r in conn.execute(query)]
 
+    @observed('migration')
     @db_engine.retry_on_deadlock
     def migration_transition(self, mig_id, from_states, to_state, detail=None, values=None):
         """CAS the migration from one of `from_states` to `to_state`, log it, return it.
