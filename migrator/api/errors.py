@@ -16,6 +16,7 @@ import webob
 import webob.exc
 from oslo_config import cfg
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 
 from migrator.common import exceptions
 
@@ -93,6 +94,12 @@ def translate(exc, request=None):
                    'broker running and [DEFAULT] transport_url right?')
         LOG.error('%s %s: %s', method, path, message)
         return 503, message
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        # The database went away (stopped, network): the client can retry later; /healthcheck
+        # says the same to the load balancer.
+        LOG.error('%s %s: database unavailable: %s', method, path, exc)
+        return 503, ('the database is unavailable; try again later (GET /healthcheck tells '
+                     'when the API is ready)')
     if isinstance(exc, webob.exc.HTTPException):
         code = exc.code
         if code == 404:

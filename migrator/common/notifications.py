@@ -27,10 +27,10 @@ import threading
 import time
 
 import oslo_messaging as messaging
-from oslo_messaging import opts as messaging_opts
 from oslo_config import cfg
 from oslo_context import context as oslo_context
 from oslo_log import log as logging
+from oslo_messaging import opts as messaging_opts
 
 from migrator.common import figures, states
 

@@ -53,3 +53,13 @@ def test_broker_down_is_503(client):
 def test_healthcheck_is_outside_the_microversioned_api(client):
     resp = client.get('/healthcheck', headers={'OpenStack-API-Version': 'migration 9.9'})
     assert resp.status_int == 200
+
+
+def test_api_request_while_the_database_is_down_is_503(db, conductor, monkeypatch):
+    client = fakes.WSGIClient(api_app.setup_app(db=db, conductor_api=conductor))
+
+    def refused(*args, **kwargs):
+        raise sa.exc.OperationalError('SELECT', {}, Exception('connection refused'))
+    monkeypatch.setattr(db.engine, 'connect', refused)
+    monkeypatch.setattr(db.engine, 'begin', refused)
+    fakes.assert_error(client.get('/v1/hosts'), 503, 'database is unavailable')

@@ -37,7 +37,7 @@ def sent():
 
 def _by_event(sent):
     result = {}
-    for ctxt, message, priority, retry in sent:
+    for _ctxt, message, priority, _retry in sent:
         envelope = notification_samples.notification(message['event_type'], priority,
                                                      message['payload'])
         result.setdefault(message['event_type'], []).append(envelope)
