@@ -86,12 +86,13 @@ def _paths(version):
             {'200': _response('An OpenAPI 3.1 document.', {'type': 'object'})}, errors=())},
         '/v1/hosts': {'get': _operation(
             'listHosts', 'The hypervisor hosts.',
-            {'200': _response('The hosts.', rs.paged('hosts', rs.HOST))}, errors=('400',))},
+            {'200': _response('The hosts.', rs.paged('hosts', rs.host(version)))},
+            errors=('400',))},
         '/v1/hosts/{host_name}': {
-            'get': _operation('showHost', 'One host.', {'200': _response('The host.', rs.HOST)},
-                              [host]),
+            'get': _operation('showHost', 'One host.',
+                              {'200': _response('The host.', rs.host(version))}, [host]),
             'put': _operation('updateHost', 'Enable, disable or put a host in maintenance.',
-                              {'200': _response('The host.', rs.HOST)}, [host],
+                              {'200': _response('The host.', rs.host(version))}, [host],
                               scheduler_schemas.HOST_UPDATE),
         },
         '/v1/hosts/{host_name}/drain': {
@@ -107,8 +108,9 @@ def _paths(version):
         },
         '/v1/hosts/{host_name}/undrain': {'post': _operation(
             'undrainHost', 'Put the host back in service, optionally returning its guests.',
-            {'200': _response('The host; no guests to return.', rs.UNDRAIN),
-             '202': _response('The host, and the return job accepted.', rs.UNDRAIN)},
+            {'200': _response('The host; no guests to return.', rs.undrain(version)),
+             '202': _response('The host, and the return job accepted.',
+                              rs.undrain(version))},
             [host], drain_schemas.UNDRAIN, errors=('400', '404', '409', '503'))},
         '/v1/instances': {'get': _operation(
             'listInstances', 'The instances.',

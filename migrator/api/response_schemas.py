@@ -123,13 +123,20 @@ _HOST_TYPES = {
     'migrations_in_flight': _t('array', items=STR),
 }
 
-HOST = _obj(_fields(
-    views.HOST_FIELDS + ('memory_mb_free', 'state', 'instances', 'cpu_models',
-                         'memory_mb_capacity', 'vcpus_capacity', 'disk_gb_capacity',
-                         'memory_mb_claimed', 'vcpus_claimed', 'disk_gb_claimed',
-                         'migrations_inbound', 'migrations_outbound',
-                         'migrations_in_flight'),
-    _HOST_TYPES, default=INT))
+HOST_ADDED = {
+    '1.2': {'agent_version': _t('string', 'null',
+                                description='The migrator version of the host\'s agent.')},
+}
+
+
+def host(version):
+    return _obj({**_fields(
+        views.HOST_FIELDS + ('memory_mb_free', 'state', 'instances', 'cpu_models',
+                             'memory_mb_capacity', 'vcpus_capacity', 'disk_gb_capacity',
+                             'memory_mb_claimed', 'vcpus_claimed', 'disk_gb_claimed',
+                             'migrations_inbound', 'migrations_outbound',
+                             'migrations_in_flight'),
+        _HOST_TYPES, default=INT), **_added(HOST_ADDED, version)})
 
 SERVER_GROUP = _obj({
     'id': STR, 'name': STR, 'policy': _t('string', enum=list(models.SERVER_GROUP_POLICIES)),
@@ -215,4 +222,5 @@ def samples():
     return _obj({'migration_id': STR, 'samples': _t('array', items=SAMPLE)})
 
 
-UNDRAIN = _obj({'host': HOST, 'return': {'oneOf': [{'type': 'null'}, DRAIN]}})
+def undrain(version):
+    return _obj({'host': host(version), 'return': {'oneOf': [{'type': 'null'}, DRAIN]}})

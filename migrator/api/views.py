@@ -113,6 +113,8 @@ def host(record, instances, in_flight=None, now=None):
         view['memory_mb_free'] = (memory_mb - (record.get('reserved_memory_mb') or 0)
                                   - (record.get('memory_mb_used') or 0))
     view['state'] = host_state(record.get('last_heartbeat'), now)
+    if microversion.at_least('1.2'):
+        view['agent_version'] = record.get('agent_version')
     view['instances'] = instances
     view.update(_scheduling(record, in_flight))
     return view

@@ -28,6 +28,7 @@ from migrator.cmd.manage import (
     plans,
     rebalance,
     server_groups,
+    status,
 )
 from migrator.common import exceptions
 from migrator.sandbox import cli as sandbox_cli
@@ -38,7 +39,7 @@ _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
 COMMAND_GROUPS = (database, hosts, drains, instances, migrations, server_groups, plans, cluster,
-                  rebalance)
+                  rebalance, status)
 
 
 def build_parser():

@@ -42,7 +42,7 @@ def test_healthcheck_follows_the_database(postgres, rabbit_url, workdir):
     api = processes.ServiceProcess('migrator-api', conf, workdir / 'api.log')
     url = f'http://127.0.0.1:{port}/healthcheck'
     try:
-        processes.wait_until(lambda: _status(url) == 200, 60, '/healthcheck to answer 200')
+        processes.wait_until(lambda: _status(url) == 200, 180, '/healthcheck to answer 200')
         body = requests.get(url, headers={'Accept': 'application/json'}, timeout=30).json()
         assert body['reasons'] == ['OK', 'OK']
 

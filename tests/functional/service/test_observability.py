@@ -107,8 +107,8 @@ def test_live_migration_notifications_and_metrics(sandbox, pg_url, rabbit_url, w
             started.append(processes.ServiceProcess('migrator-compute', conf,
                                                     workdir / f"{host['name']}.log"))
         api = processes.ApiClient(f'http://127.0.0.1:{api_port}')
-        processes.wait_until(api.answers, 60, 'the API to answer')
-        processes.wait_until(lambda: api.hosts_up([h['name'] for h in sandbox['hosts']]), 60,
+        processes.wait_until(api.answers, 180, 'the API to answer')
+        processes.wait_until(lambda: api.hosts_up([h['name'] for h in sandbox['hosts']]), 180,
                              'every compute agent to report')
         name = guest_name(sandbox)
         processes.wait_until(lambda: api.instance(name), 30, 'the guest to be reported')
