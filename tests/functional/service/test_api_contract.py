@@ -51,7 +51,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(two_hosts, w
              '--phases', 'examples,coverage,fuzzing', '--max-examples', str(MAX_EXAMPLES),
              '--workers', '1', '--request-timeout', '60', '--seed', '1',
              '--report', 'json', '--report-json-path', str(report)],
-            capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+            capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+            cwd=workdir)  # its cache directory goes there, not into the tree
         summary = json.loads(report.read_text())
         generated = summary['test_cases']['generated']
         print(f'schemathesis: {generated} requests generated in '
