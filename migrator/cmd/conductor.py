@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator import conf  # noqa: F401  (registers the options)
-from migrator.common import metrics, notifications, rpc, service
+from migrator.common import exceptions, metrics, notifications, rpc, service
 from migrator.conductor import manager
 from migrator.db import api as db_api
 
@@ -27,6 +27,14 @@ def build(db=None):
 def main(argv=None):
     service.prepare(argv if argv is not None else sys.argv, 'migrator conductor')
     endpoint, rpc_service = build()
+    try:
+        # Before listening: a second conductor under a live one's name must not take the
+        # messages meant for it.
+        endpoint.liveness.register()
+    except exceptions.ConductorAlreadyRunning as exc:
+        LOG.error('%s', exc)
+        sys.stderr.write(f'migrator-conductor: {exc}\n')
+        return 1
     metrics_server = metrics.MetricsServer(CONF.metrics.conductor_port)
     metrics_server.start()
     rpc_service.start()

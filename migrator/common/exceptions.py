@@ -64,6 +64,12 @@ class InvalidStateTransition(Conflict):
     message = "Migration %(id)s is %(current)s and cannot become %(target)s."
 
 
+class WorkTakenOver(InvalidStateTransition):
+    """A conductor's transition of work another conductor has adopted since (fencing)."""
+    message = ("Migration %(id)s is no longer driven by conductor %(conductor)s "
+               "(generation %(generation)s): another conductor took it over.")
+
+
 class NoValidHost(Conflict):
     message = 'No host can take instance %(instance)s: %(reason)s'
 
@@ -107,7 +113,9 @@ class ConductorUnavailable(MigratorException):
     code = 503
     message = ('Conductor %(conductor)s, which runs migration %(id)s, did not answer within '
                '%(timeout)s s, so nothing was changed: the migration may still be moving the '
-               'instance. Start that conductor again (or check the message bus) and retry.')
+               'instance. Start that conductor again (or check the message bus) and retry; '
+               'a conductor that stays down is taken over by a live one within [conductor] '
+               'takeover_after seconds, and the abort works from then on.')
 
 
 class PlanNotFound(NotFound):
@@ -123,3 +131,11 @@ class AgentUnavailable(MigratorException):
     message = ('The compute agent of %(host)s did not answer within %(timeout)s s, so nothing '
                'was done to migration %(id)s. Check that migrator-compute runs on %(host)s '
                '(and the message bus), then retry.')
+
+
+class ConductorAlreadyRunning(MigratorException):
+    message = ("Another conductor runs under the name %(name)s (on %(machine)s, pid %(pid)s, "
+               "last heartbeat %(heartbeat)s UTC). Two conductors under one [DEFAULT] host "
+               "would settle each other's work: give this one another [DEFAULT] host, or stop "
+               "the other one (it counts as dead %(takeover_after)s s after its last "
+               "heartbeat).")

@@ -53,11 +53,17 @@ class ContextSerializer(messaging.Serializer):
         return migrator_context.RequestContext.from_dict(ctxt)
 
 
-def get_client(target, version_cap=None, timeout=None):
+def get_client(target, version_cap=None, timeout=None, retry=None):
+    """An RPC client. retry: how often a call or cast reconnects to the broker before it
+    fails (None: [conductor] rpc_retry; -1: for ever). timeout: seconds a call waits for
+    its answer (None: oslo.messaging's rpc_response_timeout). With both bounded, a broker
+    outage fails a caller within about timeout seconds instead of hanging it."""
+    if retry is None:
+        retry = CONF.conductor.rpc_retry
     # Failed calls and casts are counted by method (migrator_rpc_errors_total).
     return metrics.CountingRPCClient(messaging.get_rpc_client(
         get_transport(), target, version_cap=version_cap, serializer=ContextSerializer(),
-        timeout=timeout))
+        timeout=timeout, retry=None if retry < 0 else retry))
 
 
 def get_server(target, endpoints):

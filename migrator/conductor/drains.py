@@ -1,14 +1,15 @@
 """Where a conductor keeps the drain jobs it drives, and how it adopts orphaned ones.
 
-A job belongs to the conductor named in its row. That conductor runs it in a thread of its
-own (a drain mostly waits, so it must not hold one of the migration workers) and beats its
-heartbeat. Should the conductor die, nothing in the DB changes: after [drain] orphan_timeout
-seconds without a beat the job is an orphan, and every conductor's watchdog tries to take it
-over with a compare-and-swap, so exactly one does and carries on from the DB's items.
-A conductor that starts again under the same name adopts its own unfinished jobs at once.
+A job belongs to the conductor named in its row, at a generation (migrator.db.ownership,
+the mechanism migrations and plans use too). That conductor runs it in a thread of its own
+(a drain mostly waits, so it must not hold one of the migration workers). Should the
+conductor die, its heartbeat in the DB goes stale: after [conductor] takeover_after seconds
+the conductors' watchdogs (takeover.py) take its jobs over with a compare-and-swap on
+(conductor, generation), so exactly one does and carries on from the DB's items; the old
+owner's transitions are fenced with its generation. A conductor that starts again under the
+same name adopts its own unfinished jobs at once.
 """
 
-import datetime
 import threading
 
 from oslo_config import cfg
@@ -17,7 +18,6 @@ from oslo_log import log as logging
 from migrator.common import context, exceptions
 from migrator.conductor.tasks import drain as drain_task
 from migrator.db import drain_models as dm
-from migrator.db.models import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -31,14 +31,10 @@ class DrainRunner:
         self._lock = threading.Lock()
         self.tasks = {}      # drain id -> (DrainTask, Thread)
         self._stop = threading.Event()
-        self._watchdog = None
 
     def start(self):
-        """Adopt this conductor's own unfinished jobs, then watch for orphans."""
-        self._adopt_own()
-        self._watchdog = threading.Thread(target=self._watch, name='drain-watchdog',
-                                          daemon=True)
-        self._watchdog.start()
+        """Adopt this conductor's own unfinished jobs (the watchdog adopts the others)."""
+        self.adopt(self.db.work_owned_by('drain', self.host))
 
     def stop(self, wait=False):
         self._stop.set()
@@ -49,8 +45,6 @@ class DrainRunner:
         if wait:
             for _task, thread in running:
                 thread.join()
-            if self._watchdog is not None:
-                self._watchdog.join()
 
     def run(self, ctxt, drain):
         """Drive a job this conductor owns (its row names us) in a thread of its own."""
@@ -95,41 +89,29 @@ class DrainRunner:
             return None
         return self.run(ctxt, drain)
 
-    # -- orphans ----------------------------------------------------------------------------
-
-    def _adopt_own(self):
-        # Our previous life's jobs: whatever thread drove them is gone with that process.
-        stale_before = utcnow() + datetime.timedelta(seconds=1)
-        for drain in self.db.drain_list_orphans(stale_before):
-            if drain['conductor'] == self.host and drain['id'] not in self.tasks:
-                self._take_over(drain)
+    # -- orphans ---------------------------------------------------------------------------
 
     def adopt_orphans(self):
-        """One look for jobs whose conductor stopped beating; returns the ids taken."""
-        stale_before = utcnow() - datetime.timedelta(seconds=CONF.drain.orphan_timeout)
+        """One look for jobs whose conductor is dead; returns the ids taken here."""
+        return self.adopt(self.db.work_orphans('drain', CONF.conductor.takeover_after))
+
+    def adopt(self, drains):
+        """Take over each job (rows of work_orphans / work_owned_by) by compare-and-swap on
+        its conductor and generation, and drive the ones taken; returns their ids."""
         taken = []
-        for drain in self.db.drain_list_orphans(stale_before):
-            if drain['id'] in self.tasks:
+        for drain in drains:
+            with self._lock:
+                known = self.tasks.get(drain['id'])
+                if known is not None and known[1].is_alive():
+                    continue
+            generation = self.db.work_take('drain', drain['id'], self.host,
+                                           drain['conductor'], drain['generation'])
+            if generation is None:
                 continue
-            if self._take_over(drain):
-                taken.append(drain['id'])
+            if drain['conductor'] != self.host:
+                LOG.warning('Taking over %s %s of %s from conductor %s, whose heartbeat '
+                            'stopped', drain['kind'], drain['id'], drain['host'],
+                            drain['conductor'])
+            self.run(context.get_admin_context(), self.db.drain_get(drain['id']))
+            taken.append(drain['id'])
         return taken
-
-    def _take_over(self, drain):
-        adopted = self.db.drain_take_over(drain['id'], self.host, drain['updated_at'])
-        if adopted is None:
-            return False
-        LOG.warning('Taking over %s %s of %s from conductor %s (no heartbeat since %s)',
-                    drain['kind'], drain['id'], drain['host'], drain['conductor'],
-                    drain['updated_at'])
-        self.run(context.get_admin_context(), adopted)
-        return True
-
-    def _watch(self):
-        interval = max(1.0, CONF.drain.orphan_timeout / 3)
-        while not self._stop.wait(interval):
-            try:
-                self.adopt_orphans()
-            except Exception:
-                LOG.exception('Looking for orphaned drains failed; trying again in %.0fs',
-                              interval)

@@ -7,6 +7,9 @@ that conductor by name. An abort goes to that conductor by name too: only it hol
 running task that can stop the work in progress. A migration without a free slot waits as
 `queued`; whenever a task here ends, and every [scheduler] queue_poll_interval seconds, the
 queue is looked at.
+
+A conductor heartbeats in the DB; the migrations, drains and plans of one that stopped
+beating are adopted by a live one (takeover.py), which settles them (recovery.py).
 """
 
 import datetime
@@ -19,7 +22,15 @@ from oslo_log import log as logging
 
 from migrator.common import aborts, context, exceptions, notifications, states
 from migrator.compute import rpcapi as compute_rpcapi
-from migrator.conductor import drains, job_waiters, progress, recovery, shared_storage
+from migrator.conductor import (
+    db_retry,
+    drains,
+    job_waiters,
+    progress,
+    recovery,
+    shared_storage,
+    takeover,
+)
 from migrator.conductor.scheduler import queue as queue_mod
 from migrator.conductor.scheduler import scheduler as scheduler_mod
 from migrator.conductor.tasks import cold, live, rebalance
@@ -38,7 +49,9 @@ class ConductorManager:
     target = messaging.Target(version='1.5')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
-        self.db = db
+        # A DB outage stalls a step instead of failing it (db_retry.py).
+        db = self.db = (db if isinstance(db, db_retry.RetryingDatabase)
+                        else db_retry.RetryingDatabase(db))
         self.host = host or CONF.host
         self.compute_api = compute_api or compute_rpcapi.ComputeAPI()
         self.waiters = job_waiters.JobWaiters()
@@ -56,47 +69,93 @@ class ConductorManager:
         self.drains = drains.DrainRunner(db, self, self.host)
         # Migrations whose switch to post-copy is recorded: a report per sample says so.
         self._post_copy = set()
+        self.liveness = takeover.Liveness(db, self, self.host)
+        # Adopted migrations are settled here, several at once.
+        self._recovery_pool = futurist.ThreadPoolExecutor(
+            max_workers=CONF.conductor.recovery_workers)
+        self._plans_lock = threading.Lock()
+        self._plans = {}   # plan id -> the thread applying it here
 
     def start(self):
-        """Background work: settling the migrations this conductor drove before it last
-        stopped, the queue's timer, and adopting unfinished drains (ours, or orphaned ones).
-        The services call this; unit tests drive each themselves."""
+        """Records this conductor's incarnation (raises ConductorAlreadyRunning while another
+        one lives under the same name), then background work: settling the migrations this
+        conductor drove before it last stopped, its unfinished drains and plans, the queue's
+        timer, and the watchdog that beats and adopts the work of dead conductors. The
+        services call this; unit tests drive each themselves."""
+        if not self.liveness.registered:
+            self.liveness.register()
         self._recovery = threading.Thread(target=self.recover, name='recovery', daemon=True)
         self._recovery.start()
         self._poller = threading.Thread(target=self._poll_queue, name='queue-poller',
                                         daemon=True)
         self._poller.start()
         self.drains.start()
+        for plan in self.db.work_owned_by('plan', self.host):
+            self.adopt_plan(plan)
+        self.liveness.start()
 
     def recover(self):
-        """Settles this conductor's unfinished migrations from before its start (see
-        recovery.py); returns {migration id: state}. Only at start: later, an unfinished
+        """Settles this conductor's own unfinished migrations from before its start (see
+        recovery.py), several at once; returns {migration id: state}. Later, an unfinished
         migration of this conductor has a task here."""
         try:
-            # Under the lock migrations are taken with: one taken by this run already has
-            # its task, and is not an orphan.
-            with self._tasks_lock:
-                orphans = [m for m in self.db.migration_list_unfinished(conductor=self.host)
-                           if m['id'] not in self._tasks
-                           and m['status'] not in (states.ACCEPTED, states.QUEUED)]
-                self._settling.update(m['id'] for m in orphans)
-            settled = recovery.MigrationRecovery(
-                context.get_admin_context(), self.db, self.compute_api,
-                stopping=self._stopping).run(orphans, self._settling)
+            futures = self._adopt(self.db.work_owned_by('migration', self.host))
+            settled = {mid: future.result() for mid, future in futures.items()}
         except Exception:
             LOG.exception('Settling the migrations of the previous run failed')
             return {}
         if settled:
             LOG.info('Settled after the restart: %s', settled)
-            self.start_queued()
         return settled
+
+    def adopt_migrations(self, orphans):
+        """Takes over migrations of dead conductors (the watchdog's list) and settles them
+        in the background; returns the ids taken here."""
+        return list(self._adopt(orphans))
+
+    def _adopt(self, migrations):
+        """Takes each migration by compare-and-swap on its conductor and generation, and
+        settles the ones taken on the recovery pool; {id: future of its end state}."""
+        futures = {}
+        for migration in migrations:
+            # Under the lock migrations are taken with: one taken by this run already has
+            # its task, and is not an orphan.
+            with self._tasks_lock:
+                if migration['id'] in self._tasks or migration['id'] in self._settling:
+                    continue
+                generation = self.db.work_take('migration', migration['id'], self.host,
+                                               migration['conductor'],
+                                               migration['generation'])
+                if generation is None:
+                    continue
+                self._settling.add(migration['id'])
+            if migration['conductor'] != self.host:
+                LOG.warning('Taking over migration %s (%s) from conductor %s, whose '
+                            'heartbeat stopped', migration['id'], migration['status'],
+                            migration['conductor'])
+            adopted = {**migration, 'conductor': self.host, 'generation': generation}
+            futures[migration['id']] = self._recovery_pool.submit(self._settle, adopted)
+        return futures
+
+    def _settle(self, migration):
+        try:
+            state = recovery.MigrationRecovery(
+                context.get_admin_context(), self.db, self.compute_api,
+                stopping=self._stopping).settle_adopted(migration)
+        finally:
+            self._settling.discard(migration['id'])
+        LOG.info('Migration %s settled: %s', migration['id'], state)
+        self.start_queued()
+        return state
 
     def stop(self):
         self._stopping.set()
+        self.liveness.stop()
         self.drains.stop()
         if self._poller is not None:
             self._poller.join(timeout=10)
         self.executor.shutdown(wait=False)
+        self._recovery_pool.shutdown(wait=False)
 
     # -- from the API -----------------------------------------------------------------------
 
@@ -246,14 +305,43 @@ class ConductorManager:
         return plan['id']
 
     def apply_plan(self, ctxt, plan_id):
-        """Applies a plan the API moved to `applying`, in a thread of its own (it waits
-        for migrations, which run on the task executor)."""
-        applier = rebalance.PlanApplier(
-            ctxt, self.db, self.migrate,
-            lambda instance, target: self.scheduler.check(instance, 'live', target),
-            conductor=self.host)
-        threading.Thread(target=applier.run, args=(plan_id,), name=f'plan-{plan_id}',
-                         daemon=True).start()
+        """Takes a plan the API moved to `applying` (it names no conductor then) and applies
+        it in a thread of its own (it waits for migrations, which run on the task
+        executor)."""
+        try:
+            plan = self.db.plan_get(plan_id)
+        except exceptions.PlanNotFound:
+            LOG.warning('Plan %s vanished before it was applied', plan_id)
+            return
+        if plan['conductor'] is not None:
+            LOG.info('Plan %s is applied by conductor %s already', plan_id, plan['conductor'])
+            return
+        self.adopt_plan(plan, ctxt)
+
+    def adopt_plan(self, plan, ctxt=None):
+        """Takes a plan being applied (unowned, ours from before a restart, or a dead
+        conductor's) by compare-and-swap, and applies the rest of it here; True when
+        taken."""
+        with self._plans_lock:
+            running = self._plans.get(plan['id'])
+            if running is not None and running.is_alive():
+                return False
+            generation = self.db.work_take('plan', plan['id'], self.host, plan['conductor'],
+                                           plan['generation'])
+            if generation is None:
+                return False
+            if plan['conductor'] not in (None, self.host):
+                LOG.warning('Taking over plan %s from conductor %s, whose heartbeat stopped',
+                            plan['id'], plan['conductor'])
+            applier = rebalance.PlanApplier(
+                ctxt or context.get_admin_context(), self.db, self.migrate,
+                lambda instance, target: self.scheduler.check(instance, 'live', target),
+                conductor=self.host, generation=generation)
+            thread = threading.Thread(target=applier.run, args=(plan['id'],),
+                                      name=f"plan-{plan['id'][:8]}", daemon=True)
+            self._plans[plan['id']] = thread
+        thread.start()
+        return True
 
     # -- from the compute agents ------------------------------------------------------------
 
@@ -290,6 +378,7 @@ class ConductorManager:
         return result
 
     def migration_progress(self, ctxt, migration_id, stats):
+        self.waiters.touch(migration_id)
         try:
             recorded = self.db.migration_update_progress(
                 migration_id, progress.progress_values(stats), sample=True)

@@ -1,9 +1,12 @@
-"""Settling, when a conductor starts, the migrations it drove before it stopped.
+"""Settling adopted migrations: those a conductor drove before it stopped, when it starts
+again, and those of a dead conductor, when a live one takes them over (takeover.py).
 
 A conductor that dies mid-migration leaves its migrations in flight in the DB, holding their
 slots and claims, while the hypervisors carry on without it: a peer-to-peer libvirt job keeps
-running in the source's libvirtd. Started again under the same [DEFAULT] host, the conductor
-takes each of its unfinished migrations and settles it from what the hypervisors say:
+running in the source's libvirtd. The conductor that adopts a migration (started again under
+the same [DEFAULT] host, or any live one once the dead one's heartbeat is older than
+[conductor] takeover_after) settles it from what the hypervisors say, several at once
+([conductor] recovery_workers):
 
 - accepted, queued: nothing to do; the queue starts them.
 - scheduling: nothing has happened on any host yet; back to the queue.
@@ -20,12 +23,15 @@ takes each of its unfinished migrations and settles it from what the hypervisors
   failed (cancelled when it was being cancelled), or error when the source does not hold
   the guest as it should.
 
-Every step is a compare-and-swap from the state read, so a migration an operator or another
-conductor moved meanwhile is left to them.
+Every step is a compare-and-swap from the state read and on the adopter's (conductor,
+generation), so a migration an operator or another conductor moved meanwhile is left to them.
+An agent that does not answer is asked again, with backoff, for up to [conductor]
+agent_retry_limit seconds before the migration ends in `error`.
 """
 
 import time
 
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -36,8 +42,10 @@ from migrator.conductor.tasks.cold import ALREADY_SHUT_OFF
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-RESTARTED = 'the conductor restarted while driving it'
+RESTARTED = 'the conductor restarted or was taken over while driving it'
 POLL_SECONDS = 1.0        # how often a job that outlived the conductor is looked at
+AGENT_RETRY_FIRST_DELAY = 1.0  # the first pause before asking a silent agent again
+AGENT_RETRY_MAX_DELAY = 30.0   # the longest pause between two tries of a silent agent
 ABORT_GRACE_SECONDS = 30  # how long an aborted job may take to end
 
 
@@ -47,11 +55,13 @@ class MigrationRecovery:
         self.db = db
         self.compute_api = compute_api
         self._stopping = stopping
+        self._owners = {}   # migration id -> (conductor, generation) it is settled under
 
     def run(self, orphans, settling=None):
-        """Settles each migration of `orphans` (unfinished, of this conductor, without a
-        task here); returns {id: the state it was left in}. settling: a set that holds the
-        id of the migration being settled (an abort then only marks it cancelling)."""
+        """Settles each migration of `orphans` (unfinished, already taken by this conductor:
+        their conductor and generation are ours), one after another; returns {id: the state
+        it was left in}. settling: a set that holds the id of the migration being settled
+        (an abort then only marks it cancelling)."""
         settled = {}
         for migration in orphans:
             if migration['status'] in (states.ACCEPTED, states.QUEUED):
@@ -59,17 +69,53 @@ class MigrationRecovery:
             if settling is not None:
                 settling.add(migration['id'])
             try:
-                settled[migration['id']] = self._settle_until_stable(migration)
-            except Exception:
-                LOG.exception('Settling migration %s after the restart failed',
-                              migration['id'])
-                self._end_in_error(migration, f'{RESTARTED}, and settling it failed; check '
-                                              'where the instance runs')
-                settled[migration['id']] = states.ERROR
+                settled[migration['id']] = self.settle_adopted(migration)
             finally:
                 if settling is not None:
                     settling.discard(migration['id'])
         return settled
+
+    def settle_adopted(self, migration):
+        """Settles one migration this conductor has taken; returns the state it was left
+        in. Its transitions are fenced with the migration's conductor and generation."""
+        self._owners[migration['id']] = (migration['conductor'], migration['generation'])
+        limit = CONF.conductor.agent_retry_limit
+        deadline = time.monotonic() + limit
+        delay = AGENT_RETRY_FIRST_DELAY
+        while True:
+            try:
+                return self._settle_until_stable(migration)
+            except exceptions.WorkTakenOver as exc:
+                LOG.warning('Migration %s: left to the conductor that took it over: %s',
+                            migration['id'], exc)
+                return self.db.migration_get(migration['id'])['status']
+            except (messaging.MessagingTimeout, exceptions.AgentUnavailable) as exc:
+                stopping = self._stopping is not None and self._stopping.is_set()
+                if stopping or time.monotonic() + delay > deadline:
+                    return self._end_in_error(
+                        migration, f'{RESTARTED}, and a compute agent did not answer for '
+                                   f'{limit}s ([conductor] agent_retry_limit): {exc}; check '
+                                   'where the instance runs')
+                LOG.warning('Migration %s: a compute agent does not answer (%s); asking '
+                            'again in %.0fs', migration['id'], exc, delay)
+                if self._stopping is not None:
+                    self._stopping.wait(delay)
+                else:
+                    time.sleep(delay)
+                delay = min(delay * 2, AGENT_RETRY_MAX_DELAY)
+                migration = {**self.db.migration_get(migration['id']),
+                             'conductor': migration['conductor'],
+                             'generation': migration['generation']}
+                if migration['status'] in states.TERMINAL:
+                    return migration['status']
+            except Exception:
+                LOG.exception('Settling migration %s failed', migration['id'])
+                try:
+                    return self._end_in_error(migration, f'{RESTARTED}, and settling it '
+                                                         'failed; check where the instance '
+                                                         'runs')
+                except exceptions.InvalidStateTransition:
+                    return self.db.migration_get(migration['id'])['status']
 
     def _settle_until_stable(self, migration):
         """settle(), again from the state now when an operator's abort moved the
@@ -77,6 +123,8 @@ class MigrationRecovery:
         for _ in range(3):
             try:
                 return self.settle(migration)
+            except exceptions.WorkTakenOver:
+                raise
             except exceptions.InvalidStateTransition as exc:
                 migration = self.db.migration_get(migration['id'])
                 LOG.info('Migration %s moved on meanwhile (%s); now %s', migration['id'], exc,
@@ -288,7 +336,8 @@ class MigrationRecovery:
             last = step == len(path) - 1
             migration = self.db.migration_transition(
                 migration['id'], [current], to_state,
-                detail=detail if last else RESTARTED, values=values if last else None)
+                detail=detail if last else RESTARTED, values=values if last else None,
+                owner=self._owners.get(migration['id']))
             current = to_state
         return migration
 
@@ -324,5 +373,6 @@ class MigrationRecovery:
         if current in states.TERMINAL:
             return current
         self.db.migration_transition(migration['id'], [current], states.ERROR, detail=detail,
-                                     values={'error': detail})
+                                     values={'error': detail},
+                                     owner=self._owners.get(migration['id']))
         return states.ERROR

@@ -20,6 +20,44 @@ opts = [
                help='Seconds a cold migration waits for the guest to shut down after the '
                     'ACPI power-button request before it forces the guest off (like pulling '
                     'the plug). 0 forces it off at once.'),
+    # -- liveness and take-over (migrator.conductor.takeover) -------------------------------
+    cfg.IntOpt('takeover_after', default=30, min=3,
+               deprecated_opts=[cfg.DeprecatedOpt('orphan_timeout', group='drain')],
+               help='Seconds without a heartbeat in the DB after which a conductor counts as '
+                    'dead: a live conductor then adopts its migrations, drains and rebalance '
+                    'plans and settles them. A conductor started under the [DEFAULT] host of '
+                    'one whose heartbeat is younger than this refuses to start (unless that '
+                    'one ran on this machine and its process is gone).'),
+    cfg.FloatOpt('heartbeat_interval', default=5.0, min=0.5,
+                 help='Seconds between two heartbeats of a conductor, and between two looks '
+                      'for work to adopt or to start. Keep it well below takeover_after.'),
+    cfg.FloatOpt('accept_grace', default=5.0, min=1.0,
+                 help='Seconds an accepted migration or drain (or a plan being applied that '
+                      'no conductor has taken) waits for its start message before any live '
+                      'conductor takes it: the message may have been lost.'),
+    cfg.FloatOpt('job_poll_interval', default=10.0, min=1.0,
+                 help='Seconds a running live migration may go without a progress report or '
+                      'the end of its job before the conductor asks the source agent whether '
+                      'the libvirt job still runs, and the hypervisors where the guest runs, '
+                      'so that a lost end-of-job message costs seconds, not '
+                      'migration_timeout.'),
+    cfg.IntOpt('recovery_workers', default=8, min=1,
+               help='Migrations settled at once when a conductor adopts work (after its own '
+                    'restart, or from a dead conductor).'),
+    cfg.IntOpt('agent_retry_limit', default=600, min=0,
+               help='Seconds the settling of an adopted migration keeps asking a compute '
+                    'agent that does not answer (with backoff up to 30 s) before it ends '
+                    'the migration in error for an operator.'),
+    cfg.IntOpt('rpc_retry', default=3, min=-1,
+               help='How many times a call or cast reconnects to the message broker before '
+                    'it fails (oslo.messaging retry); -1 retries for ever. With a bounded '
+                    'value a broker outage fails the caller instead of hanging it, and the '
+                    'periodic look-ups of the conductor (accept_grace, job_poll_interval) '
+                    'catch up on a lost message.'),
+    cfg.IntOpt('db_retry_limit', default=300, min=0,
+               help='Seconds a conductor retries a DB operation that failed because the '
+                    'database cannot be reached (with backoff up to 10 s) before it gives '
+                    'up on that step.'),
 ]
 
 

@@ -15,10 +15,6 @@ opts = [
                     'reports that guest failed and goes on. Keep it above [conductor] '
                     'migration_timeout, which already ends a stuck libvirt job: this one '
                     'only fires when the conductor running that migration is gone.'),
-    cfg.IntOpt('orphan_timeout', default=60, min=5,
-               help='Seconds without a heartbeat after which a drain counts as orphaned '
-                    '(its conductor died) and another conductor takes it over and finishes '
-                    'it. The running conductor beats every third of this.'),
 ]
 
 

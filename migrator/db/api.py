@@ -30,6 +30,7 @@ from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 from migrator.db.observers import ObserversMixin, observed
+from migrator.db.ownership import OwnershipQueries
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
 from migrator.db.stats import StatsQueries
@@ -48,8 +49,8 @@ def _check_fields(values, allowed, what):
 
 
 class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
-               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries, ObserversMixin,
-               StatsQueries):
+               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries, OwnershipQueries,
+               ObserversMixin, StatsQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
@@ -128,6 +129,7 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
                                         lambda new: {k: new[k] for k in fields})
                 conn.execute(stmt, row)
             self._release_landed_claims(conn, name, reported_at, active_uuids)
+            self._count_claims(conn, name, active_uuids)
             return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
 
     def host_get(self, name):
@@ -343,8 +345,13 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
 
     @observed('migration')
     @db_engine.retry_on_deadlock
-    def migration_transition(self, mig_id, from_states, to_state, detail=None, values=None):
+    def migration_transition(self, mig_id, from_states, to_state, detail=None, values=None,
+                             owner=None):
         """CAS the migration from one of `from_states` to `to_state`, log it, return it.
+
+        owner: (conductor, generation) of the conductor driving it: the CAS then also needs
+        the migration to be still that conductor's at that generation, and raises
+        WorkTakenOver when another conductor has taken it over (migrator.db.ownership).
 
         Entering PREPARING sets started_at (once); entering a terminal state sets
         finished_at and releases the instance lock, and COMPLETED also moves the instance
@@ -370,20 +377,28 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
             changes['finished_at'] = now
         if to_state == states.COMPLETED:
             changes.setdefault('progress', 100.0)
+        fence = [] if owner is None else [c.conductor == owner[0], c.generation == owner[1]]
         with self._write() as conn:
             # One single-state CAS per candidate, so the event records which one it was.
             from_state = None
             for state in from_states:
                 res = conn.execute(sa.update(migrations)
-                                   .where(c.id == mig_id, c.status == state).values(changes))
+                                   .where(c.id == mig_id, c.status == state, *fence)
+                                   .values(changes))
                 if res.rowcount:
                     from_state = state
                     break
             if from_state is None:
-                current = conn.execute(sa.select(c.status).where(c.id == mig_id)).scalar()
+                current = conn.execute(sa.select(c.status, c.conductor, c.generation)
+                                       .where(c.id == mig_id)).first()
                 if current is None:
                     raise exceptions.MigrationNotFound(id=mig_id)
-                raise exceptions.InvalidStateTransition(id=mig_id, current=current,
+                if owner is not None and (current.conductor, current.generation) != \
+                        tuple(owner):
+                    raise exceptions.WorkTakenOver(id=mig_id, current=current.status,
+                                                   target=to_state, conductor=owner[0],
+                                                   generation=owner[1])
+                raise exceptions.InvalidStateTransition(id=mig_id, current=current.status,
                                                         target=to_state)
             conn.execute(sa.insert(migration_events).values(
                 migration_id=mig_id, time=now, from_state=from_state, to_state=to_state,

@@ -73,6 +73,7 @@ class Drain(Base):
     # Also the job's heartbeat: the conductor running it touches it; a stale one is orphaned.
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime.datetime | None]
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
 class DrainItem(Base):

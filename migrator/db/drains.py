@@ -136,12 +136,15 @@ class DrainQueries:
 
     @observed('drain')
     @db_engine.retry_on_deadlock
-    def drain_transition(self, drain_id, from_states, to_state, values=None, conductor=None):
+    def drain_transition(self, drain_id, from_states, to_state, values=None, conductor=None,
+                         generation=None):
         """CAS the job from one of from_states to to_state; returns it.
 
-        conductor: when given, only if the job is still that conductor's (a conductor that
-        lost it to a takeover must not move it on). Entering a terminal state sets
-        finished_at and frees the host for the next job.
+        conductor (and generation): when given, only if the job is still that conductor's
+        (at that generation): a conductor that lost it to a take-over must not move it on.
+        Naming a conductor in values takes the job: its generation is bumped
+        (migrator.db.ownership). Entering a terminal state sets finished_at and frees the
+        host for the next job.
         """
         values = dict(values or {})
         unknown = set(values) - dm.DRAIN_WRITABLE
@@ -150,11 +153,15 @@ class DrainQueries:
         c = dm.drains.c
         now = utcnow()
         changes = {**values, 'status': to_state, 'updated_at': now}
+        if 'conductor' in values:
+            changes['generation'] = c.generation + 1
         if to_state in dm.DRAIN_TERMINAL:
             changes.update(finished_at=now, active_host=None)
         cond = [c.id == drain_id, c.status.in_(list(from_states))]
         if conductor is not None:
             cond.append(c.conductor == conductor)
+        if generation is not None:
+            cond.append(c.generation == generation)
         with self._write() as conn:
             res = conn.execute(sa.update(dm.drains).where(*cond).values(changes))
             if res.rowcount == 0:
@@ -163,42 +170,6 @@ class DrainQueries:
                     raise exceptions.DrainNotFound(id=drain_id)
                 raise exceptions.InvalidDrainTransition(id=drain_id, current=current,
                                                         target=to_state)
-            return self._drain_get(conn, drain_id)
-
-    def drain_heartbeat(self, drain_id, conductor):
-        """Touch the job's updated_at; False when it is no longer this conductor's to run
-        (taken over, or finished)."""
-        c = dm.drains.c
-        with self._write() as conn:
-            res = conn.execute(sa.update(dm.drains).where(
-                c.id == drain_id, c.conductor == conductor,
-                c.status.not_in(dm.DRAIN_TERMINAL)).values(updated_at=utcnow()))
-            return res.rowcount == 1
-
-    def drain_list_orphans(self, stale_before):
-        """Unfinished jobs whose heartbeat is older than stale_before (naive UTC)."""
-        c = dm.drains.c
-        with self._read() as conn:
-            return [_drain_dict(r) for r in conn.execute(
-                sa.select(dm.drains).where(c.status.not_in(dm.DRAIN_TERMINAL),
-                                           c.updated_at < stale_before)
-                .order_by(c.created_at))]
-
-    def drain_take_over(self, drain_id, conductor, seen_updated_at):
-        """CAS an orphaned job to `conductor`: only if its heartbeat is still the one the
-        caller saw (drain_list_orphans), so of several conductors exactly one wins. Returns
-        the job, or None when someone else won or it beat meanwhile. An `accepted` one
-        becomes `running`."""
-        c = dm.drains.c
-        now = utcnow()
-        with self._write() as conn:
-            res = conn.execute(sa.update(dm.drains).where(
-                c.id == drain_id, c.status.not_in(dm.DRAIN_TERMINAL),
-                c.updated_at == seen_updated_at).values(
-                    conductor=conductor, updated_at=now,
-                    status=sa.case((c.status == dm.ACCEPTED, dm.RUNNING), else_=c.status)))
-            if res.rowcount == 0:
-                return None
             return self._drain_get(conn, drain_id)
 
     @db_engine.retry_on_deadlock

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -234,6 +235,10 @@ class Migration(Base):
     convergence: Mapped[dict | None] = mapped_column(JSONText)
     started_at: Mapped[datetime.datetime | None]
     finished_at: Mapped[datetime.datetime | None]
+    # Bumped whenever a conductor takes the migration (start, take-over): its transitions
+    # are compare-and-swaps on (conductor, generation), so a conductor that lost it cannot
+    # move it on (migrator.db.ownership).
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
 class MigrationEvent(Base):
@@ -317,6 +322,10 @@ class SchedulerClaim(Base):
     # Set when the migration completed: the claim then only keeps the guest's resources
     # counted on the target until a report from the target's agent counts the guest itself.
     landed_at: Mapped[datetime.datetime | None]
+    # True while the target's applied usage report counts the guest (its incoming domain is
+    # active there): the claim's resources are then left out of the host's claimed_*
+    # columns, so one guest is never counted twice (SchedulerQueries._count_claims).
+    counted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
 
@@ -412,6 +421,7 @@ class Plan(Base):
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime.datetime | None]
     finished_at: Mapped[datetime.datetime | None]
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
 class PlanMove(Base):
@@ -447,6 +457,23 @@ plans = Plan.__table__
 plan_moves = PlanMove.__table__
 
 
+class Conductor(Base):
+    """One conductor name ([DEFAULT] host) and the incarnation (process) running under it
+    now; a heartbeat older than [conductor] takeover_after means the conductor is dead."""
+    __tablename__ = 'conductors'
+    __table_args__ = TABLE_ARGS
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    incarnation: Mapped[str] = mapped_column(String(36))
+    machine: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime.datetime]
+    heartbeat_at: Mapped[datetime.datetime]
+    # Set by a clean stop: its work may be adopted at once.
+    stopped_at: Mapped[datetime.datetime | None]
+
+
+conductors = Conductor.__table__
 scheduler_counters = SchedulerCounter.__table__
 scheduler_claims = SchedulerClaim.__table__
 server_groups = ServerGroup.__table__

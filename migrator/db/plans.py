@@ -70,9 +70,15 @@ class PlansMixin:
             return [_dict(r) for r in conn.execute(query)]
 
     @observed('plan')
-    def plan_transition(self, plan_id, from_state, to_state, values=None):
+    def plan_transition(self, plan_id, from_state, to_state, values=None, owner=None):
         """CAS the plan from from_state to to_state; returns it, or raises
-        InvalidPlanTransition with its current state."""
+        InvalidPlanTransition with its current state.
+
+        Entering `applying` leaves the plan without a conductor (unless values name one):
+        the conductor that takes the apply request (or, should that message be lost, any
+        live conductor) takes it with migrator.db.ownership's work_take. owner:
+        (conductor, generation) of the conductor applying it; the CAS then needs the plan to
+        be still its own (fencing)."""
         if to_state not in models.PLAN_ALLOWED.get(from_state, ()):
             raise ValueError(f'a plan cannot go from {from_state} to {to_state}')
         values = dict(values or {})
@@ -81,11 +87,14 @@ class PlansMixin:
         changes = {**values, 'status': to_state, 'updated_at': now}
         if to_state == models.PLAN_APPLYING:
             changes['started_at'] = now
+            changes.setdefault('conductor', None)
         if to_state in (models.PLAN_APPLIED, models.PLAN_PARTIAL, models.PLAN_FAILED):
             changes['finished_at'] = now
+        fence = [] if owner is None else [plans.c.conductor == owner[0],
+                                          plans.c.generation == owner[1]]
         with self._write() as conn:
             res = conn.execute(sa.update(plans).where(
-                plans.c.id == plan_id, plans.c.status == from_state).values(changes))
+                plans.c.id == plan_id, plans.c.status == from_state, *fence).values(changes))
             if res.rowcount == 0:
                 current = conn.execute(
                     sa.select(plans.c.status).where(plans.c.id == plan_id)).scalar()

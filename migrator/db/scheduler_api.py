@@ -113,11 +113,14 @@ class SchedulerQueries:
                         h.name == mig.source_host)).first() is not None:
                     raise _NoSlot('source', f'{mig.source_host} sends {outbound_limit} migrations '
                                   'already, its limit ([scheduler] max_outbound_per_host)')
+                changes = {**(values or {}), 'status': states.SCHEDULING, 'updated_at': now}
+                if 'conductor' in changes:
+                    # Taking it: a new generation (migrator.db.ownership fences with it).
+                    changes['generation'] = c.generation + 1
                 from_state = None
                 for state in from_states:
                     res = conn.execute(sa.update(migrations).where(
-                        c.id == mig_id, c.status == state).values(
-                        {**(values or {}), 'status': states.SCHEDULING, 'updated_at': now}))
+                        c.id == mig_id, c.status == state).values(changes))
                     if res.rowcount:
                         from_state = state
                         break
@@ -191,7 +194,7 @@ class SchedulerQueries:
             if claim is not None and claim.target_host is not None:
                 self._release_target(conn, claim, now)
             target_values = {'target_host': target, 'memory_mb': mem, 'vcpus': cpu,
-                             'disk_gb': disk}
+                             'disk_gb': disk, 'counted': False}
             if claim is None:
                 conn.execute(sa.insert(scheduler_claims).values(
                     migration_id=mig_id, instance_uuid=instance_uuid, source_host=source_host,
@@ -220,12 +223,18 @@ class SchedulerQueries:
 
     def _release_target(self, conn, claim, now):
         h = hosts.c
-        conn.execute(sa.update(hosts).where(h.name == claim.target_host).values(
-            claimed_memory_mb=self._minus(conn, h.claimed_memory_mb, claim.memory_mb),
-            claimed_vcpus=self._minus(conn, h.claimed_vcpus, claim.vcpus),
-            claimed_disk_gb=self._minus(conn, h.claimed_disk_gb, claim.disk_gb),
-            inbound_migrations=self._minus(conn, h.inbound_migrations, 1),
-            updated_at=now))
+        values = {'inbound_migrations': self._minus(conn, h.inbound_migrations, 1),
+                  'updated_at': now}
+        if not claim.counted:   # a counted claim's resources are in the usage, not here
+            values.update(self._unclaim(conn, claim))
+        conn.execute(sa.update(hosts).where(h.name == claim.target_host).values(values))
+
+    def _unclaim(self, conn, claim):
+        """The hosts columns with the claim's resources taken off claimed_*."""
+        h = hosts.c
+        return {'claimed_memory_mb': self._minus(conn, h.claimed_memory_mb, claim.memory_mb),
+                'claimed_vcpus': self._minus(conn, h.claimed_vcpus, claim.vcpus),
+                'claimed_disk_gb': self._minus(conn, h.claimed_disk_gb, claim.disk_gb)}
 
     @staticmethod
     def _minus(conn, column, amount):
@@ -259,6 +268,11 @@ class SchedulerQueries:
             conn.execute(sa.update(hosts).where(h.name == claim.target_host).values(
                 inbound_migrations=self._minus(conn, h.inbound_migrations, 1),
                 updated_at=now))
+            if claim.counted:
+                # The target's applied report counts the guest already (it was there,
+                # incoming, when the agent looked): nothing is left to keep claimed.
+                conn.execute(sa.delete(scheduler_claims).where(k.migration_id == mig_id))
+                return
             conn.execute(sa.update(scheduler_claims).where(k.migration_id == mig_id).values(
                 holds_slot=False, landed_at=now))
             return
@@ -279,13 +293,38 @@ class SchedulerQueries:
         now = utcnow()
         for claim in landed.fetchall():
             h = hosts.c
-            conn.execute(sa.update(hosts).where(h.name == host).values(
-                claimed_memory_mb=self._minus(conn, h.claimed_memory_mb, claim.memory_mb),
-                claimed_vcpus=self._minus(conn, h.claimed_vcpus, claim.vcpus),
-                claimed_disk_gb=self._minus(conn, h.claimed_disk_gb, claim.disk_gb),
-                updated_at=now))
+            if not claim.counted:
+                conn.execute(sa.update(hosts).where(h.name == host).values(
+                    **self._unclaim(conn, claim), updated_at=now))
             conn.execute(sa.delete(scheduler_claims).where(
                 k.migration_id == claim.migration_id))
+
+    def _count_claims(self, conn, host, active_uuids):
+        """After a report's usage of `host` was applied: the claims of migrations in flight
+        to it whose guest the report counts (libvirt's paused incoming domain is an active
+        domain, and the agent sums every active domain into its usage) leave claimed_*,
+        and those it stopped counting come back, so the host's usage plus its claims count
+        each guest exactly once. Without this a full host looked over-full for as long as
+        guests were arriving (issue 11: a return of every drained guest refused by
+        VcpuFilter after most had moved back)."""
+        k = scheduler_claims.c
+        active = set(active_uuids or ())
+        claims = conn.execute(sa.select(scheduler_claims).where(
+            k.target_host == host, k.landed_at.is_(None)).with_for_update()).fetchall()
+        h = hosts.c
+        for claim in claims:
+            counted = claim.instance_uuid in active
+            if counted == bool(claim.counted):
+                continue
+            if counted:
+                change = self._unclaim(conn, claim)
+            else:
+                change = {'claimed_memory_mb': h.claimed_memory_mb + claim.memory_mb,
+                          'claimed_vcpus': h.claimed_vcpus + claim.vcpus,
+                          'claimed_disk_gb': h.claimed_disk_gb + claim.disk_gb}
+            conn.execute(sa.update(hosts).where(h.name == host).values(change))
+            conn.execute(sa.update(scheduler_claims).where(
+                k.migration_id == claim.migration_id).values(counted=counted))
 
     def claim_list(self):
         """The claims of migrations in flight (not those landed, waiting for a report)."""

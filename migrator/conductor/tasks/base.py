@@ -30,6 +30,10 @@ class MigrationTask:
         self.state = migration['status']
         self.abort_requested = threading.Event()
         self.abort_reason = None
+        # Who drives it, as taken from the queue: every transition is a compare-and-swap on
+        # it too, so a task whose migration another conductor adopted cannot move it on.
+        self.owner = ((migration['conductor'], migration.get('generation', 0))
+                      if migration.get('conductor') else None)
 
     @property
     def id(self):
@@ -44,7 +48,8 @@ class MigrationTask:
 
     def transition(self, to_state, detail=None, values=None):
         self.migration = self.db.migration_transition(self.id, [self.state], to_state,
-                                                      detail=detail, values=values)
+                                                      detail=detail, values=values,
+                                                      owner=self.owner)
         LOG.info('Migration %s: %s -> %s%s', self.id, self.state, to_state,
                  f' ({detail})' if detail else '')
         self.state = to_state
@@ -93,6 +98,8 @@ class MigrationTask:
                 LOG.exception('Migration %s failed unexpectedly', self.id)
             try:
                 self._undo(exc)
+            except exceptions.WorkTakenOver as taken:
+                LOG.warning('Migration %s: not rolled back here: %s', self.id, taken)
             except Exception:
                 LOG.exception('Migration %s: rollback failed', self.id)
                 self._give_up('rollback failed; check where the instance runs')
@@ -132,6 +139,6 @@ class MigrationTask:
             return
         try:
             self.db.migration_transition(self.id, [current], states.ERROR, detail=detail,
-                                         values={'error': detail})
+                                         values={'error': detail}, owner=self.owner)
         except exceptions.InvalidStateTransition:
             LOG.exception('Migration %s: could not record the error state', self.id)

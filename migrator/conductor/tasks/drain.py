@@ -14,10 +14,9 @@ The job lives in the DB (drains, drain_items); this task only drives it, one loo
 A guest that cannot move never holds the others: its item fails and the next one starts.
 
 Never hangs: each migration ends by itself ([conductor] migration_timeout ends a stuck libvirt
-job); should its conductor vanish, the item fails after [drain] item_timeout. The job beats a
-heartbeat (updated_at) while it runs; when its conductor dies the heartbeat goes stale and
-another conductor (or this one, restarted) takes the job over from the DB and carries on
-(conductor.drains).
+job); should its conductor vanish, the item fails after [drain] item_timeout. When its
+conductor dies, another conductor (or this one, restarted) takes the job over from the DB and
+carries on (conductor.drains); the job checks every few seconds that it is still its own.
 """
 
 import threading
@@ -46,6 +45,8 @@ class DrainTask:
         self.conductor = conductor
         self.drain = drain
         self.host = host or CONF.host
+        # The generation the job was taken at: its transitions are fenced with it.
+        self.generation = drain.get('generation')
         self.wakeup = threading.Event()
         self.stopping = threading.Event()
         self._next_target = 0
@@ -91,7 +92,8 @@ class DrainTask:
         while not self.stopping.is_set():
             drain = self.db.drain_get(self.id)
             if drain['status'] not in (dm.RUNNING, dm.CANCELLING) or \
-                    drain['conductor'] != self.host:
+                    drain['conductor'] != self.host or \
+                    drain.get('generation') != self.generation:
                 LOG.info('Drain %s is %s (conductor %s): no longer ours to drive', self.id,
                          drain['status'], drain['conductor'])
                 return
@@ -120,11 +122,12 @@ class DrainTask:
             self.wakeup.clear()
 
     def _beat(self):
+        """Whether the job is still ours (looked at every heartbeat interval)."""
         now = time.monotonic()
-        if now - self._last_beat < CONF.drain.orphan_timeout / 3:
+        if now - self._last_beat < CONF.conductor.heartbeat_interval:
             return True
         self._last_beat = now
-        if self.db.drain_heartbeat(self.id, self.host):
+        if self.db.work_owner_is('drain', self.id, self.host, self.generation):
             return True
         LOG.warning('Drain %s was taken over by another conductor; stopping here', self.id)
         return False
@@ -154,6 +157,7 @@ class DrainTask:
         summary = ', '.join(f'{n} {s}' for s, n in sorted(counts.items())) or 'no guests'
         try:
             self.db.drain_transition(self.id, [drain['status']], end, conductor=self.host,
+                                     generation=self.generation,
                                      values={'reason': drain.get('reason') or summary})
         except exceptions.InvalidDrainTransition:
             return False  # cancelled meanwhile: look again

@@ -11,6 +11,7 @@ the target. Once the job has completed the guest runs on the target: there is no
 
 import concurrent.futures
 import threading
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -91,7 +92,7 @@ class LiveMigrationTask(base.MigrationTask):
                                               conductor=CONF.host,
                                               controls=self.migration.get('convergence'))
                 self._job_started = True
-            outcome = waiter.wait(wait)
+            outcome = self._wait_for_job_end(waiter, wait)
         finally:
             self.waiters.release(self.id)
         if outcome is None:
@@ -113,7 +114,8 @@ class LiveMigrationTask(base.MigrationTask):
             final['disk_progress'] = 100.0
         self.db.migration_update_progress(self.id, final)
         self._record_post_copy(outcome)
-        self.transition(states.FINISHING, 'libvirt job completed' + _forced_note(outcome))
+        self.transition(states.FINISHING, 'libvirt job completed' + _forced_note(outcome)
+                        + (f" ({outcome['detail']})" if outcome.get('detail') else ''))
         self._finish()
 
     def on_abort(self, reason):
@@ -123,6 +125,53 @@ class LiveMigrationTask(base.MigrationTask):
         # In a thread of its own, so the operator's request returns at once even when the
         # source's agent is slow to answer; the cancelled job's end reaches the task as usual.
         threading.Thread(target=self._abort_job, name=f'abort-{self.id}', daemon=True).start()
+
+    def _wait_for_job_end(self, waiter, wait):
+        """The job's outcome, as the source agent reports it; or, once the job has gone
+        silent (no progress report for [conductor] job_poll_interval), as the hypervisors
+        tell: the job no longer runs on the source, and the guest runs on exactly one of the
+        two hosts. None after `wait` seconds without an end. An agent that does not answer
+        the poll is asked again at the next interval, until `wait` runs out."""
+        poll = CONF.conductor.job_poll_interval
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            outcome = waiter.wait(min(remaining, poll))
+            if outcome is not None:
+                return outcome
+            if waiter.silent_for() < poll:
+                continue
+            outcome = self._job_outcome_from_hypervisors()
+            if outcome is not None:
+                # The report may still be on its way: take it when it came meanwhile.
+                return waiter.outcome or outcome
+            waiter.touch()   # asked now: ask again after another quiet interval
+
+    def _job_outcome_from_hypervisors(self):
+        uuid = self.instance['uuid']
+        try:
+            if self.compute_api.migration_job_active(self.ctxt, self.source, uuid):
+                return None
+        except Exception as exc:  # noqa: BLE001 - the agent is asked again next interval
+            LOG.warning('Migration %s: no word from the job, and %s does not answer: %s',
+                        self.id, self.source, exc)
+            return None
+        on_target, on_source = in_parallel(lambda: self._where(self.target),
+                                           lambda: self._where(self.source))
+        runs_on_target = bool(on_target and on_target['active'] and not on_target['incoming'])
+        runs_on_source = bool(on_source and on_source['active'])
+        note = 'the end of the libvirt job was not reported; the hypervisors say it ended'
+        if runs_on_target and not runs_on_source:
+            LOG.warning('Migration %s: %s with the guest on %s', self.id, note, self.target)
+            return {'success': True, 'stats': {}, 'detail': note}
+        if runs_on_source and not runs_on_target:
+            LOG.warning('Migration %s: %s with the guest still on %s', self.id, note,
+                        self.source)
+            return {'success': False,
+                    'error': f'{note} without moving the guest (it runs on {self.source})'}
+        return None   # in between (or an agent did not answer): look again later
 
     def _job_wait(self):
         """Seconds to wait for the job's end: [conductor] migration_timeout, or longer when

@@ -100,7 +100,12 @@ class PlanApplier:
     conductor's own migrate()), so the moves go the way every migration goes.
     """
 
-    def __init__(self, ctxt, db, start_migration, check_target, conductor=None):
+    def __init__(self, ctxt, db, start_migration, check_target, conductor=None,
+                 generation=None):
+        """conductor, generation: the owner that took the plan (migrator.db.ownership);
+        its transitions are fenced with them, and it stops starting moves once the plan
+        is no longer its own."""
+        self.owner = (conductor, generation) if generation is not None else None
         self.ctxt = ctxt
         self.db = db
         self.start_migration = start_migration
@@ -116,12 +121,14 @@ class PlanApplier:
             self.ctxt.update_store()  # notifications name who asked
         try:
             self._run(plan_id)
+        except exceptions.InvalidPlanTransition as exc:
+            LOG.warning('Plan %s: not ended here: %s', plan_id, exc)
         except Exception as exc:
             LOG.exception('Applying plan %s failed', plan_id)
             try:
                 self.db.plan_transition(plan_id, models.PLAN_APPLYING, models.PLAN_FAILED,
                                         {'error': f'applying stopped: {exc}',
-                                         'conductor': self.conductor})
+                                         'conductor': self.conductor}, owner=self.owner)
             except exceptions.MigratorException:
                 LOG.exception('Could not record the failure of plan %s', plan_id)
 
@@ -131,8 +138,13 @@ class PlanApplier:
         for move in plan['moves']:
             jobsets.setdefault(move['jobset'], []).append(move)
         for number in sorted(jobsets):
-            started = [m for m in jobsets[number] if self._start(plan_id, m)]
-            LOG.info('Plan %s: jobset %d started %d of %d moves', plan_id, number,
+            if not self._still_ours(plan_id):
+                return
+            # Resumable: a plan adopted from a dead conductor (or after a restart) waits
+            # for the moves that conductor started and starts only those still planned.
+            started = [m for m in jobsets[number] if m['status'] == models.MOVE_RUNNING
+                       or (m['status'] == models.MOVE_PLANNED and self._start(plan_id, m))]
+            LOG.info('Plan %s: jobset %d runs %d of %d moves', plan_id, number,
                      len(started), len(jobsets[number]))
             self._wait(plan_id, started)
         moves = self.db.plan_get(plan_id)['moves']
@@ -143,8 +155,15 @@ class PlanApplier:
             end = models.PLAN_PARTIAL if completed else models.PLAN_FAILED
             error = f'{completed} of {len(moves)} moves completed; the moves say why not'
         self.db.plan_transition(plan_id, models.PLAN_APPLYING, end,
-                                {'error': error, 'conductor': self.conductor})
+                                {'error': error, 'conductor': self.conductor},
+                                owner=self.owner)
         LOG.info('Plan %s %s: %d of %d moves completed', plan_id, end, completed, len(moves))
+
+    def _still_ours(self, plan_id):
+        if self.owner is None or self.db.work_owner_is('plan', plan_id, *self.owner):
+            return True
+        LOG.warning('Plan %s was taken over by another conductor; stopping here', plan_id)
+        return False
 
     def _skip(self, plan_id, move, reason):
         LOG.info('Plan %s: move %d of %s skipped: %s', plan_id, move['seq'],

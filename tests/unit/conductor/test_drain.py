@@ -15,7 +15,7 @@ from migrator.common import states
 from migrator.conductor import manager
 from migrator.conductor.tasks import drain as drain_task
 from migrator.db import drain_models as dm
-from migrator.db.models import utcnow
+from migrator.db.models import conductors, utcnow
 from tests.unit.api import fakes as api_fakes
 from tests.unit.conductor import fakes
 
@@ -233,15 +233,22 @@ def _make_stale(db, job_id, seconds):
             updated_at=utcnow() - datetime.timedelta(seconds=seconds)))
 
 
+def _stop_beating(db, name, seconds):
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(conductors).where(conductors.c.name == name).values(
+            heartbeat_at=utcnow() - datetime.timedelta(seconds=seconds)))
+
+
 def test_orphaned_drain_is_taken_over_and_finished(db, cluster):
     for n in range(2):
         cluster.drivers['host1'].add_domain(f'vm{n}')
     cluster.report_all()
     job = db.drain_transition(_create(db, 'host1')['id'], [dm.ACCEPTED], dm.RUNNING,
                               values={'conductor': 'dead-conductor'})
+    db.conductor_register('dead-conductor', 'incarnation-1', CONF.conductor.takeover_after)
     assert cluster.conductor.drains.adopt_orphans() == []  # still beating: not an orphan
 
-    _make_stale(db, job['id'], CONF.drain.orphan_timeout + 5)
+    _stop_beating(db, 'dead-conductor', CONF.conductor.takeover_after + 5)
     assert cluster.conductor.drains.adopt_orphans() == [job['id']]
     assert cluster.conductor.drains.join(job['id'], timeout=30)
 
@@ -275,9 +282,12 @@ def test_drain_whose_cast_was_lost_is_adopted(db, cluster):
     cluster.drivers['host1'].add_domain('vm1')
     cluster.report_all()
     job = _create(db, 'host1')  # accepted, and no conductor ever heard of it
-    _make_stale(db, job['id'], CONF.drain.orphan_timeout + 5)
+    cluster.conductor.liveness.register()
+    cluster.conductor.liveness.tick()
+    assert db.drain_get(job['id'])['status'] == dm.ACCEPTED, 'within the grace: untouched'
+    _make_stale(db, job['id'], CONF.conductor.accept_grace + 1)
 
-    assert cluster.conductor.drains.adopt_orphans() == [job['id']]
+    cluster.conductor.liveness.tick()   # the watchdog's pass starts it
     assert cluster.conductor.drains.join(job['id'], timeout=30)
 
     assert db.drain_get(job['id'])['status'] == dm.COMPLETED

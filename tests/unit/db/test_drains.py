@@ -1,13 +1,11 @@
 """Drain job queries on every backend: one job per host, CAS transitions, cancel, takeover."""
 
-import datetime
 import threading
 
 import pytest
 
 from migrator.common import exceptions, states
 from migrator.db import drain_models as dm
-from migrator.db.models import utcnow
 
 
 def _job(db, host='h1', **values):
@@ -102,25 +100,3 @@ def test_items_show_their_migration(db, add_instance):
     assert db.drain_get(job['id'])['items'][1]['migration_status'] is None
 
 
-def test_heartbeat_orphans_and_takeover(db):
-    db.host_report('h1', {})
-    job = _job(db)
-    db.drain_transition(job['id'], [dm.ACCEPTED], dm.RUNNING, values={'conductor': 'c1'})
-    assert db.drain_heartbeat(job['id'], 'c1')
-    assert not db.drain_heartbeat(job['id'], 'c2')
-    now = utcnow()
-    assert db.drain_list_orphans(now - datetime.timedelta(seconds=60)) == []
-    later = now + datetime.timedelta(seconds=5)
-    orphans = db.drain_list_orphans(later)
-    assert [d['id'] for d in orphans] == [job['id']]
-    results = []
-    threads = [threading.Thread(target=lambda c=c: results.append(
-        db.drain_take_over(job['id'], c, orphans[0]['updated_at']))) for c in ('c2', 'c3')]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    winners = [r for r in results if r is not None]
-    assert len(winners) == 1
-    assert db.drain_get(job['id'])['conductor'] == winners[0]['conductor']
-    assert not db.drain_heartbeat(job['id'], 'c1')

@@ -302,3 +302,59 @@ def test_two_conductors_deciding_at_once_place_one_guest_where_one_fits(db, add_
     assert db.host_get('dst')['claimed_memory_mb'] == 1024
     for loser in losers:
         assert 'MemoryFilter' in str(loser) or 'taken by other migrations' in str(loser)
+
+
+def _free_vcpus(db, name, ratio=1.0):
+    host = db.host_get(name)
+    return host['vcpus'] * ratio - host['vcpus_used'] - host['claimed_vcpus']
+
+
+def test_a_guest_arriving_on_a_full_host_is_counted_once_by_its_claim_or_the_usage(
+        db, add_instance):
+    """Issue 11's VcpuFilter race: 4 vCPUs, 3 guests back home and one arriving. The agent
+    counts the paused incoming domain as an active one; its claim must then stop counting,
+    or the host looks over-full and the last guest of a return is refused."""
+    _host(db, 'src')
+    _host(db, 'dst')
+    home = ['uuid-h1', 'uuid-h2', 'uuid-h3']
+    _report(db, 'dst', utcnow(), active=home)
+    mig = _migration(db, add_instance, 'vm4')
+    db.slot_acquire(mig['id'], states.ACCEPTED, 2, 5, 'test')
+    assert _claim(db, mig, 'dst')
+    assert _free_vcpus(db, 'dst') == 0
+
+    # The incoming domain shows up in a report: the usage counts it, the claim does not.
+    _report(db, 'dst', utcnow(), active=home + [mig['instance_uuid']])
+    dst = db.host_get('dst')
+    assert (dst['vcpus_used'], dst['claimed_vcpus']) == (4, 0)
+    assert db.claim_get(mig['id'])['counted'] is True
+    # A report without it (the incoming domain went away) counts the claim again.
+    _report(db, 'dst', utcnow(), active=home)
+    dst = db.host_get('dst')
+    assert (dst['vcpus_used'], dst['claimed_vcpus'], dst['inbound_migrations']) == (3, 1, 1)
+    _report(db, 'dst', utcnow(), active=home + [mig['instance_uuid']])
+
+    before_landing = utcnow()
+    _complete(db, mig, 'dst')
+    dst = db.host_get('dst')
+    assert (dst['vcpus_used'], dst['claimed_vcpus'], dst['inbound_migrations']) == (4, 0, 0)
+    assert db.claim_get(mig['id']) is None, 'the report counts it: nothing left to claim'
+    # A late report gathered before the landing neither frees nor double-counts anything.
+    _report(db, 'dst', before_landing, active=home + [mig['instance_uuid']])
+    assert _free_vcpus(db, 'dst') == 0
+    # And the guest leaving again frees exactly its room.
+    _report(db, 'dst', utcnow(), active=home)
+    assert _free_vcpus(db, 'dst') == 1
+
+
+def test_a_counted_claim_rolled_back_leaves_the_usage_to_the_next_report(db, add_instance):
+    _host(db, 'src')
+    _host(db, 'dst')
+    mig = _migration(db, add_instance, 'vm1')
+    assert _claim(db, mig, 'dst')
+    _report(db, 'dst', utcnow(), active=[mig['instance_uuid']])
+    db.migration_transition(mig['id'], [states.ACCEPTED], states.FAILED)
+    dst = db.host_get('dst')
+    assert (dst['claimed_vcpus'], dst['inbound_migrations'], dst['vcpus_used']) == (0, 0, 1)
+    _report(db, 'dst', utcnow(), active=[])
+    assert _free_vcpus(db, 'dst') == 4

@@ -1,7 +1,7 @@
 """Hosts record the migrator version of their agent (migrator-manage status shows it).
 
 Revision ID: 0004_observability
-Revises: 0003_landed
+Revises: 0004_faults_conductor
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_observability'
-down_revision = '0003_landed'
+down_revision = '0004_faults_conductor'
 branch_labels = None
 depends_on = None
 

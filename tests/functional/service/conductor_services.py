@@ -1,0 +1,80 @@
+"""A set of migrator services as separate processes, started, killed and started again by
+name, for the functional tests of faults (each process stopped by its pid)."""
+
+import os
+import subprocess
+import sys
+
+import libvirt
+
+from tests.functional.service import processes
+
+SCRIPT_DIR = os.path.dirname(sys.executable)
+
+
+def set_bandwidth(cluster, host_name, guest, mib_per_s):
+    """The libvirt migration bandwidth of a guest, straight on its host's libvirtd."""
+    host = next(h for h in cluster['hosts'] if h['name'] == host_name)
+    conn = libvirt.open(host['uri'])
+    try:
+        conn.lookupByName(guest).migrateSetMaxSpeed(mib_per_s, 0)
+    finally:
+        conn.close()
+
+
+class Services:
+    """api, agents and conductors; `host_uri` maps each compute host to its libvirt URI."""
+
+    def __init__(self, workdir, config, host_uri):
+        self.workdir = workdir
+        self.config = config
+        self.host_uri = host_uri
+        self.running = {}    # name -> ServiceProcess
+        self.finished = []   # processes stopped or killed, for their logs
+        self.api = None
+        self._runs = 0
+
+    def conf(self, name, host, **sections):
+        values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': host}}
+        if host in self.host_uri:
+            values['libvirt'] = {'virt_type': 'qemu', 'connection_uri': self.host_uri[host]}
+        for section, extra in sections.items():
+            values[section] = {**values.get(section, {}), **extra}
+        return processes.write_config(self.workdir / f'{name}.conf', values)
+
+    def sync_db(self):
+        subprocess.run([os.path.join(SCRIPT_DIR, 'migrator-manage'), '--config-file',
+                        str(self.conf('manage', 'manage')), 'db', 'sync'], check=True)
+
+    def start(self, script, name, **sections):
+        self._runs += 1
+        self.running[name] = processes.ServiceProcess(
+            script, self.conf(name, name, **sections),
+            self.workdir / f'{name}-{self._runs}.log')
+        return self.running[name]
+
+    def start_agent(self, host, **sections):
+        return self.start('migrator-compute', host, **sections)
+
+    def kill(self, name):
+        """SIGKILL: no clean shutdown, as if its machine died."""
+        proc = self.running.pop(name)
+        proc.proc.kill()
+        proc.proc.wait()
+        proc.stop()
+        self.finished.append(proc)
+
+    def stop_all(self):
+        # The agents first, the conductors last: a report cast after the conductors left
+        # would wait in its queue for nobody.
+        order = sorted(self.running.items(),
+                       key=lambda item: item[1].script == 'migrator-conductor')
+        for name, proc in order:
+            proc.stop()
+            self.finished.append(proc)
+            del self.running[name]
+
+    def logs(self):
+        procs = list(self.running.values()) + self.finished
+        return '\n'.join(f'--- {p.script} {p.log_file} ---\n{p.log()[-4000:]}'
+                         for p in procs)
