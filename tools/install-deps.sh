@@ -12,6 +12,11 @@ PACKAGES=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
     # sandbox (migrator/sandbox): guest initramfs, namespaces, mounts, probes
     busybox-static cpio gzip util-linux mount iproute2 procps passwd
+    # fault-injection suite: cutting the network between two sandbox hosts
+    iptables
+    # sandbox up --tls makes its CA and host certificates; the encryption tests capture
+    # the loopback traffic between sandbox hosts
+    openssl tcpdump
     # the service: message bus, databases, Python build
     rabbitmq-server postgresql mariadb-server
     python3 python3-venv python3-dev gcc libc6-dev

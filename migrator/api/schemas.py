@@ -95,6 +95,18 @@ MIGRATION_ACTION = {
             'description': 'Make a running live migration finish: switch to post-copy when '
                            'it was started with post_copy permitted, else pause the guest.',
         },
+        'reset_state': {
+            'type': 'object',
+            'description': 'Administrators only: end a migration in flight that nothing '
+                           'will settle (bookkeeping only; no host is touched), giving back '
+                           'its instance lock, slots and claims. Recorded as an event.',
+            'properties': {
+                'state': {'enum': ['error', 'failed']},
+                'reason': {'type': 'string', 'minLength': 1, 'maxLength': 1000},
+            },
+            'required': ['state', 'reason'],
+            'additionalProperties': False,
+        },
     },
     'minProperties': 1,
     'maxProperties': 1,

@@ -183,6 +183,18 @@ class Client:
         return self._request('POST', f'/v1/migrations/{self._quote(migration_id)}/action',
                              json={'force_complete': None})[1]
 
+    def migration_reset_state(self, migration_id, state, reason):
+        """An administrator's reset of a migration in flight to error|failed."""
+        return self._request('POST', f'/v1/migrations/{self._quote(migration_id)}/action',
+                             json={'reset_state': {'state': state, 'reason': reason}})[1]
+
+    def audit(self, fix=False):
+        """The discrepancies between the DB and the hypervisors (GET), or those left after
+        repairing the safe ones (POST with fix)."""
+        if fix:
+            return self._request('POST', '/v1/audit', json={'fix': True})[1]
+        return self._request('GET', '/v1/audit')[1]
+
     def migration_samples(self, migration_id, limit=None, marker=None):
         params = {k: v for k, v in (('limit', limit), ('marker', marker)) if v is not None}
         return self._request('GET', f'/v1/migrations/{self._quote(migration_id)}/samples',

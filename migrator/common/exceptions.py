@@ -133,6 +133,11 @@ class AgentUnavailable(MigratorException):
                '(and the message bus), then retry.')
 
 
+class Forbidden(MigratorException):
+    code = 403
+    message = 'This request needs an administrator.'
+
+
 class ConductorAlreadyRunning(MigratorException):
     message = ("Another conductor runs under the name %(name)s (on %(machine)s, pid %(pid)s, "
                "last heartbeat %(heartbeat)s UTC). Two conductors under one [DEFAULT] host "

@@ -3,6 +3,12 @@
 It reports its host's inventory and domains (the heartbeat) on a timer and at once when a
 domain changes state, runs the host-local steps of migrations through the virt driver, and
 passes a running job's progress and end to the conductor that drives it.
+
+Progress, job ends and host-down reports leave through the outbox (outbox.py), so no thread
+that watches libvirt waits on the bus. On start the driver re-attaches to the migration jobs
+an earlier agent process left running (their ends reach the conductor as usual). While the
+driver has lost its hypervisor (libvirtd restarting) the agent reports its host down and
+sends no heartbeats; it reports again as soon as the connection is back.
 """
 
 import datetime
@@ -14,7 +20,8 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import context as migrator_context
-from migrator.common import exceptions, metrics, version
+from migrator.common import exceptions, failpoints, metrics, version
+from migrator.compute import outbox
 from migrator.conductor import rpcapi as conductor_rpcapi
 
 CONF = cfg.CONF
@@ -38,13 +45,17 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.4')
+    target = messaging.Target(version='1.6')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
         self.driver = driver
         self.driver.on_domain_event = self._on_domain_event
+        self.driver.job_callbacks = self._job_callbacks
+        self.driver.hypervisor_lost = self._hypervisor_lost
+        self.driver.hypervisor_restored = self._hypervisor_restored
         self.conductor_api = conductor_api or conductor_rpcapi.ConductorAPI()
+        self.outbox = outbox.Outbox(host)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._reporter = None
@@ -52,6 +63,7 @@ class ComputeManager:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self):
+        self.outbox.start()
         self.driver.init_host(self.host)
         self._report()
         self._reporter = threading.Thread(target=self._report_loop, name=f'report-{self.host}',
@@ -64,6 +76,7 @@ class ComputeManager:
         if self._reporter is not None:
             self._reporter.join(timeout=10)
         self.driver.cleanup_host()
+        self.outbox.stop()
 
     def _on_domain_event(self, uuid, event, detail):
         self._wake.set()
@@ -74,11 +87,50 @@ class ComputeManager:
             self._wake.clear()
             if self._stopping.is_set():
                 return
+            if not self.driver.is_connected():
+                continue    # reported down; the reconnection wakes us
             try:
                 self._report()
             except Exception:
                 LOG.exception('Inventory report of %s failed; retrying next interval',
                               self.host)
+
+    def _hypervisor_lost(self, reason):
+        """libvirtd went away: the host cannot take or run migrations until it is back."""
+        reported_at = datetime.datetime.now(datetime.UTC).isoformat()
+        ctxt = migrator_context.get_admin_context()
+        self.outbox.put(
+            lambda: self.conductor_api.report_host_down(ctxt, self.host,
+                                                        f'libvirtd unreachable: {reason}',
+                                                        reported_at),
+            f'the host-down report of {self.host}', key='host-down')
+
+    def _hypervisor_restored(self):
+        self._wake.set()
+
+    def _job_callbacks(self, migration_id, conductor, ctxt=None):
+        """(on_progress, on_done) of a migration job: casts to the conductor that drives it,
+        through the outbox."""
+        ctxt = ctxt or migrator_context.get_admin_context()
+
+        def on_progress(stats):
+            self.outbox.put(
+                lambda: self.conductor_api.migration_progress(ctxt, conductor, migration_id,
+                                                              stats),
+                f'a progress sample of migration {migration_id}',
+                key=('progress', migration_id))
+
+        def on_done(outcome):
+            if failpoints.hit('compute.job_done'):     # the fault suite loses it
+                self._wake.set()
+                return
+            self.outbox.put(
+                lambda: self.conductor_api.migration_job_done(ctxt, conductor, migration_id,
+                                                              outcome),
+                f'the job end of migration {migration_id}', must_deliver=True)
+            self._wake.set()
+
+        return on_progress, on_done
 
     def _report(self):
         reported_at = datetime.datetime.now(datetime.UTC).isoformat()
@@ -96,6 +148,14 @@ class ComputeManager:
 
     def report_now(self, ctxt):
         self._wake.set()
+
+    @_translate_errors
+    def audit_domains(self, ctxt, job_uuids):  # 1.6
+        """Every domain of this host as libvirt describes it now, and for each of
+        job_uuids whether a migration job of that domain runs here (for the audit)."""
+        return {'domains': self.driver.list_domains(),
+                'jobs': {uuid: bool(self.driver.migration_job_active(uuid))
+                         for uuid in job_uuids}}
 
     @_translate_errors
     def get_domain_state(self, ctxt, instance_uuid):
@@ -128,17 +188,12 @@ class ComputeManager:
     @_translate_errors
     def live_migrate(self, ctxt, migration_id, instance_uuid, dest_uri, migrate_disks,
                      conductor, controls=None):
-        def on_progress(stats):
-            self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
-
-        def on_done(outcome):
-            self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
-            self._wake.set()
-
+        on_progress, on_done = self._job_callbacks(migration_id, conductor, ctxt)
         LOG.info('Starting live migration %s of %s to %s', migration_id, instance_uuid,
                  dest_uri)
         self.driver.live_migrate(instance_uuid, dest_uri, migrate_disks, on_progress, on_done,
-                                 controls=controls)
+                                 controls=controls,
+                                 job_id={'migration_id': migration_id, 'conductor': conductor})
 
     @_translate_errors
     def live_migration_force_complete(self, ctxt, instance_uuid):
@@ -208,16 +263,17 @@ class ComputeManager:
         [compute] disk_copy_bandwidth caps it too."""
         own = CONF.compute.disk_copy_bandwidth * 1024 * 1024 or None
         bandwidth = min(b for b in (bandwidth, own) if b) if (bandwidth or own) else None
-        def on_progress(stats):
-            self.conductor_api.migration_progress(ctxt, conductor, migration_id, stats)
-
-        def on_done(outcome):
-            self.conductor_api.migration_job_done(ctxt, conductor, migration_id, outcome)
-
+        on_progress, on_done = self._job_callbacks(migration_id, conductor, ctxt)
         LOG.info('Copying %d disk(s) of migration %s from %s', len(disks), migration_id,
                  source_uri)
         return self.driver.copy_disks(migration_id, source_uri, disks, on_progress, on_done,
                                       bandwidth)
+
+    @_translate_errors
+    def disk_copy_active(self, ctxt, migration_id):
+        """A copy lives in this process only: after a restart of the agent it is gone (its
+        half-made volumes stay until the conductor's rollback removes them)."""
+        return self.driver.disk_copy_active(migration_id)
 
     @_translate_errors
     def abort_disk_copy(self, ctxt, migration_id):

@@ -9,6 +9,9 @@ Version history:
   1.3 - live_migrate takes controls (convergence settings); live_migration_force_complete
   1.4 - migration_job_active, cold_destination_paths (a restarted conductor settles the
         migrations it had started)
+  1.5 - disk_copy_active (a conductor waiting for a copy notices a target agent that
+        restarted and lost it)
+  1.6 - audit_domains
 """
 
 import oslo_messaging as messaging
@@ -18,7 +21,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.4'
+VERSION = '1.6'
 
 
 class ComputeAPI:
@@ -37,6 +40,10 @@ class ComputeAPI:
 
     def get_domain_state(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
+
+    def audit_domains(self, ctxt, host, job_uuids):
+        """The host's domains and which of job_uuids have a migration job there (1.6)."""
+        return self._call(ctxt, host, 'audit_domains', version='1.6', job_uuids=job_uuids)
 
     def get_disks(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)
@@ -132,6 +139,11 @@ class ComputeAPI:
         return self._call(ctxt, host, 'copy_disks', version='1.2', migration_id=migration_id,
                           source_uri=source_uri, disks=disks, bandwidth=bandwidth,
                           conductor=conductor)
+
+    def disk_copy_active(self, ctxt, host, migration_id):
+        """True while the copy of migration_id runs on host (1.5)."""
+        return self._call(ctxt, host, 'disk_copy_active', version='1.5',
+                          migration_id=migration_id)
 
     def abort_disk_copy(self, ctxt, host, migration_id):
         return self._call(ctxt, host, 'abort_disk_copy', version='1.2',

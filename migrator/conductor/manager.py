@@ -23,6 +23,7 @@ from oslo_log import log as logging
 from migrator.common import aborts, context, exceptions, notifications, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import (
+    audit,
     db_retry,
     drains,
     job_waiters,
@@ -46,7 +47,7 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.5')
+    target = messaging.Target(version='1.7')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
         # A DB outage stalls a step instead of failing it (db_retry.py).
@@ -343,6 +344,11 @@ class ConductorManager:
         thread.start()
         return True
 
+    def audit(self, ctxt, fix=False):
+        """The DB compared with what every agent says now (see audit.py); with fix, the
+        bookkeeping repairs made first."""
+        return audit.Auditor(ctxt, self.db, self.compute_api).run(fix=fix)
+
     # -- from the compute agents ------------------------------------------------------------
 
     def report_host(self, ctxt, host, inventory, domains, reported_at):
@@ -351,6 +357,19 @@ class ConductorManager:
                                   [d['uuid'] for d in domains if d.get('active')])
         self.scheduler.cache.update(row)
         self.db.instance_sync_host(host, domains, reported_at)
+
+    def report_host_down(self, ctxt, host, reason, reported_at):
+        """The host's agent lost its hypervisor (libvirtd restarting): the host counts as
+        down at once, not service_down_time later, until a report newer than this one."""
+        reported_at = datetime.datetime.fromisoformat(reported_at)
+        row = self.db.host_mark_down(
+            host, reported_at,
+            down_since=reported_at - datetime.timedelta(
+                seconds=CONF.conductor.service_down_time + 1))
+        if row is None:
+            return
+        LOG.warning('Host %s is down: %s', host, reason)
+        self.scheduler.cache.update(row)
 
     def force_complete(self, ctxt, migration_id):
         """Makes a running live migration finish (see compute's

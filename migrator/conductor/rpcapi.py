@@ -7,6 +7,8 @@ Version history:
   1.3 - force_complete
   1.4 - create_plan, apply_plan
   1.5 - schedule_dry_run
+  1.6 - report_host_down (an agent lost its hypervisor)
+  1.7 - audit
 """
 
 import oslo_messaging as messaging
@@ -16,7 +18,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.5'
+VERSION = '1.7'
 
 
 class ConductorAPI:
@@ -87,12 +89,27 @@ class ConductorAPI:
         cctxt = self.client.prepare(version='1.4')
         cctxt.cast(ctxt, 'apply_plan', plan_id=plan_id)
 
+    def audit(self, ctxt, fix=False):
+        """Any conductor compares the DB with every agent's answer; returns
+        {'discrepancies', 'fixed', 'hosts_checked'}. It asks every agent, each within
+        [conductor] compute_rpc_timeout, so it is given that much more than [api]
+        rpc_timeout."""
+        cctxt = self.client.prepare(
+            version='1.7', timeout=CONF.api.rpc_timeout + CONF.conductor.compute_rpc_timeout)
+        return cctxt.call(ctxt, 'audit', fix=fix)
+
     # -- from the compute agents ------------------------------------------------------------
 
     def report_host(self, ctxt, host, inventory, domains, reported_at):
         """reported_at: ISO 8601 UTC time the agent looked at its hypervisor."""
         self.client.cast(ctxt, 'report_host', host=host, inventory=inventory, domains=domains,
                          reported_at=reported_at)
+
+    def report_host_down(self, ctxt, host, reason, reported_at):
+        """The agent of host lost its hypervisor at reported_at (ISO 8601 UTC): the host
+        counts as down until its next report (1.6)."""
+        self.client.prepare(version='1.6').cast(ctxt, 'report_host_down', host=host,
+                                                reason=reason, reported_at=reported_at)
 
     def migration_progress(self, ctxt, conductor, migration_id, stats):
         cctxt = self.client.prepare(server=conductor) if conductor else self.client

@@ -10,8 +10,41 @@ opts = [
                     'for nested or test set-ups).'),
     cfg.StrOpt('migration_uri', default=None,
                help='libvirt URI other hosts use to reach this host for peer-to-peer '
-                    'migration. Defaults to connection_uri when that is a remote URI, else '
-                    'qemu+tcp://<host>/system.'),
+                    'migration and cold-migration disk copies. Defaults to connection_uri '
+                    'when that is a remote URI, else qemu+tcp://<host>/system; with '
+                    'remote_transport = tls, qemu+tls:// on the host of connection_uri (or '
+                    '<host>).'),
+    # Encryption of what travels between hosts (README: "Encrypted migration traffic").
+    cfg.BoolOpt('live_migration_with_native_tls', default=False,
+                help='Encrypt the QEMU migration stream of live and block live migrations '
+                     'with QEMU\'s native TLS (VIR_MIGRATE_TLS), and the NBD stream of the '
+                     'disks a block migration copies. Both hosts need x509 credentials '
+                     '(ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, '
+                     'client-key.pem) in the directory qemu.conf\'s '
+                     'migrate_tls_x509_cert_dir (else default_tls_x509_cert_dir, else '
+                     '/etc/pki/qemu) names, signed by a CA both trust; a migration to a host '
+                     'without them fails with QEMU\'s reason. Set on the source host.'),
+    cfg.StrOpt('remote_transport', default='tcp',
+               choices=[('tcp', 'the URIs other hosts report, as they are (qemu+tcp:// by '
+                                'default: unencrypted)'),
+                        ('tls', 'qemu+tls:// with x509 certificates: this host reports a '
+                                'qemu+tls:// migration_uri by default, and refuses to '
+                                'connect to a host that reports another scheme')],
+               help='Transport of the libvirt connections that go from this host to another '
+                    'host\'s daemon: the peer-to-peer connection of a live migration (this '
+                    'host\'s daemon to the target\'s) and the disk copy of a cold '
+                    'migration (this agent to the source\'s daemon, which carries the '
+                    'disks\' contents). tls needs libvirtd listening for TLS on every host '
+                    '(listen_tls, with its server certificate) and client credentials here '
+                    '(remote_tls_pki_path).'),
+    cfg.StrOpt('remote_tls_pki_path', default=None,
+               help='Directory of the x509 client credentials this host presents on '
+                    'qemu+tls:// connections to other hosts: cacert.pem, clientcert.pem and '
+                    'clientkey.pem (passed as libvirt\'s pkipath URI parameter, so it is '
+                    'read by this agent and, for live migrations, by this host\'s '
+                    'libvirtd). Unset: libvirt\'s defaults, /etc/pki/CA/cacert.pem, '
+                    '/etc/pki/libvirt/clientcert.pem and '
+                    '/etc/pki/libvirt/private/clientkey.pem.'),
     cfg.StrOpt('images_path', default='/var/lib/libvirt/images',
                help='Directory of this host\'s local disk images.'),
     # Convergence controls of live migration: the defaults of a request's fields of the same
@@ -43,6 +76,18 @@ opts = [
                         ('force_complete', 'switch to post-copy when permitted, else pause the '
                                            'guest so that the copy finishes')],
                help='What the source agent does when the completion timeout hits.'),
+    # Surviving a libvirtd restart (compute/virt/libvirt/connection.py).
+    cfg.FloatOpt('reconnect_interval', default=0.2, min=0.01,
+                 help='Seconds before the first attempt to reopen a lost connection to '
+                      'libvirtd; doubled after each failed attempt up to '
+                      'reconnect_interval_max.'),
+    cfg.FloatOpt('reconnect_interval_max', default=2.0, min=0.01,
+                 help='Longest wait between two attempts to reopen a lost connection to '
+                      'libvirtd: how late, at most, the agent notices the daemon is back.'),
+    cfg.FloatOpt('reconnect_wait', default=45.0, min=0.0,
+                 help='Seconds a request that needs libvirtd waits for a lost connection to '
+                      'come back before it fails (a libvirtd restart takes ~30 s to stop '
+                      'and a few to start). Keep it below [conductor] compute_rpc_timeout.'),
 ]
 
 

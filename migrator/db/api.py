@@ -26,11 +26,13 @@ from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models, progress
 from migrator.db import plans as db_plans
+from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 from migrator.db.observers import ObserversMixin, observed
 from migrator.db.ownership import OwnershipQueries
+from migrator.db.reset_state import MigrationResetMixin
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
 from migrator.db.stats import StatsQueries
@@ -48,9 +50,9 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
-               db_plans.PlansMixin, SchedulerQueries, ServerGroupQueries, OwnershipQueries,
-               ObserversMixin, StatsQueries):
+class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMixin,
+               progress.ProgressQueries, db_plans.PlansMixin, SchedulerQueries,
+               ServerGroupQueries, OwnershipQueries, ObserversMixin, StatsQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
@@ -130,6 +132,24 @@ class Database(DrainQueries, MigrationAbortMixin, progress.ProgressQueries,
                 conn.execute(stmt, row)
             self._release_landed_claims(conn, name, reported_at, active_uuids)
             self._count_claims(conn, name, active_uuids)
+            return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
+
+    @db_engine.retry_on_deadlock
+    def host_mark_down(self, name, reported_at, down_since):
+        """The host's agent lost its hypervisor at reported_at: its heartbeat is set back to
+        down_since (which the caller puts beyond the down time) so it counts as down at
+        once. Only when no newer report was applied; returns the row, or None when nothing
+        changed (no such host, or a newer report)."""
+        reported_at = _naive_utc(reported_at)
+        h = hosts.c
+        with self._write() as conn:
+            res = conn.execute(sa.update(hosts).where(
+                h.name == name,
+                sa.or_(h.usage_reported_at.is_(None), h.usage_reported_at < reported_at),
+            ).values(last_heartbeat=_naive_utc(down_since), updated_at=utcnow(),
+                     usage_reported_at=reported_at))
+            if res.rowcount == 0:
+                return None
             return _dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
 
     def host_get(self, name):

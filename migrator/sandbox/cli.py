@@ -51,6 +51,10 @@ def add_parser(subparsers):
                    help='guest disks in the shared dir or in each host\'s private pool')
     p.add_argument('--virt-type', choices=('qemu', 'kvm'), default=d['virt_type'],
                    help='qemu (TCG, default) or kvm (needs /dev/kvm)')
+    p.add_argument('--tls', action='store_true',
+                   help='make a CA and host certificates; the daemons also listen for '
+                        'qemu+tls:// and QEMU gets migration TLS credentials (for '
+                        '[libvirt] live_migration_with_native_tls and remote_transport = tls)')
     p.add_argument('--no-wait', dest='wait', action='store_false',
                    help='do not wait for the guests\' first tick')
     _state_dir_arg(p)
@@ -115,13 +119,18 @@ def cmd_up(args):
     c = cluster.up(hosts=args.hosts, guests_per_host=args.guests_per_host,
                    memory_mib=args.guest_memory, dirty_rate_mib=args.dirty_rate,
                    disks=args.disks, state_dir=args.state_dir, virt_type=args.virt_type,
-                   wait=args.wait)
+                   wait=args.wait, tls=args.tls)
     if args.format == 'json':
         print(json.dumps(c, indent=2))
     else:
         print(f'sandbox up in {c["state_dir"]} ({cluster.cluster_file(c["state_dir"])})')
         _print_table(['HOST', 'ADDRESS', 'URI', 'PID'],
-                     [[h['name'], h['address'], h['uri'], h['pid']] for h in c['hosts']])
+                     [[h['name'], h['address'],
+                       h['uri'] + (f' {h["tls_uri"]}' if h.get('tls_uri') else ''), h['pid']]
+                      for h in c['hosts']])
+        if c.get('tls'):
+            print(f'TLS: CA {c["ca_cert"]}; client credentials of each host (pkipath) in '
+                  f'{cluster.state_dir_of(c["state_dir"])}/hosts/<host>/etc/pki/libvirt\n')
         _print_table(['GUEST', 'HOST', 'DISK', 'CONSOLE'],
                      [[g['name'], g['host'], f'{g["disk_mode"]}:{g["disk"]}', g['console_log']]
                       for g in c['guests']])

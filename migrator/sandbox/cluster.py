@@ -19,7 +19,7 @@ import time
 import libvirt
 
 from migrator.sandbox import guest as guest_mod
-from migrator.sandbox import guest_image, preflight, probe, process
+from migrator.sandbox import guest_image, pki, preflight, probe, process
 from migrator.sandbox import host as host_mod
 from migrator.sandbox.errors import SandboxError
 
@@ -103,8 +103,11 @@ def _validate(hosts, guests_per_host, memory_mib, dirty_rate_mib, disks, virt_ty
 
 
 def up(hosts=3, guests_per_host=1, memory_mib=256, dirty_rate_mib=4, disks='shared',
-       state_dir=None, virt_type='qemu', cache_dir=None, wait=True):
+       state_dir=None, virt_type='qemu', cache_dir=None, wait=True, tls=False):
     """Start the cluster; returns its description (also in cluster.json).
+
+    tls: make a CA and host certificates (migrator.sandbox.pki) and have every daemon
+    listen for qemu+tls:// too and its QEMUs take migration TLS credentials from them.
 
     On any failure everything started so far is stopped and the state dir removed.
     """
@@ -112,7 +115,7 @@ def up(hosts=3, guests_per_host=1, memory_mib=256, dirty_rate_mib=4, disks='shar
     state_dir = state_dir_of(state_dir)
     _check_state_dir(state_dir)
     _validate(hosts, guests_per_host, memory_mib, dirty_rate_mib, disks, virt_type)
-    preflight.check_binaries()
+    preflight.check_binaries(tls=tls)
     if os.path.exists(state_dir):
         if os.path.exists(cluster_file(state_dir)):
             try:
@@ -131,6 +134,8 @@ def up(hosts=3, guests_per_host=1, memory_mib=256, dirty_rate_mib=4, disks='shar
     addresses = [host_mod.host_address(i) for i in range(1, hosts + 1)]
     for address in addresses:
         preflight.check_address_free(address)
+        if tls:
+            preflight.check_address_free(address, host_mod.TLS_PORT)
     preflight.ensure_qemu_accounts()
     cache_dir = cache_dir or guest_image.DEFAULT_CACHE_DIR
     image = guest_image.ensure_image(cache_dir)
@@ -151,6 +156,7 @@ def up(hosts=3, guests_per_host=1, memory_mib=256, dirty_rate_mib=4, disks='shar
         'hosts': [],
         'guests': [],
         'ready': False,
+        'tls': bool(tls),
     }
     started = time.monotonic()
     try:
@@ -176,7 +182,13 @@ def up(hosts=3, guests_per_host=1, memory_mib=256, dirty_rate_mib=4, disks='shar
 
 
 def _start_hosts(cluster, count, cache_dir):
-    hosts = [host_mod.prepare(cluster['state_dir'], i) for i in range(1, count + 1)]
+    pki_dir = None
+    if cluster.get('tls'):
+        # The CA key stays here, outside every host's namespace.
+        pki_dir = os.path.join(cluster['state_dir'], 'pki')
+        cluster['ca_cert'] = pki.make_ca(pki_dir)
+    hosts = [host_mod.prepare(cluster['state_dir'], i, pki_dir=pki_dir)
+             for i in range(1, count + 1)]
     cluster['hosts'].extend(hosts)
     save(cluster)
     # Without cached QEMU capabilities, let the first host probe them alone and
@@ -289,6 +301,46 @@ def add_guest(state_dir=None, host=None, memory_mib=None, dirty_rate_mib=None, d
     return record
 
 
+def restart_libvirtd(state_dir, host, stop_timeout=90.0, between=None):
+    """Restarts one host's libvirtd the way an operator would: SIGTERM to the daemon's pid
+    (SIGKILL after stop_timeout), then started again as `up` starts it. Its guests' QEMUs
+    are left alone: the new daemon takes them back. between(): called once the old daemon
+    is gone, before the new one starts (a test looks at the cluster then).
+
+    Returns {'stopped_s', 'started_s'}: seconds the old daemon took to exit, and the new
+    one to answer."""
+    cluster = load(state_dir)
+    matches = [h for h in cluster['hosts'] if h['name'] == host]
+    if not matches:
+        raise SandboxError(f'no host {host!r} in the sandbox '
+                           f'({", ".join(h["name"] for h in cluster["hosts"])})')
+    h = matches[0]
+    pid = h.get('pid') or process.read_pidfile(host_mod.pidfile(h))
+    if not pid or not process.belongs_to(pid, h['root']):
+        raise SandboxError(f'the libvirtd of {host} is not running')
+    started = time.monotonic()
+    left = process.terminate([pid], timeout=stop_timeout)
+    if left:
+        raise SandboxError(f'the libvirtd of {host} (pid {pid}) did not stop')
+    stopped_s = time.monotonic() - started
+    if between is not None:
+        between()
+    started = time.monotonic()
+    with _locked(cluster['state_dir']):
+        cluster = load(state_dir)
+        h = next(x for x in cluster['hosts'] if x['name'] == host)
+        h['pid'] = None
+        with contextlib.suppress(FileNotFoundError):    # left behind by a SIGKILL
+            os.unlink(host_mod.pidfile(h))
+        host_mod.launch(h)
+        try:
+            host_mod.wait_ready(h, time.monotonic() + host_mod.START_TIMEOUT).close()
+        finally:
+            h['pid'] = h['pid'] or process.read_pidfile(host_mod.pidfile(h))
+            save(cluster)
+    return {'stopped_s': stopped_s, 'started_s': time.monotonic() - started}
+
+
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: 'nostate', libvirt.VIR_DOMAIN_RUNNING: 'running',
     libvirt.VIR_DOMAIN_BLOCKED: 'blocked', libvirt.VIR_DOMAIN_PAUSED: 'paused',
@@ -389,3 +441,4 @@ def down(state_dir=None):
         shutil.rmtree(state_dir)
     LOG.info('sandbox in %s is down (stopped pids %s)', state_dir, stopped)
     return {'stopped': stopped, 'removed': True}
+

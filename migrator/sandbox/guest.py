@@ -73,6 +73,7 @@ def domain_xml(name, guest_uuid, memory_mib, kernel, initrd, cmdline, disk_path,
     <initrd>{escape(initrd)}</initrd>
     <cmdline>{escape(cmdline)}</cmdline>
   </os>
+  <features><acpi/></features>
   {cpu}
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>

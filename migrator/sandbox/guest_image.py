@@ -46,9 +46,24 @@ def ensure_image(cache_dir=None):
     os.makedirs(cache_dir, exist_ok=True)
     with open(os.path.join(cache_dir, '.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        kernel = _cached_kernel(cache_dir) or _fetch_kernel(cache_dir)
-        initrd = _ensure_initrd(cache_dir)
+        kernel = _cached_kernel(cache_dir)
+        if kernel is None or not os.path.exists(_button_module_path(kernel)):
+            # The same kernel's package again when one is cached (only its button module
+            # is missing): guests already defined keep booting what they booted.
+            kernel = _fetch_kernel(cache_dir, _package_of(kernel) if kernel else None)
+        initrd = _ensure_initrd(cache_dir, _button_module_path(kernel))
     return GuestImage(kernel=kernel, initrd=initrd)
+
+
+def _package_of(kernel):
+    return 'linux-image-' + os.path.basename(kernel)[len('vmlinuz-'):]
+
+
+def _button_module_path(kernel):
+    """Where the ACPI button driver of `kernel` is cached: the cloud kernel builds it as a
+    module (CONFIG_ACPI_BUTTON=m), and without it the guest never sees the power button."""
+    version = os.path.basename(kernel)[len('vmlinuz-'):]
+    return os.path.join(os.path.dirname(kernel), f'button-{version}.ko')
 
 
 def _cached_kernel(cache_dir):
@@ -78,11 +93,11 @@ def _kernel_package():
     return None
 
 
-def _fetch_kernel(cache_dir):
-    LOG.info('fetching the guest kernel from %s', KERNEL_METAPACKAGE)
+def _fetch_kernel(cache_dir, package=None):
+    LOG.info('fetching the guest kernel from %s', package or KERNEL_METAPACKAGE)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         deb = None
-        package = _kernel_package()
+        package = package or _kernel_package()
         if package:
             # apt-get download writes into the current directory.
             proc = subprocess.run(['apt-get', *APT_OPTS, 'download', package], cwd=tmp,
@@ -92,7 +107,9 @@ def _fetch_kernel(cache_dir):
             debs = glob.glob(os.path.join(tmp, f'{package}_*.deb'))
             deb = debs[0] if debs else None
         if deb is None:  # offline: a copy apt left in its archive cache
-            debs = sorted(glob.glob('/var/cache/apt/archives/linux-image-*-cloud-amd64_*.deb'))
+            debs = sorted(glob.glob(f'/var/cache/apt/archives/{package}_*.deb')
+                          or glob.glob('/var/cache/apt/archives/linux-image-*-cloud-amd64_'
+                                       '*.deb'))
             deb = debs[-1] if debs else None
         if deb is None:
             raise SandboxError(f'cannot get the guest kernel: apt-get download '
@@ -101,18 +118,25 @@ def _fetch_kernel(cache_dir):
 
 
 def _extract_vmlinuz(deb, cache_dir):
+    """boot/vmlinuz-* and the ACPI button module out of the kernel package, into the
+    cache (the module as button-<version>.ko); returns the kernel's path."""
     proc = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', deb], stdout=subprocess.PIPE)
-    dest = None
+    dest = button = None
     try:
         with tarfile.open(fileobj=proc.stdout, mode='r|') as tar:
             for member in tar:
+                if not member.isfile():
+                    continue
                 name = os.path.basename(member.name)
-                if member.isfile() and re.fullmatch(r'\./boot/vmlinuz-.*|boot/vmlinuz-.*',
-                                                    member.name):
+                module = re.fullmatch(r'(?:\./)?lib/modules/([^/]+)/kernel/drivers/acpi/'
+                                      r'button\.ko', member.name)
+                if re.fullmatch(r'(?:\./)?boot/vmlinuz-.*', member.name):
                     dest = os.path.join(cache_dir, name)
-                    with open(dest + '.tmp', 'wb') as out:
-                        shutil.copyfileobj(tar.extractfile(member), out)
-                    os.rename(dest + '.tmp', dest)
+                    _save(tar.extractfile(member), dest)
+                elif module:
+                    button = os.path.join(cache_dir, f'button-{module.group(1)}.ko')
+                    _save(tar.extractfile(member), button)
+                if dest and button:
                     break
     finally:
         proc.stdout.close()
@@ -120,11 +144,20 @@ def _extract_vmlinuz(deb, cache_dir):
         proc.wait()
     if dest is None:
         raise SandboxError(f'no boot/vmlinuz-* in {os.path.basename(deb)}')
+    if button is None:
+        LOG.warning('no ACPI button module in %s: guests will ignore the power button',
+                    os.path.basename(deb))
     LOG.info('guest kernel: %s', dest)
     return dest
 
 
-def _ensure_initrd(cache_dir):
+def _save(source, dest):
+    with open(dest + '.tmp', 'wb') as out:
+        shutil.copyfileobj(source, out)
+    os.rename(dest + '.tmp', dest)
+
+
+def _ensure_initrd(cache_dir, button_module=None):
     busybox = preflight.find_binary('busybox')
     if not busybox or not preflight.is_static_elf(busybox):
         raise SandboxError('a static busybox is needed for the guest image: install '
@@ -133,28 +166,35 @@ def _ensure_initrd(cache_dir):
         busybox_bytes = f.read()
     with open(INIT_SCRIPT, 'rb') as f:
         init_bytes = f.read()
-    digest = hashlib.sha256(busybox_bytes + b'\0' + init_bytes).hexdigest()[:16]
+    module_bytes = b''
+    if button_module and os.path.exists(button_module):
+        with open(button_module, 'rb') as f:
+            module_bytes = f.read()
+    digest = hashlib.sha256(busybox_bytes + b'\0' + init_bytes + b'\0'
+                            + module_bytes).hexdigest()[:16]
     dest = os.path.join(cache_dir, f'initrd-{digest}.img')
     if os.path.exists(dest):
         return dest
     applets = subprocess.run([busybox, '--list'], capture_output=True, text=True,
                              check=True).stdout.split()
-    data = build_initramfs(busybox_bytes, init_bytes, applets)
+    data = build_initramfs(busybox_bytes, init_bytes, applets, module_bytes)
     with open(dest + '.tmp', 'wb') as out:
         out.write(data)
+    # Older images stay: guests defined with them (and their migrations, which start QEMU
+    # on the target with the same -initrd) still need them.
     os.rename(dest + '.tmp', dest)
-    for old in glob.glob(os.path.join(cache_dir, 'initrd-*.img')):
-        if old != dest:
-            os.unlink(old)
     LOG.info('guest initramfs: %s (%d bytes)', dest, len(data))
     return dest
 
 
-def build_initramfs(busybox_bytes, init_bytes, applets):
-    """A gzip'd newc cpio: /init, /bin/busybox + applet links, /dev/console."""
+def build_initramfs(busybox_bytes, init_bytes, applets, button_module=b''):
+    """A gzip'd newc cpio: /init, /bin/busybox + applet links, /dev/console, and the ACPI
+    button driver as /lib/button.ko when given."""
     archive = _Cpio()
-    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'work'):
+    for d in ('bin', 'dev', 'lib', 'proc', 'sys', 'tmp', 'work'):
         archive.add(d, 0o040755)
+    if button_module:
+        archive.add('lib/button.ko', 0o100644, button_module)
     archive.add('dev/console', 0o020600, rdev=(5, 1))
     archive.add('bin/busybox', 0o100755, busybox_bytes)
     for applet in applets:

@@ -20,7 +20,7 @@ import uuid
 
 import libvirt
 
-from migrator.sandbox import process
+from migrator.sandbox import pki, process
 from migrator.sandbox.errors import SandboxError
 
 LOG = logging.getLogger(__name__)
@@ -34,17 +34,20 @@ BIND_DIRS = (
     ('/var/cache/libvirt', 'cache'),
 )
 IMAGE_DIR = '/var/lib/libvirt/images'   # the `default` pool, as libvirt sees it
+QMP_LOG = '/var/log/libvirt/qemu-monitor.log'   # with --tls only
 START_TIMEOUT = 60.0
 
 LIBVIRTD_CONF = '''\
 # migrator sandbox host {name}
-listen_tls = 0
+listen_tls = {listen_tls}
 listen_tcp = 1
 listen_addr = "{address}"
 tcp_port = "16509"
 auth_tcp = "none"
 auth_unix_rw = "none"
 host_uuid = "{host_uuid}"
+'''
+LOG_CONF = '''\
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 '''
 
@@ -60,6 +63,33 @@ stdio_handler = "file"
 migration_address = "{address}"
 migration_host = "{address}"
 '''
+
+# With --tls: libvirtd also listens for qemu+tls:// (port 16514) with the host's server
+# certificate, and QEMU takes its migration (and NBD) TLS credentials from the host's own
+# directory; verify = 1 makes the target QEMU demand the source's client certificate.
+LIBVIRTD_TLS_CONF = '''\
+tls_port = "{tls_port}"
+auth_tls = "none"
+ca_file = "{libvirt_pki}/cacert.pem"
+cert_file = "{libvirt_pki}/servercert.pem"
+key_file = "{libvirt_pki}/serverkey.pem"
+'''
+
+# ... and libvirt's QMP exchanges with its QEMUs are kept in a log of their own: it is
+# where one sees the migration get its TLS credentials (the tls-creds-x509 object and the
+# tls-creds parameter are set through QMP, not on QEMU's command line).
+LOG_TLS_CONF = f'''\
+log_filters = "1:qemu.qemu_monitor"
+log_outputs = "1:file:{QMP_LOG} 3:file:/var/log/libvirt/libvirtd.log"
+'''
+
+QEMU_TLS_CONF = '''\
+default_tls_x509_cert_dir = "{qemu_pki}"
+default_tls_x509_verify = 1
+migrate_tls_x509_cert_dir = "{qemu_pki}"
+migrate_tls_x509_verify = 1
+'''
+TLS_PORT = 16514
 
 
 def host_name(index):
@@ -88,6 +118,10 @@ def host_uri(address):
     return f'qemu+tcp://{address}/system'
 
 
+def host_tls_uri(address):
+    return f'qemu+tls://{address}/system'
+
+
 def outside(host, path):
     """Translate ``path`` as seen inside ``host``'s namespace to the outside."""
     for inside, sub in BIND_DIRS:
@@ -96,8 +130,14 @@ def outside(host, path):
     return path
 
 
-def prepare(state_dir, index):
-    """Create the host's directories and config files; return its record."""
+def prepare(state_dir, index, pki_dir=None):
+    """Create the host's directories and config files; return its record.
+
+    With pki_dir (a CA made by :func:`migrator.sandbox.pki.make_ca`), the host gets its
+    certificates and listens for TLS too (plain TCP stays on, for its agent and for
+    comparisons); its record then has ``tls_uri`` and ``tls_pki_path`` (the outside path of
+    its libvirt client credentials, for libvirt's ``pkipath`` URI parameter).
+    """
     name = host_name(index)
     address = host_address(index)
     root = os.path.join(state_dir, 'hosts', name)
@@ -115,11 +155,24 @@ def prepare(state_dir, index):
     }
     host['image_dir_outside'] = outside(host, IMAGE_DIR)
     os.makedirs(host['image_dir_outside'], exist_ok=True)
+    libvirtd_conf = LIBVIRTD_CONF.format(listen_tls=int(pki_dir is not None), **host)
+    qemu_conf = QEMU_CONF.format(**host)
+    if pki_dir is not None:
+        dirs = pki.install_host(pki_dir, host, outside)
+        host['tls_uri'] = host_tls_uri(address)
+        host['tls_pki_path'] = dirs['libvirt_dir']
+        libvirtd_conf += LIBVIRTD_TLS_CONF.format(tls_port=TLS_PORT,
+                                                  libvirt_pki=pki.LIBVIRT_PKI_DIR)
+        libvirtd_conf += LOG_TLS_CONF
+        host['qmp_log'] = outside(host, QMP_LOG)
+        qemu_conf += QEMU_TLS_CONF.format(qemu_pki=pki.QEMU_PKI_DIR)
+    else:
+        libvirtd_conf += LOG_CONF
     etc = os.path.join(root, 'etc')
     with open(os.path.join(etc, 'libvirtd.conf'), 'w') as f:
-        f.write(LIBVIRTD_CONF.format(**host))
+        f.write(libvirtd_conf)
     with open(os.path.join(etc, 'qemu.conf'), 'w') as f:
-        f.write(QEMU_CONF.format(**host))
+        f.write(qemu_conf)
     return host
 
 

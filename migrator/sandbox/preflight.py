@@ -68,10 +68,15 @@ def is_static_elf(path):
     return True
 
 
-def check_binaries():
+# binary -> Debian package, for `sandbox up --tls` (it makes certificates).
+TLS_BINARIES = {'openssl': 'openssl'}
+
+
+def check_binaries(tls=False):
     """Every binary the sandbox runs exists; names the missing packages."""
     missing = {}
-    for binary, package in REQUIRED_BINARIES.items():
+    required = {**REQUIRED_BINARIES, **(TLS_BINARIES if tls else {})}
+    for binary, package in required.items():
         if not find_binary(binary):
             missing.setdefault(package, os.path.basename(binary))
     busybox = find_binary('busybox')

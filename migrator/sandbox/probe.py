@@ -10,8 +10,11 @@
   the host that runs the guest (``<host root>/log/qemu/<name>.log``).
 * :func:`read_disk_file` reads a disk image directly with ``qemu-io -r -U``
   (a shut-off guest, or a copy left behind on a source host).
+* :func:`qmp_sent` reads the QMP commands libvirt sent to a host's QEMUs from the host's
+  QMP log (sandboxes made with --tls keep one): how a migration's TLS was set up.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -200,3 +203,31 @@ def has_marker(name, pattern=MARKER_PATTERN, offset=MARKER_OFFSET, length=MARKER
                cluster=None):
     """True if the marker is on guest ``name``'s disk (read through QEMU)."""
     return read_disk(name, offset, length, cluster=cluster) == bytes([pattern]) * length
+
+
+_QMP_SENT_RE = re.compile(r'QEMU_MONITOR_SEND_MSG: mon=\S+ msg=(\{.*\})\s*$')
+
+
+def qmp_log_offset(host):
+    """Where the host's QMP log (a sandbox made with --tls) ends now: for qmp_sent()."""
+    path = host.get('qmp_log')
+    if not path:
+        raise SandboxError(f'{host["name"]} keeps no QMP log (a sandbox made with --tls does)')
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
+def qmp_sent(host, start=0):
+    """The QMP commands libvirt sent to the host's QEMUs since offset start, as parsed JSON
+    ({'execute': ..., 'arguments': {...}}), oldest first."""
+    commands = []
+    qmp_log_offset(host)
+    with open(host['qmp_log'], errors='replace') as f:
+        f.seek(start)
+        for line in f:
+            found = _QMP_SENT_RE.search(line)
+            if found:
+                try:
+                    commands.append(json.loads(found.group(1)))
+                except ValueError:
+                    continue
+    return commands

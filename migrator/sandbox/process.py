@@ -98,3 +98,4 @@ def terminate(pids, timeout=10.0):
             return []
         LOG.warning('pids %s survived %s', pids, sig.name)
     return pids
+

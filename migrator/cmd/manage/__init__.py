@@ -5,7 +5,8 @@
 $MIGRATOR_URL, or the [api] address of the configuration: by default
 http://127.0.0.1:9777); `sandbox ...` runs the local multi-host libvirt cluster.
 
-Exit status: 0 success, 1 error (message on stderr), 2 usage error, 130 interrupted.
+Exit status: 0 success, 1 error (message on stderr), 2 usage error, 3 `audit` found
+discrepancies, 130 interrupted.
 """
 
 import argparse
@@ -19,6 +20,7 @@ from oslo_config import cfg
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.cmd import client as api_client
 from migrator.cmd.manage import (
+    audit,
     cluster,
     database,
     drains,
@@ -39,7 +41,7 @@ _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
 COMMAND_GROUPS = (database, hosts, drains, instances, migrations, server_groups, plans, cluster,
-                  rebalance, status)
+                  rebalance, audit, status)
 
 
 def build_parser():

@@ -253,6 +253,16 @@ def do_migration_abort(args):
     return 1
 
 
+def do_migration_reset_state(args):
+    migration = args.client.migration_reset_state(args.id, args.state, args.reason)
+    name = migration.get('instance_name') or migration.get('instance_uuid')
+    output.emit(args, migration, lambda: (
+        f"Migration {migration['id']} reset to {migration['status']}; its instance lock, "
+        f"slots and claims are given back. Nothing was done on any host: check where {name} "
+        "runs (`migrator-manage audit`)."))
+    return 0
+
+
 def register(commands):
     migration = output.group(commands, 'migration', 'Migrations.')
     leaf = output.leaf(migration, 'create', do_migration_create, 'Migrate an instance.')
@@ -321,6 +331,16 @@ def register(commands):
     leaf.add_argument('--wait', action='store_true',
                       help='Follow the migration until it ends; exit 0 only if it ended '
                            'cancelled.')
+    leaf = output.leaf(migration, 'reset-state', do_migration_reset_state,
+                       'Administrators: end a migration in flight that nothing will settle '
+                       '(its job is gone, or the hosts were repaired by hand). Bookkeeping '
+                       'only, recorded as an event with the reason; refused (409) for a '
+                       'migration that has ended.')
+    leaf.add_argument('id', metavar='ID')
+    leaf.add_argument('--state', required=True, choices=('error', 'failed'),
+                      help='error: where the guest runs needs checking; failed: the guest '
+                           'is known to run on its source.')
+    leaf.add_argument('--reason', required=True, help='Why (recorded in the events).')
     leaf = output.leaf(migration, 'show', do_migration_show,
                  'Show one migration with its progress and event history.')
     leaf.add_argument('id', metavar='ID')

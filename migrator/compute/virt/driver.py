@@ -10,9 +10,23 @@ import abc
 
 
 class ComputeDriver(abc.ABC):
+    # Hooks the agent sets before init_host (a driver that never loses its hypervisor or
+    # restarts jobs may ignore them):
+    # job_callbacks(migration_id, conductor) -> (on_progress, on_done), for a migration job
+    # found running that an earlier agent process started; hypervisor_lost(reason) and
+    # hypervisor_restored() around a lost connection to the hypervisor.
+    job_callbacks = None
+    hypervisor_lost = None
+    hypervisor_restored = None
+
     @abc.abstractmethod
     def init_host(self, host):
-        """Connects to the hypervisor; called once before anything else."""
+        """Connects to the hypervisor and takes over the migration jobs an earlier agent
+        process left running; called once before anything else."""
+
+    def is_connected(self):
+        """False while the hypervisor is unreachable (the driver is reconnecting)."""
+        return True
 
     @abc.abstractmethod
     def cleanup_host(self):
@@ -61,8 +75,12 @@ class ComputeDriver(abc.ABC):
         """Removes a probe file written by create_shared_probe."""
 
     @abc.abstractmethod
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None,
+                     job_id=None):
         """Starts a peer-to-peer live migration and returns at once.
+
+        job_id: {'migration_id', 'conductor'}, kept with the job so that a restarted agent
+        can re-attach to it and report its end to that conductor.
 
         on_progress(stats: dict) is called with job statistics while it runs;
         on_done(outcome: dict) exactly once at the end with {'success': bool, 'error': str|None,
@@ -127,6 +145,11 @@ class ComputeDriver(abc.ABC):
         'error', 'stats', 'volumes'}; a failed or aborted copy removes its volumes itself.
         bandwidth: bytes per second at most, or None.
         """
+
+    @abc.abstractmethod
+    def disk_copy_active(self, migration_id):
+        """True while the copy of migration_id runs here (False after an agent restart: the
+        copy runs in the agent's process)."""
 
     @abc.abstractmethod
     def abort_disk_copy(self, migration_id):

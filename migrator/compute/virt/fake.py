@@ -192,7 +192,8 @@ class FakeDriver(driver.ComputeDriver):
             self.cloud.files.get(self.cloud.storage_id(self.host, directory),
                                  set()).discard(name)
 
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None,
+                     job_id=None):
         domain = self._get(uuid)
         target = dest_uri.removeprefix('fake://')
         self.cloud.last_controls = controls
@@ -332,6 +333,8 @@ class FakeDriver(driver.ComputeDriver):
             while not self.cloud.hold_copies.wait(0.01):
                 if aborted.is_set():
                     break
+                if self.copies.get(migration_id) is not aborted:
+                    return      # lost (forget_copies: the agent restarted): no word at all
             error = 'disk copy aborted' if aborted.is_set() else self.cloud.fail_next_copy
             self.cloud.fail_next_copy = None
             self.copies.pop(migration_id, None)
@@ -346,6 +349,13 @@ class FakeDriver(driver.ComputeDriver):
 
         threading.Thread(target=run, daemon=True).start()
         return created
+
+    def forget_copies(self):
+        """As a restart of the agent does: its copies stop without reporting an end."""
+        self.copies.clear()
+
+    def disk_copy_active(self, migration_id):
+        return migration_id in self.copies
 
     def abort_disk_copy(self, migration_id):
         aborted = self.copies.get(migration_id)

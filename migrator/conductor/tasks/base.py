@@ -16,7 +16,7 @@ import threading
 
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
+from migrator.common import exceptions, failpoints, states
 
 LOG = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class MigrationTask:
         LOG.info('Migration %s: %s -> %s%s', self.id, self.state, to_state,
                  f' ({detail})' if detail else '')
         self.state = to_state
+        failpoints.hit(f"conductor.{self.migration['type']}.{to_state}")
 
     # -- abort ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ clean the source ends the migration in `error` with the guest running on the tar
 """
 
 import threading
+import time
 
 import oslo_messaging as messaging
 from oslo_config import cfg
@@ -30,6 +31,9 @@ LOG = logging.getLogger(__name__)
 # The stopping event's detail for a guest that did not run; a restarted conductor reads it
 # to know whether to start the guest again on the source (recovery.py).
 ALREADY_SHUT_OFF = 'already shut off'
+
+# How long a copy the target says is no longer running may take to deliver its end.
+COPY_END_GRACE = 5.0
 
 
 class ColdMigrationTask(base.MigrationTask):
@@ -147,7 +151,7 @@ class ColdMigrationTask(base.MigrationTask):
             if self.abort_requested.is_set():
                 # The abort came while the copy was being set up; stop it now.
                 self._abort_copy()
-            outcome = waiter.wait(CONF.conductor.migration_timeout)
+            outcome = self._wait_for_copy(waiter)
         finally:
             self.waiters.release(self.id)
         if outcome is None:
@@ -159,6 +163,35 @@ class ColdMigrationTask(base.MigrationTask):
         final['progress'] = 100.0
         final['eta_seconds'] = 0.0
         self.db.migration_update_progress(self.id, final)
+
+    def _wait_for_copy(self, waiter):
+        """The copy's outcome (None after [conductor] migration_timeout). The copy runs in
+        the target agent's process: an agent that restarted lost it without a word, so the
+        agent is asked every [conductor] disk_copy_check_interval seconds whether it still
+        runs; when it does not and no end arrived, the copy failed (the rollback removes its
+        volumes). An agent that does not answer is asked again: it may be restarting."""
+        deadline = time.monotonic() + CONF.conductor.migration_timeout
+        interval = CONF.conductor.disk_copy_check_interval
+        while True:
+            left = deadline - time.monotonic()
+            outcome = waiter.wait(max(0.0, min(interval, left)))
+            if outcome is not None or left <= interval:
+                return outcome
+            try:
+                active = self.compute_api.disk_copy_active(self.ctxt, self.target, self.id)
+            except Exception as exc:
+                LOG.info('Migration %s: cannot ask %s about its disk copy (%s); asking again',
+                         self.id, self.target, exc)
+                continue
+            if active:
+                continue
+            # It ended just now and its end is on its way, or it is gone for good.
+            outcome = waiter.wait(min(interval, COPY_END_GRACE))
+            if outcome is not None:
+                return outcome
+            return {'success': False, 'stats': {},
+                    'error': f'the disk copy stopped on {self.target} without reporting its '
+                             f'end (its agent restarted)'}
 
     def _start_on_target(self, xml):
         self.transition(states.STARTING, f'defining on {self.target}'

@@ -21,7 +21,8 @@ DATA_OFFSET = 8 << 20
 DATA_LENGTH = 48 << 20
 DATA_PATTERN = 0x3c
 COPY_MIB_PER_S = 16
-SHUTDOWN_TIMEOUT = 3
+# The sandbox guest powers off on the ACPI button in ~2 s; the bound is for a busy machine.
+SHUTDOWN_TIMEOUT = 30
 TERMINAL = ('completed', 'failed', 'cancelled', 'error')
 
 
@@ -148,8 +149,8 @@ def test_cold_migration_moves_running_guest_with_its_disk(local_sandbox, api):
     assert [e['to_state'] for e in done['events']] == [
         'accepted', 'scheduling', 'preparing', 'stopping', 'copying', 'starting',
         'finishing', 'completed']
-    # The sandbox guest's busybox init ignores ACPI: the timeout forced it off.
-    assert 'forced off' in done['events'][4]['detail']
+    # The sandbox guest answers the ACPI power button: it shut down, nothing forced it.
+    assert 'shut down by the guest' in done['events'][4]['detail']
     assert '1 disk(s) to copy' in done['events'][4]['detail']
 
     # Progress as the API showed it: never backwards, with an ETA while copying, to 100.

@@ -67,6 +67,8 @@ class FakeConductor:
         self.plan_requests = []
         self.applied_plans = []
         self.apply_error = None    # raised by apply_plan when set
+        self.audits = []           # the fix flag of each audit asked of it
+        self.audit_answer = None   # audit(fix) -> its answer, when set
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -119,6 +121,12 @@ class FakeConductor:
         if self.apply_error is not None:
             raise self.apply_error
         self.applied_plans.append(plan_id)
+
+    def audit(self, ctxt, fix=False):
+        self.audits.append(fix)
+        if isinstance(self.audit_answer, Exception):
+            raise self.audit_answer
+        return self.audit_answer(fix)
 
     def join(self, timeout=10):
         for thread in self.threads:

@@ -2,6 +2,7 @@
 sandbox in tests/functional/service/test_cold_migration.py)."""
 
 import threading
+import time
 
 import pytest
 
@@ -53,6 +54,15 @@ def _started_task(db, cluster, name, target='host2'):
     thread = threading.Thread(target=task.run)
     thread.start()
     return task, thread
+
+
+def _wait_for(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.01)
 
 
 def _history(migration):
@@ -156,9 +166,11 @@ def test_abort_while_copying_cancels_and_guest_runs_on_source(db, cluster):
 
     task, thread = _started_task(db, cluster, 'vm1')
     assert cluster.cloud.copy_halfway.wait(10)
-    running = db.migration_get(task.id)
+    # The agent sends its progress from its outbox thread: it lands a moment later.
+    running = _wait_for(lambda: (lambda m: m if m['progress'] == 50.0 else None)(
+        db.migration_get(task.id)))
     assert running['status'] == states.COPYING
-    assert running['progress'] == 50.0 and running['eta_seconds'] == 5.0
+    assert running['eta_seconds'] == 5.0
 
     task.request_abort('operator asked')
     thread.join(10)
@@ -167,6 +179,27 @@ def test_abort_while_copying_cancels_and_guest_runs_on_source(db, cluster):
     assert migration['status'] == states.CANCELLED, migration
     assert _history(migration)[-3:] == ['copying', 'cancelling', 'cancelled']
     assert 'operator asked' in migration['error']
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+
+
+def test_a_copy_lost_to_a_target_agent_restart_is_rolled_back(db, cluster):
+    cold.CONF.set_override('disk_copy_check_interval', 0.1, group='conductor')
+    try:
+        domain = _local_vm(cluster)
+        cluster.cloud.hold_copies.clear()
+        task, thread = _started_task(db, cluster, 'vm1')
+        assert cluster.cloud.copy_halfway.wait(10)
+        assert cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+        cluster.drivers['host2'].forget_copies()    # the target's agent restarted
+        thread.join(30)
+    finally:
+        cold.CONF.clear_override('disk_copy_check_interval', group='conductor')
+
+    migration = db.migration_get(task.id)
+    assert migration['status'] == states.FAILED, migration
+    assert 'stopped on host2 without reporting its end' in migration['error']
     assert cluster.where(domain['uuid']) == ['host1']
     assert cluster.cloud.domains['host1'][domain['uuid']]['active']
     assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')

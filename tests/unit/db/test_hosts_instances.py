@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 
 from migrator.common import exceptions
@@ -117,3 +119,15 @@ def test_sync_host_ignores_a_report_older_than_the_instances_last_move(db):
     # A fresh report is the truth again.
     db.instance_sync_host('h1', [dom('u1')])
     assert db.instance_get('u1')['host'] == 'h1'
+
+
+def test_a_host_whose_agent_lost_its_hypervisor_is_down_until_a_newer_report(db):
+    t0 = datetime.datetime(2026, 11, 29, 12, 0, 0)
+    db.host_report('h1', {'memory_mb': 1024}, reported_at=t0)
+    down_since = t0 - datetime.timedelta(seconds=31)
+    row = db.host_mark_down('h1', t0 + datetime.timedelta(seconds=1), down_since=down_since)
+    assert row['last_heartbeat'] == down_since
+    # A down report older than the last applied report changes nothing.
+    db.host_report('h1', {'memory_mb': 1024}, reported_at=t0 + datetime.timedelta(seconds=5))
+    assert db.host_mark_down('h1', t0 + datetime.timedelta(seconds=2), down_since) is None
+    assert db.host_mark_down('nope', t0, down_since) is None

@@ -5,6 +5,7 @@ from pecan import expose
 
 from migrator.api import microversion
 from migrator.api.controllers.v1 import (
+    audit,
     drains,
     hosts,
     instances,
@@ -21,6 +22,7 @@ class V1Controller:
     migrations = migrations.MigrationsController()
     drains = drains.DrainsController()
     plans = plans.PlansController()
+    audit = audit.AuditController()
 
     @expose(generic=True, template='json')
     def index(self, *args, **kwargs):
@@ -35,7 +37,7 @@ class V1Controller:
             'links': [{'rel': 'self', 'href': base}] + [
                 {'rel': name, 'href': f'{base}/{name}'}
                 for name in ('hosts', 'instances', 'migrations', 'drains', 'plans',
-                             'server-groups')
+                             'server-groups', 'audit')
             ] + [{'rel': 'describedby', 'href': f'{base}/openapi.json',
                   'type': 'application/vnd.oai.openapi+json'}],
             'min_version': str(microversion.MIN_VERSION),

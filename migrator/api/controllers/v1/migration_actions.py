@@ -4,6 +4,11 @@ force_complete makes a running live migration finish: the conductor has the sour
 switch the job to post-copy when the migration was started with post_copy permitted, or
 pause the guest otherwise (libvirt resumes it on the target at switchover). 202 with the
 migration; 409 when it is not running.
+
+reset_state {"state": "error"|"failed", "reason": text} (administrators only) ends a
+migration in flight that nothing will settle by itself: bookkeeping only (no host is touched),
+recorded as an event with the reason; its instance lock, slots and claims are given back.
+200 with the migration; 409 for a migration that has already ended.
 """
 
 import pecan
@@ -37,4 +42,16 @@ class MigrationActionController(rest.RestController):
             view['forced'] = result.get('forced')
             pecan.response.status = 202
             return view
+        if 'reset_state' in body:
+            ctxt = hooks.get_context(request)
+            if not ctxt.is_admin:
+                raise exceptions.Forbidden('Only an administrator may reset the state of a '
+                                           'migration.')
+            reset = body['reset_state']
+            done = request.db.migration_reset_state(migration['id'], reset['state'],
+                                                    reset['reason'])
+            LOG.warning('Migration %s reset from %s to %s by an administrator: %s',
+                        migration['id'], migration['status'], reset['state'],
+                        reset['reason'])
+            return views.migration(done)
         raise exceptions.Invalid(f'unknown action in {sorted(body)}')

@@ -102,6 +102,8 @@ class ColdMigrationMixin:
                     del self._copies[migration_id]
             on_done(outcome)
 
+        # With remote_transport = tls the disks' contents come over qemu+tls:// only.
+        source_uri = self.peer_uri(source_uri)
         job = disk_copy.DiskCopyJob(migration_id, source_uri, self.conn,
                                     [dict(d) for d in disks], on_progress, done,
                                     CONF.compute.progress_interval, bandwidth)
@@ -119,6 +121,11 @@ class ColdMigrationMixin:
             raise
         job.start()
         return list(job.created)
+
+    def disk_copy_active(self, migration_id):
+        with self._jobs_lock:
+            job = self._copies.get(migration_id)
+        return job is not None and not job.wait(0)
 
     def abort_disk_copy(self, migration_id):
         with self._jobs_lock:

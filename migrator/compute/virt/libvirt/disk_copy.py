@@ -31,7 +31,7 @@ import libvirt
 from oslo_log import log as logging
 
 from migrator.common import exceptions
-from migrator.compute.virt.libvirt import storage
+from migrator.compute.virt.libvirt import remote, storage
 
 LOG = logging.getLogger(__name__)
 
@@ -139,8 +139,9 @@ class DiskCopyJob:
             self._source_conn = libvirt.open(self.source_uri)
         except libvirt.libvirtError as exc:
             raise exceptions.MigrationFailed(
-                reason=f'cannot reach the source daemon at {self.source_uri}: '
-                       f'{exc.get_error_message()}') from exc
+                reason=f'cannot reach the source daemon at {self.source_uri}: ' +
+                       remote.explain_connect_failure(self.source_uri,
+                                                      exc.get_error_message())) from exc
         try:
             # A source daemon that dies mid-copy must fail the stream, not hang it. Needs
             # the libvirt event loop, which the agent always runs.

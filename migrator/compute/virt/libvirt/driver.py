@@ -1,7 +1,12 @@
-"""The libvirt driver: the agent's only way to a hypervisor."""
+"""The libvirt driver: the agent's only way to a hypervisor.
+
+Its connection reopens itself after a libvirtd restart (connection.py); each time it opens,
+the event callbacks are registered again and the migration jobs are picked up again: the
+ones this process was watching (rebind) and the ones an earlier agent process started
+(attach, from the job record in the domain's metadata; see job_record.py).
+"""
 
 import threading
-import urllib.parse
 from xml.etree import ElementTree
 
 import libvirt
@@ -10,7 +15,15 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions
 from migrator.compute.virt import driver
-from migrator.compute.virt.libvirt import cold, events, migration, storage
+from migrator.compute.virt.libvirt import (
+    cold,
+    connection,
+    events,
+    job_record,
+    migration,
+    remote,
+    storage,
+)
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -33,12 +46,20 @@ _INCOMING_PAUSE_REASONS = {libvirt.VIR_DOMAIN_PAUSED_MIGRATION,
 
 
 class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
-    def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None):
+    def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None,
+                 remote_tls_pki_path=None):
         self.uri = uri or CONF.libvirt.connection_uri
         self.virt_type = virt_type or CONF.libvirt.virt_type
         self._migration_uri = migration_uri or CONF.libvirt.migration_uri
+        self.remote_tls_pki_path = remote_tls_pki_path or CONF.libvirt.remote_tls_pki_path
         self.on_domain_event = on_domain_event
-        self.conn = None
+        # Hooks the agent sets: job_callbacks(migration_id, conductor) -> (on_progress,
+        # on_done) for a job found running at start; hypervisor_lost(reason) and
+        # hypervisor_restored() around a libvirtd restart.
+        self.job_callbacks = None
+        self.hypervisor_lost = None
+        self.hypervisor_restored = None
+        self._connection = None
         self.host = None
         self._jobs = {}
         self._jobs_lock = threading.Lock()
@@ -52,55 +73,139 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def init_host(self, host):
         self.host = host
         events.start_event_loop()
-        try:
-            self.conn = libvirt.open(self.uri)
-        except libvirt.libvirtError as exc:
-            raise exceptions.HypervisorError(host=host, reason=f'cannot connect to {self.uri}: '
-                                             f'{exc.get_error_message()}') from exc
-        # Keep-alives let the event loop notice a dead daemon instead of hanging on it.
-        self.conn.setKeepAlive(5, 3)
-        self._callback_ids = [
-            self.conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle_event, None),
-            self.conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, self._job_completed_event,
-                None),
-        ]
+        self._connection = connection.HypervisorConnection(
+            self.uri, host, self._connection_opened, on_lost=self._connection_lost,
+            on_restored=self._connection_restored)
+        self._connection.open()
         LOG.info('Connected to %s as host %s', self.uri, host)
 
     def cleanup_host(self):
-        if self.conn is None:
-            return
-        for callback_id in self._callback_ids:
+        if self._connection is not None:
+            self._connection.close()
+
+    @property
+    def conn(self):
+        """The open connection; waits a while ([libvirt] reconnect_wait) for it while
+        libvirtd is away, then HypervisorError."""
+        if self._connection is None:
+            raise exceptions.HypervisorError(host=self.host, reason='not connected')
+        return self._connection.get()
+
+    def is_connected(self):
+        return self._connection is not None and self._connection.connected
+
+    def _connection_opened(self, conn):
+        """A new connection (the first, or after libvirtd came back): events, then jobs."""
+        conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                    self._lifecycle_event, None)
+        conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+                                    self._job_completed_event, None)
+        with self._jobs_lock:
+            watched = dict(self._jobs)
+        for uuid, job in watched.items():
             try:
-                self.conn.domainEventDeregisterAny(callback_id)
-            except libvirt.libvirtError:
-                pass
+                dom = conn.lookupByUUIDString(uuid)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+                dom = None
+            job.rebind(dom)
+        self._attach_jobs(conn, skip=set(watched))
+
+    def _connection_lost(self, reason):
+        if self.hypervisor_lost is not None:
+            self.hypervisor_lost(reason)
+
+    def _connection_restored(self):
+        if self.hypervisor_restored is not None:
+            self.hypervisor_restored()
+
+    def _attach_jobs(self, conn, skip=()):
+        """Takes over the outgoing migration jobs of this host's domains that an earlier
+        agent process started (their record is in the domain); reports the end of those that
+        ended while no agent watched, with the guest still here."""
+        if self.job_callbacks is None:
+            return
+        for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            try:
+                self._attach_job(dom, skip)
+            except Exception:
+                # One domain that cannot be looked at must not keep the agent from starting.
+                LOG.exception('Looking for a migration job of a domain failed; going on')
+
+    def _attach_job(self, dom, skip):
         try:
-            self.conn.close()
-        except libvirt.libvirtError:
-            pass
-        self.conn = None
+            uuid = dom.UUIDString()
+            if uuid in skip:
+                return
+            record = job_record.read(dom)
+            if record is None or record.get('source_host') != self.host:
+                return
+            raw = dom.jobStats(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return
+            raise
+        on_progress, on_done = self.job_callbacks(record['migration_id'],
+                                                  record.get('conductor'))
+        running = raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE
+        outgoing = raw.get('operation') in (None, libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
+        if running and outgoing and job_record.describes_job(record, raw.get('time_elapsed')):
+            self._attach(dom, record, raw, on_progress, on_done)
+        elif not running:
+            LOG.warning('Migration %s of %s ended while no agent watched it; the guest is '
+                        'still here', record['migration_id'], uuid)
+            job_record.clear(dom)
+            on_done({'success': False, 'stats': {}, 'post_copy': False, 'forced': None,
+                     'forced_by': None, 'aborted': None,
+                     'error': 'the libvirt job ended while the agent was not running; the '
+                              'guest stayed on the source'})
+
+    def _attach(self, dom, record, raw, on_progress, on_done):
+        uuid = dom.UUIDString()
+
+        def done(outcome):
+            with self._jobs_lock:
+                self._jobs.pop(uuid, None)
+            on_done(outcome)
+
+        with self._jobs_lock:
+            if uuid in self._jobs:
+                return
+            job = migration.LiveMigrationJob.attach(dom, record, raw, on_progress, done,
+                                                    CONF.compute.progress_interval)
+            self._jobs[uuid] = job
 
     @property
     def migration_uri(self):
         if self._migration_uri:
             return self._migration_uri
-        if urllib.parse.urlparse(self.uri).netloc:
-            return self.uri
-        return f'qemu+tcp://{self.host}/system'
+        return remote.migration_uri(self.uri, self.host, CONF.libvirt.remote_transport)
+
+    def peer_uri(self, uri, peer=None):
+        """The URI to reach another host's daemon with (see remote.peer_uri)."""
+        return remote.peer_uri(uri, CONF.libvirt.remote_transport, self.remote_tls_pki_path,
+                               peer)
 
     # -- events -----------------------------------------------------------------------------
 
+    # Called in the event-loop thread: handed to the dispatch thread at once (events.py).
+
     def _lifecycle_event(self, conn, dom, event, detail, opaque):
-        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
-            self._domain_stopped(dom.UUIDString())
-        if self.on_domain_event is not None:
-            self.on_domain_event(dom.UUIDString(), event, detail)
+        events.dispatch(self._handle_lifecycle, dom.UUIDString(), event, detail)
 
     def _job_completed_event(self, conn, dom, params, opaque):
+        events.dispatch(self._handle_job_completed, dom.UUIDString(), params)
+
+    def _handle_lifecycle(self, uuid, event, detail):
+        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+            self._domain_stopped(uuid)
+        if self.on_domain_event is not None:
+            self.on_domain_event(uuid, event, detail)
+
+    def _handle_job_completed(self, uuid, params):
         with self._jobs_lock:
-            job = self._jobs.get(dom.UUIDString())
+            job = self._jobs.get(uuid)
         if job is not None:
             job.job_completed(params)
 
@@ -207,9 +312,13 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     # -- migration --------------------------------------------------------------------------
 
-    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None):
+    def live_migrate(self, uuid, dest_uri, migrate_disks, on_progress, on_done, controls=None,
+                     job_id=None):
         dom = self._lookup(uuid)
+        dest_uri = self.peer_uri(dest_uri)
         flags = migration.LIVE_FLAGS
+        if CONF.libvirt.live_migration_with_native_tls:
+            flags |= libvirt.VIR_MIGRATE_TLS
         params = {}
         disks = storage.domain_disks(dom)
         if migrate_disks:
@@ -230,9 +339,13 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
                 self._jobs.pop(uuid, None)
             on_done(outcome)
 
+        record = None
+        if job_id is not None:
+            record = job_record.make(job_id['migration_id'], job_id.get('conductor'),
+                                     self.host, dest_uri, flags, controls, data_bytes)
         job = migration.LiveMigrationJob(dom, dest_uri, flags, params, on_progress, done,
                                          CONF.compute.progress_interval, controls=controls,
-                                         data_bytes=data_bytes)
+                                         data_bytes=data_bytes, record=record)
         with self._jobs_lock:
             if uuid in self._jobs:
                 raise exceptions.Conflict(f'a migration job of {uuid} already runs here')

@@ -18,6 +18,17 @@ Controls:
   last copy finishes. libvirt resumes the guest on the target at switchover (checked on this
   machine: RUNNING/MIGRATED there after a suspend on the source during the job); when the job
   fails instead, the guest we paused is resumed here on the source.
+
+Surviving the agent and libvirtd (see job_record and connection):
+- attach() takes over a job a previous agent process started: its record (migration id,
+  conductor, controls, start time) comes from the domain's metadata, the elapsed time from
+  libvirt, so the completion timeout counts from the job's real start; the downtime stepper
+  resumes from the downtime the job has now. With no migrateToURI3 call of ours to return,
+  the end is taken from JOB_COMPLETED, or from the monitor seeing the job gone: the domain
+  gone from this host (or shut off as MIGRATED) is success, the domain still here a failure.
+- when libvirtd goes away during the job, migrateToURI3 fails with the connection, which
+  says nothing about the job: the end is not reported then, but by rebind() once the agent
+  has a new connection and can see where the guest is (still here: failed; gone: left).
 """
 
 import threading
@@ -27,6 +38,7 @@ import libvirt
 from oslo_log import log as logging
 
 from migrator.common import convergence, exceptions
+from migrator.compute.virt.libvirt import job_record, remote
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +48,33 @@ LIVE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
 # How long an abort keeps trying while migrateToURI3 has been called but libvirt has not
 # yet begun the job (abortJob then answers "no job is active").
 ABORT_START_TIMEOUT = 10.0
+
+
+# Words of libvirt's and QEMU's errors when TLS credentials are missing or not trusted
+# ("Unable to access credentials ...", "The certificate hasn't got a known issuer", ...).
+_TLS_ERROR_WORDS = ('credentials', 'certificate', 'x509', 'tls', 'handshake')
+# ... coming from QEMU (a QMP command libvirt ran, or the migration job QEMU runs).
+_QEMU_SIDE_WORDS = ('qemu command', "job 'migration out'", "job 'migration in'")
+NATIVE_TLS_HINT = (
+    '[libvirt] live_migration_with_native_tls is on: both hosts need QEMU x509 credentials '
+    '(ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem) in the '
+    'directory of qemu.conf\'s migrate_tls_x509_cert_dir (else default_tls_x509_cert_dir, '
+    'else /etc/pki/qemu), signed by one CA, the target\'s server certificate naming its '
+    'migration address; or turn the option off')
+
+
+def explain_failure(error, flags, dest_uri=None):
+    """libvirt's reason for a failed job, with what to configure when TLS is the cause:
+    QEMU's native TLS (its errors come back from a QEMU command or the migration job) or
+    the peer-to-peer connection (a qemu+tls:// dest_uri)."""
+    lower = error.lower()
+    native = bool(flags & libvirt.VIR_MIGRATE_TLS) and any(w in lower for w in _TLS_ERROR_WORDS)
+    if native and any(w in lower for w in _QEMU_SIDE_WORDS):
+        return f'{error} ({NATIVE_TLS_HINT})'
+    explained = remote.explain_connect_failure(dest_uri, error)
+    if explained != error:
+        return explained
+    return f'{error} ({NATIVE_TLS_HINT})' if native else error
 
 
 def domain_job_active(dom):
@@ -48,6 +87,13 @@ def domain_job_active(dom):
                                     libvirt.VIR_ERR_NO_DOMAIN):
             return False
         raise
+
+
+def connection_alive(dom):
+    try:
+        return bool(dom.connect().isAlive())
+    except libvirt.libvirtError:
+        return False
 
 
 def abort_domain_job(dom):
@@ -136,8 +182,9 @@ class DowntimeStepper:
 
 class LiveMigrationJob:
     def __init__(self, dom, dest_uri, flags, params, on_progress, on_done, interval,
-                 controls=None, data_bytes=None):
+                 controls=None, data_bytes=None, record=None):
         self.dom = dom
+        self.record = record          # job_record: written into the domain before the job
         self.uuid = dom.UUIDString()
         self.dest_uri = dest_uri
         self.controls = dict(controls or {})
@@ -162,11 +209,72 @@ class LiveMigrationJob:
         self.forced = None            # FORCED_POST_COPY or FORCED_PAUSE once forced
         self.forced_by = None
         self.post_copy = False
+        self.attached = False         # took over a job another agent process started
+        self._monitor_generation = 0
 
     def start(self):
+        if self.record is not None:
+            try:
+                job_record.write(self.dom, self.record)
+            except libvirt.libvirtError as exc:
+                # The job still runs; only an agent restart during it could not re-attach.
+                LOG.warning('Migration of %s: could not record the job in the domain (%s); '
+                            'an agent restart during it will not re-attach', self.uuid, exc)
         self._started = time.monotonic()
         threading.Thread(target=self._migrate, name=f'migrate-{self.uuid}', daemon=True).start()
-        threading.Thread(target=self._monitor, name=f'monitor-{self.uuid}', daemon=True).start()
+        self._start_monitor()
+
+    @classmethod
+    def attach(cls, dom, record, raw_stats, on_progress, on_done, interval):
+        """A job found running in libvirtd that an earlier agent process started."""
+        controls = record.get('controls') or {}
+        job = cls(dom, record.get('dest_uri'), record.get('flags') or 0, {}, on_progress,
+                  on_done, interval, controls=controls, data_bytes=record.get('data_bytes'),
+                  record=record)
+        job.attached = True
+        elapsed = (raw_stats.get('time_elapsed') or 0) / 1000.0
+        job._started = time.monotonic() - elapsed
+        job._resume_controls()
+        LOG.info('Migration %s of %s: re-attached to its libvirt job (running %.1fs)',
+                 record.get('migration_id'), job.uuid, elapsed)
+        job._start_monitor()
+        return job
+
+    def _resume_controls(self):
+        """What the previous agent had done to the job, read back from libvirt."""
+        if self.stepper is not None:
+            try:
+                now = self.dom.migrateGetMaxDowntime(0)
+            except libvirt.libvirtError:
+                now = None
+            if now:
+                self.stepper.index = max(
+                    [i for i, step in enumerate(self.stepper.steps) if step <= now] or [0])
+        try:
+            state, reason = self.dom.state()
+        except libvirt.libvirtError:
+            return
+        if state == libvirt.VIR_DOMAIN_PAUSED and reason == libvirt.VIR_DOMAIN_PAUSED_POSTCOPY:
+            self.forced, self.forced_by, self.post_copy = FORCED_POST_COPY, 'requested', True
+        elif state == libvirt.VIR_DOMAIN_PAUSED and reason == libvirt.VIR_DOMAIN_PAUSED_USER:
+            self.forced, self.forced_by = FORCED_PAUSE, 'requested'
+
+    def rebind(self, dom):
+        """libvirtd is back (a new connection): dom is the domain on it, None when it is not
+        on this host any more. Settles the job's end, or watches it again if it still runs."""
+        if self._ended.is_set():
+            return
+        if dom is None:
+            LOG.info('Migration of %s: the domain left this host while libvirtd was away',
+                     self.uuid)
+            self._finish(True, None, self._last_stats)
+            return
+        self.dom = dom
+        if domain_job_active(dom):
+            self.attached = True
+            self._start_monitor()
+            return
+        self._settle('libvirtd stopped during the job')
 
     # Called from the event loop thread.
     def job_completed(self, stats):
@@ -230,23 +338,48 @@ class LiveMigrationJob:
         if self._abort_requested.is_set():
             self._finish(False, 'migration aborted before the job started', {})
             return
+        dom = self.dom
         try:
-            self.dom.migrateToURI3(self.dest_uri, self.params, self.flags)
+            dom.migrateToURI3(self.dest_uri, self.params, self.flags)
         except libvirt.libvirtError as exc:
+            if not connection_alive(dom):
+                # libvirtd went away: the call failed, not necessarily the job. The end is
+                # settled by rebind() on the next connection.
+                LOG.warning('Migration of %s: lost libvirtd during the job (%s); its end '
+                            'is settled once the agent reconnects', self.uuid, exc)
+                return
             LOG.warning('Migration of %s to %s failed: %s', self.uuid, self.dest_uri, exc)
-            self._finish(False, str(exc), self._last_stats)
+            self._finish(False, explain_failure(str(exc), self.flags, self.dest_uri),
+                         self._last_stats)
             return
         LOG.info('migrateToURI3 of %s returned after %.2fs', self.uuid,
                  time.monotonic() - self._started)
         self._finish(True, None, self._last_stats)
 
-    def _monitor(self):
+    def _start_monitor(self):
+        with self._lock:
+            self._monitor_generation += 1
+            generation = self._monitor_generation
+        threading.Thread(target=self._monitor, args=(generation,),
+                         name=f'monitor-{self.uuid}', daemon=True).start()
+
+    def _monitor(self, generation):
         while not self._ended.wait(self.interval):
+            if generation != self._monitor_generation:
+                return
+            dom = self.dom
             try:
-                raw = self.dom.jobStats(0)
+                raw = dom.jobStats(0)
             except libvirt.libvirtError:
                 # The domain is gone from this host: the job just ended; the end is reported
-                # by the event or the migrate thread.
+                # by the event or the migrate thread -- or, for a job we attached to, here.
+                # A lost connection: rebind() takes over.
+                if self.attached and connection_alive(dom):
+                    self._settle()
+                return
+            if self.attached and raw.get('type', libvirt.VIR_DOMAIN_JOB_NONE) == \
+                    libvirt.VIR_DOMAIN_JOB_NONE:
+                self._settle()
                 return
             try:
                 self._sample(raw)
@@ -313,12 +446,37 @@ class LiveMigrationJob:
             'forced_by': self.forced_by,
         }
 
+    def _settle(self, error=None):
+        """The job is over and no migrateToURI3 of ours says how: ask the domain."""
+        try:
+            state, reason = self.dom.state()
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                self._finish(True, None, self._last_stats)   # it left this host
+            elif connection_alive(self.dom):
+                self._finish(False, f'cannot tell how the job ended: {exc}', self._last_stats)
+            return
+        if state == libvirt.VIR_DOMAIN_SHUTOFF and reason == libvirt.VIR_DOMAIN_SHUTOFF_MIGRATED:
+            self._finish(True, None, self._last_stats)
+            return
+        why = None
+        try:
+            why = self.dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED).get('errmsg')
+        except libvirt.libvirtError:
+            pass
+        self._finish(False, '; '.join(w for w in (error, why) if w)
+                     or 'the migration job ended with the guest still on this host',
+                     self._last_stats)
+
     def _finish(self, success, error, stats):
         with self._lock:
             if self._reported:
                 return
             self._reported = True
             self._ended.set()
+        if not success and self.record is not None:
+            # The domain stays here: a later agent must not take its record for a job.
+            job_record.clear(self.dom)
         if not success and self.forced == FORCED_PAUSE:
             self._resume_source()
         outcome = {'success': success, 'error': error,

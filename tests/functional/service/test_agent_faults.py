@@ -1,0 +1,322 @@
+"""The compute agent survives its own restart and its libvirtd's, against the real sandbox.
+
+api, conductor and an agent per host run as separate processes over the real RabbitMQ and
+PostgreSQL. A live migration is slowed to 1 MiB/s (libvirt's own bandwidth cap on the
+domain) so that the faults land while its libvirt job runs:
+
+- the source agent SIGKILLed and started again re-attaches to the job from the record in
+  the domain's metadata: progress samples resume, force-complete works, and the end is
+  reported as usual (completed); an abort after the restart cancels the job;
+- the source's libvirtd restarted during the job: the agent reports its host down, the job
+  fails with the guest on the source, the agent reconnects and reports its host up again;
+- a cold migration's disk copy cut by a restart of the target agent (which runs the copy)
+  is rolled back: the copy removed, the guest running again on its source.
+
+Figures (time from agent restart to progress resuming, from libvirtd back to the host up)
+are printed; run with -s to see them.
+"""
+
+import datetime
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+from migrator.sandbox import cluster as cluster_mod
+from migrator.sandbox import probe
+from tests.functional.service import processes
+from tests.functional.service.conftest import guest_name
+from tests.functional.service.test_conductor_restart import (
+    CRAWL_MIB_S,
+    UNLIMITED_MIB_S,
+    _set_bandwidth,
+    _slots_and_claims_given_back,
+)
+from tests.functional.service.test_live_migration import _base_config, _ready_api
+
+COPY_MIB_S = 4
+DATA_MIB = 48
+
+
+class Services:
+    """api, conductor and one agent per host; agents are killed and started by the tests."""
+
+    def __init__(self, workdir, config, host_uri):
+        self.workdir = workdir
+        self.config = config
+        self.host_uri = host_uri
+        self.others = []
+        self.agents = {}
+        self.runs = 0
+
+    def conf(self, name, host, **sections):
+        values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': host}}
+        if host in self.host_uri:
+            values['libvirt'] = {'virt_type': 'qemu', 'connection_uri': self.host_uri[host]}
+        for section, extra in sections.items():
+            values[section] = {**values.get(section, {}), **extra}
+        return processes.write_config(self.workdir / f'{name}.conf', values)
+
+    def start_agent(self, host):
+        self.runs += 1
+        self.agents[host] = processes.ServiceProcess(
+            'migrator-compute',
+            self.conf(host, host, compute={'disk_copy_bandwidth': COPY_MIB_S}),
+            self.workdir / f'{host}-{self.runs}.log')
+
+    def kill_agent(self, host):
+        """SIGKILL: no clean shutdown, as if the process crashed."""
+        agent = self.agents[host]
+        agent.proc.kill()
+        agent.proc.wait()
+        agent.stop()
+
+    def logs(self):
+        procs = self.others + list(self.agents.values())
+        return '\n'.join(f'--- {p.script} {p.log_file} ---\n{p.log()[-5000:]}' for p in procs)
+
+
+@pytest.fixture(scope='module')
+def local_guest(sandbox):
+    """A guest on a local (unshared) disk with data on it, on sandbox-host2."""
+    guest = cluster_mod.add_guest(state_dir=sandbox['state_dir'], host='sandbox-host2',
+                                  disks='local')
+    cluster = cluster_mod.load(sandbox['state_dir'])
+    probe.qemu_io(guest['name'], f'write -P 0x3c 8M {DATA_MIB}M', cluster=cluster,
+                  timeout=60)
+    return guest['name'], cluster
+
+
+@pytest.fixture(scope='module')
+def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp('agent-faults')
+    name = f'migrator_agentf_{uuid.uuid4().hex[:10]}'
+    admin = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE {name}')
+    port = processes.free_port()
+    config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
+                          module_rabbit_url)
+    config['conductor'] = {'shutdown_timeout': 3, 'disk_copy_check_interval': 1}
+    services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+    try:
+        api_conf = services.conf('api', 'api')
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
+                        '--config-file', str(api_conf), 'db', 'sync'], check=True)
+        services.others.append(processes.ServiceProcess('migrator-api', api_conf,
+                                                        workdir / 'api.log'))
+        services.others.append(processes.ServiceProcess(
+            'migrator-conductor', services.conf('conductor', 'conductor1'),
+            workdir / 'conductor.log'))
+        for host in services.host_uri:
+            services.start_agent(host)
+        # Five services start at once on a busy machine: a generous bound for the first.
+        processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,
+                             'the API to answer')
+        services.api = _ready_api(port, sandbox)
+        processes.wait_until(lambda: services.api.instance(local_guest[0]), 30,
+                             'the local guest to be reported')
+        yield services
+    except BaseException:
+        print(services.logs())
+        raise
+    finally:
+        # The agents first: a report cast after the conductor left would wait for nobody.
+        for proc in list(services.agents.values()) + list(reversed(services.others)):
+            proc.stop()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        admin.close()
+
+
+def _migration(api, migration_id):
+    return api.get(f'/v1/migrations/{migration_id}').json()
+
+
+def _start_crawling_migration(api, sandbox, name, source):
+    """A live migration of name at 1 MiB/s, once its job reports progress."""
+    _set_bandwidth(sandbox, source, name, CRAWL_MIB_S)
+    response = api.post('/v1/migrations', {'instance': name})
+    assert response.status_code == 202, response.text
+    migration_id = response.json()['id']
+    processes.wait_until(lambda: _migration(api, migration_id)['memory_processed'], 90,
+                         'the libvirt job to report progress')
+    return migration_id
+
+
+def _restart_agent_and_wait_for_progress(services, source, migration_id):
+    """Kills the source agent, starts it again; seconds from the start to the first
+    progress sample of the new process."""
+    api = services.api
+    services.kill_agent(source)
+    before = _migration(api, migration_id)
+    assert before['status'] == 'running', before
+    started = time.monotonic()
+    services.start_agent(source)
+    # At 1 MiB/s a sample of the new process is ahead of any the old one left in flight
+    # by far more than a MiB.
+    processes.wait_until(
+        lambda: (_migration(api, migration_id)['memory_processed'] or 0)
+        > before['memory_processed'] + 2 ** 20, 90, 'progress samples to resume')
+    return time.monotonic() - started
+
+
+def _log_seconds(log, first, then):
+    """Seconds between the log lines containing first and then (oslo.log timestamps)."""
+    def at(text):
+        line = next(ln for ln in log.splitlines() if text in ln)
+        return datetime.datetime.strptime(line[:23], '%Y-%m-%d %H:%M:%S.%f')
+    return (at(then) - at(first)).total_seconds()
+
+
+def test_a_restarted_source_agent_reattaches_to_the_running_live_migration(services, sandbox):
+    api, name = services.api, guest_name(sandbox)
+    [source] = probe.where(name, cluster=sandbox)
+    tick = probe.wait_for_tick(name, cluster=sandbox)
+    try:
+        migration_id = _start_crawling_migration(api, sandbox, name, source)
+        resumed = _restart_agent_and_wait_for_progress(services, source, migration_id)
+        log = services.agents[source].log()
+        assert 're-attached to its libvirt job' in log
+        print(f'\nFIGURE agent restart -> progress samples resume: {resumed:.2f} s '
+              f'(agent listening -> job re-attached: '
+              f'{_log_seconds(log, "Listening on", "re-attached to its libvirt job"):.2f} s)')
+
+        # Force-complete reaches the re-attached job: the guest is paused to finish.
+        response = api.post(f'/v1/migrations/{migration_id}/action', {'force_complete': None})
+        assert response.status_code == 202, response.text
+        assert response.json()['forced'] == 'paused'
+        _set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
+
+        done = api.wait_for_migration(migration_id, timeout=120)
+        assert done['status'] == 'completed', done
+        assert 'paused to finish it' in done['events'][-2]['detail'], done['events']
+        assert probe.where(name, cluster=sandbox) == [done['target_host']] != [source]
+        probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
+        _slots_and_claims_given_back(api)
+    except BaseException:
+        print(services.logs())
+        raise
+    finally:
+        for host in probe.where(name, cluster=sandbox):
+            _set_bandwidth(sandbox, host, name, UNLIMITED_MIB_S)
+
+
+def test_an_abort_after_the_agent_restart_cancels_the_job(services, sandbox):
+    api, name = services.api, guest_name(sandbox)
+    [source] = probe.where(name, cluster=sandbox)
+    tick = probe.wait_for_tick(name, cluster=sandbox)
+    try:
+        migration_id = _start_crawling_migration(api, sandbox, name, source)
+        _restart_agent_and_wait_for_progress(services, source, migration_id)
+
+        response = api.request_delete(f'/v1/migrations/{migration_id}')
+        assert response.status_code == 202, response.text
+        done = api.wait_for_migration(migration_id, timeout=120)
+        assert done['status'] == 'cancelled', done
+        assert probe.where(name, cluster=sandbox) == [source]
+        assert probe.where(name, cluster=sandbox, active_only=False) == [source]
+        probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
+        _slots_and_claims_given_back(api)
+    except BaseException:
+        print(services.logs())
+        raise
+    finally:
+        _set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
+
+
+def _host(api, name):
+    return next(h for h in api.get('/v1/hosts').json()['hosts'] if h['name'] == name)
+
+
+def test_a_source_libvirtd_restart_fails_the_migration_with_the_guest_on_its_source(
+        services, sandbox):
+    api, name = services.api, guest_name(sandbox)
+    [source] = probe.where(name, cluster=sandbox)
+    tick = probe.wait_for_tick(name, cluster=sandbox)
+    seen_down = threading.Event()
+
+    def while_the_daemon_is_away():
+        # The agent reported its host down when the connection closed (at SIGTERM, long
+        # before the old daemon finished exiting).
+        if _host(api, source)['state'] == 'down':
+            seen_down.set()
+
+    try:
+        migration_id = _start_crawling_migration(api, sandbox, name, source)
+        cluster_mod.restart_libvirtd(sandbox['state_dir'], source,
+                                     between=while_the_daemon_is_away)
+        back = time.monotonic()
+        assert seen_down.is_set(), _host(api, source)
+        processes.wait_until(lambda: _host(api, source)['state'] == 'up', 60,
+                             f'{source} to be reported up again')
+        print(f'\nFIGURE libvirtd back -> host reported up: {time.monotonic() - back:.2f} s')
+
+        done = api.wait_for_migration(migration_id, timeout=120)
+        assert done['status'] == 'failed', done
+        # The agent's word once it reconnected, or (should the conductor's poll of a silent
+        # job get there first) what the hypervisors then say: the same end either way.
+        assert ('libvirtd stopped during the job' in done['error']
+                or 'without moving the guest' in done['error']), done
+        assert probe.where(name, cluster=sandbox) == [source]
+        assert probe.where(name, cluster=sandbox, active_only=False) == [source]
+        probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
+        _slots_and_claims_given_back(api)
+        assert 'Reconnected to libvirtd' in services.agents[source].log()
+
+        # The reconnected agent works as before: the guest moves.
+        _set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
+        response = api.post('/v1/migrations', {'instance': name})
+        assert response.status_code == 202, response.text
+        assert api.wait_for_migration(response.json()['id'])['status'] == 'completed'
+    except BaseException:
+        print(services.logs())
+        raise
+    finally:
+        for host in probe.where(name, cluster=sandbox):
+            _set_bandwidth(sandbox, host, name, UNLIMITED_MIB_S)
+
+
+def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, local_guest):
+    api = services.api
+    name, cluster = local_guest
+    guest = next(g for g in cluster['guests'] if g['name'] == name)
+    [source] = probe.where(name, cluster=cluster)
+    target = next(h for h in cluster['hosts'] if h['name'] != source)
+    copy = os.path.join(target['image_dir_outside'], os.path.basename(guest['disk']))
+    try:
+        response = api.post('/v1/migrations', {'instance': name, 'type': 'cold',
+                                               'target_host': target['name']})
+        assert response.status_code == 202, response.text
+        migration_id = response.json()['id']
+        processes.wait_until(
+            lambda: (_migration(api, migration_id)['disk_processed'] or 0) > 0, 90,
+            'the disk copy to make progress')
+        assert os.path.exists(copy)
+        services.kill_agent(target['name'])
+        console_size = os.path.getsize(guest['console_log'])   # the guest is off now
+        services.start_agent(target['name'])
+
+        done = api.wait_for_migration(migration_id, timeout=120)
+        assert done['status'] == 'failed', done
+        assert 'without reporting its end' in done['error'], done
+        assert probe.where(name, cluster=cluster) == [source]   # running again
+        assert not os.path.exists(copy)
+
+        def ticked_again():
+            with open(guest['console_log'], 'rb') as f:
+                f.seek(console_size)
+                return probe.TICK_RE.search(f.read())
+        processes.wait_until(ticked_again, 120, 'a new tick on the serial console',
+                             interval=0.2)
+        _slots_and_claims_given_back(api)
+    except BaseException:
+        print(services.logs())
+        raise
+
+
+pytestmark = pytest.mark.functional
