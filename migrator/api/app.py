@@ -2,7 +2,7 @@
 
 import pecan
 
-from migrator.api import auth, hooks, middleware
+from migrator.api import auth, hooks, microversion, middleware, operations
 from migrator.api.controllers import root
 
 
@@ -23,12 +23,18 @@ def setup_app(db=None, conductor_api=None):
 
     app = pecan.make_app(
         root.RootController(),
-        hooks=[hooks.ContextHook(), hooks.ResourcesHook(db, conductor_api),
-               hooks.ErrorHook()],
+        hooks=[hooks.ContextHook(), microversion.MicroversionHook(),
+               hooks.ResourcesHook(db, conductor_api), hooks.ErrorHook()],
         debug=False,
         force_canonical=False,
         # Host and instance names contain dots: never read "node1.example.com" as a
         # request for a ".com" rendering.
         guess_content_type_from_ext=False,
     )
-    return middleware.wrap(app, authenticate=auth.wrap)
+
+    def authenticated(wsgi_app):
+        # /healthcheck and /metrics answer before the authentication layer: a load
+        # balancer's or Prometheus' probe carries no token.
+        return operations.wrap(auth.wrap(wsgi_app), db)
+
+    return middleware.wrap(app, authenticate=authenticated)

@@ -10,8 +10,10 @@ the log only, never to the client.
 
 import http
 import json
+import os
 
 import oslo_messaging as messaging
+import pecan
 import webob
 import webob.exc
 from oslo_config import cfg
@@ -80,6 +82,34 @@ def db_outage(exc):
     return isinstance(exc, _DB_OUTAGE)
 
 
+_FRAMEWORK_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (pecan, webob))
+_FRAMEWORK_FILES = ('cgi.py', 'multipart.py')
+
+
+def _refused_by_framework(exc, method, path):
+    """(code, message) when pecan or webob raised a TypeError or ValueError themselves,
+    before any controller code ran: a controller called without the id it needs (a
+    method on a collection that only its members have: 405), or a body that cannot be
+    parsed as its Content-Type says (400). None for errors raised in our own code."""
+    if not isinstance(exc, (TypeError, ValueError)):
+        return None
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    filename = tb.tb_frame.f_code.co_filename
+    if not (filename.startswith(_FRAMEWORK_DIRS)
+            or os.path.basename(filename) in _FRAMEWORK_FILES):
+        return None
+    if isinstance(exc, TypeError):
+        LOG.info('%s %s refused (405): %s', method, path, exc)
+        return 405, f'Method {method} is not allowed on {path}.'
+    LOG.info('%s %s refused (400): %s', method, path, exc)
+    return 400, (f'the request body cannot be parsed as its Content-Type says ({exc}); send '
+                 'JSON with Content-Type: application/json')
+
+
 def translate(exc, request=None):
     """(code, message) for an exception raised while serving `request`; logs what needs it."""
     method = getattr(request, 'method', '?')
@@ -123,6 +153,9 @@ def translate(exc, request=None):
         if code >= 500:
             LOG.error('%s %s failed: %s', method, path, message)
         return code, message
+    framework_code = _refused_by_framework(exc, method, path)
+    if framework_code is not None:
+        return framework_code
     LOG.error('Unexpected error on %s %s', method, path, exc_info=exc)
     return _unexpected(request)
 

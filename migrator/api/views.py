@@ -9,6 +9,9 @@ import json
 
 from oslo_config import cfg
 
+from migrator.api import microversion
+from migrator.common import figures
+
 CONF = cfg.CONF
 
 HOST_FIELDS = (
@@ -126,6 +129,8 @@ def host(record, instances, in_flight=None, now=None):
         view['memory_mb_free'] = (memory_mb - (record.get('reserved_memory_mb') or 0)
                                   - (record.get('memory_mb_used') or 0))
     view['state'] = host_state(record.get('last_heartbeat'), now)
+    if microversion.at_least('1.2'):
+        view['agent_version'] = record.get('agent_version')
     view['instances'] = instances
     view.update(_scheduling(record, in_flight))
     return view
@@ -144,6 +149,9 @@ def server_group(record):
 def migration(record, with_events=True, samples_count=None):
     view = _pick(record, MIGRATION_FIELDS)
     view['requester'] = requester(record)
+    if microversion.at_least('1.1'):
+        view['duration_seconds'] = figures.duration_seconds(record)
+        view['bytes_transferred'] = figures.bytes_transferred(record)
     if with_events:
         view['events'] = [_event(event) for event in record.get('events') or ()]
     if samples_count is not None:

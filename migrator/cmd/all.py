@@ -19,7 +19,7 @@ from migrator.api import app as api_app
 from migrator.api import auth, wsgi
 from migrator.cmd import compute as compute_cmd
 from migrator.cmd import conductor as conductor_cmd
-from migrator.common import exceptions, rpc, service
+from migrator.common import exceptions, notifications, rpc, service
 from migrator.db import api as db_api
 
 CONF = cfg.CONF
@@ -87,6 +87,7 @@ class AllInOne:
             agent.stop()
         self.conductor_service.stop()
         self.conductor.stop()
+        notifications.reset()
         rpc.cleanup()
 
 

@@ -9,7 +9,7 @@ from oslo_log import log as logging
 from migrator import conf  # noqa: F401 - registers the options
 from migrator.api import app as api_app
 from migrator.api import auth, wsgi
-from migrator.common import rpc, service
+from migrator.common import notifications, rpc, service
 from migrator.db import api as db_api
 
 CONF = cfg.CONF
@@ -69,6 +69,7 @@ def main(argv=None):
     try:
         server.run()
     finally:
+        notifications.reset()
         rpc.cleanup()
     LOG.info('migrator-api stopped')
     return 0

@@ -45,7 +45,7 @@ class Client:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _request(self, method, path, params=None, json=None):
+    def _request(self, method, path, params=None, json=None, headers=None):
         url = self.url + path
         headers = {'Accept': 'application/json'}
         if method in ('POST', 'PUT', 'PATCH'):
@@ -252,3 +252,25 @@ class Client:
     def plan_apply(self, plan_id):
         """Returns the plan, now `applying` (the API answered 202)."""
         return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply')[1]
+
+    # -- operations -------------------------------------------------------------------------
+
+    def readiness(self):
+        """(ready, {check: reason}) from /healthcheck (503 is an answer here, not an error)."""
+        try:
+            resp = self.session.get(self.url + '/healthcheck', timeout=self.timeout,
+                                    headers={'Accept': 'application/json'})
+        except requests.exceptions.RequestException as exc:
+            raise ConnectionFailed(f'cannot reach the migrator API at {self.url}: {exc}') \
+                from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        reasons = body.get('reasons') or [resp.text.strip() or resp.reason]
+        return resp.status_code == 200, reasons
+
+    def host_list_at(self, microversion):
+        """The hosts as the given API microversion shows them ("migration X.Y")."""
+        return self._request('GET', '/v1/hosts',
+                             headers={'OpenStack-API-Version': microversion})[1]['hosts']

@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator import conf  # noqa: F401  (registers the options)
-from migrator.common import exceptions, rpc, service
+from migrator.common import exceptions, metrics, rpc, service
 from migrator.compute import manager
 from migrator.compute.virt.libvirt import driver as libvirt_driver
 
@@ -27,6 +27,8 @@ def build(host=None, uri=None, virt_type=None, migration_uri=None, remote_tls_pk
 def main(argv=None):
     service.prepare(argv if argv is not None else sys.argv, 'migrator compute agent')
     agent, rpc_service = build()
+    metrics_server = metrics.MetricsServer(CONF.metrics.compute_port)
+    metrics_server.start()
     # Listening before the first report: a conductor that sees the host up may call it at
     # once, and a call to a queue not declared yet is lost (the caller waits its timeout).
     rpc_service.start()
@@ -35,6 +37,7 @@ def main(argv=None):
     except exceptions.MigratorException as exc:
         LOG.error('%s', exc)
         rpc_service.stop()
+        metrics_server.stop()
         rpc.cleanup()
         return 1
     try:
@@ -42,5 +45,6 @@ def main(argv=None):
     finally:
         rpc_service.stop()
         agent.stop()
+        metrics_server.stop()
         rpc.cleanup()
     return 0

@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator import conf  # noqa: F401  (registers the options)
-from migrator.common import exceptions, rpc, service
+from migrator.common import exceptions, metrics, notifications, rpc, service
 from migrator.conductor import manager
 from migrator.db import api as db_api
 
@@ -16,7 +16,11 @@ LOG = logging.getLogger(__name__)
 
 def build(db=None):
     """The conductor's endpoint and its RPC service, not yet started."""
-    endpoint = manager.ConductorManager(db or db_api.get_database())
+    db = db or db_api.get_database()
+    # Notifications and metrics follow what the conductor records in the database.
+    notifications.install(db)
+    metrics.install(db)
+    endpoint = manager.ConductorManager(db)
     return endpoint, service.RPCService(rpc.CONDUCTOR_TOPIC, CONF.host, endpoint)
 
 
@@ -31,6 +35,8 @@ def main(argv=None):
         LOG.error('%s', exc)
         sys.stderr.write(f'migrator-conductor: {exc}\n')
         return 1
+    metrics_server = metrics.MetricsServer(CONF.metrics.conductor_port)
+    metrics_server.start()
     rpc_service.start()
     endpoint.start()
     try:
@@ -38,5 +44,7 @@ def main(argv=None):
     finally:
         rpc_service.stop()
         endpoint.stop()
+        metrics_server.stop()
+        notifications.reset()
         rpc.cleanup()
     return 0

@@ -9,6 +9,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from migrator.common import context as migrator_context
+from migrator.common import metrics
 
 CONF = cfg.CONF
 
@@ -59,9 +60,10 @@ def get_client(target, version_cap=None, timeout=None, retry=None):
     outage fails a caller within about timeout seconds instead of hanging it."""
     if retry is None:
         retry = CONF.conductor.rpc_retry
-    return messaging.get_rpc_client(get_transport(), target, version_cap=version_cap,
-                                    serializer=ContextSerializer(), timeout=timeout,
-                                    retry=None if retry < 0 else retry)
+    # Failed calls and casts are counted by method (migrator_rpc_errors_total).
+    return metrics.CountingRPCClient(messaging.get_rpc_client(
+        get_transport(), target, version_cap=version_cap, serializer=ContextSerializer(),
+        timeout=timeout, retry=None if retry < 0 else retry))
 
 
 def get_server(target, endpoints):

@@ -20,7 +20,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import context as migrator_context
-from migrator.common import exceptions, failpoints
+from migrator.common import exceptions, failpoints, metrics, version
 from migrator.compute import outbox
 from migrator.conductor import rpcapi as conductor_rpcapi
 
@@ -139,8 +139,10 @@ class ComputeManager:
         inventory['memory_mb_used'] = sum(d['memory_mb'] for d in domains if d['active'])
         inventory['vcpus_used'] = sum(d['vcpus'] for d in domains if d['active'])
         inventory['reserved_memory_mb'] = CONF.compute.reserved_host_memory_mb
+        inventory['agent_version'] = version.version_string()
         self.conductor_api.report_host(migrator_context.get_admin_context(), self.host,
                                        inventory, domains, reported_at)
+        metrics.AGENT_LAST_REPORT.labels(self.host).set_to_current_time()
 
     # -- RPC endpoints ----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import aborts, context, exceptions, states
+from migrator.common import aborts, context, exceptions, notifications, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import (
     audit,
@@ -400,18 +400,34 @@ class ConductorManager:
                 host=migration['source_host'], id=migration_id,
                 timeout=CONF.conductor.compute_rpc_timeout) from None
         LOG.info('Migration %s forced to complete: %s', migration_id, result.get('forced'))
+        notifications.migration_event('migration.force_complete',
+                                      self.db.migration_get(migration_id), ctxt,
+                                      forced=result.get('forced'))
         return result
 
     def migration_progress(self, ctxt, migration_id, stats):
         self.waiters.touch(migration_id)
         try:
-            self.db.migration_update_progress(migration_id, progress.progress_values(stats),
-                                              sample=True)
+            recorded = self.db.migration_update_progress(
+                migration_id, progress.progress_values(stats), sample=True)
         except exceptions.MigrationNotFound:
             LOG.warning('Progress for unknown migration %s dropped', migration_id)
             return
+        if recorded:
+            self._notify_progress(migration_id)
         if stats.get('post_copy'):
             self._entered_post_copy(migration_id, stats.get('forced_by'))
+
+    def _notify_progress(self, migration_id):
+        """migration.progress, rate limited; the requester is the migration's (the task's
+        context), not the agent that reported."""
+        with self._tasks_lock:
+            task = self._tasks.get(migration_id)
+        try:
+            notifications.migration_progress(self.db.migration_get(migration_id),
+                                             task.ctxt if task is not None else None)
+        except exceptions.MigrationNotFound:
+            pass
 
     def _entered_post_copy(self, migration_id, reason):
         """The agent switched the job to post-copy: the guest runs on the target from now

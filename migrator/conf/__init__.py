@@ -12,6 +12,8 @@ from migrator.conf import (
     default,
     drain,
     libvirt,
+    metrics,
+    notifications,
     planner,
     scheduler,
 )
@@ -19,5 +21,6 @@ from migrator.conf import (
 CONF = cfg.CONF
 
 for _module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
-                libvirt, planner):
+                libvirt, planner, metrics,
+                notifications):
     _module.register_opts(CONF)

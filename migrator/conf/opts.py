@@ -10,6 +10,8 @@ from migrator.conf import (
     default,
     drain,
     libvirt,
+    metrics,
+    notifications,
     planner,
     scheduler,
 )
@@ -18,7 +20,8 @@ from migrator.conf import (
 def list_opts():
     result = []
     for module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
-                   libvirt, planner):
+                   libvirt, planner, metrics,
+                   notifications):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

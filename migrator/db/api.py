@@ -30,10 +30,12 @@ from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
+from migrator.db.observers import ObserversMixin, observed
 from migrator.db.ownership import OwnershipQueries
 from migrator.db.reset_state import MigrationResetMixin
 from migrator.db.scheduler_api import SchedulerQueries
 from migrator.db.server_groups_api import ServerGroupQueries
+from migrator.db.stats import StatsQueries
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
 
@@ -50,7 +52,7 @@ def _check_fields(values, allowed, what):
 
 class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMixin,
                progress.ProgressQueries, db_plans.PlansMixin, SchedulerQueries,
-               ServerGroupQueries, OwnershipQueries):
+               ServerGroupQueries, OwnershipQueries, ObserversMixin, StatsQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
@@ -288,6 +290,7 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
     # -- migrations -------------------------------------------------------------------------
 
     @db_engine.retry_on_deadlock
+    @observed('migration')
     def migration_create(self, values, detail='requested'):
         """Lock the instance and record a new migration in state `accepted`.
 
@@ -380,6 +383,7 @@ class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMi
         with self._read() as conn:
             return [_dict(r) for r in conn.execute(query)]
 
+    @observed('migration')
     @db_engine.retry_on_deadlock
     def migration_transition(self, mig_id, from_states, to_state, detail=None, values=None,
                              owner=None):

@@ -14,6 +14,7 @@ from migrator.db import drain_models as dm
 from migrator.db import engine as db_engine
 from migrator.db import paging, requester
 from migrator.db.models import hosts, migrations, utcnow
+from migrator.db.observers import observed
 
 # Columns of the migration shown next to each item, so one read shows the drain's progress.
 _MIGRATION_COLUMNS = ('status', 'progress', 'error', 'eta_seconds', 'target_host')
@@ -29,6 +30,7 @@ def _drain_dict(row):
 class DrainQueries:
     """Needs self._write(), self._read() and self.engine (Database provides them)."""
 
+    @observed('drain')
     @db_engine.retry_on_deadlock
     def drain_create(self, values, items=(), host_status=None):
         """Record a new job in state `accepted`, with its items (pending), atomically.
@@ -138,6 +140,7 @@ class DrainQueries:
                                  .where(dm.drains.c.active_host == host)).scalar()
             return self._drain_get(conn, found) if found else None
 
+    @observed('drain')
     @db_engine.retry_on_deadlock
     def drain_transition(self, drain_id, from_states, to_state, values=None, conductor=None,
                          generation=None):

@@ -51,7 +51,7 @@ SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity')
 HOST_REPORT_FIELDS = frozenset({
     'address', 'hypervisor_uri', 'virt_type', 'hypervisor_version', 'cpu_model',
     'memory_mb', 'memory_mb_used', 'vcpus', 'vcpus_used', 'disk_gb', 'disk_gb_used',
-    'reserved_memory_mb', 'cpu_models',
+    'reserved_memory_mb', 'cpu_models', 'agent_version',
 })
 HOST_DEFAULTS = {
     'virt_type': 'kvm', 'hypervisor_version': 0, 'memory_mb': 0, 'memory_mb_used': 0,
@@ -173,6 +173,8 @@ class Host(Base):
     # The agent's clock when it gathered the newest report applied to the *_used columns: a
     # report gathered earlier but delivered later (by the other conductor) is not applied.
     usage_reported_at: Mapped[datetime.datetime | None]
+    # The migrator version of the host's agent, as it last reported it.
+    agent_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from migrator.common import exceptions
 from migrator.db import models, paging, requester
 from migrator.db.models import plan_moves, plans, utcnow
+from migrator.db.observers import observed
 
 
 def _dict(row):
@@ -25,6 +26,7 @@ def _check(values, allowed, what):
 
 class PlansMixin:
 
+    @observed('plan')
     def plan_create(self, values, moves):
         """Records a plan in state `planned` with its moves (dicts of models.MOVE_FIELDS)."""
         _check(values, models.PLAN_CREATE_FIELDS, 'plan_create')
@@ -72,6 +74,7 @@ class PlansMixin:
                                             'plan id')
             return [_dict(r) for r in conn.execute(query)]
 
+    @observed('plan')
     def plan_transition(self, plan_id, from_state, to_state, values=None, owner=None):
         """CAS the plan from from_state to to_state; returns it, or raises
         InvalidPlanTransition with its current state.

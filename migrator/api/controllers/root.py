@@ -3,6 +3,7 @@
 import pecan
 from pecan import expose
 
+from migrator.api import microversion
 from migrator.api.controllers import v1
 
 
@@ -11,6 +12,8 @@ def version_doc(application_url):
         'id': 'v1',
         'status': 'CURRENT',
         'links': [{'rel': 'self', 'href': application_url + '/v1'}],
+        'min_version': str(microversion.MIN_VERSION),
+        'version': str(microversion.MAX_VERSION),
     }
 
 

@@ -33,6 +33,7 @@ from migrator.cmd.manage import (
     plans,
     rebalance,
     server_groups,
+    status,
     users,
 )
 from migrator.common import exceptions
@@ -44,7 +45,7 @@ _DEFAULT_API_HOST = '127.0.0.1'
 
 # Each command group lives in its own module with a register(commands) function.
 COMMAND_GROUPS = (database, hosts, drains, instances, migrations, server_groups, plans, cluster,
-                  rebalance, audit, users)
+                  rebalance, audit, status, users)
 
 
 def build_parser(argv=()):

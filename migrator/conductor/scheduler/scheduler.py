@@ -11,7 +11,7 @@ import datetime
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions
+from migrator.common import exceptions, metrics
 from migrator.conductor.scheduler import filters as filters_mod
 from migrator.conductor.scheduler import host_state, request_spec
 from migrator.conductor.scheduler import weighers as weighers_mod
@@ -189,6 +189,7 @@ class Scheduler:
 
     # -- what callers use -------------------------------------------------------------------
 
+    @metrics.timed(metrics.SCHEDULER_DECISION)
     def select_destination(self, instance, migration_type, requested_target, migration_id,
                            block_migration=None):
         """Choose the target and claim the guest's room there; returns the host's name.

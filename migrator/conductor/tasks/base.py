@@ -79,6 +79,9 @@ class MigrationTask:
     # -- running ----------------------------------------------------------------------------
 
     def run(self):
+        # The requester's context is this thread's (notifications name who asked).
+        if hasattr(self.ctxt, 'update_store'):
+            self.ctxt.update_store()
         try:
             self.execute()
         except exceptions.InvalidStateTransition as exc:

@@ -74,6 +74,8 @@ class DrainTask:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self):
+        if hasattr(self.ctxt, 'update_store'):
+            self.ctxt.update_store()  # notifications name who asked
         try:
             self.execute()
         except Exception:

@@ -117,6 +117,8 @@ class PlanApplier:
         self.interval = CONF.planner.apply_poll_interval
 
     def run(self, plan_id):
+        if hasattr(self.ctxt, 'update_store'):
+            self.ctxt.update_store()  # notifications name who asked
         try:
             self._run(plan_id)
         except exceptions.InvalidPlanTransition as exc:

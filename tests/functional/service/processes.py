@@ -127,7 +127,7 @@ class ApiClient:
                           interval=interval)
 
 
-def start_migrator_all(work, state_dir, compute=None):
+def start_migrator_all(work, state_dir, compute=None, timeout=60):
     """migrator-all on a SQLite file in work, with an agent per host of the sandbox in
     state_dir; returns (process, ApiClient) once the API answers. compute: extra [compute]
     options (report_interval is 2 s unless given)."""
@@ -142,7 +142,7 @@ def start_migrator_all(work, state_dir, compute=None):
     proc = ServiceProcess('migrator-all', conf, f'{work}/all.log')
     api = ApiClient(f'http://127.0.0.1:{port}')
     try:
-        wait_until(api.answers, 60, 'the API')
+        wait_until(api.answers, timeout, 'the API')
     except BaseException:
         proc.stop()
         raise

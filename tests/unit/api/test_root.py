@@ -136,3 +136,27 @@ def test_oversized_body_is_json_413(client, cluster):
     resp = client.post('/v1/migrations', raw='{"instance": "' + 'x' * (1024 * 1024) + '"}')
     assert_error(resp, 413, 'larger than')
     assert cluster.migration_list() == []
+
+
+@pytest.mark.parametrize('method,path', [
+    ('PUT', '/v1/hosts'), ('DELETE', '/v1/migrations'), ('DELETE', '/v1/drains'),
+    ('DELETE', '/v1/server-groups'), ('DELETE', '/v1/server-groups/g/members')])
+def test_member_methods_on_collections_are_405(client, method, path):
+    assert_error(client.request(method, path), 405, method, path)
+
+
+def test_unparseable_multipart_body_is_400(client):
+    from webob import Request
+    req = Request.blank('/v1/plans', method='POST',
+                        headers={'Content-Type': 'multipart/form-data'})
+    req.body = b'{"goal": "balance"}'
+    resp = req.get_response(client.app)
+    assert resp.status_int in (400, 415), resp.text
+    assert 'Traceback' not in resp.text
+
+
+def test_a_type_error_in_our_code_stays_a_500(client, db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise TypeError('a bug of ours')
+    monkeypatch.setattr(db, 'host_list', broken)
+    assert_error(client.get('/v1/hosts'), 500, 'unexpected error')

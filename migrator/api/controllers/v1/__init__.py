@@ -3,12 +3,14 @@
 import pecan
 from pecan import expose
 
+from migrator.api import microversion
 from migrator.api.controllers.v1 import (
     audit,
     drains,
     hosts,
     instances,
     migrations,
+    openapi_doc,
     plans,
     server_groups,
 )
@@ -36,9 +38,13 @@ class V1Controller:
                 {'rel': name, 'href': f'{base}/{name}'}
                 for name in ('hosts', 'instances', 'migrations', 'drains', 'plans',
                              'server-groups', 'audit')
-            ],
+            ] + [{'rel': 'describedby', 'href': f'{base}/openapi.json',
+                  'type': 'application/vnd.oai.openapi+json'}],
+            'min_version': str(microversion.MIN_VERSION),
+            'version': str(microversion.MAX_VERSION),
         }
 
 
 # Not a Python name: routed by hand.
 pecan.route(V1Controller, 'server-groups', server_groups.ServerGroupsController())
+pecan.route(V1Controller, 'openapi.json', openapi_doc.OpenAPIController())

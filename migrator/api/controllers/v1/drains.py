@@ -16,7 +16,7 @@ from pecan import expose, rest
 
 from migrator.api import drain_schemas, drain_views, hooks, policy, schemas, views
 from migrator.api.controllers.v1 import utils
-from migrator.common import exceptions
+from migrator.common import exceptions, notifications
 from migrator.db import drain_models as dm
 
 CONF = cfg.CONF
@@ -142,10 +142,12 @@ class HostUndrainController(rest.RestController):
         if body['return_guests']:
             origin = db.drain_latest(name, kind='drain')
             returning = self._guests_to_return(db, origin) if origin else []
+        notifications.undrain(name, 'start', ctxt=ctxt)
         host = db.host_set_status(name, 'enabled', None)
         result = {'host': views.host(host, len(db.instance_list(host=name))), 'return': None}
         if not returning:
             LOG.info('Host %s back in service; no guests to return', name)
+            notifications.undrain(name, 'end', ctxt=ctxt)
             return result
         job = db.drain_create(
             {'kind': 'return', 'host': name, 'mode': origin['mode'],

@@ -12,7 +12,7 @@ from pecan import expose, rest
 
 from migrator.api import hooks, policy, schemas, views
 from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
-from migrator.common import aborts, convergence, exceptions, states
+from migrator.common import aborts, convergence, exceptions, notifications, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -164,6 +164,8 @@ class MigrationsController(rest.RestController):
             migration = self._ask_conductor(request, migration)
             break
         LOG.info('Abort of migration %s accepted (%s)', migration['id'], migration['status'])
+        notifications.migration_event('migration.abort', migration, hooks.get_context(request),
+                                      reason=aborts.API_REASON)
         pecan.response.status = 202
         return views.migration(migration)
 

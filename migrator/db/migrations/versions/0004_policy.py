@@ -1,7 +1,7 @@
 """Who did what: the requester of each migration, drain, plan and event.
 
 Revision ID: 0004_policy
-Revises: 0004_faults_conductor
+Revises: 0004_observability
 Create Date: 2026-11-29
 
 The user (id and name), project (id and name) and request ids (this API's request_id, and
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_policy'
-down_revision = '0004_faults_conductor'
+down_revision = '0004_observability'
 branch_labels = None
 depends_on = None
 

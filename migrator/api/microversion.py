@@ -1,0 +1,133 @@
+"""API microversions: `OpenStack-API-Version: migration X.Y`, as in Nova.
+
+A request without the header gets the oldest version (MIN_VERSION), so a client written
+against 1.0 keeps the shapes it knows; `latest` asks for MAX_VERSION. Every change to a
+request or a response raises MAX_VERSION by one minor version and adds a line to HISTORY;
+views shape their output by the request's version (see requested()).
+"""
+
+import contextvars
+
+import microversion_parse
+from pecan import hooks
+
+from migrator.common import exceptions
+
+SERVICE_TYPE = 'migration'
+HEADER = 'OpenStack-API-Version'
+
+# What each version added; the last key is MAX_VERSION.
+HISTORY = {
+    '1.0': 'The API as first released.',
+    '1.1': "A migration's document has duration_seconds (started to finished, or to now "
+           'while it runs) and bytes_transferred (memory and disk bytes copied).',
+    '1.2': "A host's document has agent_version: the migrator version its agent reported.",
+}
+
+
+class Version(tuple):
+    """(major, minor), ordered; str() is 'X.Y'."""
+
+    def __new__(cls, major, minor):
+        return super().__new__(cls, (int(major), int(minor)))
+
+    @classmethod
+    def parse(cls, text):
+        parsed = microversion_parse.parse_version_string(text)
+        return cls(parsed.major, parsed.minor)
+
+    def __str__(self):
+        return f'{self[0]}.{self[1]}'
+
+
+MIN_VERSION = Version.parse(next(iter(HISTORY)))
+MAX_VERSION = Version.parse(list(HISTORY)[-1])
+
+# The version of the request being served in this thread (set by MicroversionHook); code
+# outside a request (the CLI, tests of the views) gets MAX_VERSION.
+_CURRENT = contextvars.ContextVar('migrator_api_version', default=None)
+
+
+class VersionNotAcceptable(exceptions.MigratorException):
+    code = 406
+
+
+def from_headers(headers):
+    """The Version a request asks for: MIN_VERSION without the header; Invalid (400) for a
+    malformed header, VersionNotAcceptable (406) for a version outside MIN..MAX."""
+    try:
+        text = microversion_parse.get_version(headers, SERVICE_TYPE)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.Invalid(f'header {HEADER}: {exc}') from None
+    if text is None:
+        return MIN_VERSION
+    if text.strip().lower() == 'latest':
+        return MAX_VERSION
+    try:
+        version = Version.parse(text)
+    except (TypeError, ValueError):
+        raise exceptions.Invalid(
+            f"header {HEADER}: '{text}' is not a version; give '{SERVICE_TYPE} X.Y' with "
+            f'X.Y from {MIN_VERSION} to {MAX_VERSION}, or latest') from None
+    if not MIN_VERSION <= version <= MAX_VERSION:
+        raise VersionNotAcceptable(
+            f'API version {version} is not supported: this API serves {SERVICE_TYPE} '
+            f'{MIN_VERSION} to {MAX_VERSION}')
+    return version
+
+
+def set_requested(version):
+    return _CURRENT.set(version)
+
+
+def reset(token):
+    _CURRENT.reset(token)
+
+
+def requested():
+    """The version of the request being served, or MAX_VERSION outside a request."""
+    version = _CURRENT.get()
+    return MAX_VERSION if version is None else version
+
+
+def at_least(text):
+    return requested() >= Version.parse(text)
+
+
+def header_value(version):
+    return f'{SERVICE_TYPE} {version}'
+
+
+class MicroversionHook(hooks.PecanHook):
+    """Reads the request's version before its controller runs (a bad header is a 400 or 406
+    before anything is done) and names the version served in the response."""
+
+    priority = 15
+
+    def on_route(self, state):
+        request = state.request
+        request.context['migrator_version_token'] = None
+        version = from_headers(request.headers)
+        request.context['migrator_version'] = version
+        request.context['migrator_version_token'] = set_requested(version)
+
+    def after(self, state):
+        self._finish(state)
+
+    def on_error(self, state, exc):
+        self._finish(state)
+
+    @staticmethod
+    def _finish(state):
+        context = state.request.context
+        version = context.get('migrator_version')
+        response = state.response
+        if version is not None and response is not None:
+            response.headers[HEADER] = header_value(version)
+            response.headers['Vary'] = HEADER
+        token = context.pop('migrator_version_token', None)
+        if token is not None:
+            try:
+                reset(token)
+            except ValueError:
+                pass  # set in another context (thread): nothing of ours to undo

@@ -1,0 +1,233 @@
+"""JSON schemas of the API's responses, by microversion.
+
+The field lists come from the views (migrator.api.views, drain_views): a field added to a
+view without a type here fails tests/unit/api/test_response_schemas.py, which validates
+every view's output against these schemas; the OpenAPI document (openapi.py) is built from
+them and from the request schemas. Nothing is written twice.
+"""
+
+from migrator.api import drain_views, microversion, views
+from migrator.common import states
+from migrator.db import drain_models, models
+
+
+def _t(*types, **extra):
+    return {'type': list(types) if len(types) > 1 else types[0], **extra}
+
+
+TIME = _t('string', format='date-time', description='ISO 8601 UTC, e.g. '
+                                                    '2024-05-01T12:00:00.125Z')
+TIME_OR_NULL = _t('string', 'null', description='ISO 8601 UTC, or null')
+STR = _t('string')
+STR_OR_NULL = _t('string', 'null')
+INT = _t('integer')
+INT_OR_NULL = _t('integer', 'null')
+NUM = _t('number')
+NUM_OR_NULL = _t('number', 'null')
+BOOL_OR_NULL = _t('boolean', 'null')
+
+
+def _obj(properties, required=None, additional=False, **extra):
+    return {'type': 'object', 'properties': properties,
+            'required': sorted(properties) if required is None else required,
+            'additionalProperties': additional, **extra}
+
+
+def _fields(names, types, default=None):
+    """{name: schema} for every name of a view's field list; a name without a type is a
+    mistake that must not go unnoticed."""
+    result = {}
+    for name in names:
+        if name in types:
+            result[name] = types[name]
+        elif default is not None:
+            result[name] = default
+        else:
+            raise KeyError(f'response_schemas: no type for field {name!r}')
+    return result
+
+
+_PROGRESS_TYPES = {
+    'progress': NUM_OR_NULL, 'memory_progress': NUM_OR_NULL, 'disk_progress': NUM_OR_NULL,
+    'memory_total': INT_OR_NULL, 'memory_processed': INT_OR_NULL,
+    'memory_remaining': INT_OR_NULL, 'disk_total': INT_OR_NULL, 'disk_processed': INT_OR_NULL,
+    'disk_remaining': INT_OR_NULL, 'data_total': INT_OR_NULL, 'data_processed': INT_OR_NULL,
+    'data_remaining': INT_OR_NULL, 'dirty_rate': INT_OR_NULL, 'transfer_rate': INT_OR_NULL,
+    'iteration': INT_OR_NULL, 'downtime_ms': INT_OR_NULL, 'downtime_limit_ms': INT_OR_NULL,
+    'eta_seconds': NUM_OR_NULL, 'elapsed_ms': INT_OR_NULL,
+}
+
+MIGRATION_STATUS = _t('string', enum=sorted(states.ALL))
+
+_MIGRATION_TYPES = {
+    **_PROGRESS_TYPES,
+    'id': STR, 'instance_uuid': STR, 'instance_name': STR_OR_NULL,
+    'type': _t('string', enum=list(models.MIGRATION_TYPES)), 'block_migration': BOOL_OR_NULL,
+    'status': MIGRATION_STATUS, 'source_host': STR, 'target_host': STR_OR_NULL,
+    'requested_target': STR_OR_NULL, 'conductor': STR_OR_NULL, 'priority': INT,
+    'error': STR_OR_NULL, 'created_at': TIME, 'updated_at': TIME,
+    'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL,
+    'convergence': _t('object', 'null', description='The convergence controls in force.'),
+}
+
+# Who asked for what a record holds (null fields for what the services did on their own).
+# Part of 1.0: it came in the same release as microversions themselves.
+REQUESTER = _obj({field: STR_OR_NULL for field in views.REQUESTER_FIELDS},
+                 description='Who asked: user, project, and the request ids of the call.')
+
+EVENT = _obj({**_fields(views.EVENT_FIELDS, {
+    'time': TIME, 'from_state': STR_OR_NULL, 'to_state': MIGRATION_STATUS,
+    'detail': STR_OR_NULL}), 'requester': REQUESTER})
+
+# Fields that came with a microversion: {version: {field: schema}}.
+MIGRATION_ADDED = {
+    '1.1': {
+        'duration_seconds': _t('number', 'null', description='Seconds from started_at to '
+                                                             'finished_at, or to now while it '
+                                                             'runs; null before it started.'),
+        'bytes_transferred': _t('integer', 'null', description='Memory and disk bytes '
+                                                               'copied.'),
+    },
+}
+
+
+def _added(table, version):
+    extra = {}
+    for since, fields in table.items():
+        if version >= microversion.Version.parse(since):
+            extra.update(fields)
+    return extra
+
+
+def migration(version, with_events=True, samples_count=False, forced=False):
+    props = {**_fields(views.MIGRATION_FIELDS, _MIGRATION_TYPES),
+             'requester': REQUESTER, **_added(MIGRATION_ADDED, version)}
+    if with_events:
+        props['events'] = _t('array', items=EVENT)
+    if samples_count:
+        props['samples_count'] = INT
+    if forced:
+        props['forced'] = _t('string', 'null', enum=['post_copy', 'paused', None])
+    return _obj(props)
+
+
+SAMPLE = _obj(_fields(views.SAMPLE_FIELDS, {**_PROGRESS_TYPES, 'id': INT, 'time': TIME}))
+
+INSTANCE = _obj(_fields(views.INSTANCE_FIELDS, {
+    'uuid': STR, 'name': STR, 'host': STR_OR_NULL, 'power_state': STR, 'memory_mb': INT,
+    'vcpus': INT, 'disk_gb': INT, 'cpu_model': STR_OR_NULL, 'migration_id': STR_OR_NULL,
+    'created_at': TIME, 'updated_at': TIME}))
+
+_HOST_TYPES = {
+    'name': STR, 'address': STR_OR_NULL, 'hypervisor_uri': STR_OR_NULL, 'virt_type': STR,
+    'hypervisor_version': INT_OR_NULL, 'cpu_model': STR_OR_NULL, 'status':
+        _t('string', enum=list(models.HOST_STATUSES)), 'status_reason': STR_OR_NULL,
+    'last_heartbeat': TIME_OR_NULL, 'created_at': TIME, 'updated_at': TIME,
+    'memory_mb_free': INT_OR_NULL, 'state': _t('string', enum=['up', 'down']),
+    'instances': INT, 'cpu_models': _t('array', 'null', items=STR),
+    'migrations_in_flight': _t('array', items=STR),
+}
+
+HOST_ADDED = {
+    '1.2': {'agent_version': _t('string', 'null',
+                                description='The migrator version of the host\'s agent.')},
+}
+
+
+def host(version):
+    return _obj({**_fields(
+        views.HOST_FIELDS + ('memory_mb_free', 'state', 'instances', 'cpu_models',
+                             'memory_mb_capacity', 'vcpus_capacity', 'disk_gb_capacity',
+                             'memory_mb_claimed', 'vcpus_claimed', 'disk_gb_claimed',
+                             'migrations_inbound', 'migrations_outbound',
+                             'migrations_in_flight'),
+        _HOST_TYPES, default=INT), **_added(HOST_ADDED, version)})
+
+SERVER_GROUP = _obj({
+    'id': STR, 'name': STR, 'policy': _t('string', enum=list(models.SERVER_GROUP_POLICIES)),
+    'members': _t('array', items=STR), 'created_at': TIME})
+
+_DRAIN_ITEM = _obj({
+    **_fields(drain_views.ITEM_FIELDS, {
+        'instance_uuid': STR, 'instance_name': STR_OR_NULL, 'source_host': STR,
+        'target_host': STR_OR_NULL, 'status': _t('string', enum=list(drain_models.ITEM_STATES)),
+        'migration_id': STR_OR_NULL, 'migration_type': STR_OR_NULL, 'attempts': INT_OR_NULL,
+        'reason': STR_OR_NULL, 'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL}),
+    'migration': {'oneOf': [{'type': 'null'}, _obj({
+        'status': MIGRATION_STATUS, 'progress': NUM_OR_NULL, 'eta_seconds': NUM_OR_NULL})]},
+})
+
+DRAIN = _obj({
+    **_fields(drain_views.DRAIN_FIELDS, {
+        'id': STR, 'kind': STR, 'host': STR, 'mode': STR, 'status': STR,
+        'max_parallel': INT_OR_NULL, 'target_hosts': _t('array', 'null', items=STR),
+        'origin_id': STR_OR_NULL, 'conductor': STR_OR_NULL, 'reason': STR_OR_NULL,
+        'created_at': TIME, 'updated_at': TIME, 'finished_at': TIME_OR_NULL}),
+    'summary': _t('object', additionalProperties=INT,
+                  description='How many items there are, in total and per item state.'),
+    'items': _t('array', items=_DRAIN_ITEM),
+    'requester': REQUESTER,
+})
+
+_MOVE = _obj(_fields(views.MOVE_FIELDS, {
+    'seq': INT, 'jobset': INT, 'instance_uuid': STR, 'instance_name': STR_OR_NULL,
+    'source_host': STR, 'target_host': STR, 'memory_mb': INT, 'vcpus': INT, 'disk_gb': INT,
+    'gain': NUM, 'score_after': NUM, 'predicted_seconds': NUM,
+    'status': _t('string', enum=list(models.MOVE_STATUSES)), 'migration_id': STR_OR_NULL,
+    'reason': STR_OR_NULL, 'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL}))
+
+_PLAN_TYPES = {
+    'id': STR, 'goal': STR, 'status': _t('string', enum=list(models.PLAN_STATUSES)),
+    'max_moves': INT_OR_NULL, 'jobsets': INT_OR_NULL, 'stop_reason': STR_OR_NULL,
+    'conductor': STR_OR_NULL, 'error': STR_OR_NULL, 'created_at': TIME, 'updated_at': TIME,
+    'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL, 'move_count': INT,
+}
+
+
+def plan(with_moves=True):
+    props = _fields(views.PLAN_FIELDS + ('move_count',), _PLAN_TYPES, default=NUM_OR_NULL)
+    props['requester'] = REQUESTER
+    if with_moves:
+        props['moves'] = _t('array', items=_MOVE)
+    return _obj(props)
+
+
+ERROR = _obj({'error': _obj({'code': INT, 'title': STR, 'message': STR})},
+             description='Every error the API answers.')
+
+LINK = _obj({'rel': STR, 'href': STR, 'type': STR}, required=['rel', 'href'])
+
+VERSION = _obj({
+    'id': STR, 'status': STR, 'links': _t('array', items=LINK),
+    'min_version': _t('string', description='Oldest microversion served (header '
+                                            'OpenStack-API-Version: migration X.Y).'),
+    'version': _t('string', description='Newest microversion served.'),
+})
+
+VERSIONS = _obj({'versions': _t('array', items=VERSION)})
+
+DRY_RUN = _obj({'dry_run': _obj({
+    'possible': _t('boolean'), 'target_host': STR_OR_NULL,
+    'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
+    'reason': STR_OR_NULL, 'slots': _t('object'),
+}, required=['possible', 'target_host'], additional=True)})
+
+
+def paged(key, item, next_link=True):
+    """A list document; `next` is there when a further page may exist."""
+    props = {key: _t('array', items=item)}
+    if next_link:
+        props['next'] = _t('string', description='URL of the next page.')
+    return _obj(props, required=[key])
+
+
+def migration_list(version):
+    return paged('migrations', migration(version, with_events=False))
+
+
+def samples():
+    return _obj({'migration_id': STR, 'samples': _t('array', items=SAMPLE)})
+
+
+def undrain(version):
+    return _obj({'host': host(version), 'return': {'oneOf': [{'type': 'null'}, DRAIN]}})
