@@ -47,7 +47,7 @@ class Client:
 
     def _request(self, method, path, params=None, json=None, headers=None):
         url = self.url + path
-        headers = {'Accept': 'application/json'}
+        headers = {'Accept': 'application/json', **(headers or {})}
         if method in ('POST', 'PUT', 'PATCH'):
             # The API refuses (415) an acting request that does not say JSON, body or not.
             headers['Content-Type'] = 'application/json'

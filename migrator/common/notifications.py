@@ -130,8 +130,10 @@ def requester(ctxt=None, record=None):
                 return source[name]
         return getattr(ctxt, name, None) if ctxt is not None else None
 
+    # The request id recorded with the resource is the API request that asked for it; the
+    # thread's own is the fallback (a record from before requesters were kept).
     return {'user_id': pick('user_id'), 'project_id': pick('project_id'),
-            'request_id': getattr(ctxt, 'request_id', None) if ctxt is not None else None}
+            'request_id': pick('request_id')}
 
 
 def _time(value):

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from migrator.common import exceptions, states
 from migrator.db import engine as db_engine
+from migrator.db import requester
 from migrator.db.models import migration_events, migrations, utcnow
 
 RESET_STATES = (states.ERROR, states.FAILED)
@@ -56,7 +57,8 @@ class MigrationResetMixin:
                                                         target=state)
             conn.execute(sa.insert(migration_events).values(
                 migration_id=mig_id, time=now, from_state=current, to_state=state,
-                detail=f'reset by an administrator (was {current}): {reason}'))
+                detail=f'reset by an administrator (was {current}): {reason}',
+                **requester.current()))
             self._release_instance(conn, mig_id, state, now)
             self._release_claim(conn, mig_id)
             return self._migration_get(conn, mig_id)

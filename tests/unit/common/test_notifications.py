@@ -107,8 +107,12 @@ def test_migration_payloads_say_what_happened(db, conductor, sent):
     data = create['payload']['migrator_object.data']
     assert data['instance']['name'] == 'vm1' and data['source_host'] == 'host1'
     assert data['status'] == 'accepted' and data['type'] == 'live'
-    # The requester: the request id the API was given (no user without authentication).
-    assert data['requester']['request_id'] == rid
+    # The requester: the API's own id of the request that asked (the client's id is only
+    # its global id, never the local one), and the caller without authentication.
+    recorded = db.migration_get(mig)
+    assert data['requester']['request_id'] == recorded['request_id'] != rid
+    assert recorded['global_request_id'] == rid
+    assert data['requester']['user_id'] == 'noauth'
     [start] = events['migration.start']
     assert start['payload']['migrator_object.data']['target_host'] == 'host2'
     ends = {e['payload']['migrator_object.data']['id']: e for e in events['migration.end']}
