@@ -36,10 +36,29 @@ MARKER = _param('marker', description='Id of the last item of the previous page.
 _ERRORS = {
     '400': 'The request is malformed: the message says what to fix.',
     '404': 'Nothing by that name or id.',
+    '401': 'No credentials, or bad ones ([DEFAULT] auth_strategy).',
+    '403': 'The policy does not allow the caller this operation; the message names the rule.',
     '406': 'The microversion asked for is not served.',
     '409': 'The request conflicts with the current state.',
-    '503': 'The conductor or the message bus is unavailable.',
+    '413': 'The request body is larger than [oslo_middleware] max_request_body_size.',
+    '415': 'A POST, PUT or PATCH without Content-Type: application/json.',
+    '503': 'The conductor, the message bus or the database is unavailable.',
 }
+
+# What the layers in front of every controller may answer (migrator/api/middleware.py,
+# auth.py, policy.py), whatever the operation.
+_EDGE_ERRORS = ('401', '403')
+_BODY_ERRORS = ('413', '415')
+
+
+def _with_edge_errors(paths):
+    for methods in paths.values():
+        for method, op in methods.items():
+            codes = _EDGE_ERRORS + (_BODY_ERRORS if method in ('post', 'put', 'patch') else ())
+            for code in codes:
+                op['responses'].setdefault(code,
+                                           {'$ref': f'#/components/responses/Error{code}'})
+    return paths
 
 
 def _body(schema):
@@ -220,7 +239,7 @@ def document(version=None, server_url=None):
                 f'a request is served as {microversion.MIN_VERSION}. This document describes '
                 f'{version}.\n\n{history}'),
         },
-        'paths': _paths(version),
+        'paths': _with_edge_errors(_paths(version)),
         'components': {
             'schemas': {'Error': response_schemas.ERROR},
             'responses': {
