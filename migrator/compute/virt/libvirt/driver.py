@@ -301,8 +301,10 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     def peer_domain_state(self, uuid, peer_uri):
         """The domain as the libvirt daemon at peer_uri describes it (read-only connection
-        of our own, not that host's agent): exists, active, incoming and its disk paths."""
-        conn = libvirt.openReadOnly(peer_uri)
+        of our own, not that host's agent): exists, active, incoming and its disk paths.
+        The URI goes through the same rules as every connection to another host's daemon
+        (remote_transport, our TLS client certificate)."""
+        conn = libvirt.openReadOnly(self.peer_uri(peer_uri))
         try:
             try:
                 dom = conn.lookupByUUIDString(uuid)
