@@ -17,7 +17,7 @@ import shutil
 import libvirt
 import pytest
 
-from migrator import conf  # noqa: F401 - disk_copy reads [libvirt] and [compute] options
+import migrator.conf  # noqa: F401 - disk_copy reads [libvirt] and [compute] options
 from migrator.compute.virt.libvirt import disk_copy
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import host as host_mod
