@@ -9,18 +9,14 @@ import sys
 import pytest
 import requests
 
-from tests.functional.service import private_postgres, processes
+from migrator.sandbox import faults
+from tests.functional.service import processes
 
 
 @pytest.fixture
 def postgres():
-    pg = private_postgres.PrivatePostgres()
-    try:
-        pg.start()
-        pg.create_database()
+    with faults.PrivatePostgres() as pg:
         yield pg
-    finally:
-        pg.destroy()
 
 
 def _status(url):
@@ -46,7 +42,7 @@ def test_healthcheck_follows_the_database(postgres, rabbit_url, workdir):
         body = requests.get(url, headers={'Accept': 'application/json'}, timeout=30).json()
         assert body['reasons'] == ['OK', 'OK']
 
-        postgres.stop()
+        postgres.stop_server()
         processes.wait_until(lambda: _status(url) == 503, 60, '/healthcheck to answer 503')
         resp = requests.get(url, timeout=30)
         assert 'database unreachable' in resp.text
