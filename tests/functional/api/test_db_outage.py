@@ -2,11 +2,12 @@
 (never a 500), and the API serves again once the database is back, without a restart. The
 PostgreSQL is a private cluster of this test (never the shared one)."""
 
+import psycopg2
 import pytest
 import requests
 
 from migrator.db import api as db_api
-from tests.functional.api import private_postgres
+from migrator.sandbox import faults
 from tests.functional.service import processes
 
 REQUESTS = [
@@ -31,12 +32,17 @@ REQUESTS = [
 
 @pytest.fixture
 def postgres():
-    pg = private_postgres.PrivatePostgres(processes.free_port())
-    try:
-        pg.start()
+    with faults.PrivatePostgres() as pg:
         yield pg
-    finally:
-        pg.destroy()
+
+
+def _accepts(pg):
+    try:
+        psycopg2.connect(host='127.0.0.1', port=pg.port, user='postgres', dbname='postgres',
+                         connect_timeout=2).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
 
 
 def test_database_outage_is_503_and_the_api_recovers(postgres, tmp_path):
@@ -55,7 +61,7 @@ def test_database_outage_is_503_and_the_api_recovers(postgres, tmp_path):
         processes.wait_until(client.answers, 60, 'migrator-api to answer')
         assert client.get('/v1/hosts').json() == {'hosts': []}
 
-        postgres.stop()
+        postgres.stop_server()
         for method, path, body in REQUESTS:
             resp = requests.request(method, client.url + path, json=body, timeout=60,
                                     headers={'Content-Type': 'application/json'})
@@ -64,7 +70,7 @@ def test_database_outage_is_503_and_the_api_recovers(postgres, tmp_path):
         assert api.proc.poll() is None
 
         postgres.start()
-        processes.wait_until(postgres.accepts, 60, 'the private PostgreSQL to accept')
+        processes.wait_until(lambda: _accepts(postgres), 60, 'the private PostgreSQL to accept')
         resp = client.get('/v1/hosts')
         assert resp.status_code == 200, resp.text
         created = client.post('/v1/server-groups', {'name': 'back', 'policy': 'affinity'})
