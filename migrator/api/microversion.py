@@ -22,6 +22,11 @@ HISTORY = {
     '1.1': "A migration's document has duration_seconds (started to finished, or to now "
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
+    '1.3': 'Convergence: a live dry run answers a forecast (verdict, predicted duration, '
+           'iterations, downtime and the figures behind them); GET /v1/migrations/{id} has '
+           'convergence_verdict (the stall diagnosis of a running live migration, or null); '
+           'GET /v1/instances/{instance}/observations lists what its completed live '
+           'migrations showed.',
 }
 
 

@@ -139,6 +139,12 @@ def _paths(version):
             'showInstance', 'One instance, by UUID or name.',
             {'200': _response('The instance.', rs.INSTANCE)},
             [_path_param('instance', 'UUID or name of the instance.')])},
+        **({'/v1/instances/{instance}/observations': {'get': _operation(
+            'listInstanceObservations', 'What its completed live migrations showed, newest '
+            'first (from 1.3).',
+            {'200': _response('The observations.', rs.OBSERVATIONS)},
+            [_path_param('instance', 'UUID or name of the instance.')])}}
+           if version >= microversion.Version.parse('1.3') else {}),
         '/v1/migrations': {
             'get': _operation(
                 'listMigrations', 'Migrations, newest first.',
@@ -154,7 +160,8 @@ def _paths(version):
         '/v1/migrations/{migration_id}': {
             'get': _operation('showMigration', 'One migration, with its history.',
                               {'200': _response('The migration.', rs.migration(
-                                  version, samples_count=True))}, [mig_id]),
+                                  version, samples_count=True, convergence_verdict=True))},
+                              [mig_id]),
             'delete': _operation('abortMigration', 'Abort a migration.',
                                  {'202': _response('The migration, being aborted.', mig)},
                                  [mig_id], errors=('400', '404', '409', '503')),

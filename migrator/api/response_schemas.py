@@ -7,7 +7,7 @@ them and from the request schemas. Nothing is written twice.
 """
 
 from migrator.api import drain_views, microversion, views
-from migrator.common import states
+from migrator.common import forecast, states
 from migrator.db import drain_models, models
 
 
@@ -99,7 +99,20 @@ def _added(table, version):
     return extra
 
 
-def migration(version, with_events=True, samples_count=False, forced=False):
+CONVERGENCE_VERDICT = _t('object', 'null', description=(
+    'From 1.3, in one migration\'s document: null, or the diagnosis of a running live '
+    'migration whose remaining data stopped falling: verdict "stalled", the iteration, the '
+    'reason in figures, the action that finishes it now (force_complete) and its effect, '
+    'the alternatives for a new attempt (auto_converge, post_copy, raise_bandwidth) and '
+    'bandwidth_needed_mib.'), properties={
+        'verdict': _t('string', enum=['stalled']), 'iteration': INT, 'reason': STR,
+        'action': STR, 'action_effect': STR, 'alternatives': _t('array', items=STR),
+        'bandwidth_needed_mib': NUM_OR_NULL, 'dirty_rate': INT_OR_NULL,
+        'transfer_rate': INT_OR_NULL})
+
+
+def migration(version, with_events=True, samples_count=False, forced=False,
+              convergence_verdict=False):
     props = {**_fields(views.MIGRATION_FIELDS, _MIGRATION_TYPES),
              'requester': REQUESTER, **_added(MIGRATION_ADDED, version)}
     if with_events:
@@ -108,6 +121,8 @@ def migration(version, with_events=True, samples_count=False, forced=False):
         props['samples_count'] = INT
     if forced:
         props['forced'] = _t('string', 'null', enum=['post_copy', 'paused', None])
+    if convergence_verdict and version >= microversion.Version.parse('1.3'):
+        props['convergence_verdict'] = CONVERGENCE_VERDICT
     return _obj(props)
 
 
@@ -206,11 +221,33 @@ VERSION = _obj({
 
 VERSIONS = _obj({'versions': _t('array', items=VERSION)})
 
+FORECAST = _obj({
+    'verdict': _t('string', enum=list(forecast.VERDICTS)),
+    'predicted_seconds': NUM, 'iterations': INT, 'downtime_ms': NUM_OR_NULL, 'reason': STR,
+    'expected_outcome': STR, 'suggested_action': STR_OR_NULL,
+    'figures': _obj({
+        'memory_bytes': INT, 'dirty_rate': INT,
+        'dirty_rate_source': _t('string', enum=['measured', 'last_migration', 'default']),
+        'dirty_rate_note': STR_OR_NULL, 'working_set_bytes': INT_OR_NULL, 'bandwidth': INT,
+        'bandwidth_source': STR, 'max_downtime_ms': INT, 'downtime_steps': INT,
+        'completion_timeout_seconds': NUM_OR_NULL, 'overhead_seconds': NUM}),
+}, description='From 1.3, for a live migration: will it converge, and how long will it take.')
+
 DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
-    'reason': STR_OR_NULL, 'slots': _t('object'),
+    'reason': STR_OR_NULL, 'slots': _t('object'), 'forecast': FORECAST,
 }, required=['possible', 'target_host'], additional=True)})
+
+OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_obj(_fields(
+    views.OBSERVATION_FIELDS, {
+        'id': INT, 'migration_id': STR, 'time': TIME, 'source_host': STR_OR_NULL,
+        'target_host': STR_OR_NULL, 'memory_bytes': INT_OR_NULL, 'dirty_rate': INT_OR_NULL,
+        'transfer_rate': INT_OR_NULL, 'working_set_bytes': INT_OR_NULL,
+        'iterations': INT_OR_NULL, 'duration_seconds': NUM_OR_NULL,
+        'downtime_ms': INT_OR_NULL, 'bandwidth_mib': INT_OR_NULL})))},
+    description='From 1.3: what the completed live migrations of an instance showed, newest '
+                'first.')
 
 
 def paged(key, item, next_link=True):

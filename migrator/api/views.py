@@ -146,7 +146,12 @@ def server_group(record):
             'created_at': isotime(record.get('created_at'))}
 
 
-def migration(record, with_events=True, samples_count=None):
+_NOT_SHOWN = object()
+
+
+def migration(record, with_events=True, samples_count=None, convergence_verdict=_NOT_SHOWN):
+    """convergence_verdict: the stall diagnosis (migrator.common.stall) of a migration shown
+    alone, from 1.3."""
     view = _pick(record, MIGRATION_FIELDS)
     view['requester'] = requester(record)
     if microversion.at_least('1.1'):
@@ -156,7 +161,28 @@ def migration(record, with_events=True, samples_count=None):
         view['events'] = [_event(event) for event in record.get('events') or ()]
     if samples_count is not None:
         view['samples_count'] = samples_count
+    if convergence_verdict is not _NOT_SHOWN and microversion.at_least('1.3'):
+        view['convergence_verdict'] = convergence_verdict
     return view
+
+
+def dry_run(answer):
+    """The conductor's dry-run answer; the convergence forecast from 1.3."""
+    view = dict(answer)
+    if not microversion.at_least('1.3'):
+        view.pop('forecast', None)
+    return view
+
+
+OBSERVATION_FIELDS = (
+    'id', 'migration_id', 'time', 'source_host', 'target_host', 'memory_bytes', 'dirty_rate',
+    'transfer_rate', 'working_set_bytes', 'iterations', 'duration_seconds', 'downtime_ms',
+    'bandwidth_mib',
+)
+
+
+def observation(record):
+    return _pick(record, OBSERVATION_FIELDS)
 
 
 def sample(record):

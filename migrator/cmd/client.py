@@ -7,6 +7,11 @@ import requests
 DEFAULT_URL = 'http://127.0.0.1:9777'
 
 
+# The microversion that added the convergence forecast, the stall diagnosis and the
+# observations; the calls that show them ask for it.
+FORECAST_VERSION = {'OpenStack-API-Version': 'migration 1.3'}
+
+
 class ClientError(Exception):
     """Anything that went wrong talking to the API; str() is the message for the user."""
 
@@ -126,6 +131,11 @@ class Client:
     def instance_get(self, ident):
         return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
 
+    def instance_observations(self, ident):
+        """What the instance's completed live migrations showed, newest first (1.3)."""
+        return self._request('GET', '/v1/instances/' + self._quote(ident) + '/observations',
+                             headers=FORECAST_VERSION)[1]['observations']
+
     def host_set_status(self, name, status, reason=None):
         return self._request('PUT', '/v1/hosts/' + self._quote(name),
                              json={'status': status, 'reason': reason})[1]
@@ -145,6 +155,9 @@ class Client:
             body['priority'] = priority
         if dry_run:
             body['dry_run'] = True
+            # 1.3: the answer has the convergence forecast.
+            return self._request('POST', '/v1/migrations', json=body,
+                                 headers=FORECAST_VERSION)[1]
         return self._request('POST', '/v1/migrations', json=body)[1]
 
     def server_group_list(self):
@@ -178,7 +191,9 @@ class Client:
         return self._request('GET', '/v1/migrations', params=params or None)[1]
 
     def migration_get(self, migration_id):
-        return self._request('GET', '/v1/migrations/' + self._quote(migration_id))[1]
+        """The migration; at 1.3, with its convergence_verdict (the stall diagnosis)."""
+        return self._request('GET', '/v1/migrations/' + self._quote(migration_id),
+                             headers=FORECAST_VERSION)[1]
 
     # -- drains -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.7'
+VERSION = '1.8'
 
 
 class ComputeAPI:
@@ -50,6 +50,13 @@ class ComputeAPI:
     def peer_domain_state(self, ctxt, host, instance_uuid, peer_uri):
         return self._call(ctxt, host, 'peer_domain_state', version='1.7',
                           instance_uuid=instance_uuid, peer_uri=peer_uri)
+
+    def measure_dirty_rate(self, ctxt, host, instance_uuid, seconds):
+        """{'dirty_rate': bytes/s, 'seconds', 'mode'} measured on host by the hypervisor (1.8).
+        Waits `seconds` for QEMU to measure, so the call's timeout covers that too."""
+        return self._call(ctxt, host, 'measure_dirty_rate', version='1.8',
+                          rpc_timeout=seconds + CONF.conductor.compute_rpc_timeout,
+                          instance_uuid=instance_uuid, seconds=seconds)
 
     def get_disks(self, ctxt, host, instance_uuid):
         return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)

@@ -26,6 +26,7 @@ from migrator.conductor import (
     audit,
     db_retry,
     drains,
+    forecast,
     job_waiters,
     progress,
     recovery,
@@ -47,7 +48,7 @@ TASK_KINDS = {
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.7')
+    target = messaging.Target(version='1.8')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
         # A DB outage stalls a step instead of failing it (db_retry.py).
@@ -70,6 +71,7 @@ class ConductorManager:
         self.drains = drains.DrainRunner(db, self, self.host)
         # Migrations whose switch to post-copy is recorded: a report per sample says so.
         self._post_copy = set()
+        self.stalls = forecast.StallWatch(db, self.force_complete)
         self.liveness = takeover.Liveness(db, self, self.host)
         # Adopted migrations are settled here, several at once.
         self._recovery_pool = futurist.ThreadPoolExecutor(
@@ -175,11 +177,15 @@ class ConductorManager:
         return target
 
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
-                         block_migration=None):
-        """What the scheduler would decide now, and why; claims and moves nothing."""
+                         block_migration=None, controls=None):
+        """What the scheduler would decide now, and why; claims and moves nothing. With the
+        convergence controls of a live migration (1.8) also the convergence forecast."""
         instance = self.db.instance_get(instance_uuid)
         result = self.scheduler.explain(instance, migration_type, target_host, block_migration)
         result['slots'] = self._slots_view(instance.get('host'))
+        if migration_type == 'live' and controls is not None:
+            result['forecast'] = forecast.dry_run(ctxt, self.db, self.compute_api, instance,
+                                                  controls)
         return result
 
     def _slots_view(self, source):
@@ -415,6 +421,7 @@ class ConductorManager:
             return
         if recorded:
             self._notify_progress(migration_id)
+            self.stalls.check(ctxt, migration_id, stats)
         if stats.get('post_copy'):
             self._entered_post_copy(migration_id, stats.get('forced_by'))
 

@@ -9,6 +9,8 @@ Version history:
   1.5 - schedule_dry_run
   1.6 - report_host_down (an agent lost its hypervisor)
   1.7 - audit
+  1.8 - schedule_dry_run takes controls (a live migration's convergence settings) and
+        answers a convergence forecast with them
 """
 
 import oslo_messaging as messaging
@@ -18,7 +20,7 @@ from migrator.common import rpc
 
 CONF = cfg.CONF
 
-VERSION = '1.7'
+VERSION = '1.8'
 
 
 class ConductorAPI:
@@ -46,12 +48,22 @@ class ConductorAPI:
                           migration_type=migration_type, target_host=target_host, **kwargs)
 
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
-                         block_migration=None):
-        """The scheduler's decision and its reasons, claiming and moving nothing."""
-        cctxt = self.client.prepare(timeout=CONF.api.rpc_timeout, version='1.5')
+                         block_migration=None, controls=None):
+        """The scheduler's decision and its reasons, claiming and moving nothing; with
+        controls (1.8) also the convergence forecast. A conductor older than 1.8 answers
+        without the forecast."""
+        kwargs = {}
+        version = '1.5'
+        if controls is not None and self.client.can_send_version('1.8'):
+            kwargs['controls'] = controls
+            version = '1.8'
+        # The forecast may wait for the source's hypervisor to measure the dirty rate.
+        timeout = CONF.api.rpc_timeout + (CONF.convergence.dirty_rate_measure_seconds
+                                          if 'controls' in kwargs else 0)
+        cctxt = self.client.prepare(timeout=timeout, version=version)
         return cctxt.call(ctxt, 'schedule_dry_run', instance_uuid=instance_uuid,
                           migration_type=migration_type, target_host=target_host,
-                          block_migration=block_migration)
+                          block_migration=block_migration, **kwargs)
 
     def migrate(self, ctxt, migration_id):
         """Starts the task of an accepted migration; any conductor may take it."""

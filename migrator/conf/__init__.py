@@ -8,6 +8,7 @@ from migrator.conf import (
     auth,
     compute,
     conductor,
+    convergence,
     database,
     default,
     drain,
@@ -21,6 +22,6 @@ from migrator.conf import (
 CONF = cfg.CONF
 
 for _module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
-                libvirt, planner, metrics,
+                libvirt, planner, convergence, metrics,
                 notifications):
     _module.register_opts(CONF)

@@ -6,6 +6,7 @@ from migrator.conf import (
     auth,
     compute,
     conductor,
+    convergence,
     database,
     default,
     drain,
@@ -20,7 +21,7 @@ from migrator.conf import (
 def list_opts():
     result = []
     for module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
-                   libvirt, planner, metrics,
+                   libvirt, planner, convergence, metrics,
                    notifications):
         for group, opts in module.list_opts().items():
             result.append((group, opts))

@@ -30,6 +30,7 @@ from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
+from migrator.db.observations import ObservationQueries
 from migrator.db.observers import ObserversMixin, observed
 from migrator.db.ownership import OwnershipQueries
 from migrator.db.reset_state import MigrationResetMixin
@@ -52,7 +53,8 @@ def _check_fields(values, allowed, what):
 
 class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMixin,
                progress.ProgressQueries, db_plans.PlansMixin, SchedulerQueries,
-               ServerGroupQueries, OwnershipQueries, ObserversMixin, StatsQueries):
+               ServerGroupQueries, OwnershipQueries, ObserversMixin, StatsQueries,
+               ObservationQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):

@@ -4,8 +4,8 @@ for its history. A mixin of migrator.db.api.Database."""
 import sqlalchemy as sa
 
 from migrator.common import exceptions, states
-from migrator.db import models
-from migrator.db.models import migration_samples, migrations, utcnow
+from migrator.db import models, requester
+from migrator.db.models import migration_events, migration_samples, migrations, utcnow
 
 
 class ProgressQueries:
@@ -48,6 +48,22 @@ class ProgressQueries:
                 row = {**values, **stored._mapping, 'migration_id': mig_id, 'time': now,
                        'elapsed_ms': elapsed_ms}
                 conn.execute(sa.insert(migration_samples).values(row))
+            return True
+
+    def migration_note(self, mig_id, detail):
+        """An event in the migration's history that changes no state (from = to = its status
+        now), e.g. the conductor's diagnosis that it stopped converging. False when the
+        migration already ended."""
+        c = migrations.c
+        with self._write() as conn:
+            row = conn.execute(sa.select(c.status).where(c.id == mig_id)).first()
+            if row is None:
+                raise exceptions.MigrationNotFound(id=mig_id)
+            if row.status in states.TERMINAL:
+                return False
+            conn.execute(sa.insert(migration_events).values(
+                migration_id=mig_id, time=utcnow(), from_state=row.status,
+                to_state=row.status, detail=detail, **requester.current()))
             return True
 
     def migration_sample_list(self, mig_id, limit=None, marker=None, first=None):

@@ -17,7 +17,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import convergence, exceptions, states
-from migrator.conductor import progress
+from migrator.conductor import forecast, progress
 from migrator.conductor.tasks import base, disk_copy
 
 CONF = cfg.CONF
@@ -221,6 +221,7 @@ class LiveMigrationTask(base.MigrationTask):
         if runs_on_target and gone_from_source:
             self.transition(states.COMPLETED,
                             f'running on {self.target}{self.disks.remove_from_source()}')
+            forecast.record_observation(self.db, self.id)
             return
         detail = (f'after the job: on {self.target}: {on_target}; on {self.source}: '
                   f'{on_source}')

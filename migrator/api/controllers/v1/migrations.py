@@ -12,7 +12,7 @@ from pecan import expose, rest
 
 from migrator.api import hooks, policy, schemas, views
 from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
-from migrator.common import aborts, convergence, exceptions, notifications, states
+from migrator.common import aborts, convergence, exceptions, notifications, stall, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -53,8 +53,12 @@ class MigrationsController(rest.RestController):
         utils.check_params(kwargs, ())
         db = pecan.request.db
         migration = db.migration_get(migration_ident)
+        verdict = stall.diagnose_migration(
+            migration, lambda mid, limit: db.migration_sample_list(mid, limit=limit),
+            iterations=CONF.convergence.stall_iterations)
         return views.migration(migration,
-                               samples_count=db.migration_sample_count(migration['id']))
+                               samples_count=db.migration_sample_count(migration['id']),
+                               convergence_verdict=verdict)
 
     @expose('json')
     def post(self, *args, **kwargs):
@@ -102,9 +106,10 @@ class MigrationsController(rest.RestController):
 
         if body['dry_run']:
             # Only the scheduler's answer: nothing is created, claimed or moved.
-            return {'dry_run': conductor_api.schedule_dry_run(
+            answer = conductor_api.schedule_dry_run(
                 ctxt, instance['uuid'], migration_type, target_host=target,
-                block_migration=body['block_migration'])}
+                block_migration=body['block_migration'], controls=controls)
+            return {'dry_run': views.dry_run(answer)}
 
         # The conductor's scheduler answers now whether the request can be placed, so a
         # request without any room is a 409 here (naming the filter that refused it)

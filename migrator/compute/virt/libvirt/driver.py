@@ -18,6 +18,7 @@ from migrator.compute.virt import driver
 from migrator.compute.virt.libvirt import (
     cold,
     connection,
+    dirty_rate,
     events,
     job_record,
     migration,
@@ -298,6 +299,9 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     def get_disks(self, uuid):
         return storage.domain_disks(self._lookup(uuid))
+
+    def measure_dirty_rate(self, uuid, seconds):
+        return dirty_rate.measure(self.conn, self._lookup(uuid), seconds)
 
     def peer_domain_state(self, uuid, peer_uri):
         """The domain as the libvirt daemon at peer_uri describes it (read-only connection
