@@ -47,7 +47,8 @@ PAYLOAD_VERSIONS = {
 }
 
 MIGRATION_EVENTS = ('migration.create', 'migration.start', 'migration.progress',
-                    'migration.end', 'migration.abort', 'migration.force_complete')
+                    'migration.end', 'migration.abort', 'migration.force_complete',
+                    'migration.stalled')
 DRAIN_EVENTS = ('host.drain.start', 'host.drain.end', 'host.undrain.start',
                 'host.undrain.end')
 PLAN_EVENTS = ('plan.create', 'plan.apply.start', 'plan.apply.end')

@@ -5,8 +5,9 @@ is what was left to send when it began: the largest memory_remaining sampled dur
 iteration. When the guest dirties memory as fast as the job sends it, the passes from the
 second on stop shrinking (they settle at the guest's working set) and the job would go on
 forever. The diagnosis says so once `iterations` iterations have begun and every pass since
-the second left at least SHRINK_BELOW of the one before it, with the reason in figures and
-the action that finishes it:
+the second left at least SHRINK_BELOW of the one before it (with auto-converge on, once
+it had AUTO_CONVERGE_PASSES more passes to throttle the guest and the passes since still did
+not shrink), with the reason in figures and the action that finishes it:
 
   force_complete   now, on this job: post-copy if the migration permits it, else a pause
 and, for a new attempt, what would let pre-copy itself end: auto_converge, post_copy, or a
@@ -17,6 +18,8 @@ This module is pure: the conductor and the API feed it the samples the DB keeps.
 MIB = 2 ** 20
 SHRINK_BELOW = 0.8
 STALLED = 'stalled'
+# Passes auto-converge takes from its first throttle (20 %) to its last (99 %), 10 % a pass.
+AUTO_CONVERGE_PASSES = 8
 # Enough samples for several iterations at a sample every half second.
 SAMPLES_READ = 400
 
@@ -49,13 +52,18 @@ def diagnose(samples, controls=None, iterations=3):
     """The `convergence` verdict of a running migration from its samples, oldest first:
     None while nothing is wrong (or too little is known)."""
     controls = controls or {}
+    if controls.get('auto_converge'):
+        # QEMU throttles the guest more with each pass that does not converge: give it the
+        # passes it needs to reach its strongest throttle before calling it stalled.
+        iterations += AUTO_CONVERGE_PASSES
     sizes = pass_sizes(samples)
     if not sizes or max(sizes) < max(3, iterations):
         return None
     current = max(sizes)
     # The current pass is still being measured only if it has begun; its size is known as
     # soon as the first sample of it arrives (remaining jumps to the new dirty set).
-    passes = [(i, sizes[i]) for i in range(2, current + 1) if i in sizes]
+    first = 2 if not controls.get('auto_converge') else iterations - 1
+    passes = [(i, sizes[i]) for i in range(first, current + 1) if i in sizes]
     if len(passes) < 2:
         return None
     if any(later < SHRINK_BELOW * earlier

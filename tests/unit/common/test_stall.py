@@ -66,3 +66,11 @@ def test_only_running_live_migrations_are_diagnosed():
     assert stall.diagnose_migration({**running, 'status': 'completed'}, read) is None
     assert stall.diagnose_migration({**running, 'type': 'cold'}, read) is None
     assert stall.diagnose_migration({**running, 'iteration': 2}, read) is None
+
+
+def test_with_auto_converge_the_throttle_gets_its_passes_first():
+    controls = {'auto_converge': True}
+    assert stall.diagnose(_samples([128] + [32] * 9), controls) is None
+    verdict = stall.diagnose(_samples([128] + [32] * 11), controls)
+    assert verdict['iteration'] == 12
+    assert 'auto_converge' not in verdict['alternatives']
