@@ -149,11 +149,27 @@ def describe(diagnosis):
                if diagnosis.get('bandwidth_needed_mib') else ''))
 
 
+def observed_dirty_rate(samples):
+    """The median of the rates libvirt reported at the end of each pass after the first.
+
+    QEMU computes the rate at each sync of the dirty bitmap, over the pass just finished;
+    the second pass's figure still covers part of the first (low: the guest had little
+    time), so it counts only when there is no later one.
+    """
+    last_of_pass = {}
+    for sample in samples:
+        if (sample.get('iteration') or 0) >= 2 and sample.get('dirty_rate') is not None:
+            last_of_pass[sample['iteration']] = sample['dirty_rate']
+    rates = [rate for iteration, rate in last_of_pass.items() if iteration >= 3] or \
+        list(last_of_pass.values())
+    return int(statistics.median(rates)) if rates else None
+
+
 def observation(migration, samples):
     """What a completed live migration showed about its guest (observation_create values)."""
-    after_first = [s for s in samples if (s.get('iteration') or 0) >= 2]
-    rates = [s['dirty_rate'] for s in after_first if s.get('dirty_rate') is not None]
-    dirty = int(statistics.median(rates)) if rates else migration.get('dirty_rate')
+    dirty = observed_dirty_rate(samples)
+    if dirty is None:
+        dirty = migration.get('dirty_rate')
     sent = [s['transfer_rate'] for s in samples if s.get('transfer_rate')]
     sizes = stall.pass_sizes(samples)
     later = [size for iteration, size in sizes.items() if iteration >= 2]

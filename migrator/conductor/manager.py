@@ -183,9 +183,12 @@ class ConductorManager:
         instance = self.db.instance_get(instance_uuid)
         result = self.scheduler.explain(instance, migration_type, target_host, block_migration)
         result['slots'] = self._slots_view(instance.get('host'))
-        if migration_type == 'live' and controls is not None:
-            result['forecast'] = forecast.dry_run(ctxt, self.db, self.compute_api, instance,
-                                                  controls)
+        if migration_type == 'live' and controls is not None and result.get('possible'):
+            try:
+                result['forecast'] = forecast.dry_run(ctxt, self.db, self.compute_api,
+                                                      instance, controls)
+            except Exception:  # noqa: BLE001 - the scheduler's answer stands without it
+                LOG.exception('Dry run for %s: no convergence forecast', instance_uuid)
         return result
 
     def _slots_view(self, source):
