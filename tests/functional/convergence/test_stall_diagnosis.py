@@ -56,10 +56,14 @@ def test_a_stalled_migration_shows_why_and_the_suggested_action_finishes_it(
             [os.path.join(processes.BIN, 'migrator-manage'), '--url', service.url,
              'migration', 'show', mid], capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
-        assert 'Convergence: stalled at iteration 3' in shown.stdout
+        assert 'Convergence: stalled at iteration' in shown.stdout, shown.stdout
         assert 'Suggested action: force_complete' in shown.stdout
-        notes = [e for e in migration['events']
-                 if (e['detail'] or '').startswith('convergence: stalled')]
+        # The conductor notes it as it records the sample the API just diagnosed from.
+        def noted():
+            events = api.get(f'/v1/migrations/{mid}').json()['events']
+            return [e for e in events
+                    if (e['detail'] or '').startswith('convergence: stalled')]
+        notes = processes.wait_until(noted, 30, 'the stall event')
         assert len(notes) == 1 and notes[0]['to_state'] == 'running'
 
         # The suggested action, applied, finishes it.
@@ -71,10 +75,11 @@ def test_a_stalled_migration_shows_why_and_the_suggested_action_finishes_it(
         raise
     assert final['status'] == 'completed', final
     assert probe.where(guest, cluster=sandbox) == [final['target_host']] != [source]
-    # What it showed is kept for the guest's next forecast.
-    observations = api.get(f"/v1/instances/{final['instance_uuid']}/observations").json()
-    assert observations['observations'][0]['migration_id'] == mid
-    assert observations['observations'][0]['iterations'] >= 3
+    # What it showed is kept for the guest's next forecast (just after it completed).
+    [seen] = processes.wait_until(
+        lambda: api.get(f"/v1/instances/{final['instance_uuid']}/observations")
+        .json()['observations'], 30, 'the observation')
+    assert seen['migration_id'] == mid and seen['iterations'] >= 3
 
 
 pytestmark = pytest.mark.functional
