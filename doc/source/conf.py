@@ -18,6 +18,7 @@ extensions = [
     'oslo_policy.sphinxext',
     'migrator_cli',
     'migrator_openapi',
+    'migrator_samples',
     'reno.sphinxext',
 ]
 
@@ -33,6 +34,9 @@ source_suffix = {'.rst': 'restructuredtext'}
 root_doc = 'index'
 language = 'en'
 pygments_style = 'sphinx'
+# Literal blocks are shell sessions, JSON, configuration and help text: shown as they are
+# (a code-block that names its language is still highlighted).
+highlight_language = 'none'
 html_theme = 'alabaster'
 html_static_path = []
 html_title = 'migrator documentation'
