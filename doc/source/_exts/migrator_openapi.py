@@ -19,12 +19,22 @@ METHODS = ('get', 'put', 'post', 'patch', 'delete')
 MAX_DEPTH = 5
 
 
-def escape(text):
-    """Plain text into reStructuredText inline text: markup characters lose their meaning."""
-    text = ' '.join(str(text).split())
+def _plain(text):
     for char in ('\\', '*', '`', '|', '_'):
         text = text.replace(char, '\\' + char)
     return text
+
+
+def escape(text):
+    """OpenAPI description text (CommonMark) into reStructuredText inline text: `code`
+    becomes a literal, other markup characters lose their meaning."""
+    text = ' '.join(str(text).split())
+    parts = text.split('`')
+    if len(parts) % 2 == 0:      # an unpaired backtick: no code spans at all
+        return _plain(text)
+    # '\\ ' (an escaped space, which renders as nothing) lets a literal touch a word.
+    return ''.join(f'\\ ``{part}``\\ ' if number % 2 and part else _plain(part)
+                   for number, part in enumerate(parts))
 
 
 def _resolve(doc, schema):

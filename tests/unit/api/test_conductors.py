@@ -5,11 +5,13 @@ import datetime
 
 import sqlalchemy as sa
 
+from migrator.api import microversion, openapi
 from migrator.conf import CONF
 from migrator.db.models import conductors, utcnow
 from tests.unit.api import fakes
 
-V13 = {'OpenStack-API-Version': 'migration 1.3'}
+SINCE = openapi.CONDUCTORS_SINCE
+V13 = {'OpenStack-API-Version': f'migration {SINCE}'}
 
 
 def _age(db, name, seconds):
@@ -28,7 +30,7 @@ def test_conductors_alive_dead_and_stopped(client, db):
 
     resp = client.get('/v1/conductors', headers=V13)
     assert resp.status_int == 200, resp.text
-    assert resp.headers['OpenStack-API-Version'] == 'migration 1.3'
+    assert resp.headers['OpenStack-API-Version'] == f'migration {SINCE}'
     listed = resp.json['conductors']
     assert [c['name'] for c in listed] == ['cond-a', 'cond-b', 'cond-c']
     a, b, c = listed
@@ -42,11 +44,13 @@ def test_conductors_alive_dead_and_stopped(client, db):
     assert c['version'] is None
 
 
-def test_conductors_need_microversion_1_3(client, db):
+def test_conductors_need_their_microversion(client, db):
     db.conductor_register('cond-a', 'inc-a', 30)
-    for headers in ({}, {'OpenStack-API-Version': 'migration 1.2'}):
+    major, minor = SINCE.split('.')
+    before = f'{major}.{int(minor) - 1}'
+    for headers in ({}, {'OpenStack-API-Version': f'migration {before}'}):
         resp = client.get('/v1/conductors', headers=headers)
-        fakes.assert_error(resp, 404, 'microversion 1.3', 'OpenStack-API-Version')
+        fakes.assert_error(resp, 404, f'microversion {SINCE}', 'OpenStack-API-Version')
     links = {link['rel'] for link in client.get('/v1').json['links']}
     assert 'conductors' not in links
     links = {link['rel'] for link in client.get('/v1', headers=V13).json['links']}
@@ -61,3 +65,7 @@ def test_unknown_query_parameters_are_refused(client, db):
 def test_no_conductor_yet_is_an_empty_list(client, db):
     resp = client.get('/v1/conductors', headers=V13)
     assert resp.status_int == 200 and resp.json == {'conductors': []}
+
+
+def test_the_microversion_history_names_the_endpoint():
+    assert '/v1/conductors' in microversion.HISTORY[SINCE]

@@ -8,7 +8,7 @@ import re
 import jsonschema
 import pytest
 
-from migrator.api import microversion, schemas
+from migrator.api import microversion, openapi, schemas
 from migrator.conductor.tasks import rebalance
 from migrator.db import models
 from tests.unit.api import fakes
@@ -108,7 +108,8 @@ def test_every_response_matches_the_document(client, populated, version):
         ('get', '/v1/plans'), ('delete', f'/v1/migrations/{mig}'),
         ('get', '/v1/openapi.json'), ('get', '/v1/audit'), ('get', '/v1/audit?bogus=1'),
     ]
-    if microversion.Version.parse(version) >= microversion.Version(1, 3):
+    if microversion.Version.parse(version) >= microversion.Version.parse(
+            openapi.CONDUCTORS_SINCE):
         requests += [('get', '/v1/conductors'), ('get', '/v1/conductors?bogus=1')]
     for method, path in requests:
         resp = client.request(method.upper(), path, headers=_header(version))
@@ -219,7 +220,7 @@ def test_plan_statuses_in_schema_cover_the_model():
 
 def test_audit_and_conductors_are_documented(client):
     old = client.get('/v1/openapi.json').json
-    new = client.get('/v1/openapi.json', headers=_header('1.3')).json
+    new = client.get('/v1/openapi.json', headers=_header(openapi.CONDUCTORS_SINCE)).json
     assert {'get', 'post'} <= set(old['paths']['/v1/audit'])
     assert '/v1/conductors' not in old['paths']
     listed = new['paths']['/v1/conductors']['get']['responses']['200']

@@ -125,8 +125,8 @@ def world(db, conductor, cluster):
 def call(client, world, method, path, body, headers):
     path = path.replace('PLAN', world['plan'])
     raw = json.dumps(body) if body is not None else None
-    if path.startswith('/v1/conductors'):  # from microversion 1.3 on
-        headers = dict(headers, **{'OpenStack-API-Version': 'migration 1.3'})
+    if path.startswith('/v1/conductors'):  # from its microversion on
+        headers = dict(headers, **{'OpenStack-API-Version': 'migration latest'})
     return client.request(method, path, raw=raw, headers=headers)
 
 

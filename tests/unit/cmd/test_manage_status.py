@@ -7,8 +7,9 @@ import json
 import pytest
 from oslo_config import cfg
 
-from migrator.api import health
+from migrator.api import health, microversion, openapi
 from migrator.cmd import manage
+from migrator.cmd.manage import status as status_cmd
 from migrator.common import version
 from tests.unit.api import fakes
 
@@ -50,7 +51,7 @@ def test_status_shows_agents_heartbeats_and_versions(run, db):
     code, out, err = run('status', '-f', 'json')
     status = json.loads(out)
     assert status['ready'] is True and status['readiness'] == ['OK', 'OK']
-    assert status['api']['max_version'] == '1.3'
+    assert status['api']['max_version'] == str(microversion.MAX_VERSION)
     by_host = {s['host']: s for s in status['services']}
     assert by_host['host1']['version'] == version.version_string()
     assert by_host['host1']['state'] == 'up'
@@ -125,13 +126,17 @@ def test_status_with_no_conductor_alive_is_2(run, db):
 
 
 def test_status_against_an_api_before_conductors_shows_agents_only(run, db, monkeypatch):
-    """An API of microversion 1.2 has no /v1/conductors: status does not ask for it."""
-    from migrator.api import microversion
-    monkeypatch.setattr(microversion, 'MAX_VERSION', microversion.Version(1, 2))
+    """An API older than GET /v1/conductors: status does not ask for it."""
+    major, minor = status_cmd.CONDUCTORS_MICROVERSION.split('.')
+    monkeypatch.setattr(microversion, 'MAX_VERSION', microversion.Version(major, int(minor) - 1))
     fakes.add_host(db, 'host1', agent_version='0.1.0')
     db.conductor_register('cond-a', 'inc-a', CONF.conductor.takeover_after)
     code, out, err = run('status', '-f', 'json')
     status = json.loads(out)
     assert code == 0, err
-    assert status['api']['max_version'] == '1.2'
+    assert status['api']['max_version'] == f'{major}.{int(minor) - 1}'
     assert [s['binary'] for s in status['services']] == ['migrator-compute']
+
+
+def test_the_cli_asks_for_the_microversion_the_api_serves_conductors_at():
+    assert status_cmd.CONDUCTORS_MICROVERSION == openapi.CONDUCTORS_SINCE
