@@ -11,7 +11,7 @@ from docutils.statemachine import StringList
 from sphinx.util.nodes import nested_parse_with_titles
 
 # argparse wraps its help at the terminal's width; a fixed one keeps the build reproducible.
-HELP_WIDTH = '90'
+HELP_WIDTH = '80'
 
 
 def _subcommands(parser):
