@@ -22,7 +22,8 @@ HISTORY = {
     '1.1': "A migration's document has duration_seconds (started to finished, or to now "
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
-    '1.3': 'Convergence: a live dry run answers a forecast (verdict, predicted duration, '
+    '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
+    '1.4': 'Convergence: a live dry run answers a forecast (verdict, predicted duration, '
            'iterations, downtime and the figures behind them); GET /v1/migrations/{id} has '
            'convergence_verdict (the stall diagnosis of a running live migration, or null); '
            'GET /v1/instances/{instance}/observations lists what its completed live '
@@ -44,6 +45,9 @@ class Version(tuple):
     def __str__(self):
         return f'{self[0]}.{self[1]}'
 
+
+# The version that added the convergence forecast, convergence_verdict and observations.
+CONVERGENCE_SINCE = '1.4'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

@@ -100,7 +100,7 @@ def _added(table, version):
 
 
 CONVERGENCE_VERDICT = _t('object', 'null', description=(
-    'From 1.3, in one migration\'s document: null, or the diagnosis of a running live '
+    'From 1.4, in one migration\'s document: null, or the diagnosis of a running live '
     'migration whose remaining data stopped falling: verdict "stalled", the iteration, the '
     'reason in figures, the action that finishes it now (force_complete) and its effect, '
     'the alternatives for a new attempt (auto_converge, post_copy, raise_bandwidth) and '
@@ -121,7 +121,8 @@ def migration(version, with_events=True, samples_count=False, forced=False,
         props['samples_count'] = INT
     if forced:
         props['forced'] = _t('string', 'null', enum=['post_copy', 'paused', None])
-    if convergence_verdict and version >= microversion.Version.parse('1.3'):
+    if convergence_verdict and version >= microversion.Version.parse(
+            microversion.CONVERGENCE_SINCE):
         props['convergence_verdict'] = CONVERGENCE_VERDICT
     return _obj(props)
 
@@ -231,7 +232,7 @@ FORECAST = _obj({
         'dirty_rate_note': STR_OR_NULL, 'working_set_bytes': INT_OR_NULL, 'bandwidth': INT,
         'bandwidth_source': STR, 'max_downtime_ms': INT, 'downtime_steps': INT,
         'completion_timeout_seconds': NUM_OR_NULL, 'overhead_seconds': NUM}),
-}, description='From 1.3, for a live migration: will it converge, and how long will it take.')
+}, description='From 1.4, for a live migration: will it converge, and how long will it take.')
 
 DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
@@ -246,8 +247,47 @@ OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_ob
         'transfer_rate': INT_OR_NULL, 'working_set_bytes': INT_OR_NULL,
         'iterations': INT_OR_NULL, 'duration_seconds': NUM_OR_NULL,
         'downtime_ms': INT_OR_NULL, 'bandwidth_mib': INT_OR_NULL})))},
-    description='From 1.3: what the completed live migrations of an instance showed, newest '
+    description='From 1.4: what the completed live migrations of an instance showed, newest '
                 'first.')
+
+
+CONDUCTOR_STATES = ('alive', 'dead', 'stopped')
+
+CONDUCTOR = _obj({**_fields(views.CONDUCTOR_FIELDS, {
+    'name': _t('string', description='[DEFAULT] host of the conductor.'),
+    'incarnation': _t('string', description='The process running under the name now.'),
+    'machine': STR_OR_NULL, 'pid': INT_OR_NULL,
+    'version': _t('string', 'null', description='The migrator version it runs.'),
+    'started_at': TIME, 'stopped_at': TIME_OR_NULL}),
+    'last_heartbeat': TIME,
+    'heartbeat_age_seconds': NUM_OR_NULL,
+    'state': _t('string', enum=list(CONDUCTOR_STATES),
+                description='alive: its heartbeat is at most [conductor] takeover_after '
+                            'seconds old; dead: older (its work is adopted by a live '
+                            'conductor); stopped: it stopped cleanly.'),
+})
+
+CONDUCTORS = _obj({'conductors': _t('array', items=CONDUCTOR)})
+
+AUDIT_DISCREPANCY = _obj({
+    'kind': _t('string', description='What is wrong: host_unreachable, running_twice, '
+                                     'not_running, wrong_host, stale_lock, stale_claim, '
+                                     'counter_mismatch, no_job or not_started.'),
+    'subject': _t('string', description='What it is about, e.g. "instance web1 (uuid)".'),
+    'detail': STR,
+    'fix': _t('string', enum=['safe', 'person'],
+              description='safe: POST /v1/audit {"fix": true} repairs it (bookkeeping '
+                          'only); person: an operator must look.'),
+    'instance': STR, 'migration': STR, 'host': STR, 'db_host': STR_OR_NULL,
+    'hosts': _t('array', items=STR),
+}, required=['kind', 'subject', 'detail', 'fix'])
+
+AUDIT = _obj({
+    'discrepancies': _t('array', items=AUDIT_DISCREPANCY),
+    'fixed': _t('array', items=STR, description='The repairs made (POST with fix).'),
+    'hosts_checked': _t('array', items=STR,
+                        description='The hosts whose agents answered.'),
+})
 
 
 def paged(key, item, next_link=True):

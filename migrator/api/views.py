@@ -140,6 +140,35 @@ def instance(record):
     return _pick(record, INSTANCE_FIELDS)
 
 
+CONDUCTOR_FIELDS = ('name', 'incarnation', 'machine', 'pid', 'version', 'started_at',
+                    'stopped_at')
+
+
+def conductor_state(record, now=None):
+    """'stopped' after a clean stop; else 'alive' while its heartbeat is at most
+    [conductor] takeover_after seconds old, 'dead' after that (its work is adopted)."""
+    if record.get('stopped_at') is not None:
+        return 'stopped'
+    beat = record.get('heartbeat_at')
+    if not isinstance(beat, datetime.datetime):
+        return 'dead'
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    age = (now - utc_naive(beat)).total_seconds()
+    return 'alive' if age <= CONF.conductor.takeover_after else 'dead'
+
+
+def conductor(record, now=None):
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    view = _pick(record, CONDUCTOR_FIELDS)
+    beat = record.get('heartbeat_at')
+    view['last_heartbeat'] = isotime(beat)
+    view['heartbeat_age_seconds'] = (
+        round(max(0.0, (now - utc_naive(beat)).total_seconds()), 1)
+        if isinstance(beat, datetime.datetime) else None)
+    view['state'] = conductor_state(record, now)
+    return view
+
+
 def server_group(record):
     return {'id': record['id'], 'name': record['name'], 'policy': record['policy'],
             'members': list(record.get('members') or ()),
@@ -151,7 +180,7 @@ _NOT_SHOWN = object()
 
 def migration(record, with_events=True, samples_count=None, convergence_verdict=_NOT_SHOWN):
     """convergence_verdict: the stall diagnosis (migrator.common.stall) of a migration shown
-    alone, from 1.3."""
+    alone, from 1.4."""
     view = _pick(record, MIGRATION_FIELDS)
     view['requester'] = requester(record)
     if microversion.at_least('1.1'):
@@ -161,15 +190,16 @@ def migration(record, with_events=True, samples_count=None, convergence_verdict=
         view['events'] = [_event(event) for event in record.get('events') or ()]
     if samples_count is not None:
         view['samples_count'] = samples_count
-    if convergence_verdict is not _NOT_SHOWN and microversion.at_least('1.3'):
+    if convergence_verdict is not _NOT_SHOWN and \
+            microversion.at_least(microversion.CONVERGENCE_SINCE):
         view['convergence_verdict'] = convergence_verdict
     return view
 
 
 def dry_run(answer):
-    """The conductor's dry-run answer; the convergence forecast from 1.3."""
+    """The conductor's dry-run answer; the convergence forecast from 1.4."""
     view = dict(answer)
-    if not microversion.at_least('1.3'):
+    if not microversion.at_least(microversion.CONVERGENCE_SINCE):
         view.pop('forecast', None)
     return view
 

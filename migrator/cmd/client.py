@@ -9,7 +9,7 @@ DEFAULT_URL = 'http://127.0.0.1:9777'
 
 # The microversion that added the convergence forecast, the stall diagnosis and the
 # observations; the calls that show them ask for it.
-FORECAST_VERSION = {'OpenStack-API-Version': 'migration 1.3'}
+FORECAST_VERSION = {'OpenStack-API-Version': 'migration 1.4'}
 
 
 class ClientError(Exception):
@@ -132,7 +132,7 @@ class Client:
         return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
 
     def instance_observations(self, ident):
-        """What the instance's completed live migrations showed, newest first (1.3)."""
+        """What the instance's completed live migrations showed, newest first (1.4)."""
         return self._request('GET', '/v1/instances/' + self._quote(ident) + '/observations',
                              headers=FORECAST_VERSION)[1]['observations']
 
@@ -155,7 +155,7 @@ class Client:
             body['priority'] = priority
         if dry_run:
             body['dry_run'] = True
-            # 1.3: the answer has the convergence forecast.
+            # 1.4: the answer has the convergence forecast.
             return self._request('POST', '/v1/migrations', json=body,
                                  headers=FORECAST_VERSION)[1]
         return self._request('POST', '/v1/migrations', json=body)[1]
@@ -191,7 +191,7 @@ class Client:
         return self._request('GET', '/v1/migrations', params=params or None)[1]
 
     def migration_get(self, migration_id):
-        """The migration; at 1.3, with its convergence_verdict (the stall diagnosis)."""
+        """The migration; at 1.4, with its convergence_verdict (the stall diagnosis)."""
         return self._request('GET', '/v1/migrations/' + self._quote(migration_id),
                              headers=FORECAST_VERSION)[1]
 
@@ -289,3 +289,8 @@ class Client:
         """The hosts as the given API microversion shows them ("migration X.Y")."""
         return self._request('GET', '/v1/hosts',
                              headers={'OpenStack-API-Version': microversion})[1]['hosts']
+
+    def conductor_list(self, microversion):
+        """The conductors (GET /v1/conductors, from API microversion 1.3 on)."""
+        return self._request('GET', '/v1/conductors',
+                             headers={'OpenStack-API-Version': microversion})[1]['conductors']

@@ -1,5 +1,5 @@
 """GET /v1/instances[?host=&limit=&marker=], GET /v1/instances/{uuid-or-name},
-GET /v1/instances/{uuid-or-name}/observations (1.3: what its live migrations showed)"""
+GET /v1/instances/{uuid-or-name}/observations (1.4: what its live migrations showed)"""
 
 import pecan
 from pecan import expose, rest
@@ -10,14 +10,15 @@ from migrator.common import exceptions
 
 
 class InstanceObservationsController(rest.RestController):
-    """What the completed live migrations of an instance showed, newest first (1.3)."""
+    """What the completed live migrations of an instance showed, newest first (1.4)."""
 
     @expose('json')
     def get_all(self, instance_ident, **kwargs):
-        if not microversion.at_least('1.3'):
+        if not microversion.at_least(microversion.CONVERGENCE_SINCE):
             raise exceptions.NotFound(
-                'GET /v1/instances/{instance}/observations needs API version 1.3 or later '
-                f'(header {microversion.HEADER}: {microversion.SERVICE_TYPE} 1.3)')
+                'GET /v1/instances/{instance}/observations needs API version '
+                f'{microversion.CONVERGENCE_SINCE} or later (header {microversion.HEADER}: '
+                f'{microversion.SERVICE_TYPE} {microversion.CONVERGENCE_SINCE})')
         policy.authorize('migrator:instance:get')
         utils.check_params(kwargs, ())
         db = pecan.request.db

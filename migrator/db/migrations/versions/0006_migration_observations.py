@@ -1,8 +1,8 @@
 """What each completed live migration of a guest showed (its dirty rate, passes, duration,
 downtime), so that the convergence forecast of its next migration learns from it.
 
-Revision ID: 0005_migration_observations
-Revises: 0004_policy
+Revision ID: 0006_migration_observations
+Revises: 0005_conductor_version
 Create Date: 2026-12-06
 
 Types are spelled out here, as in 0001, so the script keeps creating the same schema when
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0005_migration_observations'
-down_revision = '0004_policy'
+revision = '0006_migration_observations'
+down_revision = '0005_conductor_version'
 branch_labels = None
 depends_on = None
 
