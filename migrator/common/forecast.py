@@ -6,8 +6,9 @@ starts at max_downtime/steps and the agent raises it one step per iteration,
 migrator.common.convergence.downtime_steps). With bandwidth B and dirty rate D a pass of R
 bytes takes R/B seconds and leaves min(D * R/B, W) dirty, where W is the memory the guest
 keeps rewriting (its working set): a guest cannot dirty more than it touches, so the passes
-of a busy guest stop shrinking at W instead of growing. When D >= B (or W never fits the
-downtime) pre-copy alone never ends.
+of a busy guest stop shrinking at W instead of growing. When the passes shrink by less than
+the stall diagnosis allows (D >= 0.8 B, migrator.common.stall.SHRINK_BELOW), pre-copy alone
+is taken not to end: the same rule the running migration is judged by.
 
 Auto-converge (QEMU throttles the vCPUs: 20 % at first, 10 % more each iteration that does
 not converge, up to 99 %) scales D down by the throttle; post-copy or a pause (force-complete)
@@ -23,7 +24,7 @@ This module is pure: the conductor supplies the figures (migrator.conductor.fore
 
 import dataclasses
 
-from migrator.common import convergence
+from migrator.common import convergence, stall
 
 MIB = 2 ** 20
 
@@ -81,9 +82,13 @@ def simulate(figures, auto_converge=False):
             # QEMU starts throttling once iterations stop converging, then raises it.
             throttle = (AUTO_CONVERGE_INITIAL if throttle == 0.0
                         else min(AUTO_CONVERGE_MAX, throttle + AUTO_CONVERGE_STEP))
-        stuck = dirtied >= remaining and limit_ms == limits[-1]
+        # Stalled as the running diagnosis defines it (migrator.common.stall): from the
+        # second pass on, each left at least SHRINK_BELOW of the one before. A guest whose
+        # measured rate is that close to the bandwidth is within the measurement's error of
+        # never converging, and the diagnosis would call its migration stalled.
+        stuck = iteration >= 2 and dirtied >= stall.SHRINK_BELOW * remaining
         stalled = stalled + 1 if stuck else 0
-        if stalled >= 3 and (not auto_converge or throttle >= AUTO_CONVERGE_MAX):
+        if stalled >= 2 and (not auto_converge or throttle >= AUTO_CONVERGE_MAX):
             return Run(False, iteration, seconds, None)
         remaining = dirtied
     return Run(False, MAX_ITERATIONS, seconds, None)

@@ -64,3 +64,10 @@ def test_a_working_set_bounds_what_each_pass_leaves():
     bounded = forecast.simulate(_figures(8, 32, working_set_bytes=16 * MIB))
     assert bounded.converged and unbounded.converged
     assert bounded.seconds < unbounded.seconds
+
+
+def test_a_rate_within_a_fifth_of_the_bandwidth_stalls_as_the_diagnosis_judges():
+    # 7 MiB/s against 8 would shrink each pass by only 1/8: the running migration's
+    # diagnosis calls that stalled, so the forecast does too.
+    assert forecast.forecast(_figures(7, 8))['verdict'] == forecast.WITH_AUTO_CONVERGE
+    assert forecast.forecast(_figures(4, 8))['verdict'] == forecast.CONVERGES
