@@ -14,28 +14,37 @@ Version history:
   1.6 - audit_domains
   1.7 - peer_domain_state (the source confirms, through the target's libvirt daemon, what
         the target's agent says, before a recovery removes the source's copy)
+
+[upgrade_levels] compute caps what this client sends (rpc.version_cap): every message
+carries the version of its method's arguments, which an agent of that version or newer
+accepts. Under the cap an optional newer argument is left out; a method newer than the cap
+raises ServiceTooOld before anything is sent.
 """
 
 import oslo_messaging as messaging
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from migrator.common import rpc
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 VERSION = '1.7'
+SERVICE = 'compute'
 
 
 class ComputeAPI:
     def __init__(self):
-        target = messaging.Target(topic=rpc.COMPUTE_TOPIC, version=VERSION)
-        self.client = rpc.get_client(target, version_cap=VERSION,
+        # Messages without a version of their own are 1.0 ones: any agent reads them.
+        target = messaging.Target(topic=rpc.COMPUTE_TOPIC, version='1.0')
+        self.client = rpc.get_client(target, version_cap=rpc.version_cap(SERVICE, VERSION),
                                      timeout=CONF.conductor.compute_rpc_timeout)
 
-    def _call(self, ctxt, host, method, version=None, rpc_timeout=None, **kwargs):
-        options = {'server': host}
-        if version:
-            options['version'] = version
+    def _call(self, ctxt, host, method, version='1.0', rpc_timeout=None, **kwargs):
+        """Calls method (first in version) on host; ServiceTooOld when the pin is lower."""
+        rpc.require_version(self.client, SERVICE, method, version)
+        options = {'server': host, 'version': version}
         if rpc_timeout:
             options['timeout'] = rpc_timeout
         return self.client.prepare(**options).call(ctxt, method, **kwargs)
@@ -77,8 +86,15 @@ class ComputeAPI:
         kwargs = {}
         version = '1.0'
         if controls is not None:
-            kwargs['controls'] = controls
-            version = '1.3'
+            if self.client.can_send_version('1.3'):
+                kwargs['controls'] = controls
+                version = '1.3'
+            else:
+                # An agent before 1.3 runs the job as it always did: libvirt's defaults,
+                # the conductor's migration_timeout as the only bound.
+                LOG.warning('Live migration %s starts without its convergence settings: '
+                            '[upgrade_levels] compute is %s, they need 1.3', migration_id,
+                            self.client.version_cap)
         return self.client.prepare(server=host, version=version).call(
             ctxt, 'live_migrate', migration_id=migration_id, instance_uuid=instance_uuid,
             dest_uri=dest_uri, migrate_disks=migrate_disks, conductor=conductor, **kwargs)
@@ -86,8 +102,8 @@ class ComputeAPI:
     def live_migration_force_complete(self, ctxt, host, instance_uuid):
         """Makes the job of instance_uuid on its source host finish: post-copy when it was
         permitted, else the guest is paused. Answers {'forced': 'post_copy'|'paused'} (1.3)."""
-        return self.client.prepare(server=host, version='1.3').call(
-            ctxt, 'live_migration_force_complete', instance_uuid=instance_uuid)
+        return self._call(ctxt, host, 'live_migration_force_complete', version='1.3',
+                          instance_uuid=instance_uuid)
 
     def create_migration_disks(self, ctxt, host, instance_uuid, specs):
         """Pre-creates the disks of an incoming block migration on host; the paths."""
