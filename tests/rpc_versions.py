@@ -15,6 +15,7 @@ import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
 
+from migrator import conf  # noqa: F401 - registers the options the clients read
 from migrator.common import context, exceptions, rpc
 from migrator.compute import manager as compute_manager
 from migrator.compute import rpcapi as compute_rpcapi
