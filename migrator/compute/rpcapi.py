@@ -53,9 +53,10 @@ class ComputeAPI:
             options['timeout'] = rpc_timeout
         return self.client.prepare(**options).call(ctxt, method, **kwargs)
 
-    def get_domain_state(self, ctxt: RequestContext, host: str,
-                         instance_uuid: str) -> payloads.DomainState:
-        return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
+    def get_domain_state(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                         rpc_timeout: float | None = None) -> payloads.DomainState:
+        return self._call(ctxt, host, 'get_domain_state', rpc_timeout=rpc_timeout,
+                          instance_uuid=instance_uuid)
 
     def audit_domains(self, ctxt: RequestContext, host: str,
                       job_uuids: list[str]) -> payloads.DomainAudit:
