@@ -1,6 +1,6 @@
 """Where a conductor keeps the drain jobs it drives, and how it adopts orphaned ones.
 
-A job belongs to the conductor named in its row, at a generation (migrator.db.ownership,
+A job belongs to the conductor named in its row, at a generation (migrator.db.queries.conductors,
 the mechanism migrations and plans use too). That conductor runs it in a thread of its own
 (a drain mostly waits, so it must not hold one of the migration workers). Should the
 conductor die, its heartbeat in the DB goes stale: after [conductor] takeover_after seconds

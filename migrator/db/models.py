@@ -253,7 +253,7 @@ class Migration(RequesterMixin, Base):
     finished_at: Mapped[datetime.datetime | None]
     # Bumped whenever a conductor takes the migration (start, take-over): its transitions
     # are compare-and-swaps on (conductor, generation), so a conductor that lost it cannot
-    # move it on (migrator.db.ownership).
+    # move it on (migrator.db.queries.conductors).
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
@@ -340,7 +340,7 @@ class SchedulerClaim(Base):
     landed_at: Mapped[datetime.datetime | None]
     # True while the target's applied usage report counts the guest (its incoming domain is
     # active there): the claim's resources are then left out of the host's claimed_*
-    # columns, so one guest is never counted twice (SchedulerQueries._count_claims).
+    # columns, so one guest is never counted twice (SchedulingQueries._count_claims).
     counted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 

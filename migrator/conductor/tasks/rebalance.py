@@ -102,7 +102,7 @@ class PlanApplier:
 
     def __init__(self, ctxt, db, start_migration, check_target, conductor=None,
                  generation=None):
-        """conductor, generation: the owner that took the plan (migrator.db.ownership);
+        """conductor, generation: the owner that took the plan (migrator.db.queries.conductors);
         its transitions are fenced with them, and it stops starting moves once the plan
         is no longer its own."""
         self.owner = (conductor, generation) if generation is not None else None
