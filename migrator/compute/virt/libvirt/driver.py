@@ -100,6 +100,8 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
                                     self._lifecycle_event, None)
         conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
                                     self._job_completed_event, None)
+        conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+                                    self._migration_iteration_event, None)
         with self._jobs_lock:
             watched = dict(self._jobs)
         for uuid, job in watched.items():
@@ -197,6 +199,9 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def _job_completed_event(self, conn, dom, params, opaque):
         events.dispatch(self._handle_job_completed, dom.UUIDString(), params)
 
+    def _migration_iteration_event(self, conn, dom, iteration, opaque):
+        events.dispatch(self._handle_migration_iteration, dom.UUIDString(), iteration)
+
     def _handle_lifecycle(self, uuid, event, detail):
         if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
             self._domain_stopped(uuid)
@@ -208,6 +213,12 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             job = self._jobs.get(uuid)
         if job is not None:
             job.job_completed(params)
+
+    def _handle_migration_iteration(self, uuid, iteration):
+        with self._jobs_lock:
+            job = self._jobs.get(uuid)
+        if job is not None:
+            job.iteration_started(iteration)
 
     # -- inventory --------------------------------------------------------------------------
 
