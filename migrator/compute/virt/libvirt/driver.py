@@ -300,12 +300,24 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             raise
 
     def get_domain_state(self, uuid):
+        """Whether the domain is here and runs. Only its state is read (no XML): a migration
+        asks this the moment its job ends, while libvirt may be undefining the source's copy,
+        and a domain that vanishes between the lookup and the look is simply not here."""
+        gone = {'exists': False, 'power_state': None, 'active': False, 'incoming': False}
         try:
-            described = self._describe(self._lookup(uuid))
+            dom = self._lookup(uuid)
+            state, reason = dom.state()
+            active = bool(dom.isActive())
         except exceptions.InstanceNotFound:
-            return {'exists': False, 'power_state': None, 'active': False, 'incoming': False}
-        return {'exists': True, **{k: described[k] for k in
-                                   ('power_state', 'active', 'incoming')}}
+            return gone
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return gone
+            raise
+        return {'exists': True, 'power_state': _POWER_STATES.get(state, 'nostate'),
+                'active': active,
+                'incoming': state == libvirt.VIR_DOMAIN_PAUSED and
+                reason in _INCOMING_PAUSE_REASONS}
 
     def get_disks(self, uuid):
         return storage.domain_disks(self._lookup(uuid))
