@@ -5,7 +5,7 @@ import sys
 from oslo_config import cfg
 
 from migrator.cmd.manage import output, plans
-from migrator.conductor.planner import search, settings, snapshot
+from migrator.planner import search, settings, snapshot
 
 CONF = cfg.CONF
 

@@ -21,8 +21,8 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor.planner import search, settings, snapshot
 from migrator.db import models
+from migrator.planner import search, settings, snapshot
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

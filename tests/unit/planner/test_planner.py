@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from migrator.conductor.planner import duration, exhaustive, jobsets, model, score, search
+from migrator.planner import duration, exhaustive, jobsets, model, score, search
 
 MIB = 2 ** 20
 

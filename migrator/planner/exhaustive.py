@@ -9,9 +9,9 @@ clusters small enough for it.
 
 import time
 
-from migrator.conductor.planner import duration as duration_mod
-from migrator.conductor.planner import score as score_mod
-from migrator.conductor.planner import search
+from migrator.planner import duration as duration_mod
+from migrator.planner import score as score_mod
+from migrator.planner import search
 
 
 def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MIN_GAIN,

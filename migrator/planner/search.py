@@ -24,9 +24,9 @@ import dataclasses
 import math
 import time
 
-from migrator.conductor.planner import duration as duration_mod
-from migrator.conductor.planner import jobsets as jobsets_mod
-from migrator.conductor.planner import score as score_mod
+from migrator.planner import duration as duration_mod
+from migrator.planner import jobsets as jobsets_mod
+from migrator.planner import score as score_mod
 
 DEFAULT_MAX_MOVES = 100
 DEFAULT_MIN_GAIN = 1e-6
