@@ -28,6 +28,7 @@ import time
 import libvirt
 
 from benchmarks import overhead
+from migrator import conf  # noqa: F401 - registers the options storage's checks read
 from migrator.compute.virt.libvirt import disk_copy, events, storage
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
