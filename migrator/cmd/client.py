@@ -235,7 +235,7 @@ class Client:
     # -- plans ------------------------------------------------------------------------------
 
     # Plans say whether max_moves cut them, and what was left, from this microversion on.
-    PLAN_VERSION = {'OpenStack-API-Version': 'migration 1.3'}
+    PLAN_VERSION = {'OpenStack-API-Version': 'migration 1.4'}
 
     def plan_create(self, goal='balance', max_moves=None, min_gain=None, max_parallel=None):
         body = {'goal': goal}
@@ -280,3 +280,8 @@ class Client:
         """The hosts as the given API microversion shows them ("migration X.Y")."""
         return self._request('GET', '/v1/hosts',
                              headers={'OpenStack-API-Version': microversion})[1]['hosts']
+
+    def conductor_list(self, microversion):
+        """The conductors (GET /v1/conductors, from API microversion 1.3 on)."""
+        return self._request('GET', '/v1/conductors',
+                             headers={'OpenStack-API-Version': microversion})[1]['conductors']

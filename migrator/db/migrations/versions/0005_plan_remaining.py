@@ -1,7 +1,7 @@
 """A plan cut short by max_moves says so, and what gain was left.
 
 Revision ID: 0005_plan_remaining
-Revises: 0004_policy
+Revises: 0005_conductor_version
 Create Date: 2026-12-06
 
 truncated: the search stopped at max_moves with moves still worth making; remaining_gain and
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_plan_remaining'
-down_revision = '0004_policy'
+down_revision = '0005_conductor_version'
 branch_labels = None
 depends_on = None
 
