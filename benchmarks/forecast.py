@@ -5,7 +5,7 @@ MiB/s.
 Brings up a 2-host sandbox and migrator-all; for each pair boots a fresh 128 MiB guest (a
 busy TCG guest sometimes crashes after a completed migration: see
 tests/functional/convergence), measures nothing itself: it asks the API for a dry run
-(microversion 1.4: the forecast, whose dirty rate the source's QEMU measures), then starts
+(microversion 1.5: the forecast, whose dirty rate the source's QEMU measures), then starts
 the migration with the same controls (no completion timeout, no auto-converge) and follows
 it until it completes or the API shows the stall diagnosis (convergence_verdict), which it
 then applies (force_complete) so the guest moves anyway. A forecast of
@@ -127,7 +127,7 @@ def main():
         cluster = cluster_mod.load(state_dir)
         proc, api = processes.start_migrator_all(
             work, state_dir, compute={'progress_interval': 0.5},
-            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.4')
+            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.5')
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
         runs = {}

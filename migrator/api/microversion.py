@@ -23,7 +23,10 @@ HISTORY = {
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
     '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
-    '1.4': 'Convergence: a live dry run answers a forecast (verdict, predicted duration, '
+    '1.4': "A plan's document has truncated (the search stopped at max_moves with moves "
+           'still worth making), remaining_gain and remaining_moves (what those moves would '
+           'still take off the score, and how many they are; null when not truncated).',
+    '1.5': 'Convergence: a live dry run answers a forecast (verdict, predicted duration, '
            'iterations, downtime and the figures behind them); GET /v1/migrations/{id} has '
            'convergence_verdict (the stall diagnosis of a running live migration, or null); '
            'GET /v1/instances/{instance}/observations lists what its completed live '
@@ -47,7 +50,7 @@ class Version(tuple):
 
 
 # The version that added the convergence forecast, convergence_verdict and observations.
-CONVERGENCE_SINCE = '1.4'
+CONVERGENCE_SINCE = '1.5'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

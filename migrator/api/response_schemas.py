@@ -100,7 +100,7 @@ def _added(table, version):
 
 
 CONVERGENCE_VERDICT = _t('object', 'null', description=(
-    'From 1.4, in one migration\'s document: null, or the diagnosis of a running live '
+    'From 1.5, in one migration\'s document: null, or the diagnosis of a running live '
     'migration whose remaining data stopped falling: verdict "stalled", the iteration, the '
     'reason in figures, the action that finishes it now (force_complete) and its effect, '
     'the alternatives for a new attempt (auto_converge, post_copy, raise_bandwidth) and '
@@ -200,8 +200,21 @@ _PLAN_TYPES = {
 }
 
 
-def plan(with_moves=True):
+PLAN_ADDED = {
+    '1.4': {
+        'truncated': _t('boolean', description='The search stopped at max_moves with moves '
+                                               'still worth making.'),
+        'remaining_gain': _t('number', 'null', description='What the moves left out would '
+                                                          'still take off the score; null '
+                                                          'when not truncated.'),
+        'remaining_moves': _t('integer', 'null', description='How many moves those are.'),
+    },
+}
+
+
+def plan(version=microversion.MAX_VERSION, with_moves=True):
     props = _fields(views.PLAN_FIELDS + ('move_count',), _PLAN_TYPES, default=NUM_OR_NULL)
+    props.update(_added(PLAN_ADDED, version))
     props['requester'] = REQUESTER
     if with_moves:
         props['moves'] = _t('array', items=_MOVE)
@@ -232,7 +245,7 @@ FORECAST = _obj({
         'dirty_rate_note': STR_OR_NULL, 'working_set_bytes': INT_OR_NULL, 'bandwidth': INT,
         'bandwidth_source': STR, 'max_downtime_ms': INT, 'downtime_steps': INT,
         'completion_timeout_seconds': NUM_OR_NULL, 'overhead_seconds': NUM}),
-}, description='From 1.4, for a live migration: will it converge, and how long will it take.')
+}, description='From 1.5, for a live migration: will it converge, and how long will it take.')
 
 DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
@@ -247,7 +260,7 @@ OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_ob
         'transfer_rate': INT_OR_NULL, 'working_set_bytes': INT_OR_NULL,
         'iterations': INT_OR_NULL, 'duration_seconds': NUM_OR_NULL,
         'downtime_ms': INT_OR_NULL, 'bandwidth_mib': INT_OR_NULL})))},
-    description='From 1.4: what the completed live migrations of an instance showed, newest '
+    description='From 1.5: what the completed live migrations of an instance showed, newest '
                 'first.')
 
 

@@ -180,7 +180,7 @@ _NOT_SHOWN = object()
 
 def migration(record, with_events=True, samples_count=None, convergence_verdict=_NOT_SHOWN):
     """convergence_verdict: the stall diagnosis (migrator.common.stall) of a migration shown
-    alone, from 1.4."""
+    alone, from 1.5."""
     view = _pick(record, MIGRATION_FIELDS)
     view['requester'] = requester(record)
     if microversion.at_least('1.1'):
@@ -197,7 +197,7 @@ def migration(record, with_events=True, samples_count=None, convergence_verdict=
 
 
 def dry_run(answer):
-    """The conductor's dry-run answer; the convergence forecast from 1.4."""
+    """The conductor's dry-run answer; the convergence forecast from 1.5."""
     view = dict(answer)
     if not microversion.at_least(microversion.CONVERGENCE_SINCE):
         view.pop('forecast', None)
@@ -233,8 +233,15 @@ MOVE_FIELDS = (
 )
 
 
+# Added in microversion 1.4.
+PLAN_REMAINING_FIELDS = ('truncated', 'remaining_gain', 'remaining_moves')
+
+
 def plan(record, with_moves=True):
     view = _pick(record, PLAN_FIELDS)
+    if microversion.at_least('1.4'):
+        view.update(_pick(record, PLAN_REMAINING_FIELDS))
+        view['truncated'] = bool(view['truncated'])
     view['requester'] = requester(record)
     if with_moves:
         view['moves'] = [_pick(m, MOVE_FIELDS) for m in record.get('moves') or ()]

@@ -21,7 +21,7 @@ CAP_MIB = 8
 
 def test_a_stalled_migration_shows_why_and_the_suggested_action_finishes_it(
         service, sandbox, guest):
-    api = processes.ApiClient(service.url, version='1.4')
+    api = processes.ApiClient(service.url, version='1.5')
     source = probe.where(guest, cluster=sandbox)[0]
     response = api.post('/v1/migrations', {'instance': guest, 'type': 'live',
                                            'bandwidth_mib': CAP_MIB,

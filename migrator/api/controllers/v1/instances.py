@@ -1,5 +1,5 @@
 """GET /v1/instances[?host=&limit=&marker=], GET /v1/instances/{uuid-or-name},
-GET /v1/instances/{uuid-or-name}/observations (1.4: what its live migrations showed)"""
+GET /v1/instances/{uuid-or-name}/observations (1.5: what its live migrations showed)"""
 
 import pecan
 from pecan import expose, rest
@@ -10,7 +10,7 @@ from migrator.common import exceptions
 
 
 class InstanceObservationsController(rest.RestController):
-    """What the completed live migrations of an instance showed, newest first (1.4)."""
+    """What the completed live migrations of an instance showed, newest first (1.5)."""
 
     @expose('json')
     def get_all(self, instance_ident, **kwargs):

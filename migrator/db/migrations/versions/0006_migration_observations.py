@@ -2,7 +2,7 @@
 downtime), so that the convergence forecast of its next migration learns from it.
 
 Revision ID: 0006_migration_observations
-Revises: 0005_conductor_version
+Revises: 0005_plan_remaining
 Create Date: 2026-12-06
 
 Types are spelled out here, as in 0001, so the script keeps creating the same schema when
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0006_migration_observations'
-down_revision = '0005_conductor_version'
+down_revision = '0005_plan_remaining'
 branch_labels = None
 depends_on = None
 
