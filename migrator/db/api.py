@@ -28,6 +28,7 @@ from migrator.db import models, paging, progress, requester
 from migrator.db import plans as db_plans
 from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
+from migrator.db.host_pages import HostPageQueries
 from migrator.db.migration_abort import MigrationAbortMixin
 from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
 from migrator.db.observers import ObserversMixin, observed
@@ -50,9 +51,10 @@ def _check_fields(values, allowed, what):
         raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
 
 
-class Database(AuditQueries, DrainQueries, MigrationAbortMixin, MigrationResetMixin,
-               progress.ProgressQueries, db_plans.PlansMixin, SchedulerQueries,
-               ServerGroupQueries, OwnershipQueries, ObserversMixin, StatsQueries):
+class Database(AuditQueries, DrainQueries, HostPageQueries, MigrationAbortMixin,
+               MigrationResetMixin, progress.ProgressQueries, db_plans.PlansMixin,
+               SchedulerQueries, ServerGroupQueries, OwnershipQueries, ObserversMixin,
+               StatsQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
