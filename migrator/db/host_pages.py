@@ -11,7 +11,6 @@ from migrator.common import exceptions
 from migrator.db import paging
 from migrator.db.models import hosts, instances, scheduler_claims
 
-
 # Built once: SQLAlchemy then finds their compiled form by a memoized cache key instead of
 # building and hashing a new statement on every request.
 _COUNTS = (sa.select(instances.c.host, sa.func.count())
