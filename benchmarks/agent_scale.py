@@ -37,6 +37,8 @@ import uuid
 
 import sqlalchemy as sa
 
+from migrator.sandbox import faults
+
 PG_ADMIN_URL = 'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres'
 GUESTS_PER_HOST = 4
 
@@ -171,7 +173,12 @@ def failures(tmp, conductors):
 
 
 def backlog(rabbit):
-    out = rabbit.ctl('list_queues', '-q', 'name', 'messages')
+    """Messages waiting in the broker; -1 when rabbitmqctl does not answer in time (a
+    machine that loaded)."""
+    try:
+        out = rabbit.ctl('list_queues', '-q', 'name', 'messages', timeout=120)
+    except (faults.SandboxError, subprocess.TimeoutExpired):
+        return -1
     return sum(int(line.split()[-1]) for line in out.splitlines()
                if line.split() and line.split()[-1].isdigit())
 
@@ -217,7 +224,7 @@ def run_case(args, rabbit, admin, agents, conductors, tmp):
         # PostgreSQL publishes a pooled connection's counts only once it idles 10 s:
         # read them when the conductors are idle, over the reports sent up to now.
         drained = time.monotonic() + 120
-        while backlog(rabbit) and time.monotonic() < drained:
+        while backlog(rabbit) > 0 and time.monotonic() < drained:
             time.sleep(1)
         time.sleep(12)
         writes1 = pg_writes(engine)
@@ -245,7 +252,8 @@ def run_case(args, rabbit, admin, agents, conductors, tmp):
     sent = sent1 - sent0
     return {
         'sent': sent / span,
-        'handled': (sent - (failed1 - failed0) - (queued1 - queued0)) / span,
+        'handled': ((sent - (failed1 - failed0) - (queued1 - queued0)) / span
+                    if min(queued0, queued1) >= 0 else float('nan')),
         'failed': (failed1 - failed0) / span,
         'cpu': [(b - a) / span for a, b in zip(cpu0, cpu1, strict=True)],
         'rows': rows / applied if applied else float('nan'),
@@ -269,7 +277,6 @@ def main(argv=None):
     from oslo_messaging import transport
 
     from migrator import conf  # noqa: F401 - registers the options
-    from migrator.sandbox import faults
     logging.register_options(cfg.CONF)
     cfg.CONF.register_opts(transport._transport_opts)
     cfg.CONF([], project='migrator')
