@@ -7,6 +7,7 @@ views shape their output by the request's version (see requested()).
 """
 
 import contextvars
+import functools
 
 import microversion_parse
 from pecan import hooks
@@ -41,6 +42,7 @@ class Version(tuple):
         return super().__new__(cls, (int(major), int(minor)))
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def parse(cls, text):
         parsed = microversion_parse.parse_version_string(text)
         return cls(parsed.major, parsed.minor)

@@ -28,6 +28,7 @@ from migrator.db.observers import ObserversMixin
 from migrator.db.queries.audit import AuditQueries
 from migrator.db.queries.conductors import ConductorQueries
 from migrator.db.queries.drains import DrainQueries
+from migrator.db.queries.host_pages import HostPageQueries
 from migrator.db.queries.hosts import HostQueries
 from migrator.db.queries.instances import InstanceQueries
 from migrator.db.queries.migration_progress import MigrationProgressQueries
@@ -40,10 +41,10 @@ from migrator.db.queries.server_groups import ServerGroupQueries
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'migrations')
 
 
-class Database(HostQueries, InstanceQueries, MigrationQueries, MigrationProgressQueries,
-               MigrationResetQueries, SchedulingQueries, DrainQueries, PlanQueries,
-               ServerGroupQueries, ConductorQueries, AuditQueries, ObserversMixin,
-               ObservationQueries):
+class Database(HostQueries, HostPageQueries, InstanceQueries, MigrationQueries,
+               MigrationProgressQueries, MigrationResetQueries, SchedulingQueries,
+               DrainQueries, PlanQueries, ServerGroupQueries, ConductorQueries, AuditQueries,
+               ObserversMixin, ObservationQueries):
     """One database, by SQLAlchemy URL. Thread-safe; one per process is enough."""
 
     def __init__(self, url):
