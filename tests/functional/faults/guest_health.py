@@ -5,6 +5,13 @@ the damage shows as kernel oopses (general protection faults, "kernel BUG at", l
 corruption) and crashing processes on its console, not as a missing tick. A scenario takes
 a mark of the console before it starts and asks for the trouble written since then.
 
+Trouble found here says a migration lost guest memory, not who lost it: QEMU before 9.0
+loses guest writes in live migrations under TCG by itself (its dirty-bitmap fast path left
+the TCG TLB stale; fixed upstream by "physmem: Fix migration dirty bitmap coherency with TCG
+memory access", not in Debian 12's 7.2.22). Bare libvirt migrations of a sandbox guest,
+with the bandwidth or downtime changed mid-job, oops it within 2-20 migrations on this
+machine, with no migrator code involved.
+
 Lockup and RCU-stall warnings are not counted: a guest paused for a while (a long
 switchover, a libvirtd restart) or starved by a loaded host prints them with its memory
 intact.
@@ -46,3 +53,17 @@ def trouble_since(console_log, mark):
     more = f' (+{len(lines) - SHOWN_LINES} more)' if len(lines) > SHOWN_LINES else ''
     return [f'the guest kernel reports memory corruption or a crash on its console '
             f'({console_log}): {shown}{more}']
+
+
+class ConsoleWatch:
+    """A guest's console from now on: `trouble()` lists what went wrong in its kernel since
+    the watch began (scenarios: start one before injecting the fault, ask after the
+    checks)."""
+
+    def __init__(self, cluster, guest_name):
+        guest = next(g for g in cluster['guests'] if g['name'] == guest_name)
+        self.console_log = guest['console_log']
+        self.mark = console_mark(self.console_log)
+
+    def trouble(self):
+        return trouble_since(self.console_log, self.mark)

@@ -55,3 +55,14 @@ def test_missing_console_is_no_trouble(tmp_path):
     path = str(tmp_path / 'absent.log')
     assert guest_health.console_mark(path) == 0
     assert guest_health.trouble_since(path, 0) == []
+
+
+def test_console_watch_reads_from_where_it_began(tmp_path):
+    path = _console(tmp_path, BEFORE + OOPS)
+    cluster = {'guests': [{'name': 'other', 'console_log': str(tmp_path / 'x.log')},
+                          {'name': 'guest-1-1', 'console_log': path}]}
+    watch = guest_health.ConsoleWatch(cluster, 'guest-1-1')
+    assert watch.trouble() == []
+    with open(path, 'ab') as f:
+        f.write(OOPS)
+    assert 'list_del corruption' in watch.trouble()[0]
