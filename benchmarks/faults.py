@@ -28,8 +28,10 @@ import time
 
 import libvirt
 
+from migrator.common import states
 from migrator.sandbox import probe
 from tests.functional.faults import deployment, scenarios
+from tests.functional.service import processes
 
 COLUMNS = ('completed', 'failed', 'cancelled', 'error', 'stuck', 'lost', 'running_twice',
            'not_run')
@@ -39,8 +41,16 @@ def heal(dep, run):
     """Best effort: make the deployment usable again after a bad run."""
     migration_id = run.migration_id
     if run.outcome in ('stuck', 'not_run') and migration_id:
-        dep.api.post(f'/v1/migrations/{migration_id}/action',
-                     {'reset_state': {'state': 'error', 'reason': 'fault benchmark: stuck'}})
+        # Abort first, so that no libvirt job of it goes on into the next scenario; reset
+        # the bookkeeping only when the abort cannot end it.
+        dep.api.request_delete(f'/v1/migrations/{migration_id}')
+        try:
+            processes.wait_until(lambda: dep.api.get(f'/v1/migrations/{migration_id}')
+                                 .json()['status'] in states.TERMINAL, 120,
+                                 'the aborted migration to end', interval=0.5)
+        except AssertionError:
+            dep.api.post(f'/v1/migrations/{migration_id}/action',
+                         {'reset_state': {'state': 'error', 'reason': 'fault benchmark: stuck'}})
     for name in (dep.shared_guest, dep.local_guest):
         running = probe.where(name, cluster=dep.cluster)
         if not running:
