@@ -15,11 +15,15 @@ guest started where it is defined or its extra copy destroyed, `audit --fix`.
 
   python -m benchmarks.faults -n 3
   python -m benchmarks.faults -n 1 --faults conductor_kill,rabbitmq_restart --kinds live
+
+`kill <pid>` (SIGTERM) or Ctrl-C stops it early: it tears the deployment down and prints
+the table of the runs so far.
 """
 
 import argparse
 import collections
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -114,6 +118,10 @@ def main(argv=None):
     matrix = scenarios.matrix(split(args.faults), split(args.kinds), split(args.points))
     if not matrix:
         parser.error('no scenario matches')
+    # Stopped with `kill <pid>` (a background job ignores SIGINT), it still tears the
+    # deployment down and prints the table of the runs so far.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = tempfile.mkdtemp(prefix='migrator-faults-')
     dep = deployment.Deployment(workdir)
     results = collections.OrderedDict((s.name, []) for s in matrix)
