@@ -51,8 +51,9 @@ def open_host(host):
     return libvirt.open(host['uri'])
 
 
-def where(name, cluster=None, active_only=True):
-    """Names of the hosts whose libvirt has guest ``name`` (running ones by default)."""
+def where(name, cluster=None, active_only=True, executing_only=False):
+    """Names of the hosts whose libvirt has guest ``name`` (running ones by default; with
+    executing_only, not the paused ones either, such as a live migration's incoming copy)."""
     cluster = _cluster(cluster)
     found = []
     for host in cluster['hosts']:
@@ -62,7 +63,10 @@ def where(name, cluster=None, active_only=True):
             continue
         try:
             dom = conn.lookupByName(name)
-            if not active_only or dom.isActive():
+            if executing_only:
+                if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
+                    found.append(host['name'])
+            elif not active_only or dom.isActive():
                 found.append(host['name'])
         except libvirt.libvirtError:
             pass
