@@ -184,7 +184,7 @@ def _driving_conductor(dep, ctx):
 # -- running one scenario ---------------------------------------------------------------
 
 
-def _guest_of(dep, kind):
+def guest_of(dep, kind):
     return dep.shared_guest if kind == 'live' else dep.local_guest
 
 
@@ -198,7 +198,8 @@ def run(dep, scenario, bound=SETTLE_BOUND, result=None):
     deployment ready for the next one."""
     fault_, kind, point = scenario.fault, scenario.kind, scenario.point
     result = result or Run(scenario.name)
-    name = _guest_of(dep, kind)
+    name = guest_of(dep, kind)
+    console_from = os.path.getsize(_console_log(dep, name))
     source = _settled_host(dep, name)
     target = next(h for h in dep.host_names() if h != source)
     ctx = {'source': source, 'target': target}
@@ -254,6 +255,7 @@ def run(dep, scenario, bound=SETTLE_BOUND, result=None):
         result.settle_s = time.monotonic() - cleared
         result.outcome = migration['status']
     _check_guest(dep, name, result)
+    _check_guest_kernel(dep, name, console_from, result)
     fault_.after(dep, ctx)
     _check_bookkeeping(dep, result)
     return result
@@ -312,6 +314,21 @@ def _wait_terminal(dep, migration_id, bound):
             return body
         time.sleep(0.2)
     return None
+
+
+def _console_log(dep, name):
+    return next(g for g in dep.cluster['guests'] if g['name'] == name)['console_log']
+
+
+def _check_guest_kernel(dep, name, console_from, result):
+    """The guest's kernel printed no fault since the scenario began: a guest that runs on
+    one host and ticks may still have come out of a migration with damaged memory."""
+    with open(_console_log(dep, name), 'rb') as f:
+        f.seek(console_from)
+        found = probe.OOPS_RE.search(f.read())
+    if found:
+        result.outcome = 'guest_fault'
+        result.problems.append(f'{name} printed a kernel fault: {found.group().decode()!r}')
 
 
 def _check_guest(dep, name, result):
