@@ -80,7 +80,7 @@ class FakeConductor:
 
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
                          block_migration=None):
-        self.dry_runs.append((instance_uuid, migration_type, target_host))
+        self.dry_runs.append((instance_uuid, migration_type, target_host, block_migration))
         return {'possible': True, 'target_host': target_host or self.destination,
                 'reason': 'fake', 'filters': [], 'weights': []}
 
