@@ -107,7 +107,7 @@ class Scheduler:
         self._filters = None
         self._filter_names = None
         self._chains = {}
-        self.weighers = weighers_mod.all_weighers()
+        self.weighers = weighers_mod.enabled(CONF.scheduler.enabled_weighers)
         # True: always filter and weigh every host (what the fast path is tested against).
         self.full_pass = False
 
