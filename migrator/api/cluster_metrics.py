@@ -11,7 +11,7 @@ from prometheus_client import registry
 from prometheus_client.core import GaugeMetricFamily
 
 from migrator.common import states
-from migrator.db.models import utcnow
+from migrator.common.timeutils import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
 from migrator.db import models, paging, progress, requester
@@ -29,7 +30,7 @@ from migrator.db import plans as db_plans
 from migrator.db.audit import AuditQueries
 from migrator.db.drains import DrainQueries
 from migrator.db.migration_abort import MigrationAbortMixin
-from migrator.db.models import hosts, instances, migration_events, migrations, utcnow
+from migrator.db.models import hosts, instances, migration_events, migrations
 from migrator.db.observers import ObserversMixin, observed
 from migrator.db.ownership import OwnershipQueries
 from migrator.db.reset_state import MigrationResetMixin

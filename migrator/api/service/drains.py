@@ -7,8 +7,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.api.service import handoff
-from migrator.common import exceptions, notifications
-from migrator.db import drain_models as dm
+from migrator.common import exceptions, notifications, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ class DrainService:
         """Casts the job; when that fails the job ends `failed` (so it does not hold the
         host) and undo() puts back what the request changed."""
         def mark_failed(exc):
-            self.db.drain_transition(job['id'], [dm.ACCEPTED], dm.FAILED,
+            self.db.drain_transition(job['id'], [states.DRAIN_ACCEPTED], states.DRAIN_FAILED,
                                      values={'reason': handoff.unreachable_reason(exc)})
             if undo is not None:
                 undo()
@@ -134,7 +133,7 @@ class DrainService:
         in flight."""
         items = []
         for item in origin['items']:
-            if item['status'] != dm.ITEM_MOVED or not item['target_host']:
+            if item['status'] != states.DRAIN_ITEM_MOVED or not item['target_host']:
                 continue
             try:
                 instance = self.db.instance_get(item['instance_uuid'])

@@ -3,8 +3,7 @@
 from oslo_log import log as logging
 
 from migrator.api.service import handoff
-from migrator.common import exceptions
-from migrator.db import models
+from migrator.common import exceptions, states
 
 LOG = logging.getLogger(__name__)
 
@@ -28,16 +27,16 @@ class PlanService:
     def apply(self, plan_id):
         """Hands a planned plan to a conductor, which applies it jobset by jobset."""
         plan = self.db.plan_get(plan_id)
-        if plan['status'] != models.PLAN_PLANNED:
+        if plan['status'] != states.PLAN_PLANNED:
             raise exceptions.Conflict(
                 f"Plan {plan_id} is {plan['status']}: only a plan that is planned can be "
                 "applied, once. Create a new plan (POST /v1/plans) to rebalance again.")
         # The compare-and-swap decides between two concurrent apply requests.
-        self.db.plan_transition(plan_id, models.PLAN_PLANNED, models.PLAN_APPLYING)
+        self.db.plan_transition(plan_id, states.PLAN_PLANNED, states.PLAN_APPLYING)
         handoff.hand_over(
             lambda: self.conductor_api.apply_plan(self.ctxt, plan_id),
-            lambda exc: self.db.plan_transition(plan_id, models.PLAN_APPLYING,
-                                                models.PLAN_FAILED,
+            lambda exc: self.db.plan_transition(plan_id, states.PLAN_APPLYING,
+                                                states.PLAN_FAILED,
                                                 {'error': handoff.unreachable_reason(exc)}),
             f'plan {plan_id}')
         return self.db.plan_get(plan_id)

@@ -12,11 +12,11 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, metrics
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import filters as filters_mod
 from migrator.conductor.scheduler import host_state, request_spec
 from migrator.conductor.scheduler import weighers as weighers_mod
 from migrator.conductor.scheduler.filters import memory
-from migrator.db.models import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -7,8 +7,7 @@ from pecan import expose, rest
 from migrator.api import plan_schemas, policy, schemas, views
 from migrator.api.controllers.v1 import utils
 from migrator.api.service import plans as plan_service
-from migrator.common import exceptions
-from migrator.db import models
+from migrator.common import exceptions, states
 
 
 class PlansController(rest.RestController):
@@ -20,9 +19,9 @@ class PlansController(rest.RestController):
         policy.authorize('migrator:plan:list')
         params = utils.check_params(kwargs, ('status', 'limit', 'marker'))
         status = params['status']
-        if status is not None and status not in models.PLAN_STATUSES:
+        if status is not None and status not in states.PLAN_STATUSES:
             raise exceptions.Invalid(f"status '{status}' is not a plan state; the states are: "
-                                     f"{', '.join(models.PLAN_STATUSES)}")
+                                     f"{', '.join(states.PLAN_STATUSES)}")
         limit = utils.page_limit(params['limit'])
         records = pecan.request.db.plan_list(status=status, limit=limit, marker=params['marker'])
         return utils.paged({}, 'plans', [views.plan(p, with_moves=False) for p in records],

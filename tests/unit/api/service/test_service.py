@@ -8,8 +8,6 @@ from migrator.api import schemas
 from migrator.api.service import drains, handoff, migrations, plans
 from migrator.common import context, exceptions, states
 from migrator.conductor.tasks import rebalance
-from migrator.db import drain_models as dm
-from migrator.db import models
 from tests.unit.api import fakes
 
 
@@ -83,7 +81,7 @@ def test_unsent_drain_ends_failed_and_gives_the_host_back(cluster, conductor):
     with pytest.raises(ConnectionError):
         service(drains.DrainService, cluster, conductor).start('host1', 'live')
     job = cluster.drain_latest('host1')
-    assert job['status'] == dm.FAILED
+    assert job['status'] == states.DRAIN_FAILED
     assert cluster.host_get('host1')['status'] == 'enabled'
 
 
@@ -93,5 +91,5 @@ def test_unsent_plan_ends_failed(cluster, conductor):
     with pytest.raises(ConnectionError):
         service(plans.PlanService, cluster, conductor).apply(plan_id)
     plan = cluster.plan_get(plan_id)
-    assert plan['status'] == models.PLAN_FAILED
+    assert plan['status'] == states.PLAN_FAILED
     assert 'could not reach migrator-conductor: broker down' in plan['error']

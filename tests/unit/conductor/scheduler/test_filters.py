@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import filters
 from migrator.conductor.scheduler.filters import (
     cpu_compatibility,
@@ -19,7 +20,6 @@ from migrator.conductor.scheduler.filters import (
     virt_type,
 )
 from migrator.conf import CONF
-from migrator.db.models import utcnow
 from tests.unit.conductor.scheduler.helpers import host, spec
 
 
