@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from migrator.common import kinds
 from migrator.common.timeutils import utcnow
 
 # Deterministic constraint names on every backend, so that later migrations can drop them.
@@ -46,7 +47,7 @@ TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
               'mysql_collate': 'utf8mb4_bin'}
 
 HOST_STATUSES = ('enabled', 'disabled', 'maintenance')
-MIGRATION_TYPES = ('live', 'cold')
+MIGRATION_TYPES = kinds.NAMES
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity')
 
 # Which columns each API call may write.

@@ -7,7 +7,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.api.service import handoff
-from migrator.common import aborts, convergence, exceptions, notifications, states
+from migrator.common import aborts, convergence, exceptions, kinds, notifications, states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ class MigrationRequest:
         combinations the schema cannot express."""
         migration_type = body['type']
         block_migration = body['block_migration']
-        if migration_type == 'cold' and block_migration not in ('auto', None):
+        kind = kinds.get(migration_type)
+        if not kind.live and block_migration not in ('auto', None):
             raise exceptions.Invalid(
                 "field 'block_migration' applies to live migrations only: a cold migration "
                 "always copies the disks that are not on storage shared with the target; "
@@ -42,7 +43,7 @@ class MigrationRequest:
         if block_migration == 'auto':
             block_migration = None
         controls = None
-        if migration_type == 'live':
+        if kind.live:
             controls = convergence.effective(body)
         elif convergence.requested(body):
             raise exceptions.Invalid(
