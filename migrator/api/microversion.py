@@ -22,6 +22,7 @@ HISTORY = {
     '1.1': "A migration's document has duration_seconds (started to finished, or to now "
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
+    '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
 }
 
 
