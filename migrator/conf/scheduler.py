@@ -19,7 +19,8 @@ opts = [
                      '(no target that is sending guests away).'),
     cfg.ListOpt('enabled_weighers', default=DEFAULT_WEIGHERS,
                 help='Weighers that rank the hosts that passed the filters; their weights '
-                     'are scaled to 0..1 and multiplied by their *_weight_multiplier. '
+                     'are scaled to 0..1 and multiplied by their multiplier option (such as '
+                     'ram_weight_multiplier). '
                      'Weighers are found by name among the migrator.scheduler.weighers entry '
                      'points.'),
     cfg.FloatOpt('ram_allocation_ratio', default=1.0, min=0.1,
