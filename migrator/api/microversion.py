@@ -7,6 +7,7 @@ views shape their output by the request's version (see requested()).
 """
 
 import contextvars
+import functools
 
 import microversion_parse
 from pecan import hooks
@@ -23,6 +24,9 @@ HISTORY = {
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
     '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
+    '1.4': "A plan's document has truncated (the search stopped at max_moves with moves "
+           'still worth making), remaining_gain and remaining_moves (what those moves would '
+           'still take off the score, and how many they are; null when not truncated).',
 }
 
 
@@ -33,6 +37,7 @@ class Version(tuple):
         return super().__new__(cls, (int(major), int(minor)))
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def parse(cls, text):
         parsed = microversion_parse.parse_version_string(text)
         return cls(parsed.major, parsed.minor)

@@ -185,20 +185,22 @@ def _paths(version):
         },
         '/v1/plans': {
             'get': _operation('listPlans', 'Rebalance plans, newest first.',
-                              {'200': _response('The plans.',
-                                                rs.paged('plans', rs.plan(with_moves=False)))},
+                              {'200': _response(
+                                  'The plans.',
+                                  rs.paged('plans', rs.plan(version, with_moves=False)))},
                               [_param('status', description='Only plans in this state.'),
                                LIMIT]),
             'post': _operation('createPlan', 'Plan a rebalance of the cluster.',
-                               {'201': _response('The plan.', rs.plan())},
+                               {'201': _response('The plan.', rs.plan(version))},
                                body=plan_schemas.PLAN_CREATE, errors=('400', '409', '503')),
         },
         '/v1/plans/{plan_id}': {'get': _operation(
-            'showPlan', 'One plan with its moves.', {'200': _response('The plan.', rs.plan())},
+            'showPlan', 'One plan with its moves.',
+            {'200': _response('The plan.', rs.plan(version))},
             [plan_id])},
         '/v1/plans/{plan_id}/apply': {'post': _operation(
             'applyPlan', 'Carry out a planned plan.',
-            {'202': _response('The plan, applying.', rs.plan())}, [plan_id],
+            {'202': _response('The plan, applying.', rs.plan(version))}, [plan_id],
             errors=('400', '404', '409', '503'))},
         '/v1/server-groups': {
             'get': _operation('listServerGroups', 'Server groups.',

@@ -184,8 +184,21 @@ _PLAN_TYPES = {
 }
 
 
-def plan(with_moves=True):
+PLAN_ADDED = {
+    '1.4': {
+        'truncated': _t('boolean', description='The search stopped at max_moves with moves '
+                                               'still worth making.'),
+        'remaining_gain': _t('number', 'null', description='What the moves left out would '
+                                                          'still take off the score; null '
+                                                          'when not truncated.'),
+        'remaining_moves': _t('integer', 'null', description='How many moves those are.'),
+    },
+}
+
+
+def plan(version=microversion.MAX_VERSION, with_moves=True):
     props = _fields(views.PLAN_FIELDS + ('move_count',), _PLAN_TYPES, default=NUM_OR_NULL)
+    props.update(_added(PLAN_ADDED, version))
     props['requester'] = REQUESTER
     if with_moves:
         props['moves'] = _t('array', items=_MOVE)

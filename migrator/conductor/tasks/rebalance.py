@@ -89,7 +89,9 @@ def create_plan(db, goal='balance', max_moves=None, min_gain=None, max_parallel=
         'vcpu_spread_before': plan.score_before.vcpu_spread,
         'vcpu_spread_after': plan.score_after.vcpu_spread,
         'predicted_seconds': plan.predicted_seconds, 'jobsets': len(plan.jobsets()),
-        'stop_reason': plan.stop_detail, 'conductor': conductor}, moves)
+        'stop_reason': plan.stop_detail, 'truncated': plan.truncated,
+        'remaining_gain': plan.remaining_gain, 'remaining_moves': plan.remaining_moves,
+        'conductor': conductor}, moves)
 
 
 class PlanApplier:
@@ -101,7 +103,7 @@ class PlanApplier:
 
     def __init__(self, ctxt, db, start_migration, check_target, conductor=None,
                  generation=None):
-        """conductor, generation: the owner that took the plan (migrator.db.ownership);
+        """conductor, generation: the owner that took the plan (migrator.db.queries.conductors);
         its transitions are fenced with them, and it stops starting moves once the plan
         is no longer its own."""
         self.owner = (conductor, generation) if generation is not None else None
