@@ -2,7 +2,7 @@
 
 import pecan
 
-from migrator.api import auth, hooks, microversion, middleware, operations
+from migrator.api import argspec_cache, auth, hooks, microversion, middleware, operations
 from migrator.api.controllers import root
 
 
@@ -20,6 +20,7 @@ def setup_app(db=None, conductor_api=None):
     if conductor_api is None:
         from migrator.conductor import rpcapi
         conductor_api = rpcapi.ConductorAPI()
+    argspec_cache.install()
 
     app = pecan.make_app(
         root.RootController(),

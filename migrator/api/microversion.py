@@ -7,6 +7,7 @@ views shape their output by the request's version (see requested()).
 """
 
 import contextvars
+import functools
 
 import microversion_parse
 from pecan import hooks
@@ -22,6 +23,15 @@ HISTORY = {
     '1.1': "A migration's document has duration_seconds (started to finished, or to now "
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
+    '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
+    '1.4': "A plan's document has truncated (the search stopped at max_moves with moves "
+           'still worth making), remaining_gain and remaining_moves (what those moves would '
+           'still take off the score, and how many they are; null when not truncated).',
+    '1.5': 'Convergence: a live dry run answers a forecast (verdict, predicted duration, '
+           'iterations, downtime and the figures behind them); GET /v1/migrations/{id} has '
+           'convergence_verdict (the stall diagnosis of a running live migration, or null); '
+           'GET /v1/instances/{instance}/observations lists what its completed live '
+           'migrations showed.',
 }
 
 
@@ -32,6 +42,7 @@ class Version(tuple):
         return super().__new__(cls, (int(major), int(minor)))
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def parse(cls, text):
         parsed = microversion_parse.parse_version_string(text)
         return cls(parsed.major, parsed.minor)
@@ -39,6 +50,9 @@ class Version(tuple):
     def __str__(self):
         return f'{self[0]}.{self[1]}'
 
+
+# The version that added the convergence forecast, convergence_verdict and observations.
+CONVERGENCE_SINCE = '1.5'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

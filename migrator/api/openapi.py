@@ -7,6 +7,7 @@ what it says is what a client sending the same header gets.
 """
 
 from migrator.api import (
+    audit_schemas,
     drain_schemas,
     microversion,
     plan_schemas,
@@ -17,6 +18,9 @@ from migrator.api import (
 from migrator.common import states
 
 JSON = 'application/json'
+
+# The microversion GET /v1/conductors came with.
+CONDUCTORS_SINCE = '1.3'
 
 
 def _param(name, where='query', description='', schema=None, required=None):
@@ -94,7 +98,7 @@ def _paths(version):
     group = _path_param('group', 'Id or name of the server group.')
     status = _param('status', description='Only migrations in this state.',
                     schema={'type': 'string', 'enum': sorted(states.ALL)})
-    return {
+    paths = {
         '/': {'get': _operation('listVersions', 'The API versions.',
                                 {'200': _response('The versions.', rs.VERSIONS)}, errors=())},
         '/v1': {'get': _operation('showV1', 'The v1 document, with its microversion range.',
@@ -139,6 +143,12 @@ def _paths(version):
             'showInstance', 'One instance, by UUID or name.',
             {'200': _response('The instance.', rs.INSTANCE)},
             [_path_param('instance', 'UUID or name of the instance.')])},
+        **({'/v1/instances/{instance}/observations': {'get': _operation(
+            'listInstanceObservations', 'What its completed live migrations showed, newest '
+            'first (from 1.5).',
+            {'200': _response('The observations.', rs.OBSERVATIONS)},
+            [_path_param('instance', 'UUID or name of the instance.')])}}
+           if version >= microversion.Version.parse(microversion.CONVERGENCE_SINCE) else {}),
         '/v1/migrations': {
             'get': _operation(
                 'listMigrations', 'Migrations, newest first.',
@@ -154,7 +164,8 @@ def _paths(version):
         '/v1/migrations/{migration_id}': {
             'get': _operation('showMigration', 'One migration, with its history.',
                               {'200': _response('The migration.', rs.migration(
-                                  version, samples_count=True))}, [mig_id]),
+                                  version, samples_count=True, convergence_verdict=True))},
+                              [mig_id]),
             'delete': _operation('abortMigration', 'Abort a migration.',
                                  {'202': _response('The migration, being aborted.', mig)},
                                  [mig_id], errors=('400', '404', '409', '503')),
@@ -181,20 +192,22 @@ def _paths(version):
         },
         '/v1/plans': {
             'get': _operation('listPlans', 'Rebalance plans, newest first.',
-                              {'200': _response('The plans.',
-                                                rs.paged('plans', rs.plan(with_moves=False)))},
+                              {'200': _response(
+                                  'The plans.',
+                                  rs.paged('plans', rs.plan(version, with_moves=False)))},
                               [_param('status', description='Only plans in this state.'),
                                LIMIT]),
             'post': _operation('createPlan', 'Plan a rebalance of the cluster.',
-                               {'201': _response('The plan.', rs.plan())},
+                               {'201': _response('The plan.', rs.plan(version))},
                                body=plan_schemas.PLAN_CREATE, errors=('400', '409', '503')),
         },
         '/v1/plans/{plan_id}': {'get': _operation(
-            'showPlan', 'One plan with its moves.', {'200': _response('The plan.', rs.plan())},
+            'showPlan', 'One plan with its moves.',
+            {'200': _response('The plan.', rs.plan(version))},
             [plan_id])},
         '/v1/plans/{plan_id}/apply': {'post': _operation(
             'applyPlan', 'Carry out a planned plan.',
-            {'202': _response('The plan, applying.', rs.plan())}, [plan_id],
+            {'202': _response('The plan, applying.', rs.plan(version))}, [plan_id],
             errors=('400', '404', '409', '503'))},
         '/v1/server-groups': {
             'get': _operation('listServerGroups', 'Server groups.',
@@ -220,7 +233,22 @@ def _paths(version):
             'removeServerGroupMember', 'Remove an instance from a group.',
             {'200': _response('The group.', rs.SERVER_GROUP)},
             [group, _path_param('instance', 'UUID or name of the member.')])},
+        '/v1/audit': {
+            'get': _operation(
+                'showAudit', 'The database compared with what every hypervisor says now.',
+                {'200': _response('The discrepancies found.', rs.AUDIT)},
+                errors=('400', '503')),
+            'post': _operation(
+                'runAudit', 'The audit; with fix, after the safe bookkeeping repairs.',
+                {'200': _response('The repairs made and the discrepancies left.', rs.AUDIT)},
+                body=audit_schemas.AUDIT_FIX, errors=('400', '503')),
+        },
     }
+    if version >= microversion.Version.parse(CONDUCTORS_SINCE):
+        paths['/v1/conductors'] = {'get': _operation(
+            'listConductors', 'The conductors: heartbeat, version, alive or dead.',
+            {'200': _response('The conductors.', rs.CONDUCTORS)}, errors=('400',))}
+    return paths
 
 
 def document(version=None, server_url=None):

@@ -7,8 +7,8 @@ them and from the request schemas. Nothing is written twice.
 """
 
 from migrator.api import drain_views, microversion, views
-from migrator.common import states
-from migrator.db import drain_models, models
+from migrator.common import forecast, states
+from migrator.db import models
 
 
 def _t(*types, **extra):
@@ -99,7 +99,20 @@ def _added(table, version):
     return extra
 
 
-def migration(version, with_events=True, samples_count=False, forced=False):
+CONVERGENCE_VERDICT = _t('object', 'null', description=(
+    'From 1.5, in one migration\'s document: null, or the diagnosis of a running live '
+    'migration whose remaining data stopped falling: verdict "stalled", the iteration, the '
+    'reason in figures, the action that finishes it now (force_complete) and its effect, '
+    'the alternatives for a new attempt (auto_converge, post_copy, raise_bandwidth) and '
+    'bandwidth_needed_mib.'), properties={
+        'verdict': _t('string', enum=['stalled']), 'iteration': INT, 'reason': STR,
+        'action': STR, 'action_effect': STR, 'alternatives': _t('array', items=STR),
+        'bandwidth_needed_mib': NUM_OR_NULL, 'dirty_rate': INT_OR_NULL,
+        'transfer_rate': INT_OR_NULL})
+
+
+def migration(version, with_events=True, samples_count=False, forced=False,
+              convergence_verdict=False):
     props = {**_fields(views.MIGRATION_FIELDS, _MIGRATION_TYPES),
              'requester': REQUESTER, **_added(MIGRATION_ADDED, version)}
     if with_events:
@@ -108,6 +121,9 @@ def migration(version, with_events=True, samples_count=False, forced=False):
         props['samples_count'] = INT
     if forced:
         props['forced'] = _t('string', 'null', enum=['post_copy', 'paused', None])
+    if convergence_verdict and version >= microversion.Version.parse(
+            microversion.CONVERGENCE_SINCE):
+        props['convergence_verdict'] = CONVERGENCE_VERDICT
     return _obj(props)
 
 
@@ -150,7 +166,7 @@ SERVER_GROUP = _obj({
 _DRAIN_ITEM = _obj({
     **_fields(drain_views.ITEM_FIELDS, {
         'instance_uuid': STR, 'instance_name': STR_OR_NULL, 'source_host': STR,
-        'target_host': STR_OR_NULL, 'status': _t('string', enum=list(drain_models.ITEM_STATES)),
+        'target_host': STR_OR_NULL, 'status': _t('string', enum=list(states.DRAIN_ITEM_STATES)),
         'migration_id': STR_OR_NULL, 'migration_type': STR_OR_NULL, 'attempts': INT_OR_NULL,
         'reason': STR_OR_NULL, 'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL}),
     'migration': {'oneOf': [{'type': 'null'}, _obj({
@@ -173,19 +189,32 @@ _MOVE = _obj(_fields(views.MOVE_FIELDS, {
     'seq': INT, 'jobset': INT, 'instance_uuid': STR, 'instance_name': STR_OR_NULL,
     'source_host': STR, 'target_host': STR, 'memory_mb': INT, 'vcpus': INT, 'disk_gb': INT,
     'gain': NUM, 'score_after': NUM, 'predicted_seconds': NUM,
-    'status': _t('string', enum=list(models.MOVE_STATUSES)), 'migration_id': STR_OR_NULL,
+    'status': _t('string', enum=list(states.MOVE_STATUSES)), 'migration_id': STR_OR_NULL,
     'reason': STR_OR_NULL, 'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL}))
 
 _PLAN_TYPES = {
-    'id': STR, 'goal': STR, 'status': _t('string', enum=list(models.PLAN_STATUSES)),
+    'id': STR, 'goal': STR, 'status': _t('string', enum=list(states.PLAN_STATUSES)),
     'max_moves': INT_OR_NULL, 'jobsets': INT_OR_NULL, 'stop_reason': STR_OR_NULL,
     'conductor': STR_OR_NULL, 'error': STR_OR_NULL, 'created_at': TIME, 'updated_at': TIME,
     'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL, 'move_count': INT,
 }
 
 
-def plan(with_moves=True):
+PLAN_ADDED = {
+    '1.4': {
+        'truncated': _t('boolean', description='The search stopped at max_moves with moves '
+                                               'still worth making.'),
+        'remaining_gain': _t('number', 'null', description='What the moves left out would '
+                                                          'still take off the score; null '
+                                                          'when not truncated.'),
+        'remaining_moves': _t('integer', 'null', description='How many moves those are.'),
+    },
+}
+
+
+def plan(version=microversion.MAX_VERSION, with_moves=True):
     props = _fields(views.PLAN_FIELDS + ('move_count',), _PLAN_TYPES, default=NUM_OR_NULL)
+    props.update(_added(PLAN_ADDED, version))
     props['requester'] = REQUESTER
     if with_moves:
         props['moves'] = _t('array', items=_MOVE)
@@ -206,11 +235,72 @@ VERSION = _obj({
 
 VERSIONS = _obj({'versions': _t('array', items=VERSION)})
 
+FORECAST = _obj({
+    'verdict': _t('string', enum=list(forecast.VERDICTS)),
+    'predicted_seconds': NUM, 'iterations': INT, 'downtime_ms': NUM_OR_NULL, 'reason': STR,
+    'expected_outcome': STR, 'suggested_action': STR_OR_NULL,
+    'figures': _obj({
+        'memory_bytes': INT, 'dirty_rate': INT,
+        'dirty_rate_source': _t('string', enum=['measured', 'last_migration', 'default']),
+        'dirty_rate_note': STR_OR_NULL, 'working_set_bytes': INT_OR_NULL, 'bandwidth': INT,
+        'bandwidth_source': STR, 'max_downtime_ms': INT, 'downtime_steps': INT,
+        'completion_timeout_seconds': NUM_OR_NULL, 'overhead_seconds': NUM}),
+}, description='From 1.5, for a live migration: will it converge, and how long will it take.')
+
 DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
-    'reason': STR_OR_NULL, 'slots': _t('object'),
+    'reason': STR_OR_NULL, 'slots': _t('object'), 'forecast': FORECAST,
 }, required=['possible', 'target_host'], additional=True)})
+
+OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_obj(_fields(
+    views.OBSERVATION_FIELDS, {
+        'id': INT, 'migration_id': STR, 'time': TIME, 'source_host': STR_OR_NULL,
+        'target_host': STR_OR_NULL, 'memory_bytes': INT_OR_NULL, 'dirty_rate': INT_OR_NULL,
+        'transfer_rate': INT_OR_NULL, 'working_set_bytes': INT_OR_NULL,
+        'iterations': INT_OR_NULL, 'duration_seconds': NUM_OR_NULL,
+        'downtime_ms': INT_OR_NULL, 'bandwidth_mib': INT_OR_NULL})))},
+    description='From 1.5: what the completed live migrations of an instance showed, newest '
+                'first.')
+
+
+CONDUCTOR_STATES = ('alive', 'dead', 'stopped')
+
+CONDUCTOR = _obj({**_fields(views.CONDUCTOR_FIELDS, {
+    'name': _t('string', description='[DEFAULT] host of the conductor.'),
+    'incarnation': _t('string', description='The process running under the name now.'),
+    'machine': STR_OR_NULL, 'pid': INT_OR_NULL,
+    'version': _t('string', 'null', description='The migrator version it runs.'),
+    'started_at': TIME, 'stopped_at': TIME_OR_NULL}),
+    'last_heartbeat': TIME,
+    'heartbeat_age_seconds': NUM_OR_NULL,
+    'state': _t('string', enum=list(CONDUCTOR_STATES),
+                description='alive: its heartbeat is at most [conductor] takeover_after '
+                            'seconds old; dead: older (its work is adopted by a live '
+                            'conductor); stopped: it stopped cleanly.'),
+})
+
+CONDUCTORS = _obj({'conductors': _t('array', items=CONDUCTOR)})
+
+AUDIT_DISCREPANCY = _obj({
+    'kind': _t('string', description='What is wrong: host_unreachable, running_twice, '
+                                     'not_running, wrong_host, stale_lock, stale_claim, '
+                                     'counter_mismatch, no_job or not_started.'),
+    'subject': _t('string', description='What it is about, e.g. "instance web1 (uuid)".'),
+    'detail': STR,
+    'fix': _t('string', enum=['safe', 'person'],
+              description='safe: POST /v1/audit {"fix": true} repairs it (bookkeeping '
+                          'only); person: an operator must look.'),
+    'instance': STR, 'migration': STR, 'host': STR, 'db_host': STR_OR_NULL,
+    'hosts': _t('array', items=STR),
+}, required=['kind', 'subject', 'detail', 'fix'])
+
+AUDIT = _obj({
+    'discrepancies': _t('array', items=AUDIT_DISCREPANCY),
+    'fixed': _t('array', items=STR, description='The repairs made (POST with fix).'),
+    'hosts_checked': _t('array', items=STR,
+                        description='The hosts whose agents answered.'),
+})
 
 
 def paged(key, item, next_link=True):

@@ -71,13 +71,20 @@ def _pick(record, fields):
     return {field: isotime(record.get(field)) for field in fields}
 
 
-def host_state(last_heartbeat, now=None):
-    """'up' when the host's agent reported within [conductor] service_down_time seconds."""
+def _utcnow():
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _up_or_down(last_heartbeat, now, down_time):
     if not isinstance(last_heartbeat, datetime.datetime):
         return 'down'
-    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     age = (now - utc_naive(last_heartbeat)).total_seconds()
-    return 'up' if age <= CONF.conductor.service_down_time else 'down'
+    return 'up' if age <= down_time else 'down'
+
+
+def host_state(last_heartbeat, now=None):
+    """'up' when the host's agent reported within [conductor] service_down_time seconds."""
+    return _up_or_down(last_heartbeat, now or _utcnow(), CONF.conductor.service_down_time)
 
 
 def _cpu_models(value):
@@ -89,18 +96,33 @@ def _cpu_models(value):
     return value
 
 
-def _scheduling(record, in_flight):
+class HostSettings:
+    """What every host document of one response reads from the configuration and the
+    request: read once per response, not once per host (a page has up to [api] max_limit
+    hosts, and oslo.config look-ups are not free)."""
+
+    def __init__(self, now=None):
+        sched = CONF.scheduler
+        self.ram_ratio = sched.ram_allocation_ratio
+        self.cpu_ratio = sched.cpu_allocation_ratio
+        self.disk_ratio = sched.disk_allocation_ratio
+        self.reserved_disk_gb = CONF.compute.reserved_host_disk_gb
+        self.down_time = CONF.conductor.service_down_time
+        self.now = now or _utcnow()
+        self.agent_version = microversion.at_least('1.2')
+
+
+def _scheduling(record, in_flight, settings):
     """What the scheduler sees of a host: capacity after the allocation ratios, claims of
     migrations on their way there, and the migrations in flight from or to it."""
-    sched = CONF.scheduler
     memory_mb = record.get('memory_mb') or 0
     return {
         'cpu_models': _cpu_models(record.get('cpu_models')),
-        'memory_mb_capacity': int(memory_mb * sched.ram_allocation_ratio
+        'memory_mb_capacity': int(memory_mb * settings.ram_ratio
                                   - (record.get('reserved_memory_mb') or 0)),
-        'vcpus_capacity': int((record.get('vcpus') or 0) * sched.cpu_allocation_ratio),
-        'disk_gb_capacity': int((record.get('disk_gb') or 0) * sched.disk_allocation_ratio
-                                - CONF.compute.reserved_host_disk_gb),
+        'vcpus_capacity': int((record.get('vcpus') or 0) * settings.cpu_ratio),
+        'disk_gb_capacity': int((record.get('disk_gb') or 0) * settings.disk_ratio
+                                - settings.reserved_disk_gb),
         'memory_mb_claimed': record.get('claimed_memory_mb') or 0,
         'vcpus_claimed': record.get('claimed_vcpus') or 0,
         'disk_gb_claimed': record.get('claimed_disk_gb') or 0,
@@ -120,7 +142,9 @@ def _event(record):
     return view
 
 
-def host(record, instances, in_flight=None, now=None):
+def host(record, instances, in_flight=None, now=None, settings=None):
+    """A host's document; `settings` (a HostSettings) when several are made at once."""
+    settings = settings or HostSettings(now)
     view = _pick(record, HOST_FIELDS)
     memory_mb = record.get('memory_mb')
     if memory_mb is None:
@@ -128,16 +152,53 @@ def host(record, instances, in_flight=None, now=None):
     else:
         view['memory_mb_free'] = (memory_mb - (record.get('reserved_memory_mb') or 0)
                                   - (record.get('memory_mb_used') or 0))
-    view['state'] = host_state(record.get('last_heartbeat'), now)
-    if microversion.at_least('1.2'):
+    view['state'] = _up_or_down(record.get('last_heartbeat'), settings.now,
+                                settings.down_time)
+    if settings.agent_version:
         view['agent_version'] = record.get('agent_version')
     view['instances'] = instances
-    view.update(_scheduling(record, in_flight))
+    view.update(_scheduling(record, in_flight, settings))
     return view
+
+
+def hosts(entries, now=None):
+    """The documents of [(host row, instance count, [migration ids in flight])]."""
+    settings = HostSettings(now)
+    return [host(record, count, in_flight, settings=settings)
+            for record, count, in_flight in entries]
 
 
 def instance(record):
     return _pick(record, INSTANCE_FIELDS)
+
+
+CONDUCTOR_FIELDS = ('name', 'incarnation', 'machine', 'pid', 'version', 'started_at',
+                    'stopped_at')
+
+
+def conductor_state(record, now=None):
+    """'stopped' after a clean stop; else 'alive' while its heartbeat is at most
+    [conductor] takeover_after seconds old, 'dead' after that (its work is adopted)."""
+    if record.get('stopped_at') is not None:
+        return 'stopped'
+    beat = record.get('heartbeat_at')
+    if not isinstance(beat, datetime.datetime):
+        return 'dead'
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    age = (now - utc_naive(beat)).total_seconds()
+    return 'alive' if age <= CONF.conductor.takeover_after else 'dead'
+
+
+def conductor(record, now=None):
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    view = _pick(record, CONDUCTOR_FIELDS)
+    beat = record.get('heartbeat_at')
+    view['last_heartbeat'] = isotime(beat)
+    view['heartbeat_age_seconds'] = (
+        round(max(0.0, (now - utc_naive(beat)).total_seconds()), 1)
+        if isinstance(beat, datetime.datetime) else None)
+    view['state'] = conductor_state(record, now)
+    return view
 
 
 def server_group(record):
@@ -146,7 +207,12 @@ def server_group(record):
             'created_at': isotime(record.get('created_at'))}
 
 
-def migration(record, with_events=True, samples_count=None):
+_NOT_SHOWN = object()
+
+
+def migration(record, with_events=True, samples_count=None, convergence_verdict=_NOT_SHOWN):
+    """convergence_verdict: the stall diagnosis (migrator.common.stall) of a migration shown
+    alone, from 1.5."""
     view = _pick(record, MIGRATION_FIELDS)
     view['requester'] = requester(record)
     if microversion.at_least('1.1'):
@@ -156,7 +222,29 @@ def migration(record, with_events=True, samples_count=None):
         view['events'] = [_event(event) for event in record.get('events') or ()]
     if samples_count is not None:
         view['samples_count'] = samples_count
+    if convergence_verdict is not _NOT_SHOWN and \
+            microversion.at_least(microversion.CONVERGENCE_SINCE):
+        view['convergence_verdict'] = convergence_verdict
     return view
+
+
+def dry_run(answer):
+    """The conductor's dry-run answer; the convergence forecast from 1.5."""
+    view = dict(answer)
+    if not microversion.at_least(microversion.CONVERGENCE_SINCE):
+        view.pop('forecast', None)
+    return view
+
+
+OBSERVATION_FIELDS = (
+    'id', 'migration_id', 'time', 'source_host', 'target_host', 'memory_bytes', 'dirty_rate',
+    'transfer_rate', 'working_set_bytes', 'iterations', 'duration_seconds', 'downtime_ms',
+    'bandwidth_mib',
+)
+
+
+def observation(record):
+    return _pick(record, OBSERVATION_FIELDS)
 
 
 def sample(record):
@@ -177,8 +265,15 @@ MOVE_FIELDS = (
 )
 
 
+# Added in microversion 1.4.
+PLAN_REMAINING_FIELDS = ('truncated', 'remaining_gain', 'remaining_moves')
+
+
 def plan(record, with_moves=True):
     view = _pick(record, PLAN_FIELDS)
+    if microversion.at_least('1.4'):
+        view.update(_pick(record, PLAN_REMAINING_FIELDS))
+        view['truncated'] = bool(view['truncated'])
     view['requester'] = requester(record)
     if with_moves:
         view['moves'] = [_pick(m, MOVE_FIELDS) for m in record.get('moves') or ()]

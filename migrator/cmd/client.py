@@ -7,6 +7,11 @@ import requests
 DEFAULT_URL = 'http://127.0.0.1:9777'
 
 
+# The microversion that added the convergence forecast, the stall diagnosis and the
+# observations; the calls that show them ask for it.
+FORECAST_VERSION = {'OpenStack-API-Version': 'migration 1.5'}
+
+
 class ClientError(Exception):
     """Anything that went wrong talking to the API; str() is the message for the user."""
 
@@ -126,6 +131,11 @@ class Client:
     def instance_get(self, ident):
         return self._request('GET', '/v1/instances/' + self._quote(ident))[1]
 
+    def instance_observations(self, ident):
+        """What the instance's completed live migrations showed, newest first (1.5)."""
+        return self._request('GET', '/v1/instances/' + self._quote(ident) + '/observations',
+                             headers=FORECAST_VERSION)[1]['observations']
+
     def host_set_status(self, name, status, reason=None):
         return self._request('PUT', '/v1/hosts/' + self._quote(name),
                              json={'status': status, 'reason': reason})[1]
@@ -145,6 +155,9 @@ class Client:
             body['priority'] = priority
         if dry_run:
             body['dry_run'] = True
+            # 1.5: the answer has the convergence forecast.
+            return self._request('POST', '/v1/migrations', json=body,
+                                 headers=FORECAST_VERSION)[1]
         return self._request('POST', '/v1/migrations', json=body)[1]
 
     def server_group_list(self):
@@ -178,7 +191,9 @@ class Client:
         return self._request('GET', '/v1/migrations', params=params or None)[1]
 
     def migration_get(self, migration_id):
-        return self._request('GET', '/v1/migrations/' + self._quote(migration_id))[1]
+        """The migration; at 1.5, with its convergence_verdict (the stall diagnosis)."""
+        return self._request('GET', '/v1/migrations/' + self._quote(migration_id),
+                             headers=FORECAST_VERSION)[1]
 
     # -- drains -----------------------------------------------------------------------------
 
@@ -234,24 +249,30 @@ class Client:
 
     # -- plans ------------------------------------------------------------------------------
 
+    # Plans say whether max_moves cut them, and what was left, from this microversion on.
+    PLAN_VERSION = {'OpenStack-API-Version': 'migration 1.5'}
+
     def plan_create(self, goal='balance', max_moves=None, min_gain=None, max_parallel=None):
         body = {'goal': goal}
         for key, value in (('max_moves', max_moves), ('min_gain', min_gain),
                            ('max_parallel', max_parallel)):
             if value is not None:
                 body[key] = value
-        return self._request('POST', '/v1/plans', json=body)[1]
+        return self._request('POST', '/v1/plans', json=body, headers=self.PLAN_VERSION)[1]
 
     def plan_list(self, status=None, limit=None):
         params = {k: v for k, v in (('status', status), ('limit', limit)) if v is not None}
-        return self._request('GET', '/v1/plans', params=params or None)[1]
+        return self._request('GET', '/v1/plans', params=params or None,
+                             headers=self.PLAN_VERSION)[1]
 
     def plan_get(self, plan_id):
-        return self._request('GET', '/v1/plans/' + self._quote(plan_id))[1]
+        return self._request('GET', '/v1/plans/' + self._quote(plan_id),
+                             headers=self.PLAN_VERSION)[1]
 
     def plan_apply(self, plan_id):
         """Returns the plan, now `applying` (the API answered 202)."""
-        return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply')[1]
+        return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply',
+                             headers=self.PLAN_VERSION)[1]
 
     # -- operations -------------------------------------------------------------------------
 
@@ -274,3 +295,8 @@ class Client:
         """The hosts as the given API microversion shows them ("migration X.Y")."""
         return self._request('GET', '/v1/hosts',
                              headers={'OpenStack-API-Version': microversion})[1]['hosts']
+
+    def conductor_list(self, microversion):
+        """The conductors (GET /v1/conductors, from API microversion 1.3 on)."""
+        return self._request('GET', '/v1/conductors',
+                             headers={'OpenStack-API-Version': microversion})[1]['conductors']

@@ -45,7 +45,7 @@ def _translate_errors(func):
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.7')
+    target = messaging.Target(version='1.8')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -167,6 +167,12 @@ class ComputeManager:
         read by this agent itself: a restarted conductor asks the source this before it has
         the source's copy removed, so that no other host's agent alone decides that."""
         return self.driver.peer_domain_state(instance_uuid, peer_uri)
+
+    @_translate_errors
+    def measure_dirty_rate(self, ctxt, instance_uuid, seconds):  # 1.8
+        """How fast the running instance dirties its memory, measured by its hypervisor
+        over `seconds` without migrating it (the forecast of a dry run asks this)."""
+        return self.driver.measure_dirty_rate(instance_uuid, seconds)
 
     @_translate_errors
     def get_disks(self, ctxt, instance_uuid):

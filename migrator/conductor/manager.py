@@ -19,13 +19,15 @@ import futurist
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import importutils
 
-from migrator.common import aborts, context, exceptions, notifications, states
+from migrator.common import aborts, context, exceptions, kinds, notifications, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import (
     audit,
     db_retry,
     drains,
+    forecast,
     job_waiters,
     progress,
     recovery,
@@ -34,20 +36,18 @@ from migrator.conductor import (
 )
 from migrator.conductor.scheduler import queue as queue_mod
 from migrator.conductor.scheduler import scheduler as scheduler_mod
-from migrator.conductor.tasks import cold, live, rebalance
+from migrator.conductor.tasks import rebalance
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-# The task class of each migration type the API accepts.
-TASK_KINDS = {
-    'live': live.LiveMigrationTask,
-    'cold': cold.ColdMigrationTask,
-}
+# The task class of each migration kind (migrator.common.kinds).
+TASK_KINDS = {kind.name: importutils.import_class(kind.task)
+              for kind in kinds.KINDS.values()}
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.7')
+    target = messaging.Target(version='1.8')
 
     def __init__(self, db, compute_api=None, host=None, scheduler=None):
         # A DB outage stalls a step instead of failing it (db_retry.py).
@@ -70,6 +70,7 @@ class ConductorManager:
         self.drains = drains.DrainRunner(db, self, self.host)
         # Migrations whose switch to post-copy is recorded: a report per sample says so.
         self._post_copy = set()
+        self.stalls = forecast.StallWatch(db, self.force_complete)
         self.liveness = takeover.Liveness(db, self, self.host)
         # Adopted migrations are settled here, several at once.
         self._recovery_pool = futurist.ThreadPoolExecutor(
@@ -165,7 +166,7 @@ class ConductorManager:
         """The host the request would go to now, or NoValidHost saying why (the filter)."""
         instance = self.db.instance_get(instance_uuid)
         target = self.scheduler.check(instance, migration_type, target_host, block_migration)
-        if migration_type == 'live' and block_migration is False:
+        if kinds.get(migration_type).live and block_migration is False:
             # Shared storage only: refuse now a guest whose disks would need copying.
             unshared = shared_storage.unshared_disks(ctxt, self.compute_api, instance['host'],
                                                      target, instance_uuid)
@@ -175,11 +176,18 @@ class ConductorManager:
         return target
 
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
-                         block_migration=None):
-        """What the scheduler would decide now, and why; claims and moves nothing."""
+                         block_migration=None, controls=None):
+        """What the scheduler would decide now, and why; claims and moves nothing. With the
+        convergence controls of a live migration (1.8) also the convergence forecast."""
         instance = self.db.instance_get(instance_uuid)
         result = self.scheduler.explain(instance, migration_type, target_host, block_migration)
         result['slots'] = self._slots_view(instance.get('host'))
+        if migration_type == 'live' and controls is not None and result.get('possible'):
+            try:
+                result['forecast'] = forecast.dry_run(ctxt, self.db, self.compute_api,
+                                                      instance, controls)
+            except Exception:  # noqa: BLE001 - the scheduler's answer stands without it
+                LOG.exception('Dry run for %s: no convergence forecast', instance_uuid)
         return result
 
     def _slots_view(self, source):
@@ -415,6 +423,7 @@ class ConductorManager:
             return
         if recorded:
             self._notify_progress(migration_id)
+            self.stalls.check(ctxt, migration_id, stats)
         if stats.get('post_copy'):
             self._entered_post_copy(migration_id, stats.get('forced_by'))
 

@@ -39,7 +39,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
+from migrator.common import exceptions, kinds, states
 from migrator.conductor import shared_storage, source_check
 from migrator.conductor.tasks.cold import ALREADY_SHUT_OFF
 
@@ -145,9 +145,7 @@ class MigrationRecovery:
             self._walk(migration, [states.QUEUED], f'{RESTARTED} before a target was '
                                                    'prepared: back to the queue')
             return states.QUEUED
-        if migration['type'] == 'cold':
-            return self._settle_cold(migration)
-        return self._settle_live(migration)
+        return getattr(self, kinds.get(migration['type']).recovery)(migration)
 
     # -- live -------------------------------------------------------------------------------
 

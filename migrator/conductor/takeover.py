@@ -1,7 +1,7 @@
 """A conductor's liveness in the DB, and the adoption of work no live conductor drives.
 
 Identity: one conductor per [DEFAULT] host name at a time. At start a conductor records a new
-incarnation under its name (migrator.db.ownership). It refuses to start while another
+incarnation under its name (migrator.db.queries.conductors). It refuses to start while another
 incarnation of the name is alive -- its heartbeat younger than [conductor] takeover_after --
 unless that one ran on this machine and its process is gone (a conductor killed and started
 again does not wait). A second conductor under the same name as a live one would otherwise
@@ -27,8 +27,8 @@ import uuid
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import context
-from migrator.db.models import utcnow
+from migrator.common import context, version
+from migrator.common.timeutils import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ class Liveness:
             dead = current['incarnation']
         previous = self.db.conductor_register(
             self.name, self.incarnation, CONF.conductor.takeover_after,
-            machine=self.machine, pid=os.getpid(), dead_incarnation=dead)
+            machine=self.machine, pid=os.getpid(), dead_incarnation=dead,
+            version=version.version_string())
         self.registered = True
         LOG.info('Conductor %s started (incarnation %s%s)', self.name, self.incarnation,
                  f", after incarnation {previous['incarnation']}" if previous else '')

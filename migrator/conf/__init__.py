@@ -8,6 +8,7 @@ from migrator.conf import (
     auth,
     compute,
     conductor,
+    convergence,
     database,
     default,
     drain,
@@ -16,11 +17,12 @@ from migrator.conf import (
     notifications,
     planner,
     scheduler,
+    upgrade_levels,
 )
 
 CONF = cfg.CONF
 
 for _module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
-                libvirt, planner, metrics,
-                notifications):
+                libvirt, planner, convergence, metrics,
+                notifications, upgrade_levels):
     _module.register_opts(CONF)

@@ -6,6 +6,7 @@ from migrator.conf import (
     auth,
     compute,
     conductor,
+    convergence,
     database,
     default,
     drain,
@@ -14,14 +15,15 @@ from migrator.conf import (
     notifications,
     planner,
     scheduler,
+    upgrade_levels,
 )
 
 
 def list_opts():
     result = []
     for module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
-                   libvirt, planner, metrics,
-                   notifications):
+                   libvirt, planner, convergence, metrics,
+                   notifications, upgrade_levels):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

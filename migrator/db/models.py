@@ -30,6 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from migrator.common import kinds
+from migrator.common.timeutils import utcnow
+
 # Deterministic constraint names on every backend, so that later migrations can drop them.
 NAMING_CONVENTION = {
     'ix': 'ix_%(column_0_label)s',
@@ -44,7 +47,7 @@ TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
               'mysql_collate': 'utf8mb4_bin'}
 
 HOST_STATUSES = ('enabled', 'disabled', 'maintenance')
-MIGRATION_TYPES = ('live', 'cold')
+MIGRATION_TYPES = kinds.NAMES
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity')
 
 # Which columns each API call may write.
@@ -76,11 +79,6 @@ SAMPLE_FIELDS = PROGRESS_FIELDS | {'elapsed_ms'}
 TRANSITION_FIELDS = PROGRESS_FIELDS | {
     'block_migration', 'target_host', 'requested_target', 'conductor', 'error',
 }
-
-
-def utcnow():
-    """The current time as the database stores it: naive UTC."""
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class JSONText(TypeDecorator):
@@ -253,7 +251,7 @@ class Migration(RequesterMixin, Base):
     finished_at: Mapped[datetime.datetime | None]
     # Bumped whenever a conductor takes the migration (start, take-over): its transitions
     # are compare-and-swaps on (conductor, generation), so a conductor that lost it cannot
-    # move it on (migrator.db.ownership).
+    # move it on (migrator.db.queries.conductors).
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
@@ -340,7 +338,7 @@ class SchedulerClaim(Base):
     landed_at: Mapped[datetime.datetime | None]
     # True while the target's applied usage report counts the guest (its incoming domain is
     # active there): the claim's resources are then left out of the host's claimed_*
-    # columns, so one guest is never counted twice (SchedulerQueries._count_claims).
+    # columns, so one guest is never counted twice (SchedulingQueries._count_claims).
     counted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
@@ -378,29 +376,14 @@ migration_samples = MigrationSample.__table__
 
 # -- rebalance plans (migrator.db.plans) ------------------------------------------------------
 
-PLAN_PLANNED = 'planned'
-PLAN_APPLYING = 'applying'
-PLAN_APPLIED = 'applied'
-PLAN_PARTIAL = 'partial'
-PLAN_FAILED = 'failed'
-PLAN_STATUSES = (PLAN_PLANNED, PLAN_APPLYING, PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED)
-# planned -> applying -> applied (every move completed) | partial (some did) | failed (none)
-PLAN_ALLOWED = {
-    PLAN_PLANNED: frozenset({PLAN_APPLYING}),
-    PLAN_APPLYING: frozenset({PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED}),
-}
+# Plan and move states: migrator.common.states.
 
-MOVE_PLANNED = 'planned'
-MOVE_RUNNING = 'running'
-MOVE_COMPLETED = 'completed'
-MOVE_FAILED = 'failed'
-MOVE_SKIPPED = 'skipped'
-MOVE_STATUSES = (MOVE_PLANNED, MOVE_RUNNING, MOVE_COMPLETED, MOVE_FAILED, MOVE_SKIPPED)
 
 PLAN_CREATE_FIELDS = frozenset({
     'id', 'goal', 'max_moves', 'min_gain', 'score_before', 'score_after',
     'memory_spread_before', 'memory_spread_after', 'vcpu_spread_before', 'vcpu_spread_after',
-    'predicted_seconds', 'jobsets', 'stop_reason', 'conductor',
+    'predicted_seconds', 'jobsets', 'stop_reason', 'conductor', 'truncated',
+    'remaining_gain', 'remaining_moves',
 })
 PLAN_TRANSITION_FIELDS = frozenset({'conductor', 'error'})
 MOVE_FIELDS = frozenset({
@@ -431,6 +414,10 @@ class Plan(RequesterMixin, Base):
     predicted_seconds: Mapped[float] = mapped_column(Double)
     jobsets: Mapped[int] = mapped_column(Integer)
     stop_reason: Mapped[str | None] = mapped_column(Text)
+    # Cut short by max_moves, and what the moves not planned would still have gained.
+    truncated: Mapped[bool | None] = mapped_column(Boolean)
+    remaining_gain: Mapped[float | None] = mapped_column(Double)
+    remaining_moves: Mapped[int | None] = mapped_column(Integer)
     conductor: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
@@ -487,6 +474,8 @@ class Conductor(Base):
     heartbeat_at: Mapped[datetime.datetime]
     # Set by a clean stop: its work may be adopted at once.
     stopped_at: Mapped[datetime.datetime | None]
+    # The migrator version the incarnation runs (migrator-manage status shows it).
+    version: Mapped[str | None] = mapped_column(String(64))
 
 
 conductors = Conductor.__table__

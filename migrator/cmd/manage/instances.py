@@ -17,8 +17,33 @@ def do_instance_list(args):
 
 def do_instance_show(args):
     instance = args.client.instance_get(args.instance)
-    output.emit(args, instance, lambda: output.format_record(instance, INSTANCE_SHOW_FIELDS))
+    instance['observations'] = args.client.instance_observations(instance['uuid'])
+
+    def text():
+        shown = output.format_record(instance, INSTANCE_SHOW_FIELDS)
+        return shown + '\n' + format_observations(instance['observations'])
+
+    output.emit(args, instance, text)
     return 0
+
+
+def format_observations(observations):
+    """What the instance's completed live migrations showed (the forecast learns from it)."""
+    if not observations:
+        return 'Observed in live migrations: none yet'
+    mib = 2 ** 20
+    return 'Observed in live migrations (newest first):\n' + output.format_table(
+        ['Time', 'Migration', 'Dirty MiB/s', 'Sent MiB/s', 'Working set MiB', 'Iterations',
+         'Duration s', 'Downtime ms', 'Cap MiB/s'],
+        [(o.get('time'), o.get('migration_id'),
+          _scaled(o.get('dirty_rate'), mib), _scaled(o.get('transfer_rate'), mib),
+          _scaled(o.get('working_set_bytes'), mib), o.get('iterations'),
+          o.get('duration_seconds'), o.get('downtime_ms'), o.get('bandwidth_mib') or '-')
+         for o in observations])
+
+
+def _scaled(value, unit):
+    return None if value is None else round(value / unit, 1)
 
 
 def register(commands):

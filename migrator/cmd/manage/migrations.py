@@ -5,7 +5,7 @@ import json
 import sys
 
 from migrator.cmd.manage import follow, output
-from migrator.common import states
+from migrator.common import kinds, states
 
 POLL_INTERVAL = 0.5
 # How long --wait keeps retrying while the API cannot be reached (it may be restarting).
@@ -67,6 +67,8 @@ def format_migration(migration):
         if field in shown:
             shown[field] = output.human_bytes(shown[field])
     text = output.format_record(shown, MIGRATION_SHOW_FIELDS)
+    if migration.get('convergence_verdict'):
+        text += '\n' + format_verdict(migration['convergence_verdict'])
     events = migration.get('events')
     if events is not None:
         text += '\nEvents:\n' + output.format_table(
@@ -120,6 +122,10 @@ def _progress_line(migration, elapsed):
     eta = migration.get('eta_seconds')
     if isinstance(eta, (int, float)) and not states.is_terminal(migration.get('status')):
         parts.append(f'ETA {eta:.1f} s')
+    verdict = migration.get('convergence_verdict')
+    if verdict:
+        parts.append(f"STALLED at iteration {verdict['iteration']}: {verdict['reason']}; "
+                     f"suggested: force_complete ({verdict['action_effect']})")
     return ' '.join(parts)
 
 
@@ -128,7 +134,8 @@ def follow_migration(client, migration, out=None, interval=None):
     changes; returns the final migration."""
     return follow.follow(
         lambda: client.migration_get(migration['id']), migration,
-        lambda m, elapsed: [('migration', (m.get('status'), output.percent(m.get('progress'))),
+        lambda m, elapsed: [('migration', (m.get('status'), output.percent(m.get('progress')),
+                                           bool(m.get('convergence_verdict'))),
                              _progress_line(m, elapsed))],
         lambda m: states.is_terminal(m.get('status')),
         interval or POLL_INTERVAL, out or sys.stdout)
@@ -139,6 +146,43 @@ CONTROL_OPTIONS = {
     'bandwidth_mib': 'bandwidth', 'auto_converge': 'auto_converge', 'post_copy': 'post_copy',
     'completion_timeout_per_gib': 'completion_timeout', 'timeout_action': 'timeout_action',
 }
+
+
+def format_forecast(forecast):
+    """The convergence forecast of a dry run, as lines: the verdict, then the figures."""
+    f = forecast['figures']
+    downtime = (f"{forecast['downtime_ms']:.0f} ms" if forecast.get('downtime_ms') is not None
+                else 'none (it does not converge)')
+    rows = [
+        ('Verdict', forecast['verdict']),
+        ('Why', forecast['reason']),
+        ('Predicted duration', f"{forecast['predicted_seconds']:.1f} s"),
+        ('Pre-copy iterations', forecast['iterations']),
+        ('Expected downtime', downtime),
+        ('With these controls', forecast['expected_outcome']),
+        ('Suggested action', forecast.get('suggested_action') or '-'),
+        ('Memory', output.human_bytes(f['memory_bytes'])),
+        ('Dirty rate', f"{_rate(f['dirty_rate'])} ({f['dirty_rate_source']}"
+                       + (f": {f['dirty_rate_note']}" if f.get('dirty_rate_note') else '')
+                       + ')'),
+        ('Bandwidth', f"{_rate(f['bandwidth'])} ({f['bandwidth_source']})"),
+        ('Downtime limit', f"{f['max_downtime_ms']} ms in {f['downtime_steps']} steps"),
+        ('Completion timeout', f"{f['completion_timeout_seconds']} s"
+                               if f.get('completion_timeout_seconds') else 'none'),
+    ]
+    return 'Convergence forecast:\n' + '\n'.join(f'  {k + ":":<21}{v}' for k, v in rows)
+
+
+def format_verdict(verdict):
+    """A migration's convergence_verdict (the stall diagnosis) in one paragraph."""
+    text = (f"Convergence: {verdict['verdict']} at iteration {verdict['iteration']}: "
+            f"{verdict['reason']}.\n  Suggested action: force_complete "
+            f"(`migrator-manage migration force-complete ID`: {verdict['action_effect']})")
+    if verdict.get('alternatives'):
+        text += f"\n  For a new attempt: {', '.join(verdict['alternatives'])}"
+        if verdict.get('bandwidth_needed_mib'):
+            text += f" (bandwidth >= {verdict['bandwidth_needed_mib']} MiB/s)"
+    return text
 
 
 def format_dry_run(answer):
@@ -155,6 +199,8 @@ def format_dry_run(answer):
             ['Host', 'Weight', 'Memory MB free after', 'Migrations in flight'],
             [(w['host'], w['weight'], w.get('memory_mb_free_after'),
               w.get('migrations_in_flight')) for w in weights]))
+    if answer.get('forecast'):
+        lines.append(format_forecast(answer['forecast']))
     slots = answer.get('slots')
     if slots:
         lines.append(f"Slots: source sends {slots['source_outbound']} of "
@@ -268,10 +314,9 @@ def register(commands):
     migration = output.group(commands, 'migration', 'Migrations.')
     leaf = output.leaf(migration, 'create', do_migration_create, 'Migrate an instance.')
     leaf.add_argument('instance', metavar='INSTANCE', help='UUID or name of the instance.')
-    leaf.add_argument('--type', choices=('live', 'cold'), default='live',
-                      help='Kind of migration (default: live): live keeps the guest running; '
-                           'cold shuts it down, copies its local disks and starts it on the '
-                           'target.')
+    leaf.add_argument('--type', choices=kinds.NAMES, default=kinds.DEFAULT,
+                      help=f'Kind of migration (default: {kinds.DEFAULT}): '
+                           + '; '.join(k.summary for k in kinds.KINDS.values()) + '.')
     leaf.add_argument('--target-host', metavar='HOST',
                       help='Host to move to (default: the scheduler chooses).')
     leaf.add_argument('--block-migration', choices=('yes', 'no', 'auto'), default='auto',

@@ -8,6 +8,8 @@ go straight onto the bus.
 
 import abc
 
+from migrator.common import exceptions
+
 
 class ComputeDriver(abc.ABC):
     # Hooks the agent sets before init_host (a driver that never loses its hypervisor or
@@ -105,6 +107,11 @@ class ComputeDriver(abc.ABC):
         """Makes the running outgoing job of uuid finish: post-copy when it was permitted,
         else pause the guest. Returns {'forced': 'post_copy'|'paused'}; Conflict when no job
         of uuid runs here."""
+
+    def measure_dirty_rate(self, uuid, seconds):
+        """{'dirty_rate': bytes/s, 'seconds', 'mode'} the running domain dirties, measured
+        without migrating it; Conflict when this hypervisor cannot measure it."""
+        raise exceptions.Conflict('this virt driver cannot measure a dirty rate')
 
     @abc.abstractmethod
     def cleanup_incoming(self, uuid):

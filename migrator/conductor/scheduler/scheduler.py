@@ -1,7 +1,7 @@
 """The scheduler: filters, then weighers, over the host-state cache; then a claim in the DB.
 
 select_destination() is what a migration task calls: it chooses the target and claims the
-guest's resources and an inbound slot there atomically (scheduler_api.claim_target), trying
+guest's resources and an inbound slot there atomically (db.queries.scheduling claim_target), trying
 the next best host when another conductor took the room first. check() answers the API's
 question "could this be placed now?" without claiming; explain() is the dry run.
 """
@@ -12,11 +12,11 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, metrics
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import filters as filters_mod
 from migrator.conductor.scheduler import host_state, request_spec
 from migrator.conductor.scheduler import weighers as weighers_mod
 from migrator.conductor.scheduler.filters import memory
-from migrator.db.models import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Scheduler:
         self._filters = None
         self._filter_names = None
         self._chains = {}
-        self.weighers = weighers_mod.all_weighers()
+        self.weighers = weighers_mod.enabled(CONF.scheduler.enabled_weighers)
         # True: always filter and weigh every host (what the fast path is tested against).
         self.full_pass = False
 

@@ -87,22 +87,24 @@ def wait_until(predicate, timeout, what, interval=0.1):
 
 
 class ApiClient:
-    def __init__(self, url):
+    def __init__(self, url, version=None):
+        """version: the API microversion to ask for ('1.3'); None: the oldest."""
         self.url = url.rstrip('/')
+        self.headers = ({'OpenStack-API-Version': f'migration {version}'}
+                        if version else {})
 
     def get(self, path, **params):
-        return requests.get(self.url + path, params=params, timeout=30)
+        return requests.get(self.url + path, params=params, timeout=30, headers=self.headers)
 
     def post(self, path, body=None, data=None):
-        if data is not None:
-            return requests.post(self.url + path, data=data, timeout=60,
-                                 headers={'Content-Type': 'application/json'})
         # The API wants the JSON content type on every POST, with a body or without one.
-        return requests.post(self.url + path, json=body, timeout=60,
-                             headers={'Content-Type': 'application/json'})
+        headers = {**self.headers, 'Content-Type': 'application/json'}
+        if data is not None:
+            return requests.post(self.url + path, data=data, timeout=60, headers=headers)
+        return requests.post(self.url + path, json=body, timeout=60, headers=headers)
 
     def request_delete(self, path):
-        return requests.delete(self.url + path, timeout=60)
+        return requests.delete(self.url + path, timeout=60, headers=self.headers)
 
     def answers(self):
         try:
@@ -127,10 +129,11 @@ class ApiClient:
                           interval=interval)
 
 
-def start_migrator_all(work, state_dir, compute=None, timeout=60):
+def start_migrator_all(work, state_dir, compute=None, timeout=60, extra=None, version=None):
     """migrator-all on a SQLite file in work, with an agent per host of the sandbox in
     state_dir; returns (process, ApiClient) once the API answers. compute: extra [compute]
-    options (report_interval is 2 s unless given)."""
+    options (report_interval is 2 s unless given); extra: more groups of options; version:
+    the API microversion the client asks for."""
     port = free_port()
     conf = write_config(f'{work}/all.conf', {
         'database': {'connection': f'sqlite:///{work}/migrator.sqlite'},
@@ -138,9 +141,10 @@ def start_migrator_all(work, state_dir, compute=None, timeout=60):
         'all': {'sandbox_state_dir': state_dir},
         'compute': {'report_interval': 2, **(compute or {})},
         'libvirt': {'virt_type': 'qemu'},
+        **(extra or {}),
     })
     proc = ServiceProcess('migrator-all', conf, f'{work}/all.log')
-    api = ApiClient(f'http://127.0.0.1:{port}')
+    api = ApiClient(f'http://127.0.0.1:{port}', version=version)
     try:
         wait_until(api.answers, timeout, 'the API')
     except BaseException:

@@ -8,6 +8,7 @@ import uuid
 from webob import Request
 
 from migrator.common import exceptions
+from migrator.common import forecast as forecast_model
 
 
 def add_host(db, name, **values):
@@ -54,6 +55,7 @@ class FakeConductor:
         self.selects = []
         self.block_migrations = []
         self.dry_runs = []
+        self.dry_run_controls = []
         self.casts = []
         self.aborts = []            # (conductor, migration id, reason) asked of it
         self.abort_error = None     # raised by abort_migration when set
@@ -79,10 +81,30 @@ class FakeConductor:
         return target_host or self.destination
 
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
-                         block_migration=None):
-        self.dry_runs.append((instance_uuid, migration_type, target_host))
-        return {'possible': True, 'target_host': target_host or self.destination,
-                'reason': 'fake', 'filters': [], 'weights': []}
+                         block_migration=None, controls=None):
+        self.dry_runs.append((instance_uuid, migration_type, target_host, block_migration))
+        self.dry_run_controls.append(controls)
+        answer = {'possible': True, 'target_host': target_host or self.destination,
+                  'reason': 'fake', 'filters': [], 'weights': []}
+        if controls is not None:
+            # What the conductor answers, from the real model over fixed figures.
+            figures = forecast_model.Figures(
+                memory_bytes=128 * 2 ** 20, dirty_rate_bps=2 * 2 ** 20,
+                bandwidth_bps=(controls['bandwidth_mib'] or 1000) * 2 ** 20,
+                max_downtime_ms=controls['max_downtime_ms'],
+                downtime_steps=controls['downtime_steps'])
+            answer['forecast'] = {
+                **forecast_model.forecast(figures),
+                'expected_outcome': 'completes', 'suggested_action': None,
+                'figures': {'memory_bytes': 128 * 2 ** 20, 'dirty_rate': 2 * 2 ** 20,
+                            'dirty_rate_source': 'default', 'dirty_rate_note': None,
+                            'working_set_bytes': None,
+                            'bandwidth': int(figures.bandwidth_bps),
+                            'bandwidth_source': 'bandwidth_mib',
+                            'max_downtime_ms': figures.max_downtime_ms,
+                            'downtime_steps': figures.downtime_steps,
+                            'completion_timeout_seconds': None, 'overhead_seconds': 2.0}}
+        return answer
 
     def migrate(self, ctxt, migration_id):
         if self.migrate_error is not None:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from migrator.common import states
 from migrator.conductor.tasks import rebalance
-from migrator.db import models
 from tests.unit.api import fakes
 
 
@@ -105,7 +105,7 @@ def test_apply_that_cannot_reach_the_conductor_fails_the_plan(client, skewed, co
     resp = client.post(f"/v1/plans/{plan['id']}/apply")
     assert resp.status_int == 503, resp.text
     stored = skewed.plan_get(plan['id'])
-    assert stored['status'] == models.PLAN_FAILED
+    assert stored['status'] == states.PLAN_FAILED
     assert 'could not reach migrator-conductor' in stored['error']
 
 

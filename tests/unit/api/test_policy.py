@@ -77,13 +77,15 @@ OPERATIONS = [
     ('migrator:audit:get', 'GET', '/v1/audit', None),
     ('migrator:audit:get', 'POST', '/v1/audit', {}),
     ('migrator:audit:fix', 'POST', '/v1/audit', {'fix': True}),
+    ('migrator:conductor:list', 'GET', '/v1/conductors', None),
 ]
 READS = {'migrator:audit:get', 'migrator:migration:dry_run', 'migrator:migration:list',
          'migrator:migration:get', 'migrator:migration:samples:list', 'migrator:host:list',
          'migrator:host:get',
          'migrator:instance:list', 'migrator:instance:get', 'migrator:drain:list',
          'migrator:drain:get', 'migrator:plan:list', 'migrator:plan:get',
-         'migrator:server_group:list', 'migrator:server_group:get'}
+         'migrator:server_group:list', 'migrator:server_group:get',
+         'migrator:conductor:list'}
 
 
 @pytest.fixture
@@ -123,6 +125,8 @@ def world(db, conductor, cluster):
 def call(client, world, method, path, body, headers):
     path = path.replace('PLAN', world['plan'])
     raw = json.dumps(body) if body is not None else None
+    if path.startswith('/v1/conductors'):  # from its microversion on
+        headers = dict(headers, **{'OpenStack-API-Version': 'migration latest'})
     return client.request(method, path, raw=raw, headers=headers)
 
 

@@ -61,7 +61,7 @@ def test_unknown_query_parameter_is_400(client):
 
 
 class ExplodingDB:
-    def host_list(self, **kwargs):
+    def host_page(self, **kwargs):
         raise RuntimeError('secret internals /etc/shadow')
 
     def instance_list(self, host=None):
@@ -158,5 +158,5 @@ def test_unparseable_multipart_body_is_400(client):
 def test_a_type_error_in_our_code_stays_a_500(client, db, monkeypatch):
     def broken(*args, **kwargs):
         raise TypeError('a bug of ours')
-    monkeypatch.setattr(db, 'host_list', broken)
+    monkeypatch.setattr(db, 'host_page', broken)
     assert_error(client.get('/v1/hosts'), 500, 'unexpected error')

@@ -130,6 +130,32 @@ def test_instance_list_and_show(run, cluster):
     assert json.loads(out)['host'] == 'host2'
 
 
+def test_instance_show_lists_what_its_live_migrations_showed(run, cluster):
+    code, out, err = run('instance', 'show', 'vm3')
+    assert code == 0, err
+    assert 'Observed in live migrations: none yet' in out
+    cluster.observation_create({'instance_uuid': fakes.uuid_of('vm3'), 'migration_id': 'm-7',
+                                'dirty_rate': 3 * 2 ** 20, 'iterations': 5,
+                                'duration_seconds': 25.3, 'downtime_ms': 31,
+                                'bandwidth_mib': 8})
+    code, out, err = run('instance', 'show', 'vm3')
+    assert code == 0, err
+    table = out.split('Observed in live migrations (newest first):')[1]
+    assert 'm-7' in table and '| 3.0 ' in table and '| 25.3 ' in table and '| 31 ' in table
+    code, out, err = run('instance', 'show', 'vm3', '-f', 'json')
+    assert json.loads(out)['observations'][0]['iterations'] == 5
+
+
+def test_dry_run_prints_the_convergence_forecast(run, cluster, conductor):
+    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
+    assert code == 0, err
+    forecast = out.split('Convergence forecast:')[1]
+    assert 'Verdict:' in forecast and 'converges' in forecast
+    assert 'Dirty rate:' in forecast and '(default' in forecast
+    assert 'Bandwidth:' in forecast and '(bandwidth_mib)' in forecast
+    assert conductor.dry_run_controls[-1]['bandwidth_mib'] == 8
+
+
 # -- migrations -----------------------------------------------------------------------------
 
 

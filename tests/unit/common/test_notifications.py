@@ -64,6 +64,10 @@ def _scenario(db, conductor, sent):
     assert notifications.migration_progress(db.migration_get(mig))
     # Rate limited: a second report at once sends nothing.
     assert not notifications.migration_progress(db.migration_get(mig))
+    # The conductor's stall diagnosis (migrator.conductor.forecast.StallWatch).
+    notifications.migration_event('migration.stalled', db.migration_get(mig),
+                                  reason='remaining data stopped falling: iterations 2-3 '
+                                         'each began with about 32.0 MiB to send')
     notifications.migration_event('migration.force_complete', db.migration_get(mig),
                                   forced='paused')
     db.migration_update_progress(mig, {'progress': 100.0, 'downtime_ms': 45,

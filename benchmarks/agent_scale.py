@@ -1,0 +1,309 @@
+"""Agent scale: many simulated compute agents reporting through a real RabbitMQ to one, then
+two, real `migrator-conductor` processes on PostgreSQL, at the default report interval.
+
+What is real: the broker (a private RabbitMQ node of this run, migrator.sandbox.faults.
+PrivateRabbit, so the shared one is not disturbed), the conductors (`migrator-conductor`
+processes), PostgreSQL (a database of this run, created and dropped here), and each report:
+it is built by migrator.compute.manager.ComputeManager._report over the fake virt driver
+(4 guests per host) and cast by the real ConductorAPI.
+
+The simplification, said plainly: the agents are not processes. All of them live in this
+process and share one oslo.messaging transport; --senders threads walk the agents so that
+each reports once per [compute] report_interval (10 s by default), evenly spread. A real
+fleet has one connection per agent; the broker's per-connection cost is not measured here.
+
+Figures per case (agents x conductors), over --window seconds after one warm-up interval:
+reports sent/s, reports handled/s (UPDATEs of the hosts table, from pg_stat_user_tables),
+each conductor's CPU in cores (utime+stime from /proc/<pid>/stat), database rows written
+per report (inserted+updated+deleted over every table), the broker backlog at the end, and
+the median/max time from a change on a host (a guest started: the agent reports at once, as
+on a libvirt event) until the hosts row the scheduler reads shows it.
+
+    .venv/bin/python -m benchmarks.agent_scale [--agents 1000,10000] [--conductors 1,2]
+"""
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from migrator.sandbox import faults
+
+PG_ADMIN_URL = 'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres'
+GUESTS_PER_HOST = 4
+
+
+def cpu_seconds(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def pg_writes(engine):
+    """{table: (inserted, updated, deleted)} of the benchmark's database so far."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql('SELECT pg_stat_clear_snapshot()')
+        rows = conn.exec_driver_sql(
+            'SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables')
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+class Fleet:
+    """The simulated agents: real ComputeManagers over fake drivers, reported by a few
+    threads through one transport."""
+
+    def __init__(self, count, prefix, conductor_api):
+        from migrator.compute import manager
+        from migrator.compute.virt import fake
+        self.cloud = fake.FakeCloud()
+        self.agents = []
+        for i in range(count):
+            driver = fake.FakeDriver(self.cloud, memory_mb=65536, vcpus=32)
+            name = f'{prefix}{i:05d}'
+            driver.init_host(name)
+            for j in range(GUESTS_PER_HOST):
+                driver.add_domain(f'{name}-vm{j}', memory_mb=2048, vcpus=2)
+            self.agents.append(manager.ComputeManager(name, driver, conductor_api))
+        self.sent = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = []
+
+    def report(self, agent):
+        try:
+            agent._report()
+        except Exception:
+            with self._lock:
+                self.errors += 1
+            return
+        with self._lock:
+            self.sent += 1
+
+    def start(self, interval, senders):
+        def walk(share):
+            # Each agent of the share reports once per interval, the share evenly spread.
+            gap = interval / max(1, len(share))
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                for agent in share:
+                    delay = next_at - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
+                        return
+                    self.report(agent)
+                    next_at += gap
+        for k in range(senders):
+            thread = threading.Thread(target=walk, args=(self.agents[k::senders],),
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+
+def start_conductor(tmp, name, rabbit_url, db_url):
+    conf = os.path.join(tmp, f'{name}.conf')
+    with open(conf, 'w') as f:
+        f.write(f'[DEFAULT]\nhost = {name}\ntransport_url = {rabbit_url}\n'
+                f'log_file = {tmp}/{name}.log\nuse_stderr = false\n'
+                f'[database]\nconnection = {db_url}\n'
+                '[metrics]\nconductor_port = 0\n')
+    binary = os.path.join(os.path.dirname(sys.executable), 'migrator-conductor')
+    return subprocess.Popen([binary, '--config-file', conf], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def change_latency(fleet, engine, samples, timeout=60.0):
+    """Seconds from a guest started on a host until the host row shows its memory."""
+    from migrator.db.models import hosts
+    result = []
+    for k in range(samples):
+        agent = fleet.agents[(k * 7919) % len(fleet.agents)]
+        guest = agent.driver.add_domain(f'{agent.host}-new{k}', memory_mb=1024, vcpus=1)
+        expected = sum(d['memory_mb'] for d in agent.driver.list_domains() if d['active'])
+        started = time.monotonic()
+        fleet.report(agent)          # the libvirt event wakes the agent's report at once
+        deadline = started + timeout
+        seen = None
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                used = conn.execute(sa.select(hosts.c.memory_mb_used).where(
+                    hosts.c.name == agent.host)).scalar()
+            if used == expected:
+                seen = time.monotonic() - started
+                break
+            time.sleep(0.01)
+        result.append(seen if seen is not None else float('inf'))
+        with fleet.cloud.lock:
+            fleet.cloud.domains[agent.host].pop(guest['uuid'])
+    return result
+
+
+def failures(tmp, conductors):
+    """Reports the conductors failed to handle so far (their logs' handling errors)."""
+    count = 0
+    for i in range(conductors):
+        with contextlib.suppress(OSError), \
+                open(os.path.join(tmp, f'bench-conductor-{i}.log')) as f:
+            count += sum('Exception during message handling' in line for line in f)
+    return count
+
+
+def backlog(rabbit):
+    """Messages waiting in the broker; -1 when rabbitmqctl does not answer in time (a
+    machine that loaded)."""
+    try:
+        out = rabbit.ctl('list_queues', '-q', 'name', 'messages', timeout=120)
+    except (faults.SandboxError, subprocess.TimeoutExpired):
+        return -1
+    return sum(int(line.split()[-1]) for line in out.splitlines()
+               if line.split() and line.split()[-1].isdigit())
+
+
+def run_case(args, rabbit, admin, agents, conductors, tmp):
+    from oslo_config import cfg
+
+    from migrator.common import rpc
+    from migrator.conductor import rpcapi
+    from migrator.db import api as db_api
+
+    name = f'migrator_bench_agents_{uuid.uuid4().hex[:8]}'
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE {name}')
+    db_url = f'postgresql+psycopg2://postgres@127.0.0.1:5432/{name}'
+    procs = []
+    engine = None
+    fleet = None
+    try:
+        db = db_api.Database(db_url)
+        db.sync()
+        db.dispose()
+        engine = sa.create_engine(db_url, pool_size=2)
+        for i in range(conductors):
+            procs.append(start_conductor(tmp, f'bench-conductor-{i}', rabbit.url, db_url))
+        cfg.CONF.set_override('transport_url', rabbit.url)
+        fleet = Fleet(agents, 'sim', rpcapi.ConductorAPI())
+        interval = cfg.CONF.compute.report_interval
+        fleet.start(interval, args.senders)
+        time.sleep(interval)            # warm-up: every host's first report (inserts)
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f'a conductor exited ({proc.returncode}); see {tmp}')
+        cpu0 = [cpu_seconds(p.pid) for p in procs]
+        writes0, sent0, t0 = pg_writes(engine), fleet.sent, time.monotonic()
+        failed0, queued0 = failures(tmp, conductors), backlog(rabbit)
+        time.sleep(args.window)
+        cpu1 = [cpu_seconds(p.pid) for p in procs]
+        sent1, t1 = fleet.sent, time.monotonic()
+        failed1, queued1 = failures(tmp, conductors), backlog(rabbit)
+        latencies = change_latency(fleet, engine, args.latency_samples)
+        fleet.stop()
+        # PostgreSQL publishes a pooled connection's counts only once it idles 10 s:
+        # read them when the conductors are idle, over the reports sent up to now.
+        drained = time.monotonic() + 120
+        while backlog(rabbit) > 0 and time.monotonic() < drained:
+            time.sleep(1)
+        time.sleep(12)
+        writes1 = pg_writes(engine)
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        for proc in procs:
+            stop_process(proc)
+        if args.logs:
+            os.makedirs(args.logs, exist_ok=True)
+            for i in range(conductors):
+                with contextlib.suppress(OSError):
+                    shutil.copy(os.path.join(tmp, f'bench-conductor-{i}.log'),
+                                os.path.join(args.logs, f'{agents}-{conductors}-{i}.log'))
+        rpc.cleanup()
+        if engine is not None:
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+    span = t1 - t0
+    delta = {t: tuple(b - a for a, b in zip(writes0.get(t, (0, 0, 0)), v, strict=True))
+             for t, v in writes1.items()}
+    applied = delta.get('hosts', (0, 0, 0))[1]   # one UPDATE of hosts per report applied
+    rows = sum(sum(v) for v in delta.values())
+    sent = sent1 - sent0
+    return {
+        'sent': sent / span,
+        'handled': ((sent - (failed1 - failed0) - (queued1 - queued0)) / span
+                    if min(queued0, queued1) >= 0 else float('nan')),
+        'failed': (failed1 - failed0) / span,
+        'cpu': [(b - a) / span for a, b in zip(cpu0, cpu1, strict=True)],
+        'rows': rows / applied if applied else float('nan'),
+        'by_table': {t: sum(v) / applied for t, v in delta.items() if applied and sum(v)},
+        'latency': latencies, 'backlog': queued1, 'errors': fleet.errors,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--agents', default='1000,10000')
+    parser.add_argument('--conductors', default='1,2')
+    parser.add_argument('--window', type=float, default=30.0)
+    parser.add_argument('--senders', type=int, default=4)
+    parser.add_argument('--latency-samples', type=int, default=5)
+    parser.add_argument('--logs', help='a directory to copy the conductors\' logs to')
+    args = parser.parse_args(argv)
+
+    from oslo_config import cfg
+    from oslo_log import log as logging
+    from oslo_messaging import transport
+
+    from migrator import conf  # noqa: F401 - registers the options
+    logging.register_options(cfg.CONF)
+    cfg.CONF.register_opts(transport._transport_opts)
+    cfg.CONF([], project='migrator')
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level='AUTOCOMMIT')
+    with tempfile.TemporaryDirectory(prefix='migrator-bench-agents-') as tmp, \
+            contextlib.ExitStack() as stack:
+        rabbit = faults.PrivateRabbit().start()
+        stack.callback(rabbit.stop)
+        print(f'report_interval = {cfg.CONF.compute.report_interval:g} s, '
+              f'{GUESTS_PER_HOST} guests per host, {args.senders} sender threads, '
+              f'window {args.window:g} s; load average {os.getloadavg()[0]:.2f}')
+        print(f'{"agents":>6} {"cond":>4} {"sent/s":>7} {"handled/s":>9} '
+              f'{"cpu cores each":>16} {"rows/report":>11} {"seen p50/max s":>15} '
+              f'{"backlog":>7} {"failed/s":>8}')
+        for agents in [int(a) for a in args.agents.split(',')]:
+            for conductors in [int(c) for c in args.conductors.split(',')]:
+                r = run_case(args, rabbit, admin, agents, conductors, tmp)
+                cpu = '/'.join(f'{c:.2f}' for c in r['cpu'])
+                lat = f'{statistics.median(r["latency"]):.2f}/{max(r["latency"]):.2f}'
+                print(f'{agents:6d} {conductors:4d} {r["sent"]:7.0f} {r["handled"]:9.0f} '
+                      f'{cpu:>16} {r["rows"]:11.1f} {lat:>15} {r["backlog"]:7d} {r["failed"]:8.1f}'
+                      f'  (errors {r["errors"]}; rows by table '
+                      + ', '.join(f'{t} {n:.1f}' for t, n in sorted(r['by_table'].items()))
+                      + f'; load {os.getloadavg()[0]:.1f})', flush=True)
+    admin.dispose()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

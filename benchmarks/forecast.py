@@ -1,0 +1,176 @@
+"""Convergence forecast against what happens: a dry run's verdict and predicted duration,
+then the migration itself, for guests dirtying 0, 2, 8 and 32 MiB/s under caps of 8 and 32
+MiB/s.
+
+Brings up a 2-host sandbox and migrator-all; for each pair boots a fresh 128 MiB guest (a
+busy TCG guest sometimes crashes after a completed migration: see
+tests/functional/convergence), measures nothing itself: it asks the API for a dry run
+(microversion 1.5: the forecast, whose dirty rate the source's QEMU measures), then starts
+the migration with the same controls (no completion timeout, no auto-converge) and follows
+it until it completes or the API shows the stall diagnosis (convergence_verdict), which it
+then applies (force_complete) so the guest moves anyway. A forecast of
+converges_with_auto_converge is checked by a second run with auto_converge on, which must
+complete without a stall.
+
+Prints, per pair: nominal dirty rate, the rate the forecast used (the guest's real one: TCG
+guests on a busy machine fall short of the nominal), cap, verdict, what happened, predicted
+and real seconds (POST to completed; for converges_with_auto_converge, of the run with
+auto-converge) and the error of the prediction for those that converge. -n repeats the
+matrix and quotes medians.
+
+    .venv/bin/python -m benchmarks.forecast [-n 1] [--memory 128]
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from benchmarks.convergence import remove_guest
+from migrator.sandbox import cluster as cluster_mod
+from migrator.sandbox import probe
+from tests.functional.service import processes
+
+DIRTY_RATES = (0, 2, 8, 32)
+CAPS = (8, 32)
+MIB = 2 ** 20
+FORECAST_STALLS = ('converges_with_auto_converge', 'needs_post_copy_or_pause')
+
+
+def follow(api, migration_id, timeout=600):
+    """('completed', seconds-from-now-on) or ('stalled', verdict) as the API shows it."""
+    def step():
+        m = api.get(f'/v1/migrations/{migration_id}').json()
+        if m['status'] in ('completed', 'failed', 'cancelled', 'error'):
+            return ('ended', m)
+        if m.get('convergence_verdict'):
+            return ('stalled', m)
+        return None
+    return processes.wait_until(step, timeout, f'migration {migration_id}', interval=0.2)
+
+
+def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
+    name = cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='shared',
+                                 memory_mib=memory_mib, dirty_rate_mib=dirty_mib)['name']
+    row = {'dirty': dirty_mib, 'cap': cap}
+    try:
+        processes.wait_until(lambda: api.instance(name), 60, f'{name} to be reported')
+        probe.wait_for_tick(name, above=3, cluster=cluster_mod.load(state_dir))  # it runs
+        controls = {'instance': name, 'type': 'live', 'target_host': 'sandbox-host2',
+                    'bandwidth_mib': cap, 'completion_timeout_per_gib': 0}
+        dry = api.post('/v1/migrations', {**controls, 'dry_run': True})
+        assert dry.status_code == 200, dry.text
+        fc = dry.json()['dry_run']['forecast']
+        row.update(verdict=fc['verdict'], predicted=fc['predicted_seconds'],
+                   measured=fc['figures']['dirty_rate'] / MIB,
+                   source=fc['figures']['dirty_rate_source'], iterations=fc['iterations'])
+        started = time.monotonic()
+        response = api.post('/v1/migrations', controls)
+        assert response.status_code == 202, response.text
+        mid = response.json()['id']
+        kind, m = follow(api, mid)
+        if kind == 'ended':
+            assert m['status'] == 'completed', m
+            row.update(happened='completed', real=time.monotonic() - started,
+                       real_iterations=m['iteration'])
+        else:
+            verdict = m['convergence_verdict']
+            row.update(happened=f"stalled@{verdict['iteration']}", real=None,
+                       real_iterations=verdict['iteration'])
+            forced = api.post(f'/v1/migrations/{mid}/action', {'force_complete': None})
+            assert forced.status_code == 202, forced.text
+            done = api.wait_for_migration(mid, timeout=300)
+            row['forced'] = done['status']
+        if fc['verdict'] == 'converges_with_auto_converge':
+            # Back to the source's twin: a fresh guest with the same rate, auto-converge on.
+            remove_guest(cluster, name)
+            name = cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1',
+                                         disks='shared', memory_mib=memory_mib,
+                                         dirty_rate_mib=dirty_mib)['name']
+            processes.wait_until(lambda: api.instance(name), 60, f'{name} to be reported')
+            probe.wait_for_tick(name, above=3, cluster=cluster_mod.load(state_dir))
+            response = api.post('/v1/migrations', {**controls, 'instance': name,
+                                                   'auto_converge': True})
+            assert response.status_code == 202, response.text
+            auto_started = time.monotonic()
+            # To its end: a stall verdict only suggests; whether auto-converge finishes it
+            # is what the forecast said.
+            m = api.wait_for_migration(response.json()['id'], timeout=600, interval=0.5)
+            row['with_auto_converge'] = m['status']
+            row['auto_real'] = time.monotonic() - auto_started
+    finally:
+        remove_guest(cluster, name)
+    return row
+
+
+def matches(row):
+    if row['verdict'] == 'converges':
+        return row['happened'] == 'completed'
+    if row['verdict'] == 'converges_with_auto_converge':
+        return (row['happened'].startswith('stalled')
+                and row.get('with_auto_converge') == 'completed')
+    return row['happened'].startswith('stalled')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('-n', type=int, default=1, help='runs of the whole matrix')
+    parser.add_argument('--memory', type=int, default=128, help='guest memory, MiB')
+    parser.add_argument('--pairs', nargs='*', metavar='DIRTY/CAP',
+                        help='only these pairs (MiB/s), e.g. 8/8 32/32')
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix='migrator-bench-forecast-')
+    state_dir = f'{work}/sandbox'
+    cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)
+    proc = None
+    try:
+        cluster = cluster_mod.load(state_dir)
+        proc, api = processes.start_migrator_all(
+            work, state_dir, compute={'progress_interval': 0.5},
+            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.5')
+        processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
+                             'both hosts')
+        runs = {}
+        pairs = [tuple(int(x) for x in p.split('/')) for p in args.pairs] if args.pairs \
+            else [(d, c) for c in CAPS for d in DIRTY_RATES]
+        for _ in range(args.n):
+            for dirty, cap in pairs:
+                row = run_pair(api, state_dir, cluster, dirty, cap, args.memory)
+                runs.setdefault((dirty, cap), []).append(row)
+                print('#', row, flush=True)
+        print(f'\nguest {args.memory} MiB, max downtime 500 ms, {args.n} run(s) per pair '
+              f'(medians)')
+        print(f"{'dirty':>5} {'measured':>8} {'cap':>4}  {'verdict':<28} {'happened':<22} "
+              f"{'pred s':>6} {'real s':>6} {'err %':>6}  match")
+        errors, all_match = [], True
+        for (dirty, cap), rows in runs.items():
+            last = rows[-1]
+            measured = statistics.median(r['measured'] for r in rows)
+            predicted = statistics.median(r['predicted'] for r in rows)
+            reals = [r['real'] if r['real'] is not None else r.get('auto_real')
+                     for r in rows]
+            reals = [r for r in reals if r is not None]
+            real = statistics.median(reals) if reals else None
+            ok = all(matches(r) for r in rows)
+            all_match &= ok
+            err = ''
+            if last['verdict'] in ('converges', 'converges_with_auto_converge') and real:
+                error = 100.0 * (predicted - real) / real
+                errors.append(abs(error))
+                err = f'{error:+6.1f}'
+            happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
+                                           if 'with_auto_converge' in last else '')
+            print(f'{dirty:5d} {measured:8.1f} {cap:4d}  {last["verdict"]:<28} '
+                  f'{happened:<22} {predicted:6.1f} '
+                  f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
+                  f"{'yes' if ok else 'NO'}")
+        print(f'verdicts match: {all_match}; largest |error| of converging pairs: '
+              f"{max(errors) if errors else float('nan'):.1f} %")
+    finally:
+        if proc is not None:
+            proc.stop()
+        cluster_mod.down(state_dir)
+
+
+if __name__ == '__main__':
+    main()

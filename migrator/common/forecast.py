@@ -1,0 +1,180 @@
+"""Will a live migration converge, and how long will it take? A model of pre-copy.
+
+Pre-copy sends all of memory once, then again what the guest dirtied while the previous pass
+was on the wire, until what is left can be sent within the downtime allowed now (the job
+starts at max_downtime/steps and the agent raises it one step per iteration,
+migrator.common.convergence.downtime_steps). With bandwidth B and dirty rate D a pass of R
+bytes takes R/B seconds and leaves min(D * R/B, W) dirty, where W is the memory the guest
+keeps rewriting (its working set): a guest cannot dirty more than it touches, so the passes
+of a busy guest stop shrinking at W instead of growing. When the passes shrink by less than
+the stall diagnosis allows (D >= 0.8 B, migrator.common.stall.SHRINK_BELOW), pre-copy alone
+is taken not to end: the same rule the running migration is judged by.
+
+Auto-converge (QEMU throttles the vCPUs: 20 % at first, 10 % more each iteration that does
+not converge, up to 99 %) scales D down by the throttle; post-copy or a pause (force-complete)
+end any migration, after the first pass, by sending what is left once.
+
+The answer's verdict, most favourable first:
+  converges                        pre-copy alone ends within the completion timeout
+  converges_with_auto_converge     only once auto-converge throttles the guest
+  needs_post_copy_or_pause         neither ends it: switch to post-copy or pause the guest
+  will_not_converge_in_time        it would converge, but the completion timeout fires first
+This module is pure: the conductor supplies the figures (migrator.conductor.forecast).
+"""
+
+import dataclasses
+
+from migrator.common import convergence, stall
+
+MIB = 2 ** 20
+
+CONVERGES = 'converges'
+WITH_AUTO_CONVERGE = 'converges_with_auto_converge'
+NEEDS_POST_COPY = 'needs_post_copy_or_pause'
+TIMEOUT = 'will_not_converge_in_time'
+VERDICTS = (CONVERGES, WITH_AUTO_CONVERGE, NEEDS_POST_COPY, TIMEOUT)
+
+MAX_ITERATIONS = 60
+AUTO_CONVERGE_INITIAL, AUTO_CONVERGE_STEP, AUTO_CONVERGE_MAX = 0.20, 0.10, 0.99
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """What the forecast is computed from (bytes, bytes per second, milliseconds)."""
+    memory_bytes: float
+    dirty_rate_bps: float
+    bandwidth_bps: float
+    max_downtime_ms: int
+    downtime_steps: int = 10
+    working_set_bytes: float | None = None   # None: all of memory may be rewritten
+    overhead_seconds: float = 2.0
+    completion_timeout_s: float | None = None
+
+
+@dataclasses.dataclass
+class Run:
+    """One simulated job: whether pre-copy ended, after how many passes, when."""
+    converged: bool
+    iterations: int
+    seconds: float
+    downtime_ms: float | None
+
+
+def simulate(figures, auto_converge=False):
+    """Run the pre-copy model until it converges or stops making progress."""
+    bandwidth = max(1.0, figures.bandwidth_bps)
+    working_set = figures.working_set_bytes or figures.memory_bytes
+    limits = convergence.downtime_steps(figures.max_downtime_ms, figures.downtime_steps)
+    remaining = float(figures.memory_bytes)
+    seconds = figures.overhead_seconds
+    throttle = 0.0
+    stalled = 0
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        pass_seconds = remaining / bandwidth
+        seconds += pass_seconds
+        dirty_rate = figures.dirty_rate_bps * (1.0 - throttle)
+        dirtied = min(dirty_rate * pass_seconds, working_set)
+        limit_ms = limits[min(iteration - 1, len(limits) - 1)]
+        if dirtied <= bandwidth * limit_ms / 1000.0:
+            downtime = dirtied / bandwidth
+            return Run(True, iteration, seconds + downtime, round(downtime * 1000.0, 1))
+        if auto_converge:
+            # QEMU starts throttling once iterations stop converging, then raises it.
+            throttle = (AUTO_CONVERGE_INITIAL if throttle == 0.0
+                        else min(AUTO_CONVERGE_MAX, throttle + AUTO_CONVERGE_STEP))
+        # Stalled as the running diagnosis defines it (migrator.common.stall): from the
+        # second pass on, each left at least SHRINK_BELOW of the one before. A guest whose
+        # measured rate is that close to the bandwidth is within the measurement's error of
+        # never converging, and the diagnosis would call its migration stalled.
+        stuck = iteration >= 2 and dirtied >= stall.SHRINK_BELOW * remaining
+        stalled = stalled + 1 if stuck else 0
+        if stalled >= 2 and (not auto_converge or throttle >= AUTO_CONVERGE_MAX):
+            return Run(False, iteration, seconds, None)
+        remaining = dirtied
+    return Run(False, MAX_ITERATIONS, seconds, None)
+
+
+def _after_first_pass_switch(figures):
+    """Seconds with post-copy or a pause once the first pass is done: what is left, once."""
+    bandwidth = max(1.0, figures.bandwidth_bps)
+    working_set = figures.working_set_bytes or figures.memory_bytes
+    first = figures.memory_bytes / bandwidth
+    left = min(figures.dirty_rate_bps * first, working_set)
+    return figures.overhead_seconds + first + left / bandwidth
+
+
+def _within(seconds, timeout):
+    return timeout is None or seconds <= timeout
+
+
+def forecast(figures):
+    """The verdict and the expected figures of a live migration (a dict for the API)."""
+    plain = simulate(figures)
+    auto = None
+    if plain.converged and _within(plain.seconds, figures.completion_timeout_s):
+        verdict, run = CONVERGES, plain
+    elif plain.converged:
+        verdict, run = TIMEOUT, plain
+    else:
+        auto = simulate(figures, auto_converge=True)
+        if auto.converged and _within(auto.seconds, figures.completion_timeout_s):
+            verdict, run = WITH_AUTO_CONVERGE, auto
+        else:
+            verdict, run = NEEDS_POST_COPY, None
+    if run is not None:
+        seconds, iterations, downtime = run.seconds, run.iterations, run.downtime_ms
+    else:
+        seconds, iterations, downtime = _after_first_pass_switch(figures), 1, None
+    return {
+        'verdict': verdict,
+        'predicted_seconds': round(seconds, 1),
+        'iterations': iterations,
+        'downtime_ms': downtime,
+        'reason': _reason(verdict, figures, plain, auto),
+    }
+
+
+def _mib(value):
+    return f'{value / MIB:.1f} MiB'
+
+
+def _reason(verdict, figures, plain, auto):
+    rate = f'{_mib(figures.dirty_rate_bps)}/s'
+    link = f'{_mib(figures.bandwidth_bps)}/s'
+    if verdict == CONVERGES:
+        return (f'the guest dirties {rate} against {link}: what is left after '
+                f'{plain.iterations} pass(es) fits the downtime limit')
+    if verdict == TIMEOUT:
+        return (f'pre-copy would end after {plain.seconds:.0f} s, past the completion '
+                f'timeout of {figures.completion_timeout_s:.0f} s')
+    if verdict == WITH_AUTO_CONVERGE:
+        return (f'the guest dirties {rate}, as fast as or faster than it can be sent at '
+                f'{link} within {figures.max_downtime_ms} ms: only throttling its vCPUs '
+                f'(auto-converge) lets pre-copy end')
+    return (f'the guest dirties {rate} against {link}: neither pre-copy nor auto-converge '
+            f'ends within the completion timeout; post-copy or pausing the guest '
+            f'(force-complete) after the first pass would')
+
+
+def suggested_action(verdict, controls):
+    """What the request should change for the forecast to end well; None when nothing."""
+    if verdict == CONVERGES:
+        return None
+    if verdict == WITH_AUTO_CONVERGE:
+        return None if controls.get('auto_converge') else 'auto_converge'
+    if verdict == TIMEOUT:
+        return 'raise_completion_timeout'
+    return 'post_copy' if not controls.get('post_copy') else 'force_complete'
+
+
+def expected_outcome(verdict, controls):
+    """How the job will end with the request's controls, as the forecast sees it."""
+    if verdict == CONVERGES:
+        return 'completes'
+    if verdict == WITH_AUTO_CONVERGE and controls.get('auto_converge'):
+        return 'completes_with_auto_converge'
+    if controls.get('completion_timeout_per_gib'):
+        if controls.get('timeout_action') == 'force_complete':
+            return 'completes_when_the_timeout_forces_it'
+        return 'cancelled_by_the_completion_timeout'
+    return 'runs_until_an_operator_acts'

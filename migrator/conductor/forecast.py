@@ -1,0 +1,205 @@
+"""The conductor's side of convergence: the forecast of a dry run, the diagnosis of a running
+live migration that stopped converging, and what each completed one teaches about its guest.
+
+The models are pure (migrator.common.forecast, migrator.common.stall); this module finds
+their figures: the guest's dirty rate (measured now by its hypervisor, else observed in its
+last completed migration, else [planner] default_dirty_rate_mib_s), the bandwidth (the
+request's cap, else [planner] assumed_bandwidth_mib_s), the request's downtime limit and
+completion timeout.
+"""
+
+import statistics
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from migrator.common import convergence, exceptions, notifications, stall
+from migrator.common import forecast as model
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+MIB = 2 ** 20
+
+MEASURED, LAST_MIGRATION, DEFAULT = 'measured', 'last_migration', 'default'
+
+
+def guest_dirty_rate(ctxt, db, compute_api, instance):
+    """(bytes/s, source, note, last observation or None) for the guest's dirty rate."""
+    note = None
+    seconds = CONF.convergence.dirty_rate_measure_seconds
+    observations = db.observation_list(instance['uuid'], limit=1)
+    last = observations[0] if observations else None
+    if seconds and instance.get('power_state') in (None, 'running'):
+        try:
+            measured = compute_api.measure_dirty_rate(ctxt, instance['host'],
+                                                      instance['uuid'], seconds)
+            return (measured['dirty_rate'], MEASURED,
+                    f"QEMU calc-dirty-rate ({measured.get('mode')}, "
+                    f"{measured.get('seconds')} s) on {instance['host']}", last)
+        except messaging.UnsupportedVersion:
+            note = f"the agent on {instance['host']} is too old to measure it"
+        except messaging.MessagingTimeout:
+            note = f"the agent on {instance['host']} did not answer in time"
+        except exceptions.MigratorException as exc:
+            note = str(exc)
+        except messaging.RemoteError as exc:
+            note = f'{exc.exc_type}: {exc.value}'
+    elif not seconds:
+        note = '[convergence] dirty_rate_measure_seconds is 0'
+    if last is not None and last.get('dirty_rate') is not None:
+        return (last['dirty_rate'], LAST_MIGRATION,
+                _join(note, f"observed in migration {last['migration_id']}"), last)
+    return (CONF.planner.default_dirty_rate_mib_s * MIB, DEFAULT,
+            _join(note, '[planner] default_dirty_rate_mib_s'), last)
+
+
+def _join(*parts):
+    return '; '.join(p for p in parts if p)
+
+
+def dry_run(ctxt, db, compute_api, instance, controls):
+    """The forecast a dry run answers for a live migration with these controls."""
+    memory = (instance.get('memory_mb') or 0) * MIB
+    dirty, source, note, last = guest_dirty_rate(ctxt, db, compute_api, instance)
+    if controls.get('bandwidth_mib'):
+        bandwidth, bandwidth_source = controls['bandwidth_mib'] * MIB, 'bandwidth_mib'
+    else:
+        bandwidth = CONF.planner.assumed_bandwidth_mib_s * MIB
+        bandwidth_source = '[planner] assumed_bandwidth_mib_s'
+    timeout = convergence.completion_timeout(controls.get('completion_timeout_per_gib'),
+                                             memory)
+    working_set = last.get('working_set_bytes') if last else None
+    figures = model.Figures(
+        memory_bytes=memory, dirty_rate_bps=dirty, bandwidth_bps=bandwidth,
+        max_downtime_ms=controls['max_downtime_ms'],
+        downtime_steps=controls['downtime_steps'],
+        working_set_bytes=working_set,
+        overhead_seconds=CONF.planner.migration_overhead_seconds,
+        completion_timeout_s=timeout)
+    result = model.forecast(figures)
+    result['expected_outcome'] = model.expected_outcome(result['verdict'], controls)
+    result['suggested_action'] = model.suggested_action(result['verdict'], controls)
+    result['figures'] = {
+        'memory_bytes': memory,
+        'dirty_rate': int(dirty),
+        'dirty_rate_source': source,
+        'dirty_rate_note': note,
+        'working_set_bytes': working_set,
+        'bandwidth': int(bandwidth),
+        'bandwidth_source': bandwidth_source,
+        'max_downtime_ms': controls['max_downtime_ms'],
+        'downtime_steps': controls['downtime_steps'],
+        'completion_timeout_seconds': round(timeout, 1) if timeout else None,
+        'overhead_seconds': CONF.planner.migration_overhead_seconds,
+    }
+    return result
+
+
+class StallWatch:
+    """Diagnoses running live migrations from their samples as progress arrives; says so
+    once per migration (an event, a notification) and applies [convergence] stall_action."""
+
+    def __init__(self, db, force_complete):
+        self.db = db
+        self.force_complete = force_complete   # (ctxt, migration_id) -> the conductor's
+        self._said = set()
+
+    def check(self, ctxt, migration_id, stats):
+        if migration_id in self._said or (stats.get('iteration') or 0) < \
+                CONF.convergence.stall_iterations or stats.get('post_copy'):
+            return None
+        migration = self.db.migration_get(migration_id)
+        diagnosis = diagnose(self.db, migration)
+        if diagnosis is None:
+            return None
+        self._said.add(migration_id)
+        LOG.warning('Migration %s stalled: %s', migration_id, diagnosis['reason'])
+        self.db.migration_note(migration_id, describe(diagnosis))
+        notifications.migration_event('migration.stalled', migration, ctxt,
+                                      reason=diagnosis['reason'])
+        if CONF.convergence.stall_action == 'force_complete':
+            try:
+                forced = self.force_complete(ctxt, migration_id)
+                self.db.migration_note(
+                    migration_id, f"[convergence] stall_action force_complete applied: "
+                                  f"{forced.get('forced')}")
+            except exceptions.MigratorException as exc:
+                LOG.warning('Migration %s: stall_action force_complete failed: %s',
+                            migration_id, exc)
+        return diagnosis
+
+    def forget(self, migration_id):
+        self._said.discard(migration_id)
+
+
+def diagnose(db, migration):
+    """The stall diagnosis of a running live migration, or None."""
+    return stall.diagnose_migration(
+        migration, lambda mid, limit: db.migration_sample_list(mid, limit=limit),
+        iterations=CONF.convergence.stall_iterations)
+
+
+def describe(diagnosis):
+    alternatives = ', '.join(diagnosis['alternatives']) or 'none'
+    return (f"convergence: stalled at iteration {diagnosis['iteration']}: "
+            f"{diagnosis['reason']}. Suggested action: force_complete "
+            f"({diagnosis['action_effect']}); for a new attempt: {alternatives}"
+            + (f" (bandwidth >= {diagnosis['bandwidth_needed_mib']} MiB/s)"
+               if diagnosis.get('bandwidth_needed_mib') else ''))
+
+
+def observed_dirty_rate(samples):
+    """The median of the rates libvirt reported at the end of each pass after the first.
+
+    QEMU computes the rate at each sync of the dirty bitmap, over the pass just finished;
+    the second pass's figure still covers part of the first (low: the guest had little
+    time), so it counts only when there is no later one.
+    """
+    last_of_pass = {}
+    for sample in samples:
+        if (sample.get('iteration') or 0) >= 2 and sample.get('dirty_rate') is not None:
+            last_of_pass[sample['iteration']] = sample['dirty_rate']
+    rates = [rate for iteration, rate in last_of_pass.items() if iteration >= 3] or \
+        list(last_of_pass.values())
+    return int(statistics.median(rates)) if rates else None
+
+
+def observation(migration, samples):
+    """What a completed live migration showed about its guest (observation_create values)."""
+    dirty = observed_dirty_rate(samples)
+    if dirty is None:
+        dirty = migration.get('dirty_rate')
+    sent = [s['transfer_rate'] for s in samples if s.get('transfer_rate')]
+    sizes = stall.pass_sizes(samples)
+    later = [size for iteration, size in sizes.items() if iteration >= 2]
+    duration = None
+    if migration.get('started_at') and migration.get('finished_at'):
+        duration = (migration['finished_at'] - migration['started_at']).total_seconds()
+    return {
+        'instance_uuid': migration['instance_uuid'],
+        'migration_id': migration['id'],
+        'source_host': migration.get('source_host'),
+        'target_host': migration.get('target_host'),
+        'memory_bytes': migration.get('memory_total'),
+        'dirty_rate': dirty,
+        'transfer_rate': int(statistics.median(sent)) if sent else None,
+        'working_set_bytes': int(max(later)) if later else None,
+        'iterations': migration.get('iteration') or (max(sizes) if sizes else None),
+        'duration_seconds': round(duration, 3) if duration is not None else None,
+        'downtime_ms': migration.get('downtime_ms'),
+        'bandwidth_mib': (migration.get('convergence') or {}).get('bandwidth_mib') or None,
+    }
+
+
+def record_observation(db, migration_id):
+    """Keeps what a completed live migration showed; a failure only loses the lesson."""
+    try:
+        migration = db.migration_get(migration_id)
+        if migration.get('type') != 'live' or migration.get('status') != 'completed':
+            return None
+        samples = db.migration_sample_list(migration_id)
+        return db.observation_create(observation(migration, samples))
+    except Exception:  # noqa: BLE001 - the migration completed; only the lesson is lost
+        LOG.exception('Migration %s: could not record what it showed', migration_id)
+        return None

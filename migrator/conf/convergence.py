@@ -1,0 +1,31 @@
+from oslo_config import cfg
+
+group = cfg.OptGroup('convergence', title='Convergence forecast and stall diagnosis options')
+
+opts = [
+    cfg.IntOpt('dirty_rate_measure_seconds', default=2, min=0, max=60,
+               help='Seconds the source hypervisor measures a guest\'s memory dirty rate for '
+                    'a dry run\'s forecast (QEMU calc-dirty-rate, page sampling); the dry run '
+                    'waits that long. 0: never measure; the forecast uses the guest\'s last '
+                    'completed migration, else [planner] default_dirty_rate_mib_s.'),
+    cfg.IntOpt('stall_iterations', default=3, min=3, max=100,
+               help='Memory iterations a live migration must have begun before it may be '
+                    'diagnosed as stalled (every pass from the second on left at least 80 % '
+                    'of the one before it to send again).'),
+    cfg.StrOpt('stall_action', default='suggest', choices=[
+                   ('suggest', 'show the diagnosis and its suggested action only'),
+                   ('force_complete', 'also force the migration to complete (post-copy '
+                                      'when it permits post-copy, else pause the guest)')],
+               help='What the conductor does when it diagnoses a running live migration as '
+                    'stalled. The diagnosis is always shown (API, CLI, an event in the '
+                    'migration\'s history, a migration.stalled notification).'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    return {group: opts}

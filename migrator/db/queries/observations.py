@@ -1,0 +1,28 @@
+"""Observations of completed live migrations, per guest (a mixin of db.api.Database)."""
+
+import sqlalchemy as sa
+
+from migrator.db import observation_models as om
+from migrator.db.models import utcnow
+
+
+class ObservationQueries:
+    def observation_create(self, values):
+        """Record what one completed migration showed; returns the row."""
+        unknown = set(values) - om.OBSERVATION_FIELDS
+        if unknown:
+            raise ValueError(f"observation_create does not take {', '.join(sorted(unknown))}")
+        row = {'time': utcnow(), **values}
+        with self._write() as conn:
+            new_id = conn.execute(sa.insert(om.migration_observations).values(row)
+                                  ).inserted_primary_key[0]
+            return dict(conn.execute(sa.select(om.migration_observations).where(
+                om.migration_observations.c.id == new_id)).first()._mapping)
+
+    def observation_list(self, instance_uuid, limit=20):
+        """The guest's observations, newest first."""
+        o = om.migration_observations.c
+        query = (sa.select(om.migration_observations).where(o.instance_uuid == instance_uuid)
+                 .order_by(o.id.desc()).limit(int(limit)))
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,92 @@
+"""Microversion 1.5: the convergence forecast of a dry run, a running migration's
+convergence_verdict, and an instance's observations."""
+
+from migrator.common import states
+from tests.unit.api import fakes
+from tests.unit.api.fakes import assert_error
+
+MIB = 2 ** 20
+V15 = {'OpenStack-API-Version': 'migration 1.5'}
+
+
+def test_a_live_dry_run_at_1_5_answers_the_forecast(client, cluster, conductor):
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                          'bandwidth_mib': 8}, headers=V15)
+    assert resp.status_int == 200, resp.text
+    fc = resp.json['dry_run']['forecast']
+    assert fc['verdict'] == 'converges'
+    assert fc['figures']['bandwidth'] == 8 * MIB
+    # The request's controls over the defaults reach the conductor.
+    assert conductor.dry_run_controls[-1]['bandwidth_mib'] == 8
+    assert conductor.dry_run_controls[-1]['max_downtime_ms'] == 500
+    assert cluster.migration_list() == []
+
+
+def test_older_microversions_keep_the_old_dry_run_shape(client, cluster, conductor):
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True})
+    assert resp.status_int == 200, resp.text
+    assert 'forecast' not in resp.json['dry_run']
+
+
+def test_a_cold_dry_run_has_no_forecast(client, cluster, conductor):
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                          'type': 'cold'}, headers=V15)
+    assert resp.status_int == 200, resp.text
+    assert conductor.dry_run_controls[-1] is None
+    assert 'forecast' not in resp.json['dry_run']
+
+
+def _stalled_migration(db):
+    migration = db.migration_create({
+        'instance_uuid': fakes.uuid_of('vm1'), 'instance_name': 'vm1', 'type': 'live',
+        'source_host': 'host1', 'convergence': {'max_downtime_ms': 500, 'post_copy': False,
+                                                'auto_converge': False}})
+    for to_state in (states.SCHEDULING, states.PREPARING, states.RUNNING):
+        current = db.migration_get(migration['id'])['status']
+        db.migration_transition(migration['id'], [current], to_state,
+                                values={'target_host': 'host2'})
+    elapsed = 0
+    for iteration, size in ((1, 128), (2, 32), (3, 32)):
+        for k in range(4):
+            db.migration_update_progress(migration['id'], {
+                'iteration': iteration, 'memory_total': 128 * MIB,
+                'memory_remaining': int(size * MIB * (1 - k / 8)), 'dirty_rate': 8 * MIB,
+                'transfer_rate': 8 * MIB, 'downtime_limit_ms': 500, 'elapsed_ms': elapsed},
+                sample=True)
+            elapsed += 500
+    return migration
+
+
+def test_a_stalled_migration_shows_its_verdict_from_1_5(client, cluster):
+    migration = _stalled_migration(cluster)
+    resp = client.get(f"/v1/migrations/{migration['id']}", headers=V15)
+    verdict = resp.json['convergence_verdict']
+    assert verdict['verdict'] == 'stalled' and verdict['iteration'] == 3
+    assert 'remaining data stopped falling' in verdict['reason']
+    assert verdict['action'] == 'force_complete'
+    assert 'convergence_verdict' not in client.get(f"/v1/migrations/{migration['id']}").json
+
+
+def test_a_migration_that_converges_has_a_null_verdict(client, cluster):
+    migration = cluster.migration_create({
+        'instance_uuid': fakes.uuid_of('vm1'), 'instance_name': 'vm1', 'type': 'live',
+        'source_host': 'host1'})
+    resp = client.get(f"/v1/migrations/{migration['id']}", headers=V15)
+    assert resp.json['convergence_verdict'] is None
+
+
+def test_observations_of_an_instance(client, cluster):
+    cluster.observation_create({'instance_uuid': fakes.uuid_of('vm1'), 'migration_id': 'm-1',
+                                'dirty_rate': 2 * MIB, 'iterations': 4,
+                                'duration_seconds': 25.3, 'downtime_ms': 40})
+    resp = client.get('/v1/instances/vm1/observations', headers=V15)
+    assert resp.status_int == 200, resp.text
+    assert resp.json['instance_uuid'] == fakes.uuid_of('vm1')
+    [seen] = resp.json['observations']
+    assert seen['migration_id'] == 'm-1' and seen['iterations'] == 4
+    assert seen['dirty_rate'] == 2 * MIB and seen['duration_seconds'] == 25.3
+
+
+def test_observations_need_1_5_and_a_known_instance(client, cluster):
+    assert_error(client.get('/v1/instances/vm1/observations'), 404, 'version 1.5')
+    assert_error(client.get('/v1/instances/nope/observations', headers=V15), 404, 'nope')

@@ -1,0 +1,143 @@
+"""The conductor's convergence forecast (where its figures come from), what a completed
+migration teaches, and the stall watch on progress reports."""
+
+import oslo_messaging as messaging
+import pytest
+
+from migrator import conf  # noqa: F401 - registers the options
+from migrator.common import convergence, exceptions, states
+from migrator.conductor import forecast
+from tests.unit.api import fakes
+
+MIB = 2 ** 20
+
+
+class Compute:
+    def __init__(self, rate=None, error=None):
+        self.rate, self.error, self.calls = rate, error, []
+
+    def measure_dirty_rate(self, ctxt, host, instance_uuid, seconds):
+        self.calls.append((host, instance_uuid, seconds))
+        if self.error is not None:
+            raise self.error
+        return {'dirty_rate': self.rate, 'seconds': seconds, 'mode': 'page-sampling'}
+
+
+@pytest.fixture
+def vm(db):
+    fakes.add_host(db, 'host1')
+    fakes.add_host(db, 'host2')
+    return fakes.add_instances(db, 'host1', 'vm1', memory_mb=128)[0]
+
+
+def _controls(**fields):
+    return convergence.effective(fields)
+
+
+def test_the_dry_run_uses_the_dirty_rate_the_source_measures(db, vm):
+    compute = Compute(rate=2 * MIB)
+    result = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=8))
+    assert compute.calls == [('host1', vm['uuid'], 2)]
+    figures = result['figures']
+    assert figures['dirty_rate'] == 2 * MIB and figures['dirty_rate_source'] == 'measured'
+    assert 'calc-dirty-rate (page-sampling, 2 s) on host1' in figures['dirty_rate_note']
+    assert figures['bandwidth'] == 8 * MIB and figures['bandwidth_source'] == 'bandwidth_mib'
+    assert figures['memory_bytes'] == 128 * MIB
+    assert figures['completion_timeout_seconds'] == 100.0   # 800 s per GiB of 128 MiB
+    assert result['verdict'] == 'converges'
+    assert result['expected_outcome'] == 'completes'
+
+
+@pytest.mark.parametrize('error, words', [
+    (messaging.UnsupportedVersion('1.8'), 'too old to measure it'),
+    (exceptions.Conflict('QEMU cannot measure'), 'QEMU cannot measure'),
+])
+def test_without_a_measurement_the_last_migration_then_the_default(db, vm, error, words):
+    compute = Compute(error=error)
+    result = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=8))
+    assert result['figures']['dirty_rate_source'] == 'default'
+    assert result['figures']['dirty_rate'] == 8 * MIB   # [planner] default_dirty_rate_mib_s
+    assert words in result['figures']['dirty_rate_note']
+    assert result['verdict'] == 'converges_with_auto_converge'
+
+    db.observation_create({'instance_uuid': vm['uuid'], 'migration_id': 'm-1',
+                           'dirty_rate': MIB, 'working_set_bytes': 16 * MIB})
+    result = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=8))
+    assert result['figures']['dirty_rate_source'] == 'last_migration'
+    assert result['figures']['dirty_rate'] == MIB
+    assert result['figures']['working_set_bytes'] == 16 * MIB
+    assert 'observed in migration m-1' in result['figures']['dirty_rate_note']
+    assert result['verdict'] == 'converges'
+
+
+def _completed_migration(db, vm, samples):
+    migration = db.migration_create({
+        'instance_uuid': vm['uuid'], 'instance_name': 'vm1', 'type': 'live',
+        'source_host': 'host1', 'convergence': _controls(bandwidth_mib=8)})
+    for to_state in (states.SCHEDULING, states.PREPARING, states.RUNNING):
+        current = db.migration_get(migration['id'])['status']
+        db.migration_transition(migration['id'], [current], to_state,
+                                values={'target_host': 'host2'})
+    for sample in samples:
+        db.migration_update_progress(migration['id'], sample, sample=True)
+    return migration
+
+
+def _sample(iteration, remaining_mib, dirty_mib, elapsed_ms):
+    return {'iteration': iteration, 'memory_total': 128 * MIB,
+            'memory_remaining': remaining_mib * MIB, 'dirty_rate': dirty_mib * MIB,
+            'transfer_rate': 8 * MIB, 'elapsed_ms': elapsed_ms, 'downtime_limit_ms': 500}
+
+
+def test_a_completed_migration_records_what_it_showed(db, vm):
+    samples = [_sample(1, 100, 0, 1000), _sample(2, 30, 2, 17000), _sample(2, 10, 2, 19000),
+               _sample(3, 6, 3, 21000)]
+    migration = _completed_migration(db, vm, samples)
+    db.migration_update_progress(migration['id'], {'downtime_ms': 40, 'iteration': 3})
+    db.migration_transition(migration['id'], [states.RUNNING], states.FINISHING)
+    db.migration_transition(migration['id'], [states.FINISHING], states.COMPLETED)
+    recorded = forecast.record_observation(db, migration['id'])
+    assert recorded['dirty_rate'] == 3 * MIB   # from the passes after the second
+    assert recorded['transfer_rate'] == 8 * MIB
+    assert recorded['iterations'] == 3
+    assert recorded['downtime_ms'] == 40
+    assert recorded['bandwidth_mib'] == 8
+    assert recorded['memory_bytes'] == 128 * MIB
+    assert recorded['working_set_bytes'] >= 30 * MIB
+    assert db.observation_list(vm['uuid'])[0]['migration_id'] == migration['id']
+
+
+def test_a_migration_that_did_not_complete_teaches_nothing(db, vm):
+    migration = _completed_migration(db, vm, [_sample(1, 100, 0, 1000)])
+    assert forecast.record_observation(db, migration['id']) is None
+    assert db.observation_list(vm['uuid']) == []
+
+
+def test_the_stall_watch_says_it_once_and_applies_the_policy(db, vm):
+    # Every half second: 128 MiB at 8 MiB/s, then passes of 32 MiB that stay 32 MiB.
+    samples = [_sample(1, 128 - 4 * k, 8, 500 * k) for k in range(32)]
+    samples += [_sample(2, 32 - 4 * k, 8, 16000 + 500 * k) for k in range(8)]
+    samples += [_sample(3, 31, 8, 20100)]
+    migration = _completed_migration(db, vm, samples)
+    forced = []
+    watch = forecast.StallWatch(db, lambda ctxt, mid: forced.append(mid) or
+                                {'forced': 'paused'})
+    assert watch.check(None, migration['id'], {'iteration': 2}) is None
+    verdict = watch.check(None, migration['id'], {'iteration': 3})
+    assert verdict['verdict'] == 'stalled'
+    assert watch.check(None, migration['id'], {'iteration': 3}) is None   # said once
+    notes = [e for e in db.migration_get(migration['id'])['events']
+             if e['detail'] and e['detail'].startswith('convergence: stalled')]
+    assert len(notes) == 1 and notes[0]['from_state'] == notes[0]['to_state'] == 'running'
+    assert 'Suggested action: force_complete' in notes[0]['detail']
+    assert forced == []   # [convergence] stall_action = suggest by default
+
+    conf.CONF.set_override('stall_action', 'force_complete', 'convergence')
+    try:
+        watch.forget(migration['id'])
+        watch.check(None, migration['id'], {'iteration': 3})
+    finally:
+        conf.CONF.clear_override('stall_action', 'convergence')
+    assert forced == [migration['id']]
+    details = [e['detail'] for e in db.migration_get(migration['id'])['events']]
+    assert any('stall_action force_complete applied: paused' in (d or '') for d in details)
