@@ -91,3 +91,29 @@ DRAIN = {
          'migration': None},
     ],
 }
+
+INSTANCES = [
+    {'uuid': '5f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a77', 'name': 'guest1', 'host': 'node1',
+     'power_state': 'running', 'memory_mb': 256, 'vcpus': 1, 'disk_gb': 1,
+     'migration_id': None, 'created_at': '2024-05-01T11:03:10.412Z',
+     'updated_at': '2024-05-01T12:00:03.215Z'},
+    {'uuid': '7f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a79', 'name': 'busy', 'host': 'node2',
+     'power_state': 'running', 'memory_mb': 512, 'vcpus': 1, 'disk_gb': 1,
+     'migration_id': MIGRATION_RUNNING['id'], 'created_at': '2024-05-01T11:03:10.412Z',
+     'updated_at': '2024-05-01T12:00:03.215Z'},
+]
+
+CONVERGENCE_DEFAULTS = {'max_downtime_ms': 500, 'downtime_steps': 10, 'bandwidth_mib': 0,
+                        'auto_converge': False, 'post_copy': False,
+                        'completion_timeout_per_gib': 800, 'timeout_action': 'abort'}
+
+
+def dry_run(request, instance, target_host=None, migration_type='live'):
+    """The scheduler of a three-host cluster where node3 has too little memory."""
+    if target_host == 'node3':
+        return {'possible': False, 'target_host': None,
+                'reason': 'No host can take instance guest1: target node3 refused by '
+                          'MemoryFilter: node3 has 128 MiB of memory free, the instance '
+                          'needs 256 MiB'}
+    return {'possible': True, 'target_host': target_host or 'node2',
+            'reason': 'node2 passed all 12 filters', 'convergence': CONVERGENCE_DEFAULTS}
