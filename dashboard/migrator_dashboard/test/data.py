@@ -117,3 +117,25 @@ def dry_run(request, instance, target_host=None, migration_type='live'):
                           'needs 256 MiB'}
     return {'possible': True, 'target_host': target_host or 'node2',
             'reason': 'node2 passed all 12 filters', 'convergence': CONVERGENCE_DEFAULTS}
+
+PLAN = {
+    'id': '6a1d7c0e-3f55-4f5c-9d7e-0f3b8e2d9c11', 'goal': 'balance', 'status': 'planned',
+    'max_moves': 100, 'min_gain': 1e-06, 'score_before': 0.8165, 'score_after': 0.2357,
+    'memory_spread_before': 0.0104, 'memory_spread_after': 0.003,
+    'vcpu_spread_before': 0.7071, 'vcpu_spread_after': 0.2357, 'predicted_seconds': 4.259,
+    'jobsets': 2, 'stop_reason': 'no move of a movable instance to a host with room lowers '
+                                 'the score',
+    'conductor': 'conductor1', 'error': None, 'created_at': '2024-05-01T12:00:00.000Z',
+    'updated_at': '2024-05-01T12:00:00.000Z', 'started_at': None, 'finished_at': None,
+    'requester': {'user_name': 'alice'}, 'move_count': 2,
+    'moves': [
+        {'seq': 1, 'jobset': 0, 'instance_uuid': 'u1', 'instance_name': 'guest-2-1',
+         'source_host': 'node1', 'target_host': 'node2', 'memory_mb': 1024, 'vcpus': 1,
+         'disk_gb': 1, 'gain': 0.3727, 'score_after': 0.4438, 'predicted_seconds': 2.129,
+         'status': 'planned', 'migration_id': None, 'reason': None},
+        {'seq': 2, 'jobset': 1, 'instance_uuid': 'u2', 'instance_name': 'guest-2-2',
+         'source_host': 'node1', 'target_host': 'node3', 'memory_mb': 512, 'vcpus': 1,
+         'disk_gb': 1, 'gain': 0.2081, 'score_after': 0.2357, 'predicted_seconds': 2.13,
+         'status': 'planned', 'migration_id': None, 'reason': None},
+    ],
+}
