@@ -139,3 +139,7 @@ PLAN = {
          'status': 'planned', 'migration_id': None, 'reason': None},
     ],
 }
+
+GROUP = {'id': '8c1d7c0e-3f55-4f5c-9d7e-0f3b8e2d9c11', 'name': 'web',
+         'policy': 'anti-affinity', 'members': [INSTANCES[0]['uuid']],
+         'created_at': '2024-05-01T12:00:00.000Z'}
