@@ -27,6 +27,7 @@ import time
 
 import libvirt
 
+from migrator import conf  # noqa: F401 - registers the options storage's checks read
 from migrator.compute.virt.libvirt import disk_copy, events
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import guest as guest_mod

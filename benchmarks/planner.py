@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 
-from migrator.conductor.planner import exhaustive, model, search
+from migrator.planner import exhaustive, model, search
 
 SIZES = ((20, 300), (200, 1500), (1000, 7500))
 HOST_CLASSES = ((256 * 1024, 64), (512 * 1024, 96))

@@ -23,7 +23,10 @@ HISTORY = {
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
     '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
-    '1.4': "A live migration's dry run answers convergence: the controls the migration would "
+    '1.4': "A plan's document has truncated (the search stopped at max_moves with moves "
+           'still worth making), remaining_gain and remaining_moves (what those moves would '
+           'still take off the score, and how many they are; null when not truncated).',
+    '1.5': "A live migration's dry run answers convergence: the controls the migration would "
            'run with (the request\'s fields over the [libvirt] live_migration_* defaults); '
            'POST /v1/plans/{id}/cancel cancels a planned plan (status cancelled).',
 }

@@ -185,20 +185,22 @@ def _paths(version):
         },
         '/v1/plans': {
             'get': _operation('listPlans', 'Rebalance plans, newest first.',
-                              {'200': _response('The plans.',
-                                                rs.paged('plans', rs.plan(with_moves=False)))},
+                              {'200': _response(
+                                  'The plans.',
+                                  rs.paged('plans', rs.plan(version, with_moves=False)))},
                               [_param('status', description='Only plans in this state.'),
                                LIMIT]),
             'post': _operation('createPlan', 'Plan a rebalance of the cluster.',
-                               {'201': _response('The plan.', rs.plan())},
+                               {'201': _response('The plan.', rs.plan(version))},
                                body=plan_schemas.PLAN_CREATE, errors=('400', '409', '503')),
         },
         '/v1/plans/{plan_id}': {'get': _operation(
-            'showPlan', 'One plan with its moves.', {'200': _response('The plan.', rs.plan())},
+            'showPlan', 'One plan with its moves.',
+            {'200': _response('The plan.', rs.plan(version))},
             [plan_id])},
         '/v1/plans/{plan_id}/apply': {'post': _operation(
             'applyPlan', 'Carry out a planned plan.',
-            {'202': _response('The plan, applying.', rs.plan())}, [plan_id],
+            {'202': _response('The plan, applying.', rs.plan(version))}, [plan_id],
             errors=('400', '404', '409', '503'))},
         '/v1/server-groups': {
             'get': _operation('listServerGroups', 'Server groups.',
@@ -239,7 +241,7 @@ def _paths(version):
         paths['/v1/conductors'] = {'get': _operation(
             'listConductors', 'The conductors: heartbeat, version, alive or dead.',
             {'200': _response('The conductors.', rs.CONDUCTORS)}, errors=('400',))}
-    if version >= microversion.Version.parse('1.4'):
+    if version >= microversion.Version.parse('1.5'):
         paths['/v1/plans/{plan_id}/cancel'] = {'post': _operation(
             'cancelPlan', 'Cancel a planned plan, so that it is never applied.',
             {'200': _response('The plan, cancelled.', rs.plan())}, [plan_id],

@@ -184,8 +184,21 @@ _PLAN_TYPES = {
 }
 
 
-def plan(with_moves=True):
+PLAN_ADDED = {
+    '1.4': {
+        'truncated': _t('boolean', description='The search stopped at max_moves with moves '
+                                               'still worth making.'),
+        'remaining_gain': _t('number', 'null', description='What the moves left out would '
+                                                          'still take off the score; null '
+                                                          'when not truncated.'),
+        'remaining_moves': _t('integer', 'null', description='How many moves those are.'),
+    },
+}
+
+
+def plan(version=microversion.MAX_VERSION, with_moves=True):
     props = _fields(views.PLAN_FIELDS + ('move_count',), _PLAN_TYPES, default=NUM_OR_NULL)
+    props.update(_added(PLAN_ADDED, version))
     props['requester'] = REQUESTER
     if with_moves:
         props['moves'] = _t('array', items=_MOVE)
@@ -211,7 +224,7 @@ DRY_RUN = _obj({'dry_run': _obj({
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
     'reason': STR_OR_NULL, 'slots': _t('object'),
     'convergence': _t('object', description=(
-        'From 1.4, for a live migration: the convergence controls it would run with (the '
+        'From 1.5, for a live migration: the convergence controls it would run with (the '
         "request's fields over the [libvirt] live_migration_* defaults).")),
 }, required=['possible', 'target_host'], additional=True)})
 

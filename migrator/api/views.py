@@ -206,8 +206,15 @@ MOVE_FIELDS = (
 )
 
 
+# Added in microversion 1.4.
+PLAN_REMAINING_FIELDS = ('truncated', 'remaining_gain', 'remaining_moves')
+
+
 def plan(record, with_moves=True):
     view = _pick(record, PLAN_FIELDS)
+    if microversion.at_least('1.4'):
+        view.update(_pick(record, PLAN_REMAINING_FIELDS))
+        view['truncated'] = bool(view['truncated'])
     view['requester'] = requester(record)
     if with_moves:
         view['moves'] = [_pick(m, MOVE_FIELDS) for m in record.get('moves') or ()]

@@ -234,24 +234,30 @@ class Client:
 
     # -- plans ------------------------------------------------------------------------------
 
+    # Plans say whether max_moves cut them, and what was left, from this microversion on.
+    PLAN_VERSION = {'OpenStack-API-Version': 'migration 1.4'}
+
     def plan_create(self, goal='balance', max_moves=None, min_gain=None, max_parallel=None):
         body = {'goal': goal}
         for key, value in (('max_moves', max_moves), ('min_gain', min_gain),
                            ('max_parallel', max_parallel)):
             if value is not None:
                 body[key] = value
-        return self._request('POST', '/v1/plans', json=body)[1]
+        return self._request('POST', '/v1/plans', json=body, headers=self.PLAN_VERSION)[1]
 
     def plan_list(self, status=None, limit=None):
         params = {k: v for k, v in (('status', status), ('limit', limit)) if v is not None}
-        return self._request('GET', '/v1/plans', params=params or None)[1]
+        return self._request('GET', '/v1/plans', params=params or None,
+                             headers=self.PLAN_VERSION)[1]
 
     def plan_get(self, plan_id):
-        return self._request('GET', '/v1/plans/' + self._quote(plan_id))[1]
+        return self._request('GET', '/v1/plans/' + self._quote(plan_id),
+                             headers=self.PLAN_VERSION)[1]
 
     def plan_apply(self, plan_id):
         """Returns the plan, now `applying` (the API answered 202)."""
-        return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply')[1]
+        return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply',
+                             headers=self.PLAN_VERSION)[1]
 
     # -- operations -------------------------------------------------------------------------
 

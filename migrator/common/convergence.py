@@ -8,8 +8,12 @@ applies it to the libvirt job and watches the job with it.
 """
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from oslo_config import cfg
+
+from migrator.common import payloads
 
 CONF = cfg.CONF
 
@@ -30,18 +34,25 @@ INTEGER_FIELDS = ('max_downtime_ms', 'downtime_steps', 'bandwidth_mib',
                   'completion_timeout_per_gib')
 
 
-def requested(body):
+def requested(body: Mapping[str, Any]) -> dict[str, Any]:
     """The control fields a request body sets (not None), by name."""
     return {name: body[name] for name in FIELDS if body.get(name) is not None}
 
 
-def effective(body):
+def effective(body: Mapping[str, Any]) -> payloads.MigrationControls:
     """The settings a live migration runs with: the request's fields over the defaults."""
     settings = {name: getattr(CONF.libvirt, option) for name, option in FIELDS.items()}
     settings.update(requested(body))
     for name in INTEGER_FIELDS:
         settings[name] = int(settings[name])    # JSON's 500.0 is an integer too
-    return settings
+    return payloads.MigrationControls(
+        max_downtime_ms=settings['max_downtime_ms'],
+        downtime_steps=settings['downtime_steps'],
+        bandwidth_mib=settings['bandwidth_mib'],
+        auto_converge=settings['auto_converge'],
+        post_copy=settings['post_copy'],
+        completion_timeout_per_gib=settings['completion_timeout_per_gib'],
+        timeout_action=settings['timeout_action'])
 
 
 def downtime_steps(max_downtime_ms, steps):

@@ -133,6 +133,14 @@ class AgentUnavailable(MigratorException):
                '(and the message bus), then retry.')
 
 
+class ServiceTooOld(Conflict):
+    """A request needs an RPC API version above the [upgrade_levels] pin of a service."""
+    message = ("%(method)s needs %(service)s RPC API %(needed)s, but [upgrade_levels] "
+               "%(service)s pins it to %(cap)s while older %(service)s services run: upgrade "
+               "every %(service)s service to this release, then remove the pin (or raise it "
+               "to %(needed)s) and restart the services that send to it.")
+
+
 class PolicyNotAuthorized(MigratorException):
     code = 403
     message = ("Policy rule '%(rule)s' does not allow this request (user %(user)s with roles "

@@ -82,7 +82,7 @@ class InProcessExchange(impl_fake.FakeExchange):
 class InProcessExchangeManager(impl_fake.FakeExchangeManager):
     # Our own registry: fake:// users in the same process keep theirs.
     _exchanges_lock = threading.Lock()
-    _exchanges = {}
+    _exchanges: dict[str, impl_fake.FakeExchange] = {}
 
     def get_exchange(self, name):
         if name is None:

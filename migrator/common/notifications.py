@@ -56,7 +56,7 @@ _DRAIN_TERMINAL = frozenset({'completed', 'partial', 'cancelled', 'failed'})
 _PLAN_TERMINAL = frozenset({'applied', 'partial', 'failed'})
 
 _lock = threading.Lock()
-_notifiers = {}
+_notifiers: dict[str, messaging.Notifier] = {}
 
 
 def register_opts(conf):
@@ -178,7 +178,7 @@ def migration_payload(migration, ctxt=None, outcome=None, reason=None, forced=No
 
 def drain_payload(drain, ctxt=None):
     items = drain.get('items') or []
-    summary = {}
+    summary: dict[str, int] = {}
     for item in items:
         summary[item['status']] = summary.get(item['status'], 0) + 1
     return versioned('HostDrainPayload', {

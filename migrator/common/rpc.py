@@ -9,7 +9,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from migrator.common import context as migrator_context
-from migrator.common import metrics
+from migrator.common import exceptions, metrics
 
 CONF = cfg.CONF
 
@@ -21,6 +21,29 @@ COMPUTE_TOPIC = 'migrator-compute'
 ALLOWED_EXMODS = ['migrator.common.exceptions']
 
 _TRANSPORT = None
+
+
+def _version_tuple(version):
+    major, minor = version.split('.')
+    return int(major), int(minor)
+
+
+def version_cap(service, current):
+    """The highest RPC API version a client of service ('conductor' or 'compute') sends:
+    [upgrade_levels] <service> while older services run, else current (a pin above current
+    changes nothing: this release knows nothing newer)."""
+    pinned = getattr(CONF.upgrade_levels, service)
+    if pinned is None or _version_tuple(pinned) >= _version_tuple(current):
+        return current
+    return pinned
+
+
+def require_version(client, service, method, needed):
+    """Raises ServiceTooOld unless client (capped by version_cap) may send version needed of
+    method; nothing is sent then, so an old service never sees a message it cannot read."""
+    if not client.can_send_version(needed):
+        raise exceptions.ServiceTooOld(service=service, method=method, needed=needed,
+                                       cap=client.version_cap)
 
 
 def get_transport():

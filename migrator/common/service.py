@@ -40,10 +40,20 @@ def prepare(argv, description):
     logging.register_options(CONF)
     CONF(argv[1:] if argv is not None else sys.argv[1:], project='migrator',
          description=description)
+    check_upgrade_levels()
     logging.setup(CONF, 'migrator')
     # oslo.messaging and the AMQP library are chatty at INFO about every reconnect attempt.
     for noisy in ('oslo.messaging', 'oslo_messaging', 'amqp', 'kombu'):
         logging.getLogger(noisy).logger.setLevel('WARNING' if not CONF.debug else 'DEBUG')
+
+
+def check_upgrade_levels():
+    """A bad [upgrade_levels] pin stops the service at start, not at its first message."""
+    try:
+        for option in ('conductor', 'compute'):
+            getattr(CONF.upgrade_levels, option)
+    except (cfg.ConfigFileValueError, ValueError) as exc:
+        sys.exit(f'Invalid [upgrade_levels] {option}: {exc}')
 
 
 def wait_for_signal():

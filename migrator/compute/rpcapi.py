@@ -14,159 +14,202 @@ Version history:
   1.6 - audit_domains
   1.7 - peer_domain_state (the source confirms, through the target's libvirt daemon, what
         the target's agent says, before a recovery removes the source's copy)
+
+[upgrade_levels] compute caps what this client sends (rpc.version_cap): every message
+carries the version of its method's arguments, which an agent of that version or newer
+accepts. Under the cap an optional newer argument is left out; a method newer than the cap
+raises ServiceTooOld before anything is sent.
 """
+
+from typing import Any
 
 import oslo_messaging as messaging
 from oslo_config import cfg
+from oslo_log import log as logging
 
-from migrator.common import rpc
+from migrator.common import payloads, rpc
+from migrator.common.context import RequestContext
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 VERSION = '1.7'
+SERVICE = 'compute'
 
 
 class ComputeAPI:
-    def __init__(self):
-        target = messaging.Target(topic=rpc.COMPUTE_TOPIC, version=VERSION)
-        self.client = rpc.get_client(target, version_cap=VERSION,
+    def __init__(self) -> None:
+        # Messages without a version of their own are 1.0 ones: any agent reads them.
+        target = messaging.Target(topic=rpc.COMPUTE_TOPIC, version='1.0')
+        self.client = rpc.get_client(target, version_cap=rpc.version_cap(SERVICE, VERSION),
                                      timeout=CONF.conductor.compute_rpc_timeout)
 
-    def _call(self, ctxt, host, method, version=None, rpc_timeout=None, **kwargs):
-        options = {'server': host}
-        if version:
-            options['version'] = version
+    def _call(self, ctxt: RequestContext, host: str, method: str, version: str = '1.0',
+              rpc_timeout: float | None = None, **kwargs: Any) -> Any:
+        """Calls method (first in version) on host; ServiceTooOld when the pin is lower."""
+        rpc.require_version(self.client, SERVICE, method, version)
+        options: dict[str, Any] = {'server': host, 'version': version}
         if rpc_timeout:
             options['timeout'] = rpc_timeout
         return self.client.prepare(**options).call(ctxt, method, **kwargs)
 
-    def get_domain_state(self, ctxt, host, instance_uuid, rpc_timeout=None):
+    def get_domain_state(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                         rpc_timeout: float | None = None) -> payloads.DomainState:
         return self._call(ctxt, host, 'get_domain_state', rpc_timeout=rpc_timeout,
                           instance_uuid=instance_uuid)
 
-    def audit_domains(self, ctxt, host, job_uuids):
+    def audit_domains(self, ctxt: RequestContext, host: str,
+                      job_uuids: list[str]) -> payloads.DomainAudit:
         """The host's domains and which of job_uuids have a migration job there (1.6)."""
         return self._call(ctxt, host, 'audit_domains', version='1.6', job_uuids=job_uuids)
 
-    def peer_domain_state(self, ctxt, host, instance_uuid, peer_uri):
+    def peer_domain_state(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                          peer_uri: str) -> payloads.PeerDomainState:
         return self._call(ctxt, host, 'peer_domain_state', version='1.7',
                           instance_uuid=instance_uuid, peer_uri=peer_uri)
 
-    def get_disks(self, ctxt, host, instance_uuid):
+    def get_disks(self, ctxt: RequestContext, host: str,
+                  instance_uuid: str) -> list[payloads.DiskInfo]:
         return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)
 
-    def check_can_live_migrate_destination(self, ctxt, host, instance_uuid, memory_mb):
+    def check_can_live_migrate_destination(self, ctxt: RequestContext, host: str,
+                                           instance_uuid: str,
+                                           memory_mb: int) -> payloads.DestinationCheck:
         return self._call(ctxt, host, 'check_can_live_migrate_destination',
                           instance_uuid=instance_uuid, memory_mb=memory_mb)
 
-    def create_shared_probe(self, ctxt, host, directory):
+    def create_shared_probe(self, ctxt: RequestContext, host: str, directory: str) -> str:
         return self._call(ctxt, host, 'create_shared_probe', directory=directory)
 
-    def check_shared_probe(self, ctxt, host, directory, name):
+    def check_shared_probe(self, ctxt: RequestContext, host: str, directory: str,
+                           name: str) -> bool:
         return self._call(ctxt, host, 'check_shared_probe', directory=directory, name=name)
 
-    def remove_shared_probe(self, ctxt, host, directory, name):
+    def remove_shared_probe(self, ctxt: RequestContext, host: str, directory: str,
+                            name: str) -> None:
         # Nobody waits for the probe file to go: it is off the migration's critical path.
         self.client.prepare(server=host).cast(ctxt, 'remove_shared_probe',
                                               directory=directory, name=name)
 
-    def live_migrate(self, ctxt, host, migration_id, instance_uuid, dest_uri, migrate_disks,
-                     conductor, controls=None):
+    def live_migrate(self, ctxt: RequestContext, host: str, migration_id: str,
+                     instance_uuid: str, dest_uri: str, migrate_disks: list[str],
+                     conductor: str,
+                     controls: payloads.MigrationControls | None = None) -> None:
         """Starts the job on the source host; returns once libvirt has it.
 
         controls: the convergence settings the agent applies and watches (1.3)."""
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         version = '1.0'
         if controls is not None:
-            kwargs['controls'] = controls
-            version = '1.3'
+            if self.client.can_send_version('1.3'):
+                kwargs['controls'] = controls
+                version = '1.3'
+            else:
+                # An agent before 1.3 runs the job as it always did: libvirt's defaults,
+                # the conductor's migration_timeout as the only bound.
+                LOG.warning('Live migration %s starts without its convergence settings: '
+                            '[upgrade_levels] compute is %s, they need 1.3', migration_id,
+                            self.client.version_cap)
         return self.client.prepare(server=host, version=version).call(
             ctxt, 'live_migrate', migration_id=migration_id, instance_uuid=instance_uuid,
             dest_uri=dest_uri, migrate_disks=migrate_disks, conductor=conductor, **kwargs)
 
-    def live_migration_force_complete(self, ctxt, host, instance_uuid):
+    def live_migration_force_complete(self, ctxt: RequestContext, host: str,
+                                      instance_uuid: str) -> payloads.ForceCompleteResult:
         """Makes the job of instance_uuid on its source host finish: post-copy when it was
         permitted, else the guest is paused. Answers {'forced': 'post_copy'|'paused'} (1.3)."""
-        return self.client.prepare(server=host, version='1.3').call(
-            ctxt, 'live_migration_force_complete', instance_uuid=instance_uuid)
+        return self._call(ctxt, host, 'live_migration_force_complete', version='1.3',
+                          instance_uuid=instance_uuid)
 
-    def create_migration_disks(self, ctxt, host, instance_uuid, specs):
+    def create_migration_disks(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                               specs: list[payloads.DiskSpec]) -> list[str]:
         """Pre-creates the disks of an incoming block migration on host; the paths."""
         return self._call(ctxt, host, 'create_migration_disks', version='1.1',
                           instance_uuid=instance_uuid, specs=specs)
 
-    def remove_unused_disks(self, ctxt, host, instance_uuid, paths):
+    def remove_unused_disks(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                            paths: list[str]) -> payloads.UnusedDisksResult:
         """Deletes disk files on host that no domain there uses: {'removed', 'kept'}."""
         return self._call(ctxt, host, 'remove_unused_disks', version='1.1',
                           instance_uuid=instance_uuid, paths=paths)
 
-    def abort_live_migration(self, ctxt, host, migration_id, instance_uuid):
+    def abort_live_migration(self, ctxt: RequestContext, host: str, migration_id: str,
+                             instance_uuid: str) -> bool:
         """Cancels the running job on the source host; False when none was running."""
         return self._call(ctxt, host, 'abort_live_migration', version='1.1',
                           migration_id=migration_id, instance_uuid=instance_uuid)
 
-    def migration_job_active(self, ctxt, host, instance_uuid):
+    def migration_job_active(self, ctxt: RequestContext, host: str,
+                             instance_uuid: str) -> bool:
         """True while an outgoing migration job of the instance runs on host."""
         return self._call(ctxt, host, 'migration_job_active', version='1.4',
                           instance_uuid=instance_uuid)
 
-    def cleanup_incoming(self, ctxt, host, instance_uuid):
+    def cleanup_incoming(self, ctxt: RequestContext, host: str, instance_uuid: str) -> None:
         return self._call(ctxt, host, 'cleanup_incoming', instance_uuid=instance_uuid)
 
-    def report_now(self, ctxt, host):
+    def report_now(self, ctxt: RequestContext, host: str) -> None:
         self.client.prepare(server=host).cast(ctxt, 'report_now')
 
     # -- cold migration (1.2) ---------------------------------------------------------------
 
-    def get_domain_xml(self, ctxt, host, instance_uuid):
+    def get_domain_xml(self, ctxt: RequestContext, host: str, instance_uuid: str) -> str:
         return self._call(ctxt, host, 'get_domain_xml', version='1.2',
                           instance_uuid=instance_uuid)
 
-    def power_off_instance(self, ctxt, host, instance_uuid, timeout):
+    def power_off_instance(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                           timeout: float) -> payloads.PowerOffResult:
         """Graceful shutdown, forced after timeout seconds; answers once it is off."""
         return self._call(ctxt, host, 'power_off_instance', version='1.2',
                           rpc_timeout=timeout + CONF.conductor.compute_rpc_timeout,
                           instance_uuid=instance_uuid, timeout=timeout)
 
-    def start_instance(self, ctxt, host, instance_uuid):
+    def start_instance(self, ctxt: RequestContext, host: str, instance_uuid: str) -> None:
         return self._call(ctxt, host, 'start_instance', version='1.2',
                           instance_uuid=instance_uuid)
 
-    def prepare_cold_destination(self, ctxt, host, instance_uuid, paths):
+    def prepare_cold_destination(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                                 paths: list[str]) -> dict[str, str]:
         return self._call(ctxt, host, 'prepare_cold_destination', version='1.2',
                           instance_uuid=instance_uuid, paths=paths)
 
-    def cold_destination_paths(self, ctxt, host, instance_uuid, paths):
+    def cold_destination_paths(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                               paths: list[str]) -> dict[str, str]:
         """{source path: where host puts (or put) its copy}."""
         return self._call(ctxt, host, 'cold_destination_paths', version='1.4',
                           instance_uuid=instance_uuid, paths=paths)
 
-    def copy_disks(self, ctxt, host, migration_id, source_uri, disks, bandwidth, conductor):
+    def copy_disks(self, ctxt: RequestContext, host: str, migration_id: str,
+                   source_uri: str, disks: list[payloads.DiskCopy], bandwidth: int | None,
+                   conductor: str) -> list[str]:
         """Starts the copy on the target host; answers the created paths once it runs."""
         return self._call(ctxt, host, 'copy_disks', version='1.2', migration_id=migration_id,
                           source_uri=source_uri, disks=disks, bandwidth=bandwidth,
                           conductor=conductor)
 
-    def disk_copy_active(self, ctxt, host, migration_id):
+    def disk_copy_active(self, ctxt: RequestContext, host: str, migration_id: str) -> bool:
         """True while the copy of migration_id runs on host (1.5)."""
         return self._call(ctxt, host, 'disk_copy_active', version='1.5',
                           migration_id=migration_id)
 
-    def abort_disk_copy(self, ctxt, host, migration_id):
+    def abort_disk_copy(self, ctxt: RequestContext, host: str, migration_id: str) -> bool:
         return self._call(ctxt, host, 'abort_disk_copy', version='1.2',
                           migration_id=migration_id)
 
-    def define_instance(self, ctxt, host, xml, disk_paths, start):
+    def define_instance(self, ctxt: RequestContext, host: str, xml: str,
+                        disk_paths: dict[str, str], start: bool) -> str:
         return self._call(ctxt, host, 'define_instance', version='1.2', xml=xml,
                           disk_paths=disk_paths, start=start)
 
-    def remove_migrated_copy(self, ctxt, host, migration_id, instance_uuid, volumes):
+    def remove_migrated_copy(self, ctxt: RequestContext, host: str, migration_id: str,
+                             instance_uuid: str, volumes: list[str]) -> None:
         return self._call(ctxt, host, 'remove_migrated_copy', version='1.2',
                           rpc_timeout=CONF.compute.copy_abort_timeout
                           + CONF.conductor.compute_rpc_timeout,
                           migration_id=migration_id, instance_uuid=instance_uuid,
                           volumes=volumes)
 
-    def remove_source_copy(self, ctxt, host, instance_uuid, volumes):
+    def remove_source_copy(self, ctxt: RequestContext, host: str, instance_uuid: str,
+                           volumes: list[str]) -> None:
         return self._call(ctxt, host, 'remove_source_copy', version='1.2',
                           instance_uuid=instance_uuid, volumes=volumes)

@@ -32,7 +32,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import states
-from migrator.db.audit import expected_counts
+from migrator.db.queries.audit import expected_counts
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

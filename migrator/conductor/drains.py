@@ -1,6 +1,6 @@
 """Where a conductor keeps the drain jobs it drives, and how it adopts orphaned ones.
 
-A job belongs to the conductor named in its row, at a generation (migrator.db.ownership,
+A job belongs to the conductor named in its row, at a generation (migrator.db.queries.conductors,
 the mechanism migrations and plans use too). That conductor runs it in a thread of its own
 (a drain mostly waits, so it must not hold one of the migration workers). Should the
 conductor die, its heartbeat in the DB goes stale: after [conductor] takeover_after seconds
@@ -8,6 +8,11 @@ the conductors' watchdogs (takeover.py) take its jobs over with a compare-and-sw
 (conductor, generation), so exactly one does and carries on from the DB's items; the old
 owner's transitions are fenced with its generation. A conductor that starts again under the
 same name adopts its own unfinished jobs at once.
+
+A job looks at its items when one of its migrations ends, not a poll later: the runner
+watches the database's committed changes and wakes the jobs when a migration reaches a final
+state (its slot is free for the next guest). [drain] poll_interval stays as the fallback for
+migrations another conductor drives, whose ends this process does not see.
 """
 
 import threading
@@ -15,7 +20,7 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import context, exceptions
+from migrator.common import context, exceptions, states
 from migrator.conductor.tasks import drain as drain_task
 from migrator.db import drain_models as dm
 
@@ -31,6 +36,19 @@ class DrainRunner:
         self._lock = threading.Lock()
         self.tasks = {}      # drain id -> (DrainTask, Thread)
         self._stop = threading.Event()
+        if hasattr(db, 'add_observer'):  # test doubles of the DB may not observe
+            db.add_observer(self._on_change, key=f'drains-{host}')
+
+    def _on_change(self, change):
+        """A migration ended: the jobs driven here look at their items now."""
+        record = change.record
+        if change.resource != 'migration' or not record or \
+                record.get('status') not in states.TERMINAL:
+            return
+        with self._lock:
+            running = [task for task, _thread in self.tasks.values()]
+        for task in running:
+            task.wakeup.set()
 
     def start(self):
         """Adopt this conductor's own unfinished jobs (the watchdog adopts the others)."""

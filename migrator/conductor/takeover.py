@@ -1,7 +1,7 @@
 """A conductor's liveness in the DB, and the adoption of work no live conductor drives.
 
 Identity: one conductor per [DEFAULT] host name at a time. At start a conductor records a new
-incarnation under its name (migrator.db.ownership). It refuses to start while another
+incarnation under its name (migrator.db.queries.conductors). It refuses to start while another
 incarnation of the name is alive -- its heartbeat younger than [conductor] takeover_after --
 unless that one ran on this machine and its process is gone (a conductor killed and started
 again does not wait). A second conductor under the same name as a live one would otherwise

@@ -16,11 +16,12 @@ from migrator.conf import (
     notifications,
     planner,
     scheduler,
+    upgrade_levels,
 )
 
 CONF = cfg.CONF
 
 for _module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
                 libvirt, planner, metrics,
-                notifications):
+                notifications, upgrade_levels):
     _module.register_opts(CONF)

@@ -7,9 +7,12 @@ opts = [
                help='Migrations one drain (or undrain return) runs at a time when the '
                     'request gives no max_parallel. The scheduler\'s per-host and cluster '
                     'limits apply on top of it.'),
-    cfg.FloatOpt('poll_interval', default=0.2, min=0.05,
-                 help='Seconds between two looks of a drain at the migrations it started '
-                      '(one DB read per look for the whole drain).'),
+    cfg.FloatOpt('poll_interval', default=1.0, min=0.05,
+                 help='Seconds between two looks of a drain at the migrations it started, '
+                      'when none of them ended meanwhile (one DB read per look for the '
+                      'whole drain). The end of a migration this conductor drives wakes '
+                      'the drain at once; the looks are for those another conductor '
+                      'drives.'),
     cfg.IntOpt('item_timeout', default=3900, min=10,
                help='Seconds a drain waits for one guest\'s migration to end before it '
                     'reports that guest failed and goes on. Keep it above [conductor] '

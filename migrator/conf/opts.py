@@ -14,6 +14,7 @@ from migrator.conf import (
     notifications,
     planner,
     scheduler,
+    upgrade_levels,
 )
 
 
@@ -21,7 +22,7 @@ def list_opts():
     result = []
     for module in (default, auth, database, api, all_in_one, conductor, drain, scheduler, compute,
                    libvirt, planner, metrics,
-                   notifications):
+                   notifications, upgrade_levels):
         for group, opts in module.list_opts().items():
             result.append((group, opts))
     return result

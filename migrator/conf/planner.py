@@ -13,13 +13,17 @@ opts = [
                  help='Seconds a move takes on top of copying its memory and disks '
                       '(starting the target QEMU, the hand-over).'),
     cfg.FloatOpt('cpu_allocation_ratio', default=4.0, min=0.1,
-                 help='vCPUs a host may run per physical CPU before the planner counts '
-                      'vCPU over-commit against it.'),
+                 help='vCPUs a host may run per physical CPU: a hard limit of the plan '
+                      '(no move puts a host over it, as the scheduler would refuse it), and '
+                      'the measure of the over-commit penalty of hosts already over it.'),
     cfg.IntOpt('default_max_moves', default=100, min=1,
                help='Moves a plan may have when the request gives no max_moves.'),
-    cfg.FloatOpt('default_min_gain', default=1e-6, min=0.0,
-                 help='Score decrease below which a move is not worth it, when the request '
-                      'gives no min_gain.'),
+    cfg.FloatOpt('default_min_gain', default=0.01, min=0.0,
+                 help='Score decrease a move must buy to be planned, when the request gives '
+                      'no min_gain: every move costs a live migration, so the search stops '
+                      'once the best move left gains less (as hbal\'s minimum gain per '
+                      'step). 0.01 is one point of memory or vCPU spread in a hundred; 0 '
+                      'plans every move that lowers the score at all.'),
     cfg.FloatOpt('apply_poll_interval', default=0.5, min=0.05,
                  help='Seconds between looks at the migrations of a jobset while a plan is '
                       'applied.'),

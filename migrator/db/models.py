@@ -253,7 +253,7 @@ class Migration(RequesterMixin, Base):
     finished_at: Mapped[datetime.datetime | None]
     # Bumped whenever a conductor takes the migration (start, take-over): its transitions
     # are compare-and-swaps on (conductor, generation), so a conductor that lost it cannot
-    # move it on (migrator.db.ownership).
+    # move it on (migrator.db.queries.conductors).
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default='0')
 
 
@@ -340,7 +340,7 @@ class SchedulerClaim(Base):
     landed_at: Mapped[datetime.datetime | None]
     # True while the target's applied usage report counts the guest (its incoming domain is
     # active there): the claim's resources are then left out of the host's claimed_*
-    # columns, so one guest is never counted twice (SchedulerQueries._count_claims).
+    # columns, so one guest is never counted twice (SchedulingQueries._count_claims).
     counted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 
@@ -403,7 +403,8 @@ MOVE_STATUSES = (MOVE_PLANNED, MOVE_RUNNING, MOVE_COMPLETED, MOVE_FAILED, MOVE_S
 PLAN_CREATE_FIELDS = frozenset({
     'id', 'goal', 'max_moves', 'min_gain', 'score_before', 'score_after',
     'memory_spread_before', 'memory_spread_after', 'vcpu_spread_before', 'vcpu_spread_after',
-    'predicted_seconds', 'jobsets', 'stop_reason', 'conductor',
+    'predicted_seconds', 'jobsets', 'stop_reason', 'conductor', 'truncated',
+    'remaining_gain', 'remaining_moves',
 })
 PLAN_TRANSITION_FIELDS = frozenset({'conductor', 'error'})
 MOVE_FIELDS = frozenset({
@@ -434,6 +435,10 @@ class Plan(RequesterMixin, Base):
     predicted_seconds: Mapped[float] = mapped_column(Double)
     jobsets: Mapped[int] = mapped_column(Integer)
     stop_reason: Mapped[str | None] = mapped_column(Text)
+    # Cut short by max_moves, and what the moves not planned would still have gained.
+    truncated: Mapped[bool | None] = mapped_column(Boolean)
+    remaining_gain: Mapped[float | None] = mapped_column(Double)
+    remaining_moves: Mapped[int | None] = mapped_column(Integer)
     conductor: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)

@@ -3,7 +3,7 @@
 import json
 
 from migrator.cmd.manage import output
-from migrator.conductor.planner import snapshot
+from migrator.planner import snapshot
 
 
 def do_cluster_snapshot(args):

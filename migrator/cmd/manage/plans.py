@@ -11,7 +11,8 @@ FINAL = ('applied', 'partial', 'failed')
 PLAN_SHOW_FIELDS = (
     'id', 'goal', 'status', 'error', 'score_before', 'score_after', 'memory_spread_before',
     'memory_spread_after', 'vcpu_spread_before', 'vcpu_spread_after', 'move_count',
-    'jobsets', 'predicted_seconds', 'max_moves', 'min_gain', 'stop_reason', 'conductor',
+    'jobsets', 'predicted_seconds', 'max_moves', 'min_gain', 'stop_reason', 'truncated',
+    'remaining_gain', 'remaining_moves', 'conductor',
     'created_at', 'started_at', 'finished_at', 'updated_at',
 ) + output.REQUESTER_ROWS
 

@@ -247,7 +247,13 @@ class FakeDriver(driver.ComputeDriver):
                          'aborted': reason, 'stats': {}})
                 return
             with self.cloud.lock:
-                self.cloud.domains[target][uuid] = self.cloud.domains[self.host].pop(uuid)
+                moved = self.cloud.domains[self.host].pop(uuid)
+                self.cloud.domains[target][uuid] = moved
+                if behaviour == 'late_undefine':
+                    # libvirt's JOB_COMPLETED before UNDEFINE_SOURCE took the source's copy:
+                    # it is still defined there, shut off.
+                    self.cloud.domains[self.host][uuid] = {
+                        **moved, 'active': False, 'power_state': 'shutoff'}
             on_done(outcome)
 
         if domain['incoming']:

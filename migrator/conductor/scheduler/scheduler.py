@@ -1,7 +1,7 @@
 """The scheduler: filters, then weighers, over the host-state cache; then a claim in the DB.
 
 select_destination() is what a migration task calls: it chooses the target and claims the
-guest's resources and an inbound slot there atomically (scheduler_api.claim_target), trying
+guest's resources and an inbound slot there atomically (db.queries.scheduling claim_target), trying
 the next best host when another conductor took the room first. check() answers the API's
 question "could this be placed now?" without claiming; explain() is the dry run.
 """

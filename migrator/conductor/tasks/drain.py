@@ -90,6 +90,8 @@ class DrainTask:
             self._add_guests_of_host()
         swept = False
         while not self.stopping.is_set():
+            # Cleared before the look, so that a migration ending during it wakes the next.
+            self.wakeup.clear()
             drain = self.db.drain_get(self.id)
             if drain['status'] not in (dm.RUNNING, dm.CANCELLING) or \
                     drain['conductor'] != self.host or \
@@ -118,8 +120,9 @@ class DrainTask:
                 if self._finish(drain):
                     return
                 continue
+            # Woken when one of its migrations ends (conductor.drains); the interval is the
+            # fallback for those another conductor drives.
             self.wakeup.wait(CONF.drain.poll_interval)
-            self.wakeup.clear()
 
     def _beat(self):
         """Whether the job is still ours (looked at every heartbeat interval)."""

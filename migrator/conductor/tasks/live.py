@@ -213,7 +213,10 @@ class LiveMigrationTask(base.MigrationTask):
         on_target, on_source = in_parallel(lambda: self._where(self.target),
                                            lambda: self._where(self.source))
         runs_on_target = bool(on_target and on_target['active'] and not on_target['incoming'])
-        gone_from_source = bool(on_source and not on_source['exists'])
+        # The job's end is reported from libvirt's JOB_COMPLETED event, which can come before
+        # libvirt has undefined the source's copy (UNDEFINE_SOURCE): shut off there, as the
+        # migration leaves it, is gone for this purpose.
+        gone_from_source = bool(on_source and not on_source['active'])
         if runs_on_target and gone_from_source:
             self.transition(states.COMPLETED,
                             f'running on {self.target}{self.disks.remove_from_source()}')

@@ -21,8 +21,8 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor.planner import search, settings, snapshot
 from migrator.db import models
+from migrator.planner import search, settings, snapshot
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -90,7 +90,9 @@ def create_plan(db, goal='balance', max_moves=None, min_gain=None, max_parallel=
         'vcpu_spread_before': plan.score_before.vcpu_spread,
         'vcpu_spread_after': plan.score_after.vcpu_spread,
         'predicted_seconds': plan.predicted_seconds, 'jobsets': len(plan.jobsets()),
-        'stop_reason': plan.stop_detail, 'conductor': conductor}, moves)
+        'stop_reason': plan.stop_detail, 'truncated': plan.truncated,
+        'remaining_gain': plan.remaining_gain, 'remaining_moves': plan.remaining_moves,
+        'conductor': conductor}, moves)
 
 
 class PlanApplier:
@@ -102,7 +104,7 @@ class PlanApplier:
 
     def __init__(self, ctxt, db, start_migration, check_target, conductor=None,
                  generation=None):
-        """conductor, generation: the owner that took the plan (migrator.db.ownership);
+        """conductor, generation: the owner that took the plan (migrator.db.queries.conductors);
         its transitions are fenced with them, and it stops starting moves once the plan
         is no longer its own."""
         self.owner = (conductor, generation) if generation is not None else None

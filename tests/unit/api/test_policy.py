@@ -126,7 +126,7 @@ def world(db, conductor, cluster):
 def call(client, world, method, path, body, headers):
     path = path.replace('PLAN', world['plan'])
     raw = json.dumps(body) if body is not None else None
-    # The newest microversion serves every operation (conductors: 1.3, plan cancel: 1.4).
+    # The newest microversion serves every operation (conductors: 1.3, plan cancel: 1.5).
     headers = dict(headers, **{'OpenStack-API-Version': 'migration latest'})
     return client.request(method, path, raw=raw, headers=headers)
 

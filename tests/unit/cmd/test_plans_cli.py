@@ -39,12 +39,14 @@ def test_offline_plan_needs_no_service(run, tmp_path):
                          '-f', 'json', url='http://127.0.0.1:9')
     assert code == 0, err
     plan = json.loads(out)
-    assert len(plan['moves']) == 4
-    assert {m['source'] for m in plan['moves']} == {'node1'}
-    assert sorted(m['target'] for m in plan['moves']) == ['node2', 'node2', 'node3', 'node3']
-    assert plan['score_after']['total'] < plan['score_before']['total']
-    assert plan['score_after']['memory_spread'] == pytest.approx(0.0)
+    assert len(plan['moves']) == 4 and plan['move_count'] == 4
+    assert {m['source_host'] for m in plan['moves']} == {'node1'}
+    assert sorted(m['target_host'] for m in plan['moves']) == [
+        'node2', 'node2', 'node3', 'node3']
+    assert plan['score_after'] < plan['score_before']
+    assert plan['memory_spread_after'] == pytest.approx(0.0)
     assert plan['predicted_seconds'] > 0 and plan['jobsets'] == 4
+    assert plan['status'] == 'planned' and plan['truncated'] is False
 
 
 def test_offline_plan_table_and_limits(run, tmp_path):
@@ -52,10 +54,16 @@ def test_offline_plan_table_and_limits(run, tmp_path):
                          '--max-moves', '1')
     assert code == 0, err
     assert 'Moves:' in out and 'vm' in out and 'reached max_moves (1)' in out
+    assert '3 more move(s) would gain' in out
+    code, out, err = run('rebalance', 'plan', '--snapshot', _write(tmp_path, SNAPSHOT),
+                         '--max-moves', '1', '-f', 'json')
+    cut = json.loads(out)
+    assert cut['truncated'] is True and cut['remaining_moves'] == 3
+    assert cut['remaining_gain'] > 0
     code, out, err = run('rebalance', 'plan', '--snapshot', _write(tmp_path, SNAPSHOT),
                          '--min-gain', '10', '-f', 'json')
     assert code == 0, err
-    assert json.loads(out)['moves'] == [] and json.loads(out)['stop_reason'] == 'min_gain'
+    assert json.loads(out)['moves'] == [] and 'min_gain' in json.loads(out)['stop_reason']
 
 
 @pytest.mark.parametrize('document, message', [
@@ -106,7 +114,7 @@ def test_snapshot_from_the_api_plans_offline(run, api_url, cluster, tmp_path):
     code, out, err = run('rebalance', 'plan', '--snapshot', _write(tmp_path, document),
                          '-f', 'json')
     assert code == 0, err
-    assert json.loads(out)['moves'][0]['target'] == 'host3'
+    assert json.loads(out)['moves'][0]['target_host'] == 'host3'
 
 
 def test_plan_commands_through_the_api(run, api_url, cluster, conductor):
@@ -128,6 +136,22 @@ def test_plan_commands_through_the_api(run, api_url, cluster, conductor):
     assert conductor.applied_plans == [plan['id']]
     code, out, err = run('plan', 'apply', plan['id'], url=api_url)
     assert code == 1 and 'is applying' in err
+
+
+def test_offline_plan_has_the_shape_of_the_apis_plan(run, api_url, cluster, conductor,
+                                                     tmp_path):
+    conductor.planner = lambda goal, **kw: rebalance.create_plan(cluster, goal, **kw)['id']
+    code, out, err = run('plan', 'create', '-f', 'json', url=api_url)
+    assert code == 0, err
+    served = json.loads(out)
+    code, out, err = run('rebalance', 'plan', '--snapshot', _write(tmp_path, SNAPSHOT),
+                         '-f', 'json')
+    assert code == 0, err
+    offline = json.loads(out)
+    assert sorted(offline) == sorted(served)
+    assert sorted(offline['requester']) == sorted(served['requester'])
+    assert served['moves'] and offline['moves']
+    assert sorted(offline['moves'][0]) == sorted(served['moves'][0])
 
 
 def test_plan_usage_errors(run):

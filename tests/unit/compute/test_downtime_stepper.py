@@ -20,3 +20,35 @@ def test_flags_and_params_from_controls():
     assert not flags & migration.libvirt.VIR_MIGRATE_POSTCOPY
     flags, params = migration.flags_and_params({'bandwidth_mib': 0, 'post_copy': True}, 1, {})
     assert params == {} and flags & migration.libvirt.VIR_MIGRATE_POSTCOPY
+
+
+def test_iterations_missed_between_two_looks_each_raise_it_one_step():
+    stepper = migration.DowntimeStepper(500, 10)
+    assert stepper.observe(1) == 50
+    assert stepper.observe(4) == 200           # passes 1, 2 and 3 ended unconverged
+    assert stepper.observe(30) == 500          # capped at the maximum
+
+
+class DowntimeDomain:
+    def __init__(self):
+        self.downtimes = []
+
+    def UUIDString(self):
+        return '0d0c3a5e-0000-4000-8000-000000000002'
+
+    def migrateSetMaxDowntime(self, downtime, flags):
+        self.downtimes.append(downtime)
+
+
+def test_the_iteration_event_steps_the_downtime_without_waiting_for_a_sample():
+    dom = DowntimeDomain()
+    job = migration.LiveMigrationJob(dom, 'qemu+tcp://h2/system', 0, {}, lambda s: None,
+                                     lambda o: None, 60,
+                                     controls={'max_downtime_ms': 300, 'downtime_steps': 3})
+    job.iteration_started(1)
+    job.iteration_started(2)
+    job.iteration_started(2)                   # the sample that sees it later changes nothing
+    assert dom.downtimes == [100, 200]
+    job.job_completed({})
+    job.iteration_started(3)                   # after the end: the job is gone, leave it
+    assert dom.downtimes == [100, 200]

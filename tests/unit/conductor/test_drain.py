@@ -107,6 +107,23 @@ def test_max_parallel_one_runs_migrations_one_after_another(db, cluster):
         assert after['created_at'] >= before['finished_at']
 
 
+def test_the_end_of_a_migration_starts_the_next_guest_without_waiting_for_a_poll(db, cluster):
+    # With the poll an hour away, only the wake-up on each migration's end moves the job on.
+    CONF.set_override('poll_interval', 3600, group='drain')
+    try:
+        for n in range(3):
+            cluster.drivers['host1'].add_domain(f'vm{n}')
+        cluster.report_all()
+        job = _create(db, 'host1', max_parallel=1)
+
+        cluster.conductor.drain(cluster.ctxt, job['id'])
+
+        assert cluster.conductor.drains.join(job['id'], timeout=30)
+        assert db.drain_get(job['id'])['status'] == dm.COMPLETED
+    finally:
+        CONF.clear_override('poll_interval', group='drain')
+
+
 def test_guest_that_fits_nowhere_is_reported_and_others_move(db, cluster):
     huge = cluster.drivers['host1'].add_domain('huge', memory_mb=7800)
     small = [cluster.drivers['host1'].add_domain(f'vm{n}')['uuid'] for n in range(2)]

@@ -51,6 +51,17 @@ def test_live_migration_moves_guest_and_records_history(db, cluster):
     assert db.instance_get('vm1')['migration_id'] is None
 
 
+def test_job_end_reported_before_libvirt_undefined_the_source_copy_completes(db, cluster):
+    cluster.drivers['host1'].add_domain('vm1')
+    cluster.report_all()
+    cluster.cloud.next_migration_behaviour = 'late_undefine'
+
+    migration = _request(db, cluster, 'vm1', target='host2')
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert db.instance_get('vm1')['host'] == 'host2'
+
+
 def test_scheduler_picks_host_with_most_free_memory(db, cluster):
     cluster.drivers['host1'].add_domain('vm1')
     cluster.drivers['host2'].add_domain('big', memory_mb=4096)

@@ -70,7 +70,7 @@ def test_plan_applies_jobset_by_jobset_and_lowers_the_score(db, cluster):
     assert all(len(cluster.where(u)) == 1 for u in uuids)
     cluster.report_all()
     after = rebalance.cluster_from_db(db)
-    from migrator.conductor.planner import score
+    from migrator.planner import score
     assert score.cluster_score(after).total == pytest.approx(done['score_after'])
     assert done['score_after'] < done['score_before']
 

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from migrator.conductor.planner import duration, exhaustive, jobsets, model, score, search
+from migrator.planner import duration, exhaustive, jobsets, model, score, search
 
 MIB = 2 ** 20
 
@@ -140,9 +140,9 @@ def test_a_guest_that_fits_nowhere_is_not_moved():
 
 def test_stopping_rules():
     cluster = _random_cluster(3, hosts=6, vms=40)
-    unlimited = search.plan(cluster, max_moves=None)
+    unlimited = search.plan(cluster, max_moves=None, min_gain=0)
     assert unlimited.stop_reason == search.STOP_NO_GAIN and len(unlimited.moves) > 3
-    limited = search.plan(cluster, max_moves=3)
+    limited = search.plan(cluster, max_moves=3, min_gain=0)
     assert len(limited.moves) == 3 and limited.stop_reason == search.STOP_MAX_MOVES
     assert [m.instance_uuid for m in limited.moves] == [
         m.instance_uuid for m in unlimited.moves[:3]]
@@ -152,6 +152,62 @@ def test_stopping_rules():
     assert all(m.gain >= threshold for m in gainful.moves)
     assert len(gainful.moves) < len(unlimited.moves)
     assert search.plan(cluster, min_gain=math.inf).moves == []
+
+
+def test_every_move_must_buy_its_cost_so_the_default_plan_stops_before_tiny_gains():
+    cluster = _random_cluster(3, hosts=6, vms=40)
+    free = search.plan(cluster, max_moves=None, min_gain=0)
+    costed = search.plan(cluster, max_moves=None)
+    assert costed.stop_reason == search.STOP_MIN_GAIN
+    assert all(m.gain >= search.DEFAULT_MIN_GAIN for m in costed.moves)
+    assert len(costed.moves) < len(free.moves)
+    # The moves it makes are the free plan's first ones: the cost cuts the tail only.
+    assert [m.instance_uuid for m in costed.moves] == [
+        m.instance_uuid for m in free.moves[:len(costed.moves)]]
+
+
+def test_a_plan_cut_short_by_max_moves_says_how_much_gain_was_left():
+    cluster = _random_cluster(3, hosts=6, vms=40)
+    whole = search.plan(cluster, max_moves=None, min_gain=0)
+    cut = search.plan(cluster, max_moves=2, min_gain=0)
+    assert cut.truncated and cut.stop_reason == search.STOP_MAX_MOVES
+    assert cut.remaining_moves == len(whole.moves) - 2
+    assert cut.remaining_gain == pytest.approx(cut.score_after.total - whole.score_after.total,
+                                               abs=1e-9)
+    assert f'{cut.remaining_moves} more move(s)' in cut.stop_detail
+    # The plan itself is not changed by the look ahead.
+    assert cut.score_after == search.plan(cluster, max_moves=2, min_gain=0).score_after
+    assert cut.as_dict()['truncated'] is True
+    assert not whole.truncated and whole.remaining_gain is None
+
+
+def test_vcpu_allocation_ratio_is_a_hard_limit():
+    # Scored on memory alone, vm1 to b is the best move; but b's 1 CPU at ratio 2 allows 2
+    # vCPUs and vm1 has 4: the plan moves the next best instead and never vm1.
+    cluster = _cluster([('a', 8192, 8), ('b', 8192, 1)],
+                       [('1', 'vm1', 'a', 4096, 4), ('2', 'vm2', 'a', 2048, 1),
+                        ('3', 'vm3', 'a', 1024, 1)])
+    memory_only = score.ScoreConfig(vcpu_weight=0, overcommit_weight=0)
+    assert search.plan(cluster, config=memory_only, min_gain=0).moves[0].instance_name == 'vm1'
+    config = score.ScoreConfig(vcpu_weight=0, overcommit_weight=0, cpu_allocation_ratio=2.0)
+    for planner in (search.plan, exhaustive.plan):
+        moved = [m.instance_name for m in planner(cluster, config=config, min_gain=0).moves]
+        assert moved[0] == 'vm2' and 'vm1' not in moved
+
+
+def test_local_disk_room_is_a_hard_limit_for_guests_whose_disks_are_copied():
+    hosts = [model.Host('a', 8192, 8, disk_gb=100), model.Host('b', 8192, 8, disk_gb=30),
+             model.Host('c', 8192, 8, disk_gb=100)]
+    local = [model.Instance(f'{i}', f'local{i}', 'a', 2048, 1, disk_gb=40, shared_disk=False)
+             for i in range(2)]
+    shared = model.Instance('s', 'shared', 'a', 2048, 1, disk_gb=40)
+    cluster = _cluster(hosts, local + [shared])
+    for planner in (search.plan, exhaustive.plan):
+        plan = planner(cluster, min_gain=0)
+        placed = {m.instance_name: m.target for m in plan.moves}
+        # b's 30 GiB cannot take a 40 GiB copy; a disk on shared storage needs no room.
+        assert all(target != 'b' for name, target in placed.items() if name != 'shared')
+        assert len(plan.moves) == 2
 
 
 def test_balanced_cluster_needs_no_moves():

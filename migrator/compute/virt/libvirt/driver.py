@@ -100,6 +100,8 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
                                     self._lifecycle_event, None)
         conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
                                     self._job_completed_event, None)
+        conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+                                    self._migration_iteration_event, None)
         with self._jobs_lock:
             watched = dict(self._jobs)
         for uuid, job in watched.items():
@@ -197,6 +199,9 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def _job_completed_event(self, conn, dom, params, opaque):
         events.dispatch(self._handle_job_completed, dom.UUIDString(), params)
 
+    def _migration_iteration_event(self, conn, dom, iteration, opaque):
+        events.dispatch(self._handle_migration_iteration, dom.UUIDString(), iteration)
+
     def _handle_lifecycle(self, uuid, event, detail):
         if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
             self._domain_stopped(uuid)
@@ -208,6 +213,12 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             job = self._jobs.get(uuid)
         if job is not None:
             job.job_completed(params)
+
+    def _handle_migration_iteration(self, uuid, iteration):
+        with self._jobs_lock:
+            job = self._jobs.get(uuid)
+        if job is not None:
+            job.iteration_started(iteration)
 
     # -- inventory --------------------------------------------------------------------------
 
@@ -289,12 +300,24 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
             raise
 
     def get_domain_state(self, uuid):
+        """Whether the domain is here and runs. Only its state is read (no XML): a migration
+        asks this the moment its job ends, while libvirt may be undefining the source's copy,
+        and a domain that vanishes between the lookup and the look is simply not here."""
+        gone = {'exists': False, 'power_state': None, 'active': False, 'incoming': False}
         try:
-            described = self._describe(self._lookup(uuid))
+            dom = self._lookup(uuid)
+            state, reason = dom.state()
+            active = bool(dom.isActive())
         except exceptions.InstanceNotFound:
-            return {'exists': False, 'power_state': None, 'active': False, 'incoming': False}
-        return {'exists': True, **{k: described[k] for k in
-                                   ('power_state', 'active', 'incoming')}}
+            return gone
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return gone
+            raise
+        return {'exists': True, 'power_state': _POWER_STATES.get(state, 'nostate'),
+                'active': active,
+                'incoming': state == libvirt.VIR_DOMAIN_PAUSED and
+                reason in _INCOMING_PAUSE_REASONS}
 
     def get_disks(self, uuid):
         return storage.domain_disks(self._lookup(uuid))

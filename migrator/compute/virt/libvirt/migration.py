@@ -10,7 +10,10 @@ Controls:
 - bandwidth cap, auto-converge and post-copy-permitted are set when the job starts (a
   migrateToURI3 parameter and flags);
 - the allowed downtime starts at the lowest step and is raised (migrateSetMaxDowntime) one
-  step each time a memory iteration ends without the job converging;
+  step each time a memory iteration ends without the job converging. The iterations are
+  taken from libvirt's MIGRATION_ITERATION event as they start (the progress samples only
+  catch up with them): a step that comes one sample late keeps the guest in a pass QEMU
+  could already have ended with the next downtime;
 - the completion timeout is watched here, where the job runs: on `abort` the job is aborted
   (abortJob) and the end is reported as aborted by the timeout; on `force_complete` the job
   is forced as by an operator;
@@ -163,8 +166,9 @@ class DowntimeStepper:
     def observe(self, iteration):
         """The downtime to set after seeing `iteration`, or None when it stays as it is.
 
-        The first observation asks for the lowest step; after that, each new iteration means
-        the previous one ended without converging: one step up, until the last.
+        The first observation asks for the lowest step; after that, each iteration that
+        began since the last observation means one that ended without converging: one step
+        up for each, until the last.
         """
         if iteration is None:
             return None
@@ -173,10 +177,11 @@ class DowntimeStepper:
             return self.current
         if iteration <= self._iteration:
             return None
+        missed = iteration - self._iteration
         self._iteration = iteration
         if self.index + 1 >= len(self.steps):
             return None
-        self.index += 1
+        self.index = min(len(self.steps) - 1, self.index + missed)
         return self.current
 
 
@@ -200,6 +205,7 @@ class LiveMigrationJob:
             self.controls.get('completion_timeout_per_gib'), data_bytes)
         self._ended = threading.Event()
         self._lock = threading.Lock()
+        self._step_lock = threading.Lock()
         self._reported = False
         self._last_stats = {}
         self._abort_requested = threading.Event()
@@ -276,9 +282,14 @@ class LiveMigrationJob:
             return
         self._settle('libvirtd stopped during the job')
 
-    # Called from the event loop thread.
+    # Called from the event dispatch thread.
     def job_completed(self, stats):
         self._finish(True, None, normalise_stats(stats))
+
+    def iteration_started(self, iteration):
+        """libvirt's MIGRATION_ITERATION event: the downtime steps at once."""
+        if not self._ended.is_set():
+            self._step_downtime(iteration)
 
     # -- forcing ----------------------------------------------------------------------------
 
@@ -407,16 +418,18 @@ class LiveMigrationJob:
     def _step_downtime(self, iteration):
         if self.stepper is None or not iteration:
             return
-        downtime = self.stepper.observe(iteration)
-        if downtime is None:
-            return
-        try:
-            self.dom.migrateSetMaxDowntime(downtime, 0)
-            LOG.info('Migration of %s: iteration %s, allowed downtime now %d ms', self.uuid,
-                     iteration, downtime)
-        except libvirt.libvirtError as exc:
-            LOG.warning('Migration of %s: could not set the downtime to %d ms: %s', self.uuid,
-                        downtime, exc)
+        # The event and the progress sample both step it; one of them at a time.
+        with self._step_lock:
+            downtime = self.stepper.observe(iteration)
+            if downtime is None:
+                return
+            try:
+                self.dom.migrateSetMaxDowntime(downtime, 0)
+                LOG.info('Migration of %s: iteration %s, allowed downtime now %d ms',
+                         self.uuid, iteration, downtime)
+            except libvirt.libvirtError as exc:
+                LOG.warning('Migration of %s: could not set the downtime to %d ms: %s',
+                            self.uuid, downtime, exc)
 
     def _check_timeout(self):
         if self.timeout is None or self._timed_out:

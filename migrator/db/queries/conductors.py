@@ -54,7 +54,7 @@ def _kind(kind):
         raise ValueError(f'{kind!r} is not a kind of work ({", ".join(KINDS)})') from None
 
 
-class OwnershipQueries:
+class ConductorQueries:
     """Needs self._write(), self._read() (Database provides them)."""
 
     # -- conductors -------------------------------------------------------------------------

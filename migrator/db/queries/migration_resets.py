@@ -18,7 +18,7 @@ from migrator.db.models import migration_events, migrations, utcnow
 RESET_STATES = (states.ERROR, states.FAILED)
 
 
-class MigrationResetMixin:
+class MigrationResetQueries:
     @db_engine.retry_on_deadlock
     def migration_reset_state(self, mig_id, state, reason):
         """Moves a migration that has not ended to `state` (error|failed); returns it.

@@ -85,6 +85,11 @@ def score_from_usage(hosts, memory_used, vcpus_used, group_counts, config):
     return Score(total, memory_spread, vcpu_spread, overcommit, violations)
 
 
+def local_disk_gb(instance):
+    """GiB of the instance's disks that a move copies to the target's local storage."""
+    return 0 if instance.shared_disk else (instance.disk_gb or 0)
+
+
 def usage(cluster, placement=None):
     """(memory used, vCPUs used, group counts) per host index, instances placed by their
     host or by placement {uuid: host name} where it says otherwise."""
@@ -119,7 +124,11 @@ class ScoreState:
         self.mem_cap = [float(h.memory_mb) for h in self.hosts]
         self.cpu_cap = [float(h.vcpus) for h in self.hosts]
         self.cpu_limit = [h.vcpus * config.cpu_allocation_ratio for h in self.hosts]
+        self.disk_cap = [h.disk_gb for h in self.hosts]
         self.memory_used, self.vcpus_used, self.groups = usage(cluster)
+        self.local_disk_used = [0] * self.n
+        for inst in cluster.instances:
+            self.local_disk_used[self.index[inst.host]] += local_disk_gb(inst)
         self.applied = 0
         self.resum()
 
@@ -149,8 +158,13 @@ class ScoreState:
         return Score(self.total, self._spread(self.s1m, self.s2m),
                      self._spread(self.s1c, self.s2c), self.over, self.violations)
 
-    def fits(self, memory_mb, b):
-        return self.memory_used[b] + memory_mb <= self.mem_cap[b]
+    def fits(self, memory_mb, vcpus, b, disk_gb=0):
+        """Whether host b can take an instance of that size, by the limits the scheduler
+        enforces: its usable memory, its vCPUs times the allocation ratio, and (for an
+        instance whose disks are copied) the room of its local disk."""
+        return (self.memory_used[b] + memory_mb <= self.mem_cap[b]
+                and self.vcpus_used[b] + vcpus <= self.cpu_limit[b]
+                and (not disk_gb or self.local_disk_used[b] + disk_gb <= self.disk_cap[b]))
 
     # -- one side of a move ------------------------------------------------------------------
     # A move's effect splits into what leaving the source does and what arriving at the
@@ -194,11 +208,13 @@ class ScoreState:
         return self.combined(self.leave(a, memory_mb, vcpus), self.arrive(b, memory_mb, vcpus),
                              self.group_delta(group, a, b))
 
-    def apply(self, memory_mb, vcpus, group, a, b):
-        """Moves an instance of that size from host a to host b: O(1), with a full
-        re-sum now and then so rounding errors cannot pile up."""
+    def apply(self, memory_mb, vcpus, group, a, b, disk_gb=0):
+        """Moves an instance of that size (disk_gb: its local disks, copied) from host a to
+        host b: O(1), with a full re-sum now and then so rounding errors cannot pile up."""
         leave, arrive = self.leave(a, memory_mb, vcpus), self.arrive(b, memory_mb, vcpus)
         d_violations = self.group_delta(group, a, b)
+        self.local_disk_used[a] -= disk_gb
+        self.local_disk_used[b] += disk_gb
         self.memory_used[a] -= memory_mb
         self.memory_used[b] += memory_mb
         self.vcpus_used[a] -= vcpus

@@ -12,26 +12,17 @@ from migrator.common import exceptions
 from migrator.db import models, paging, requester
 from migrator.db.models import plan_moves, plans, utcnow
 from migrator.db.observers import observed
+from migrator.db.rows import as_dict, check_fields
 
 
-def _dict(row):
-    return dict(row._mapping) if row is not None else None
-
-
-def _check(values, allowed, what):
-    unknown = set(values) - allowed
-    if unknown:
-        raise ValueError(f"{what} does not take {', '.join(sorted(unknown))}")
-
-
-class PlansMixin:
+class PlanQueries:
 
     @observed('plan')
     def plan_create(self, values, moves):
         """Records a plan in state `planned` with its moves (dicts of models.MOVE_FIELDS)."""
-        _check(values, models.PLAN_CREATE_FIELDS, 'plan_create')
+        check_fields(values, models.PLAN_CREATE_FIELDS, 'plan_create')
         for move in moves:
-            _check(move, models.MOVE_FIELDS, 'plan_create move')
+            check_fields(move, models.MOVE_FIELDS, 'plan_create move')
         plan_id = values.get('id') or str(uuidlib.uuid4())
         now = utcnow()
         with self._write() as conn:
@@ -50,7 +41,7 @@ class PlansMixin:
             raise exceptions.PlanNotFound(id=plan_id)
         moves = conn.execute(sa.select(plan_moves).where(plan_moves.c.plan_id == plan_id)
                              .order_by(plan_moves.c.seq))
-        return {**_dict(row), 'moves': [_dict(m) for m in moves]}
+        return {**as_dict(row), 'moves': [as_dict(m) for m in moves]}
 
     def plan_get(self, plan_id):
         with self._read() as conn:
@@ -72,7 +63,7 @@ class PlansMixin:
             if marker is not None:
                 query = paging.after_marker(conn, query, plans, 'id', marker, order,
                                             'plan id')
-            return [_dict(r) for r in conn.execute(query)]
+            return [as_dict(r) for r in conn.execute(query)]
 
     @observed('plan')
     def plan_transition(self, plan_id, from_state, to_state, values=None, owner=None):
@@ -81,13 +72,13 @@ class PlansMixin:
 
         Entering `applying` leaves the plan without a conductor (unless values name one):
         the conductor that takes the apply request (or, should that message be lost, any
-        live conductor) takes it with migrator.db.ownership's work_take. owner:
+        live conductor) takes it with migrator.db.queries.conductors's work_take. owner:
         (conductor, generation) of the conductor applying it; the CAS then needs the plan to
         be still its own (fencing)."""
         if to_state not in models.PLAN_ALLOWED.get(from_state, ()):
             raise ValueError(f'a plan cannot go from {from_state} to {to_state}')
         values = dict(values or {})
-        _check(values, models.PLAN_TRANSITION_FIELDS, 'plan_transition')
+        check_fields(values, models.PLAN_TRANSITION_FIELDS, 'plan_transition')
         now = utcnow()
         changes = {**values, 'status': to_state, 'updated_at': now}
         if to_state == models.PLAN_APPLYING:
@@ -115,7 +106,7 @@ class PlansMixin:
         if to_state not in models.MOVE_STATUSES:
             raise ValueError(f'{to_state} is not a move state')
         values = dict(values or {})
-        _check(values, models.MOVE_UPDATE_FIELDS, 'plan_move_transition')
+        check_fields(values, models.MOVE_UPDATE_FIELDS, 'plan_move_transition')
         now = utcnow()
         changes = {**values, 'status': to_state}
         if to_state == models.MOVE_RUNNING:

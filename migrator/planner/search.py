@@ -1,9 +1,16 @@
 """The greedy planner: move after move, the one move that lowers the score most.
 
-A move takes one movable instance to another enabled host that has room for its memory.
-Each instance moves at most once per plan, so applying a plan is one migration per guest.
-The search stops at max_moves, when the best move gains less than min_gain, or when no move
-lowers the score at all.
+A move takes one movable instance to another enabled host that can take it by the limits the
+scheduler enforces (score.ScoreState.fits): memory, vCPUs times the allocation ratio, and
+local disk room for an instance whose disks are copied. Each instance moves at most once per
+plan, so applying a plan is one migration per guest.
+
+Every move costs a live migration, so a move must buy its cost: the search stops when the
+best move left gains less than min_gain (as hbal's minimum gain per step; the default,
+[planner] default_min_gain, is one hundredth of the score), when no move lowers the score,
+or at max_moves. A plan cut short by max_moves says so: the search goes on without recording
+moves to tell how much gain, and how many more moves, were left (remaining_gain,
+remaining_moves).
 
 Finding the best move fast, yet exactly: the score after a move depends on the source only
 through the source's memory and vCPU utilisation (and its capacity), and gets no worse when
@@ -17,19 +24,24 @@ from ScoreState's sums, and pairs are tried in the order of a separable lower bo
 square root lies above its chord), which cuts the rest once the bound passes the best move
 so far. Fronts are cached and rebuilt only for the hosts a move touched. Instances in
 anti-affinity groups are scored against every enabled host, since their group changes the
-order: they are expected to be few.
+order: they are expected to be few. So are instances with local disks (their copy needs
+room on the target's disk, a third limit the fronts do not order), scored the same way.
 """
 
 import dataclasses
 import math
 import time
 
-from migrator.conductor.planner import duration as duration_mod
-from migrator.conductor.planner import jobsets as jobsets_mod
-from migrator.conductor.planner import score as score_mod
+from migrator.planner import duration as duration_mod
+from migrator.planner import jobsets as jobsets_mod
+from migrator.planner import score as score_mod
 
 DEFAULT_MAX_MOVES = 100
-DEFAULT_MIN_GAIN = 1e-6
+# The least a move must lower the score to be worth a live migration (hbal's default
+# minimum gain per step): one point of memory spread in a hundred.
+DEFAULT_MIN_GAIN = 0.01
+# After a cut by max_moves, how many more moves the search looks at to tell what was left.
+REMAINING_LOOKAHEAD = 1000
 # A move must lower the score by more than rounding noise to count as a gain.
 GAIN_EPSILON = 1e-12
 
@@ -65,6 +77,14 @@ class Plan:
     stop_reason: str
     stop_detail: str
     planning_seconds: float = 0.0
+    # Only for a plan cut short by max_moves: what the search would still gain (score) and
+    # in how many moves; None otherwise.
+    remaining_gain: float | None = None
+    remaining_moves: int | None = None
+
+    @property
+    def truncated(self):
+        return self.stop_reason == STOP_MAX_MOVES
 
     def jobsets(self):
         sets = []
@@ -87,6 +107,9 @@ class Plan:
             'jobsets': len(self.jobsets()),
             'stop_reason': self.stop_reason,
             'stop_detail': self.stop_detail,
+            'truncated': self.truncated,
+            'remaining_gain': self.remaining_gain,
+            'remaining_moves': self.remaining_moves,
             'planning_seconds': round(self.planning_seconds, 3),
             'moves': [m.as_dict() for m in self.moves],
         }
@@ -150,7 +173,7 @@ class _Search:
             if not inst.movable:
                 continue
             h = index[inst.host]
-            if inst.group is not None:
+            if inst.group is not None or score_mod.local_disk_gb(inst):
                 self.grouped.append((preference(inst, durations), inst, h))
                 continue
             shape = (inst.memory_mb, inst.vcpus)
@@ -286,7 +309,7 @@ class _Search:
             arrivals = {}
             for k in self.classes:
                 tgts = [(b, st.arrive(b, memory_mb, vcpus)) for b in self._targets(k)
-                        if st.fits(memory_mb, b)]
+                        if st.fits(memory_mb, vcpus, b)]
                 if tgts:
                     arrivals[k] = tgts
             if not arrivals:
@@ -307,14 +330,15 @@ class _Search:
                 pref, inst = holders[h][-1]
                 leave, arrive = source_hosts[h], target_hosts[h]
                 for b in self._targets_freed(self.class_of[h], h):
-                    if st.fits(memory_mb, b):
+                    if st.fits(memory_mb, vcpus, b):
                         consider(h, leave, b, st.arrive(b, memory_mb, vcpus), pref, inst)
                 for a in self._sources_freed(shape, self.class_of[h], h):
                     pref_a, inst_a = holders[a][-1]
                     consider(a, st.leave(a, memory_mb, vcpus), h, arrive, pref_a, inst_a)
         for pref, inst, a in self.grouped:
             for b in range(len(self.hosts)):
-                if b == a or not self.enabled[b] or not st.fits(inst.memory_mb, b):
+                if b == a or not self.enabled[b] or not st.fits(
+                        inst.memory_mb, inst.vcpus, b, score_mod.local_disk_gb(inst)):
                     continue
                 t = st.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b)
                 if t > best_total + eps:
@@ -328,7 +352,7 @@ class _Search:
     def apply(self, inst, a, b):
         st = self.state
         touched_shapes = self.host_shapes[a] | self.host_shapes[b]
-        if inst.group is None:
+        if inst.group is None and not score_mod.local_disk_gb(inst):
             shape = (inst.memory_mb, inst.vcpus)
             entries = self.buckets[shape][a]
             entries.pop()
@@ -338,7 +362,7 @@ class _Search:
                 self.holders[(shape, self.class_of[a])].discard(a)
         else:
             self.grouped = [g for g in self.grouped if g[1] is not inst]
-        st.apply(inst.memory_mb, inst.vcpus, inst.group, a, b)
+        st.apply(inst.memory_mb, inst.vcpus, inst.group, a, b, score_mod.local_disk_gb(inst))
         classes = {self.class_of[a], self.class_of[b]}
         for k in classes:
             self.targets.pop(k, None)
@@ -378,13 +402,37 @@ def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
     # The final figures from scratch (two-pass), free of the running sums' rounding.
     after = score_mod.score_from_usage(state.hosts, state.memory_used, state.vcpus_used,
                                        state.groups, config)
-    return finish(moves, before, after, stop_reason, stop_detail, started, max_parallel)
+    remaining = None
+    if stop_reason == STOP_MAX_MOVES:
+        remaining = _remaining(search, state, min_gain)
+        stop_detail += (f'; {remaining[1]} more move(s) would gain {remaining[0]:.3g}'
+                        if remaining[1] else '; no move left would gain min_gain')
+    return finish(moves, before, after, stop_reason, stop_detail, started, max_parallel,
+                  remaining)
 
 
-def finish(moves, before, after, stop_reason, stop_detail, started, max_parallel=None):
-    """The Plan of moves, with their jobsets assigned."""
+def _remaining(search, state, min_gain):
+    """(score gain, moves) the search would still find after a cut: it goes on as plan()
+    would without max_moves (up to REMAINING_LOOKAHEAD moves), recording nothing."""
+    start, count = state.total, 0
+    while count < REMAINING_LOOKAHEAD:
+        found = search.best()
+        gain = state.total - found[0] if found else 0.0
+        if found is None or gain <= GAIN_EPSILON or gain < min_gain:
+            break
+        _total, _key, inst, a, b = found
+        search.apply(inst, a, b)
+        count += 1
+    return max(0.0, start - state.total), count
+
+
+def finish(moves, before, after, stop_reason, stop_detail, started, max_parallel=None,
+           remaining=None):
+    """The Plan of moves, with their jobsets assigned; remaining: (gain, moves) left after
+    a cut by max_moves."""
     for move, jobset in zip(moves, jobsets_mod.assign([(m.source, m.target) for m in moves],
                                                       max_parallel), strict=True):
         move.jobset = jobset
+    gain, count = remaining if remaining is not None else (None, None)
     return Plan(moves, before, after, stop_reason, stop_detail,
-                time.perf_counter() - started)
+                time.perf_counter() - started, gain, count)

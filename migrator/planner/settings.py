@@ -1,7 +1,7 @@
 """The planner's settings from a configuration object ([planner] options), passed in so
 that the planner itself reads no global configuration."""
 
-from migrator.conductor.planner import duration, score
+from migrator.planner import duration, score
 
 MIB = 2 ** 20
 

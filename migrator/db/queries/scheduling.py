@@ -39,19 +39,8 @@ class _NoSlot(Exception):
         self.limit = limit
 
 
-class SchedulerQueries:
+class SchedulingQueries:
     """Mixin of Database (self._write(), self._read(), self._migration_get())."""
-
-    # -- the host-state cache ---------------------------------------------------------------
-
-    def host_list_changed(self, since=None):
-        """Hosts whose row changed at or after `since` (all hosts when None): the
-        conductor's cache reads only what changed, by the indexed updated_at."""
-        query = sa.select(hosts)
-        if since is not None:
-            query = query.where(hosts.c.updated_at >= since)
-        with self._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
 
     # -- slots: the concurrency limits ------------------------------------------------------
 
@@ -116,7 +105,7 @@ class SchedulerQueries:
                                   'already, its limit ([scheduler] max_outbound_per_host)')
                 changes = {**(values or {}), 'status': states.SCHEDULING, 'updated_at': now}
                 if 'conductor' in changes:
-                    # Taking it: a new generation (migrator.db.ownership fences with it).
+                    # Taking it: a new generation (migrator.db.queries.conductors fences with it).
                     changes['generation'] = c.generation + 1
                 from_state = None
                 for state in from_states:

@@ -19,7 +19,7 @@ from migrator.db.models import (
     scheduler_counters,
     utcnow,
 )
-from migrator.db.scheduler_api import COUNTER_ID
+from migrator.db.queries.scheduling import COUNTER_ID
 
 # The host columns the claims account for, and how each is counted from them.
 COUNTED = ('claimed_memory_mb', 'claimed_vcpus', 'claimed_disk_gb', 'inbound_migrations',

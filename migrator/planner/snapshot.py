@@ -17,7 +17,7 @@ records of GET /v1/hosts and GET /v1/instances can be pasted in as they are.
 
 import json
 
-from migrator.conductor.planner import model
+from migrator.planner import model
 
 
 class SnapshotError(ValueError):

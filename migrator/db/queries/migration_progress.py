@@ -8,7 +8,7 @@ from migrator.db import models
 from migrator.db.models import migration_samples, migrations, utcnow
 
 
-class ProgressQueries:
+class MigrationProgressQueries:
     def migration_update_progress(self, mig_id, values, sample=False):
         """Record a progress report; percentages never go backwards.
 

@@ -1,7 +1,8 @@
 """The reference greedy search: every candidate move re-scored from scratch.
 
 Same rules as search.plan (each instance moves at most once, the target must be enabled and
-have room for the memory, same tie-break), but each candidate's score is computed over the
+take the instance by the scheduler's limits: memory, vCPUs times the allocation ratio, local
+disk room for copied disks; same tie-break), but each candidate's score is computed over the
 whole cluster with score_from_usage, so it is O(instances x hosts x hosts) per move. It is
 what the fast search must match: benchmarks/planner.py and the unit tests compare them on
 clusters small enough for it.
@@ -9,9 +10,9 @@ clusters small enough for it.
 
 import time
 
-from migrator.conductor.planner import duration as duration_mod
-from migrator.conductor.planner import score as score_mod
-from migrator.conductor.planner import search
+from migrator.planner import duration as duration_mod
+from migrator.planner import score as score_mod
+from migrator.planner import search
 
 
 def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MIN_GAIN,
@@ -20,6 +21,9 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
     hosts = cluster.hosts
     index = {h.name: i for i, h in enumerate(hosts)}
     memory_used, vcpus_used, groups = score_mod.usage(cluster)
+    disk_used = [0] * len(hosts)
+    for inst in cluster.instances:
+        disk_used[index[inst.host]] += score_mod.local_disk_gb(inst)
     current = score_mod.score_from_usage(hosts, memory_used, vcpus_used, groups, config)
     before = current
     where = {inst.uuid: index[inst.host] for inst in cluster.instances}
@@ -33,7 +37,10 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
         for pref, inst in candidates:
             a = where[inst.uuid]
             for b, host in enumerate(hosts):
-                if b == a or not host.enabled or memory_used[b] + inst.memory_mb > host.memory_mb:
+                disk = score_mod.local_disk_gb(inst)
+                if b == a or not host.enabled or memory_used[b] + inst.memory_mb > host.memory_mb \
+                        or vcpus_used[b] + inst.vcpus > host.vcpus * config.cpu_allocation_ratio \
+                        or (disk and disk_used[b] + disk > host.disk_gb):
                     continue
                 mem, cpu, grp = list(memory_used), list(vcpus_used), dict(groups)
                 mem[a] -= inst.memory_mb
@@ -63,6 +70,8 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
         if inst.group is not None:
             groups[(a, inst.group)] -= 1
             groups[(b, inst.group)] += 1
+        disk_used[a] -= score_mod.local_disk_gb(inst)
+        disk_used[b] += score_mod.local_disk_gb(inst)
         where[inst.uuid] = b
         candidates = [c for c in candidates if c[1] is not inst]
         current = score_mod.score_from_usage(hosts, memory_used, vcpus_used, groups, config)

@@ -149,7 +149,7 @@ class DrainQueries:
         conductor (and generation): when given, only if the job is still that conductor's
         (at that generation): a conductor that lost it to a take-over must not move it on.
         Naming a conductor in values takes the job: its generation is bumped
-        (migrator.db.ownership). Entering a terminal state sets finished_at and frees the
+        (migrator.db.queries.conductors). Entering a terminal state sets finished_at and frees the
         host for the next job.
         """
         values = dict(values or {})

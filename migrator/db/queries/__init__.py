@@ -1,0 +1,1 @@
+"""The queries of migrator.db.api.Database, one module per area (see api.py)."""

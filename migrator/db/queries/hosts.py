@@ -1,0 +1,121 @@
+"""Queries of hosts: their agents' reports, their status, the listings.
+
+A mixin of migrator.db.api.Database (self._read(), self._write(); the scheduling queries'
+claim bookkeeping, which a report settles).
+"""
+
+import json
+
+import sqlalchemy as sa
+
+from migrator.common import exceptions
+from migrator.db import engine as db_engine
+from migrator.db import models, paging
+from migrator.db.models import hosts, instances, utcnow
+from migrator.db.rows import as_dict, naive_utc
+
+
+class HostQueries:
+
+    @db_engine.retry_on_deadlock
+    def host_report(self, name, values, reported_at=None, active_uuids=()):
+        """Insert or update a host from its agent's report; status is the operator's alone.
+
+        Keys of `values` outside models.HOST_REPORT_FIELDS are ignored, so that an agent newer than
+        this schema can still report. reported_at is when the agent gathered the report (its
+        clock; now when None): a report older than the newest one applied is dropped, since
+        the two conductors can deliver an agent's reports out of order. active_uuids are the
+        instances the report counts as running here; the claims of completed migrations on
+        this host are given back once a report counts their guest (see
+        SchedulingQueries._release_landed_claims).
+        """
+        now = utcnow()
+        reported_at = naive_utc(reported_at) if reported_at is not None else now
+        fields = {k: v for k, v in values.items() if k in models.HOST_REPORT_FIELDS}
+        if isinstance(fields.get('cpu_models'), (list, tuple)):
+            fields['cpu_models'] = json.dumps(sorted(fields['cpu_models']))
+        fields.update(last_heartbeat=now, updated_at=now, usage_reported_at=reported_at)
+        h = hosts.c
+        with self._write() as conn:
+            # UPDATE first: an upsert on every heartbeat would burn an id (sequence value)
+            # each time, and heartbeats come often.
+            res = conn.execute(sa.update(hosts).where(
+                h.name == name,
+                sa.or_(h.usage_reported_at.is_(None), h.usage_reported_at < reported_at),
+            ).values(fields))
+            if res.rowcount == 0:
+                if conn.execute(sa.select(h.id).where(h.name == name)).first() is not None:
+                    # A newer report is applied already: this one only says the agent lives
+                    # (so an agent whose clock stepped back is not taken for dead).
+                    conn.execute(sa.update(hosts).where(h.name == name).values(
+                        last_heartbeat=now, updated_at=now))
+                    return as_dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
+                row = {**models.HOST_DEFAULTS, **fields, 'name': name, 'created_at': now}
+                stmt = db_engine.upsert(self.engine, hosts, ['name'],
+                                        lambda new: {k: new[k] for k in fields})
+                conn.execute(stmt, row)
+            self._release_landed_claims(conn, name, reported_at, active_uuids)
+            self._count_claims(conn, name, active_uuids)
+            return as_dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
+
+    @db_engine.retry_on_deadlock
+    def host_mark_down(self, name, reported_at, down_since):
+        """The host's agent lost its hypervisor at reported_at: its heartbeat is set back to
+        down_since (which the caller puts beyond the down time) so it counts as down at
+        once. Only when no newer report was applied; returns the row, or None when nothing
+        changed (no such host, or a newer report)."""
+        reported_at = naive_utc(reported_at)
+        h = hosts.c
+        with self._write() as conn:
+            res = conn.execute(sa.update(hosts).where(
+                h.name == name,
+                sa.or_(h.usage_reported_at.is_(None), h.usage_reported_at < reported_at),
+            ).values(last_heartbeat=naive_utc(down_since), updated_at=utcnow(),
+                     usage_reported_at=reported_at))
+            if res.rowcount == 0:
+                return None
+            return as_dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
+
+    def host_get(self, name):
+        with self._read() as conn:
+            row = conn.execute(sa.select(hosts).where(hosts.c.name == name)).first()
+        if row is None:
+            raise exceptions.HostNotFound(name=name)
+        return as_dict(row)
+
+    def host_list(self, limit=None, marker=None):
+        """By name; `marker` is the name of the last host of the previous page."""
+        order = [(hosts.c.name, False)]
+        query = paging.ordered(sa.select(hosts), order, limit)
+        with self._read() as conn:
+            if marker is not None:
+                query = paging.after_marker(conn, query, hosts, 'name', marker, order,
+                                            'host name')
+            return [as_dict(r) for r in conn.execute(query)]
+
+    def instance_counts(self, host_names):
+        """{host: number of instances} of the hosts named."""
+        c = instances.c
+        with self._read() as conn:
+            return dict(conn.execute(sa.select(c.host, sa.func.count()).where(
+                c.host.in_(list(host_names))).group_by(c.host)).all())
+
+    def host_set_status(self, name, status, reason=None):
+        if status not in models.HOST_STATUSES:
+            raise exceptions.Invalid(
+                f"Host status '{status}' is not one of {', '.join(models.HOST_STATUSES)}.")
+        with self._write() as conn:
+            res = conn.execute(sa.update(hosts).where(hosts.c.name == name).values(
+                status=status, status_reason=reason, updated_at=utcnow()))
+            if res.rowcount == 0:
+                raise exceptions.HostNotFound(name=name)
+            return as_dict(conn.execute(sa.select(hosts).where(hosts.c.name == name)).first())
+
+    def host_list_changed(self, since=None):
+        """Hosts whose row changed at or after `since` (all hosts when None): the
+        conductor's cache reads only what changed, by the indexed updated_at."""
+        query = sa.select(hosts)
+        if since is not None:
+            query = query.where(hosts.c.updated_at >= since)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,113 @@
+"""Queries of instances: the hypervisors' word on where each guest runs, and the listings.
+
+A mixin of migrator.db.api.Database (self._read(), self._write()).
+"""
+
+import sqlalchemy as sa
+
+from migrator.common import exceptions
+from migrator.db import engine as db_engine
+from migrator.db import models, paging
+from migrator.db.models import instances, utcnow
+from migrator.db.rows import as_dict, naive_utc
+
+
+class InstanceQueries:
+
+    @db_engine.retry_on_deadlock
+    def instance_sync_host(self, host, domains, reported_at=None):
+        """Make the instances table agree with the domains a host's agent reports.
+
+        The hypervisor is the truth about where a VM runs, except while a migration holds
+        the instance: then only that migration's end moves it. reported_at is when the
+        agent looked: a report older than a row's last change (a migration that completed
+        while the report was on the bus) neither moves nor removes that instance.
+        Returns {'host', 'removed'}.
+        """
+        now = utcnow()
+        reported_at = naive_utc(reported_at or now)
+        reported, active, inactive = set(), [], []
+        # Sorted, so concurrent syncs lock rows in one order and do not deadlock.
+        for dom in sorted(domains, key=lambda d: d['uuid']):
+            reported.add(dom['uuid'])
+            if dom.get('incoming'):
+                continue  # a paused migration target: the migration decides, not the sync
+            is_active = bool(dom.get('active'))
+            row = {'uuid': dom['uuid'], 'name': dom.get('name') or dom['uuid'], 'host': host,
+                   'power_state': dom.get('power_state') or
+                   ('running' if is_active else 'shutoff'),
+                   'cpu_model': dom.get('cpu_model'),
+                   'created_at': now, 'updated_at': now}
+            row.update({k: int(dom.get(k) or 0) for k in models.INSTANCE_SIZES})
+            (active if is_active else inactive).append(row)
+        tbl = instances.c
+        copied = (('name', 'power_state', 'cpu_model') + models.INSTANCE_SIZES
+                  + ('updated_at',))
+
+        def active_set(new):
+            out = {k: new[k] for k in copied}
+            out['host'] = sa.case((tbl.migration_id.is_(None), new.host), else_=tbl.host)
+            return out
+
+        def inactive_set(new):
+            # A shut-off definition left on another host must not steal the instance.
+            mine = sa.or_(tbl.host.is_(None), tbl.host == new.host)
+            return {k: sa.case((mine, new[k]), else_=tbl[k]) for k in copied + ('host',)}
+
+        with self._write() as conn:
+            if reported:
+                newer_elsewhere = {u for (u,) in conn.execute(
+                    sa.select(tbl.uuid).where(tbl.uuid.in_(reported), tbl.host != host,
+                                              tbl.updated_at > reported_at))}
+                active = [r for r in active if r['uuid'] not in newer_elsewhere]
+                inactive = [r for r in inactive if r['uuid'] not in newer_elsewhere]
+            if active:
+                conn.execute(db_engine.upsert(self.engine, instances, ['uuid'], active_set),
+                             active)
+            if inactive:
+                conn.execute(db_engine.upsert(self.engine, instances, ['uuid'], inactive_set),
+                             inactive)
+            free_here = sa.and_(tbl.host == host, tbl.migration_id.is_(None),
+                                tbl.updated_at <= reported_at)
+            known = conn.execute(sa.select(tbl.uuid).where(free_here).with_for_update())
+            removed = sorted(u for (u,) in known if u not in reported)
+            if removed:
+                conn.execute(sa.delete(instances).where(free_here, tbl.uuid.in_(removed)))
+        return {'host': host, 'removed': removed}
+
+    def instance_get(self, ident):
+        """By UUID, else by name; a name shared by several instances is refused."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(instances).where(instances.c.uuid == ident)).first()
+            if row is not None:
+                return as_dict(row)
+            rows = conn.execute(sa.select(instances).where(instances.c.name == ident)
+                                .order_by(instances.c.uuid)).all()
+        if not rows:
+            raise exceptions.InstanceNotFound(ident=ident)
+        if len(rows) > 1:
+            raise exceptions.Conflict(
+                f"Several instances are named '{ident}' "
+                f"({', '.join(r.uuid for r in rows)}); use the UUID.")
+        return as_dict(rows[0])
+
+    def instance_list(self, host=None, limit=None, marker=None):
+        """By name, then UUID; `marker` is the UUID of the last one of the previous page."""
+        order = [(instances.c.name, False), (instances.c.uuid, False)]
+        query = paging.ordered(sa.select(instances), order, limit)
+        if host is not None:
+            query = query.where(instances.c.host == host)
+        with self._read() as conn:
+            if marker is not None:
+                query = paging.after_marker(conn, query, instances, 'uuid', marker, order,
+                                            'instance UUID')
+            return [as_dict(r) for r in conn.execute(query)]
+
+    def instance_set_host(self, uuid, host):
+        with self._write() as conn:
+            res = conn.execute(sa.update(instances).where(instances.c.uuid == uuid)
+                               .values(host=host, updated_at=utcnow()))
+            if res.rowcount == 0:
+                raise exceptions.InstanceNotFound(ident=uuid)
+            return as_dict(conn.execute(
+                sa.select(instances).where(instances.c.uuid == uuid)).first())
