@@ -251,6 +251,9 @@ DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
     'reason': STR_OR_NULL, 'slots': _t('object'), 'forecast': FORECAST,
+    'convergence': _t('object', description=(
+        'From 1.6, for a live migration: the convergence controls it would run with (the '
+        "request's fields over the [libvirt] live_migration_* defaults).")),
 }, required=['possible', 'target_host'], additional=True)})
 
 OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_obj(_fields(

@@ -1,4 +1,4 @@
-"""Rebalance plans: create one (the conductor plans it) and apply one."""
+"""Rebalance plans: create one (the conductor plans it), apply one or cancel one."""
 
 from oslo_log import log as logging
 
@@ -39,4 +39,17 @@ class PlanService:
                                                 states.PLAN_FAILED,
                                                 {'error': handoff.unreachable_reason(exc)}),
             f'plan {plan_id}')
+        return self.db.plan_get(plan_id)
+
+    def cancel(self, plan_id):
+        """A planned plan becomes cancelled and can never be applied; returns it."""
+        plan = self.db.plan_get(plan_id)
+        if plan['status'] != states.PLAN_PLANNED:
+            raise exceptions.Conflict(
+                f"Plan {plan_id} is {plan['status']}: only a plan that is planned can be "
+                "cancelled. A plan being applied runs its moves as migrations: abort those "
+                "(DELETE /v1/migrations/{id}) to stop it.")
+        # The compare-and-swap decides against a concurrent apply: one of them wins.
+        self.db.plan_transition(plan_id, states.PLAN_PLANNED, states.PLAN_CANCELLED)
+        LOG.info('Plan %s cancelled', plan_id)
         return self.db.plan_get(plan_id)

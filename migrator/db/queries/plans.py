@@ -85,7 +85,8 @@ class PlanQueries:
         if to_state == states.PLAN_APPLYING:
             changes['started_at'] = now
             changes.setdefault('conductor', None)
-        if to_state in (states.PLAN_APPLIED, states.PLAN_PARTIAL, states.PLAN_FAILED):
+        if to_state in (states.PLAN_APPLIED, states.PLAN_PARTIAL, states.PLAN_FAILED,
+                        states.PLAN_CANCELLED):
             changes['finished_at'] = now
         fence = [] if owner is None else [plans.c.conductor == owner[0],
                                           plans.c.generation == owner[1]]

@@ -8,7 +8,7 @@ import pecan
 from oslo_config import cfg
 from pecan import expose, rest
 
-from migrator.api import policy, schemas, views
+from migrator.api import microversion, policy, schemas, views
 from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
 from migrator.api.service import migrations as migration_service
 from migrator.common import exceptions, stall, states
@@ -71,7 +71,13 @@ class MigrationsController(rest.RestController):
         migration_request = migration_service.MigrationRequest.from_body(body)
         service = utils.service(migration_service.MigrationService)
         if migration_request.dry_run:
-            return {'dry_run': views.dry_run(service.dry_run(migration_request))}
+            answer = service.dry_run(migration_request)
+            if migration_request.convergence is not None and microversion.at_least(
+                    microversion.DRY_RUN_CONTROLS_SINCE):
+                # What the migration would run with, so a client (the dashboard's Migrate
+                # form) can show the operator the defaults it would leave in force.
+                answer = dict(answer, convergence=migration_request.convergence)
+            return {'dry_run': views.dry_run(answer)}
         migration = service.create(migration_request)
         pecan.response.status = 202
         pecan.response.headers['Location'] = (

@@ -1,10 +1,10 @@
 """POST /v1/plans, GET /v1/plans[?status=&limit=&marker=], GET /v1/plans/{id},
-POST /v1/plans/{id}/apply"""
+POST /v1/plans/{id}/apply, POST /v1/plans/{id}/cancel (microversion 1.6)"""
 
 import pecan
 from pecan import expose, rest
 
-from migrator.api import plan_schemas, policy, schemas, views
+from migrator.api import microversion, plan_schemas, policy, schemas, views
 from migrator.api.controllers.v1 import utils
 from migrator.api.service import plans as plan_service
 from migrator.common import exceptions, states
@@ -12,7 +12,7 @@ from migrator.common import exceptions, states
 
 class PlansController(rest.RestController):
 
-    _custom_actions = {'apply': ['POST']}
+    _custom_actions = {'apply': ['POST'], 'cancel': ['POST']}
 
     @expose('json')
     def get_all(self, **kwargs):
@@ -55,3 +55,11 @@ class PlansController(rest.RestController):
         pecan.response.headers['Location'] = (
             f'{pecan.request.application_url}/v1/plans/{plan_id}')
         return views.plan(plan)
+
+    @expose('json')
+    def cancel(self, plan_id, *args, **kwargs):
+        if args or not microversion.at_least(microversion.PLAN_CANCEL_SINCE):
+            # Unknown to clients of older microversions, as any path it does not serve.
+            pecan.abort(404)
+        policy.authorize('migrator:plan:cancel')
+        return views.plan(utils.service(plan_service.PlanService).cancel(plan_id))
