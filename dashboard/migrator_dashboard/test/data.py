@@ -1,0 +1,51 @@
+"""What the migrator API answers, in its documented shapes (README, REST API)."""
+
+import copy
+
+MIGRATION_RUNNING = {
+    'id': 'dfb13d3b-9cbf-4bea-b9d8-965888bf57ea',
+    'instance_uuid': '5f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a77',
+    'instance_name': 'guest1', 'type': 'live', 'block_migration': None,
+    'status': 'running', 'source_host': 'node1', 'target_host': 'node2',
+    'requested_target': None, 'conductor': 'conductor1', 'error': None,
+    'progress': 42.5, 'memory_total': 268435456, 'memory_processed': 120000000,
+    'memory_remaining': 150000000, 'disk_total': None, 'disk_processed': None,
+    'disk_remaining': None, 'dirty_rate': 1048576, 'transfer_rate': 33554432,
+    'iteration': 2, 'downtime_ms': 40, 'downtime_limit_ms': 100, 'eta_seconds': 4.6,
+    'created_at': '2024-05-01T12:01:00.063Z', 'updated_at': '2024-05-01T12:01:02.903Z',
+    'started_at': '2024-05-01T12:01:00.084Z', 'finished_at': None,
+    'duration_seconds': 2.8, 'bytes_transferred': 120000000,
+    'requester': {'user_id': 'u1', 'user_name': 'alice', 'project_id': 'p1',
+                  'project_name': 'ops', 'request_id': 'req-1', 'global_request_id': None},
+    'convergence': {'max_downtime_ms': 500, 'downtime_steps': 10, 'bandwidth_mib': 0,
+                    'auto_converge': False, 'post_copy': False,
+                    'completion_timeout_per_gib': 800, 'timeout_action': 'abort'},
+}
+
+MIGRATION_DONE = dict(
+    MIGRATION_RUNNING, id='0a1b2c3d-0000-4000-8000-000000000001', instance_name='guest2',
+    status='completed', progress=100.0, eta_seconds=0.0,
+    finished_at='2024-05-01T12:02:00.000Z')
+
+
+def migration_with_events(migration=MIGRATION_RUNNING):
+    m = copy.deepcopy(migration)
+    m['events'] = [
+        {'time': '2024-05-01T12:01:00.063Z', 'from_state': None, 'to_state': 'accepted',
+         'detail': 'requested', 'requester': {'user_name': 'alice'}},
+        {'time': '2024-05-01T12:01:00.690Z', 'from_state': 'preparing',
+         'to_state': 'running', 'detail': 'libvirt migration job started',
+         'requester': {'user_name': 'alice'}},
+    ]
+    m['samples_count'] = 3
+    return m
+
+
+SAMPLES = [
+    {'id': i, 'time': f'2024-05-01T12:01:0{i}.000Z', 'elapsed_ms': 500 * i,
+     'progress': 10.0 * i, 'data_remaining': 200000000 - 40000000 * i,
+     'memory_remaining': 200000000 - 40000000 * i,
+     'transfer_rate': 30000000 + i, 'dirty_rate': 1000000 * i,
+     'downtime_limit_ms': 50 * (i + 1), 'downtime_ms': 30, 'eta_seconds': 5 - i}
+    for i in range(1, 4)
+]
