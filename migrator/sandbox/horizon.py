@@ -46,8 +46,8 @@ PLUGIN_DIR = os.path.join(CHECKOUT, 'dashboard')
 PLUGIN_PACKAGE = 'migrator_dashboard'
 SETTINGS_ENV = 'MIGRATOR_HORIZON_SETTINGS'
 # What the venv's local_settings.py says: the instance's own settings, from its state dir.
-LOCAL_SETTINGS = f'''# Written by migrator.sandbox.horizon: the settings of the Horizon instance started
-# with {SETTINGS_ENV} naming its settings file (one per state directory).
+LOCAL_SETTINGS = f'''# Written by migrator.sandbox.horizon: the settings of the Horizon instance
+# started with {SETTINGS_ENV} naming its settings file (one per state directory).
 import os as _os
 
 _path = _os.environ.get({SETTINGS_ENV!r})
