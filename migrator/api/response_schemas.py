@@ -210,6 +210,9 @@ DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
     'reason': STR_OR_NULL, 'slots': _t('object'),
+    'convergence': _t('object', description=(
+        'From 1.3, for a live migration: the convergence controls it would run with (the '
+        "request's fields over the [libvirt] live_migration_* defaults).")),
 }, required=['possible', 'target_host'], additional=True)})
 
 

@@ -49,3 +49,45 @@ SAMPLES = [
      'downtime_limit_ms': 50 * (i + 1), 'downtime_ms': 30, 'eta_seconds': 5 - i}
     for i in range(1, 4)
 ]
+
+
+def host(name, status='enabled', **extra):
+    h = {
+        'name': name, 'address': '127.0.0.2', 'hypervisor_uri': f'qemu+tcp://{name}/system',
+        'virt_type': 'qemu', 'memory_mb': 7963, 'memory_mb_used': 512,
+        'reserved_memory_mb': 512, 'vcpus': 2, 'vcpus_used': 1, 'disk_gb': 50,
+        'disk_gb_used': 3, 'status': status, 'status_reason': None,
+        'last_heartbeat': '2024-05-01T12:00:03.210Z', 'memory_mb_free': 6939,
+        'state': 'up', 'instances': 1, 'memory_mb_capacity': 7451, 'vcpus_capacity': 8,
+        'disk_gb_capacity': 50, 'memory_mb_claimed': 256, 'vcpus_claimed': 1,
+        'disk_gb_claimed': 0, 'migrations_outbound': 0, 'migrations_inbound': 1,
+        'migrations_in_flight': [],
+    }
+    h.update(extra)
+    return h
+
+
+HOSTS = [host('node1'), host('node2', status='maintenance', status_reason='new DIMMs'),
+         host('node3', state='down')]
+
+DRAIN = {
+    'id': '0d5a6b1e-1111-4222-8333-444455556666', 'kind': 'drain', 'host': 'node1',
+    'mode': 'live', 'status': 'running', 'max_parallel': 2, 'target_hosts': None,
+    'origin_id': None, 'conductor': 'conductor1', 'reason': None,
+    'created_at': '2024-05-01T12:00:00.000Z', 'updated_at': '2024-05-01T12:00:01.000Z',
+    'finished_at': None, 'requester': {'user_name': 'alice'},
+    'summary': {'total': 2, 'pending': 0, 'running': 1, 'moved': 0, 'gone': 0,
+                'failed': 1, 'cancelled': 0},
+    'items': [
+        {'instance_uuid': '5f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a77', 'instance_name': 'guest1',
+         'source_host': 'node1', 'target_host': 'node2', 'status': 'running',
+         'migration_id': MIGRATION_RUNNING['id'], 'migration_type': 'live', 'attempts': 1,
+         'reason': None, 'migration': {'status': 'running', 'progress': 30.0,
+                                       'eta_seconds': 3.0}},
+        {'instance_uuid': '6f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a78', 'instance_name': 'big',
+         'source_host': 'node1', 'target_host': None, 'status': 'failed',
+         'migration_id': None, 'migration_type': None, 'attempts': 1,
+         'reason': 'live: no host can take it: node2 has 1024 MiB of memory free',
+         'migration': None},
+    ],
+}

@@ -113,6 +113,31 @@ def test_dry_run_asks_the_scheduler_and_creates_nothing(client, cluster, conduct
     assert conductor.casts == [] and cluster.migration_list() == []
 
 
+def test_dry_run_from_1_3_says_which_convergence_controls_would_apply(client, cluster):
+    latest = {'OpenStack-API-Version': 'migration 1.3'}
+    CONF.set_override('live_migration_downtime', 700, group='libvirt')
+    try:
+        resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                              'bandwidth_mib': 64}, headers=latest)
+    finally:
+        CONF.clear_override('live_migration_downtime', group='libvirt')
+    assert resp.status_int == 200, resp.text
+    controls = resp.json['dry_run']['convergence']
+    # the request's field over the defaults, the defaults as configured
+    assert controls['bandwidth_mib'] == 64
+    assert controls['max_downtime_ms'] == 700
+    assert controls['downtime_steps'] == CONF.libvirt.live_migration_downtime_steps
+    assert controls['timeout_action'] == CONF.libvirt.live_migration_timeout_action
+    # a client that asked for an older version keeps the shape it knows
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True})
+    assert 'convergence' not in resp.json['dry_run']
+    # a cold migration has no convergence controls
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'type': 'cold',
+                                          'dry_run': True}, headers=latest)
+    assert resp.status_int == 200, resp.text
+    assert 'convergence' not in resp.json['dry_run']
+
+
 def test_priority_is_recorded_and_checked(client, cluster, conductor):
     resp = client.post('/v1/migrations', {'instance': 'vm1', 'priority': 7})
     assert resp.status_int == 202, resp.text

@@ -6,7 +6,7 @@ import json
 import pytest
 from oslo_config import cfg
 
-from migrator.api import health
+from migrator.api import health, microversion
 from migrator.cmd import manage
 from migrator.common import version
 from tests.unit.api import fakes
@@ -49,7 +49,7 @@ def test_status_shows_agents_heartbeats_and_versions(run, db):
     code, out, err = run('status', '-f', 'json')
     status = json.loads(out)
     assert status['ready'] is True and status['readiness'] == ['OK', 'OK']
-    assert status['api']['max_version'] == '1.2'
+    assert status['api']['max_version'] == str(microversion.MAX_VERSION)
     by_host = {s['host']: s for s in status['services']}
     assert by_host['host1']['version'] == version.version_string()
     assert by_host['host1']['state'] == 'up'

@@ -85,10 +85,18 @@ class UpdateRow(tables.Row):
 
 
 def progress_bar(migration):
+    status = migration.get('status')
+    if status == 'completed':
+        bar_class = 'progress-bar-success'
+    elif status in FINAL_BAD or status == 'failed':
+        bar_class = 'progress-bar-danger'
+    elif status in IN_FLIGHT:
+        bar_class = 'progress-bar-striped active'
+    else:
+        bar_class = ''
     return render_to_string('admin/migrations/_progress.html', {
-        'progress': migration.get('progress') or 0.0,
-        'status': migration.get('status'),
-        'in_flight': migration.get('status') in IN_FLIGHT})
+        'progress': migration.get('progress') or 0.0, 'status': status,
+        'bar_class': bar_class})
 
 
 def route(migration):

@@ -111,7 +111,8 @@ class MigrationsAsAdminTests(helpers.MigratorAdminTestCase):
     def test_detail_of_unknown_migration_redirects_with_message(self, migration_get):
         migration_get.side_effect = migrator.MigratorAPIError(
             "No migration has id 'x'. (HTTP 404)", 404)
-        res = self.client.get(reverse('horizon:admin:migrations:detail', args=('x',)))
+        url = reverse('horizon:admin:migrations:detail', args=(data.MIGRATION_DONE['id'],))
+        res = self.client.get(url)
         self.assertRedirectsNoFollow(res, INDEX_URL)
 
 

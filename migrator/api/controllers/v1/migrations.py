@@ -10,7 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, policy, schemas, views
+from migrator.api import hooks, microversion, policy, schemas, views
 from migrator.api.controllers.v1 import migration_actions, migration_samples, utils
 from migrator.common import aborts, convergence, exceptions, notifications, states
 
@@ -102,9 +102,14 @@ class MigrationsController(rest.RestController):
 
         if body['dry_run']:
             # Only the scheduler's answer: nothing is created, claimed or moved.
-            return {'dry_run': conductor_api.schedule_dry_run(
+            answer = conductor_api.schedule_dry_run(
                 ctxt, instance['uuid'], migration_type, target_host=target,
-                block_migration=body['block_migration'])}
+                block_migration=body['block_migration'])
+            if controls is not None and microversion.at_least('1.3'):
+                # What the migration would run with, so a client (the dashboard's Migrate
+                # form) can show the operator the defaults it would leave in force.
+                answer = dict(answer, convergence=controls)
+            return {'dry_run': answer}
 
         # The conductor's scheduler answers now whether the request can be placed, so a
         # request without any room is a 409 here (naming the filter that refused it)
