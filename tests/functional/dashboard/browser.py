@@ -72,10 +72,14 @@ class Browser:
         self.assert_page_ok()
 
     def assert_page_ok(self):
+        """Neither one of Horizon's error pages nor an error message on the page (Horizon
+        shows an API error it caught as an .alert-danger)."""
         title = self.driver.title
         assert not any(t in title for t in ERROR_TITLES), (
             f'{self.driver.current_url} answered {title!r}')
         assert self.exists('body'), f'{self.driver.current_url} has no body'
+        errors = [e.text for e in self.find_all('.alert-danger')]
+        assert not errors, f'{self.driver.current_url} shows errors: {errors}'
 
     def login(self, user, password):
         self.driver.delete_all_cookies()
@@ -93,6 +97,21 @@ class Browser:
 
     def still_same_page(self):
         return self.driver.execute_script('return window.migratorTestMark === true;')
+
+    def row_action(self, table, row, action):
+        """A row action's button or link, after opening the row's drop-down when the action
+        is not the first one (Horizon's ids, see the plugin's TESTING.rst)."""
+        css = f'#{table}__row_{row}__action_{action}'
+        element = self.find(css)
+        if not element.is_displayed():
+            self.find(f'#{table}__row__{row} .btn-group .dropdown-toggle').click()
+            self.wait(lambda d: element.is_displayed(), f'{css} to show')
+        return element
+
+    def mutating_actions(self):
+        """Ids of the table and row actions on the page, the filters left out."""
+        ids = [e.get_attribute('id') for e in self.find_all('[id*="__action_"]')]
+        return [i for i in ids if not i.endswith('__action_filter')]
 
     def click_and_confirm(self, element):
         """A row or table action that asks for confirmation in Horizon's modal."""

@@ -8,6 +8,7 @@ drained and undrained with return, a rebalance plan is applied, and a reader loo
 """
 
 import pytest
+from selenium.webdriver.support.ui import Select
 
 from tests.functional.dashboard import conftest
 from tests.functional.dashboard.stack import SOURCE
@@ -44,6 +45,31 @@ def _watch_migration(browser, migration_id, until, timeout=MIGRATION_TIMEOUT):
     return seen
 
 
+def _migrate_from_instances_panel(browser, stack, guest, target, bandwidth_mib):
+    """Fills and submits the Instances panel's Migrate form; returns the migration the API
+    then shows for the guest."""
+    uuid = stack.api.get(f'/v1/instances/{guest}')['uuid']
+    browser.open('/admin/migration_instances/')
+    browser.row_action('instances', uuid, 'migrate').click()
+    browser.find('#migrate_instance_form #id_type')
+    answer = browser.find(f'#migrate-dry-run tr.dry-run-host[data-host="{target}"]')
+    assert answer.get_attribute('data-possible') == 'true', answer.text
+    # The convergence controls show the service's defaults.
+    assert browser.find('#id_bandwidth_mib').get_attribute('placeholder') != ''
+    Select(browser.find('#id_target_host')).select_by_value(target)
+    browser.find('#id_bandwidth_mib').send_keys(str(bandwidth_mib))
+    browser.screenshot('migrate-form')
+    browser.find('#migrate_instance_form .modal-footer input.btn-primary, '
+                 '.modal-footer input.btn-primary').click()
+    browser.wait(lambda d: '/admin/migrations/' in d.current_url
+                 or d.current_url.rstrip('/').endswith('/admin'), 'the Migrations panel')
+    browser.wait_loaded()
+    migration = browser.wait(lambda d: stack.api.latest_migration(guest),
+                             'the migration to be created')
+    assert migration['target_host'] == target, migration
+    return migration
+
+
 def test_login_lands_on_the_migrations_panel(browser, stack):
     browser.login('admin', stack.password('admin'))
     assert '/admin/' in browser.driver.current_url
@@ -51,13 +77,29 @@ def test_login_lands_on_the_migrations_panel(browser, stack):
     browser.screenshot('landing')
 
 
+def test_hosts_show_their_capacity(admin, stack):
+    admin.open('/admin/migration_hosts/')
+    for host in stack.host_names():
+        row = f'#hosts__row__{host}'
+        admin.find(f'{row} td.status_up')
+        kinds = {}
+        for cell in admin.find_all(f'{row} .host-capacity'):
+            kinds[cell.get_attribute('data-kind')] = (
+                float(cell.get_attribute('data-used')), float(cell.get_attribute('data-total')))
+        assert {'memory', 'vcpus', 'disk'} <= set(kinds), (host, kinds)
+        assert all(total > 0 for _used, total in kinds.values()), (host, kinds)
+    # Three 128 MiB guests run on the first host, none on the others.
+    memory = {h: float(admin.find(f'#hosts__row__{h} .host-capacity[data-kind="memory"]')
+                       .get_attribute('data-used')) for h in stack.host_names()}
+    assert memory[SOURCE] > memory['sandbox-host3'], memory
+    admin.screenshot('hosts')
+
+
 def test_migration_row_updates_without_reload(admin, stack):
     guest = stack.guests()[0]
     target = 'sandbox-host2'
-    migration = stack.api.post('/v1/migrations', {
-        'instance': guest, 'type': 'live', 'target_host': target,
-        'bandwidth_mib': WATCHABLE_BANDWIDTH})
-    admin.open('/admin/migrations/')
+    migration = _migrate_from_instances_panel(admin, stack, guest, target,
+                                              WATCHABLE_BANDWIDTH)
     admin.mark_page()
     admin.find(_row(migration['id']))
 
@@ -75,7 +117,8 @@ def test_migration_row_updates_without_reload(admin, stack):
     assert stack.where(guest) == [target]
     conftest.save_doc_image(shot, 'dashboard-migrations-in-flight.png')
 
-    admin.open(f'/admin/migrations/{migration["id"]}/')
+    admin.find(f'{_row(migration["id"])} a[href*="{migration["id"]}"]').click()
+    admin.wait_loaded()
     chart = admin.find('#migration-chart')
     assert int(chart.get_attribute('data-samples')) >= 2
     series = {p.get_attribute('data-series')
@@ -90,16 +133,79 @@ def test_migration_row_updates_without_reload(admin, stack):
 
 def test_abort_a_slowed_migration(admin, stack):
     guest = stack.guests()[1]
-    migration = stack.api.post('/v1/migrations', {
-        'instance': guest, 'type': 'live', 'target_host': 'sandbox-host3',
-        'bandwidth_mib': CRAWL_BANDWIDTH})
-    admin.open('/admin/migrations/')
+    migration = _migrate_from_instances_panel(admin, stack, guest, 'sandbox-host3',
+                                              CRAWL_BANDWIDTH)
     admin.wait(lambda d: _progress(admin, migration['id'])[0] == 'running',
                'the migration to run')
-    admin.mark_page()
-    admin.click_and_confirm(admin.find(f'#migrations__row_{migration["id"]}__action_abort'))
+    admin.click_and_confirm(admin.row_action('migrations', migration['id'], 'abort'))
+    admin.wait(lambda d: d.find_element('css selector', '.alert-success'),
+               'the abort to be acknowledged')
     admin.wait_loaded()
-    admin.find('.alert-success')
     _watch_migration(admin, migration['id'], ('cancelled', 'failed', 'completed'))
     assert _progress(admin, migration['id'])[0] == 'cancelled'
     assert stack.where(guest) == [SOURCE]
+
+
+def _outcomes(browser):
+    """{instance uuid: outcome} of the drain page's guest rows."""
+    return {row.get_attribute('id').split('__row__')[1]:
+            row.find_element('css selector', 'td[class*="status_"]').text.strip().lower()
+            for row in browser.find_all('tr[id^="drain_items__row__"]')}
+
+
+def _wait_outcomes(browser, expected_count):
+    def final(_driver):
+        outcomes = _outcomes(browser)
+        done = len(outcomes) == expected_count and all(
+            o in ('moved', 'gone', 'failed', 'cancelled') for o in outcomes.values())
+        return outcomes if done else None
+    return browser.wait(final, 'every guest of the drain to reach its outcome',
+                        timeout=MIGRATION_TIMEOUT)
+
+
+def _submit_modal(browser, form):
+    browser.find(f'{form}')
+    browser.find('.modal-footer input.btn-primary, .modal-footer button.btn-primary').click()
+
+
+def test_drain_then_undrain_with_return(admin, stack):
+    on_source = [g for g in stack.guests() if stack.where(g) == [SOURCE]]
+    assert on_source, 'no guest left on the source to drain'
+    admin.open('/admin/migration_hosts/')
+    admin.row_action('hosts', SOURCE, 'drain').click()
+    admin.find('#drain_host_form #id_mode')
+    admin.find('#id_max_parallel').clear()
+    admin.find('#id_max_parallel').send_keys('2')
+    _submit_modal(admin, '#drain_host_form')
+    admin.wait(lambda d: '/drains/' in d.current_url, 'the drain page')
+    admin.wait_loaded()
+    admin.mark_page()
+    outcomes = _wait_outcomes(admin, len(on_source))
+    admin.screenshot('drain-outcomes')
+    assert admin.still_same_page(), 'the drain page was reloaded'
+    assert set(outcomes.values()) == {'moved'}, outcomes
+    for guest in on_source:
+        assert stack.where(guest) not in ([SOURCE], []), guest
+
+    admin.open('/admin/migration_hosts/')
+    admin.row_action('hosts', SOURCE, 'undrain').click()
+    assert admin.find('#undrain_host_form #id_return_guests').is_selected()
+    _submit_modal(admin, '#undrain_host_form')
+    admin.wait(lambda d: '/drains/' in d.current_url, 'the return job\'s drain page')
+    admin.wait_loaded()
+    outcomes = _wait_outcomes(admin, len(on_source))
+    admin.screenshot('return-outcomes')
+    assert set(outcomes.values()) == {'moved'}, outcomes
+    for guest in on_source:
+        assert stack.where(guest) == [SOURCE], guest
+
+
+def test_reader_finds_no_mutating_action(browser, stack):
+    browser.login('reader', stack.password('reader'))
+    for path, table in (('/admin/migrations/', '#migrations'),
+                        ('/admin/migration_hosts/', '#hosts')):
+        browser.open(path)
+        browser.find(table)
+        assert browser.find_all('tbody tr[id*="__row__"]'), f'{path} shows the reader nothing'
+        assert browser.mutating_actions() == [], (path, browser.mutating_actions())
+        browser.screenshot('reader' + path.replace('/', '-'))
