@@ -15,8 +15,9 @@ from horizon import exceptions as horizon_exceptions
 from openstack_dashboard.api import base
 
 SERVICE_TYPE = 'migration'
-# 1.1 adds duration_seconds and bytes_transferred to migrations, 1.2 agent_version to hosts.
-API_VERSION = 'migration 1.2'
+# 1.1 adds duration_seconds and bytes_transferred to migrations, 1.2 agent_version to hosts,
+# 1.3 the convergence controls a dry run would apply.
+API_VERSION = 'migration 1.3'
 DEFAULT_TIMEOUT = 10
 
 

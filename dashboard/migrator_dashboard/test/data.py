@@ -91,3 +91,55 @@ DRAIN = {
          'migration': None},
     ],
 }
+
+INSTANCES = [
+    {'uuid': '5f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a77', 'name': 'guest1', 'host': 'node1',
+     'power_state': 'running', 'memory_mb': 256, 'vcpus': 1, 'disk_gb': 1,
+     'migration_id': None, 'created_at': '2024-05-01T11:03:10.412Z',
+     'updated_at': '2024-05-01T12:00:03.215Z'},
+    {'uuid': '7f0c7f3e-8a1d-4c39-9d61-0c2f1b8e4a79', 'name': 'busy', 'host': 'node2',
+     'power_state': 'running', 'memory_mb': 512, 'vcpus': 1, 'disk_gb': 1,
+     'migration_id': MIGRATION_RUNNING['id'], 'created_at': '2024-05-01T11:03:10.412Z',
+     'updated_at': '2024-05-01T12:00:03.215Z'},
+]
+
+CONVERGENCE_DEFAULTS = {'max_downtime_ms': 500, 'downtime_steps': 10, 'bandwidth_mib': 0,
+                        'auto_converge': False, 'post_copy': False,
+                        'completion_timeout_per_gib': 800, 'timeout_action': 'abort'}
+
+
+def dry_run(request, instance, target_host=None, migration_type='live'):
+    """The scheduler of a three-host cluster where node3 has too little memory."""
+    if target_host == 'node3':
+        return {'possible': False, 'target_host': None,
+                'reason': 'No host can take instance guest1: target node3 refused by '
+                          'MemoryFilter: node3 has 128 MiB of memory free, the instance '
+                          'needs 256 MiB'}
+    return {'possible': True, 'target_host': target_host or 'node2',
+            'reason': 'node2 passed all 12 filters', 'convergence': CONVERGENCE_DEFAULTS}
+
+PLAN = {
+    'id': '6a1d7c0e-3f55-4f5c-9d7e-0f3b8e2d9c11', 'goal': 'balance', 'status': 'planned',
+    'max_moves': 100, 'min_gain': 1e-06, 'score_before': 0.8165, 'score_after': 0.2357,
+    'memory_spread_before': 0.0104, 'memory_spread_after': 0.003,
+    'vcpu_spread_before': 0.7071, 'vcpu_spread_after': 0.2357, 'predicted_seconds': 4.259,
+    'jobsets': 2, 'stop_reason': 'no move of a movable instance to a host with room lowers '
+                                 'the score',
+    'conductor': 'conductor1', 'error': None, 'created_at': '2024-05-01T12:00:00.000Z',
+    'updated_at': '2024-05-01T12:00:00.000Z', 'started_at': None, 'finished_at': None,
+    'requester': {'user_name': 'alice'}, 'move_count': 2,
+    'moves': [
+        {'seq': 1, 'jobset': 0, 'instance_uuid': 'u1', 'instance_name': 'guest-2-1',
+         'source_host': 'node1', 'target_host': 'node2', 'memory_mb': 1024, 'vcpus': 1,
+         'disk_gb': 1, 'gain': 0.3727, 'score_after': 0.4438, 'predicted_seconds': 2.129,
+         'status': 'planned', 'migration_id': None, 'reason': None},
+        {'seq': 2, 'jobset': 1, 'instance_uuid': 'u2', 'instance_name': 'guest-2-2',
+         'source_host': 'node1', 'target_host': 'node3', 'memory_mb': 512, 'vcpus': 1,
+         'disk_gb': 1, 'gain': 0.2081, 'score_after': 0.2357, 'predicted_seconds': 2.13,
+         'status': 'planned', 'migration_id': None, 'reason': None},
+    ],
+}
+
+GROUP = {'id': '8c1d7c0e-3f55-4f5c-9d7e-0f3b8e2d9c11', 'name': 'web',
+         'policy': 'anti-affinity', 'members': [INSTANCES[0]['uuid']],
+         'created_at': '2024-05-01T12:00:00.000Z'}

@@ -1,10 +1,10 @@
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
-from horizon import exceptions, forms, tables
+from horizon import exceptions, tables
 
 from migrator_dashboard.api import migrator
 from migrator_dashboard.common import format as fmt
-from migrator_dashboard.common import roles
+from migrator_dashboard.common import views
 from migrator_dashboard.panels.hosts import drain_tables
 from migrator_dashboard.panels.hosts import forms as host_forms
 from migrator_dashboard.panels.hosts import tables as host_tables
@@ -32,18 +32,8 @@ class IndexView(tables.MultiTableView):
             return []
 
 
-class AdminFormView(forms.ModalFormView):
-    """A modal form only an admin may open; a reader is sent back with a message."""
-
-    submit_label = _('Submit')
-    template_name = 'migrator_dashboard/modal_form.html'
-    ajax_template_name = 'migrator_dashboard/_modal_form.html'
-    help_text = ''
-
-    def dispatch(self, request, *args, **kwargs):
-        if not roles.can_change(request):
-            raise exceptions.NotAuthorized(_('Only an admin may change hosts.'))
-        return super().dispatch(request, *args, **kwargs)
+class AdminFormView(views.AdminModalFormView):
+    """A form about one host (its name in the URL)."""
 
     def get_initial(self):
         return {'host': self.kwargs['host']}
@@ -51,17 +41,10 @@ class AdminFormView(forms.ModalFormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context['host'] = self.kwargs['host']
-        context['help_text'] = self.help_text
-        context['submit_url'] = reverse(self.submit_url_name, args=(self.kwargs['host'],))
         return context
 
-    def form_valid(self, form):
-        self.handled_form = form
-        return super().form_valid(form)
-
-    def get_success_url(self):
-        form = getattr(self, 'handled_form', None)
-        return form.success_url() if form else str(INDEX_URL)
+    def next_url(self, form):
+        return form.success_url() if form else INDEX_URL
 
 
 class DrainView(AdminFormView):
@@ -72,7 +55,6 @@ class DrainView(AdminFormView):
                   'guest moves off it, a few at a time; the drain page shows what becomes of '
                   'each guest.')
     submit_label = _('Drain')
-    submit_url_name = 'horizon:admin:migration_hosts:drain'
     page_title = _('Drain Host')
 
     def get_form_kwargs(self):
@@ -93,7 +75,6 @@ class UndrainView(AdminFormView):
     help_text = _('The host is enabled again. Returning the guests moves back those its '
                   'last drain took away.')
     submit_label = _('Undrain')
-    submit_url_name = 'horizon:admin:migration_hosts:undrain'
     page_title = _('Undrain Host')
 
 
