@@ -68,10 +68,18 @@ def _log(message):
 
 # -- the venv ---------------------------------------------------------------------------------
 
+def _env(**extra):
+    """The environment for Horizon's venv: without PYTHONPATH (tools/horizon.sh puts this
+    checkout there, and pip would take migrator's egg-info for an installed package)."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env.update(extra)
+    return env
+
+
 def _package_dir(python):
     out = subprocess.run([python, '-c', 'import openstack_dashboard, os; '
                           'print(os.path.dirname(openstack_dashboard.__file__))'],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=_env())
     return out.stdout.strip()
 
 
@@ -98,7 +106,7 @@ def ensure_venv(venv=DEFAULT_VENV, plugin_dir=PLUGIN_DIR):
         if not os.path.exists(python):
             subprocess.run([sys.executable, '-m', 'venv', venv], check=True)
         subprocess.run([python, '-m', 'pip', 'install', '-q', *HORIZON_REQUIREMENTS,
-                        '-e', plugin_dir], check=True)
+                        '-e', plugin_dir], check=True, env=_env())
         with open(stamp, 'w') as f:
             f.write(stamp_text)
         _log(f'venv ready in {time.monotonic() - started:.0f} s')
@@ -209,7 +217,7 @@ def _fingerprint(plugin_dir, state_dir):
 
 
 def _django_env(state_dir):
-    return dict(os.environ, DJANGO_SETTINGS_MODULE='openstack_dashboard.settings',
+    return _env(DJANGO_SETTINGS_MODULE='openstack_dashboard.settings',
                 **{SETTINGS_ENV: _paths(state_dir)['horizon_settings.py']})
 
 

@@ -14,7 +14,7 @@ CHROMEDRIVER = '/usr/bin/chromedriver'
 # Generous: a page of Horizon takes 3-10 s on two busy cores.
 PAGE_TIMEOUT = 90
 # Titles of Horizon's error pages.
-ERROR_TITLES = ('Server error', 'Page not found', 'Forbidden', 'Unauthorized')
+ERROR_TITLES = ('server error', 'not found', 'forbidden', 'unauthorized')
 
 
 def start_chromium():
@@ -75,9 +75,12 @@ class Browser:
         """Neither one of Horizon's error pages nor an error message on the page (Horizon
         shows an API error it caught as an .alert-danger)."""
         title = self.driver.title
-        assert not any(t in title for t in ERROR_TITLES), (
+        assert not any(t in title.lower() for t in ERROR_TITLES), (
             f'{self.driver.current_url} answered {title!r}')
         assert self.exists('body'), f'{self.driver.current_url} has no body'
+        # Horizon's 404 page has a title that names no error.
+        assert 'does not exist' not in self.find('body').text, (
+            f'{self.driver.current_url}: the page does not exist')
         errors = [e.text for e in self.find_all('.alert-danger')]
         assert not errors, f'{self.driver.current_url} shows errors: {errors}'
 
