@@ -23,7 +23,8 @@ HISTORY = {
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
     '1.3': "A live migration's dry run answers convergence: the controls the migration would "
-           'run with (the request\'s fields over the [libvirt] live_migration_* defaults).',
+           'run with (the request\'s fields over the [libvirt] live_migration_* defaults); '
+           'POST /v1/plans/{id}/cancel cancels a planned plan (status cancelled).',
 }
 
 

@@ -94,7 +94,7 @@ def _paths(version):
     group = _path_param('group', 'Id or name of the server group.')
     status = _param('status', description='Only migrations in this state.',
                     schema={'type': 'string', 'enum': sorted(states.ALL)})
-    return {
+    paths = {
         '/': {'get': _operation('listVersions', 'The API versions.',
                                 {'200': _response('The versions.', rs.VERSIONS)}, errors=())},
         '/v1': {'get': _operation('showV1', 'The v1 document, with its microversion range.',
@@ -221,6 +221,12 @@ def _paths(version):
             {'200': _response('The group.', rs.SERVER_GROUP)},
             [group, _path_param('instance', 'UUID or name of the member.')])},
     }
+    if version >= microversion.Version.parse('1.3'):
+        paths['/v1/plans/{plan_id}/cancel'] = {'post': _operation(
+            'cancelPlan', 'Cancel a planned plan, so that it is never applied.',
+            {'200': _response('The plan, cancelled.', rs.plan())}, [plan_id],
+            errors=('400', '404', '409'))}
+    return paths
 
 
 def document(version=None, server_url=None):

@@ -40,8 +40,9 @@ class ComputeAPI:
             options['timeout'] = rpc_timeout
         return self.client.prepare(**options).call(ctxt, method, **kwargs)
 
-    def get_domain_state(self, ctxt, host, instance_uuid):
-        return self._call(ctxt, host, 'get_domain_state', instance_uuid=instance_uuid)
+    def get_domain_state(self, ctxt, host, instance_uuid, rpc_timeout=None):
+        return self._call(ctxt, host, 'get_domain_state', rpc_timeout=rpc_timeout,
+                          instance_uuid=instance_uuid)
 
     def audit_domains(self, ctxt, host, job_uuids):
         """The host's domains and which of job_uuids have a migration job there (1.6)."""

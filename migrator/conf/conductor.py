@@ -11,6 +11,12 @@ opts = [
     cfg.IntOpt('compute_rpc_timeout', default=60, min=1,
                help='Seconds to wait for a compute agent to answer a preparation or check '
                     'call.'),
+    cfg.IntOpt('state_query_timeout', default=10, min=1,
+               help='Seconds to wait for one answer when asking an agent where an instance '
+                    'runs (before finishing or rolling back a migration). The question is '
+                    'harmless to repeat, so it is asked again until compute_rpc_timeout has '
+                    'passed: an answer lost with a message broker restart costs one short try, '
+                    'not the whole compute_rpc_timeout.'),
     cfg.IntOpt('migration_timeout', default=3600, min=1,
                help='Seconds a running migration may take before the conductor stops '
                     'waiting, aborts it and rolls back. A live migration whose completion '

@@ -383,10 +383,13 @@ PLAN_APPLYING = 'applying'
 PLAN_APPLIED = 'applied'
 PLAN_PARTIAL = 'partial'
 PLAN_FAILED = 'failed'
-PLAN_STATUSES = (PLAN_PLANNED, PLAN_APPLYING, PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED)
+PLAN_CANCELLED = 'cancelled'
+PLAN_STATUSES = (PLAN_PLANNED, PLAN_APPLYING, PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED,
+                 PLAN_CANCELLED)
 # planned -> applying -> applied (every move completed) | partial (some did) | failed (none)
+# planned -> cancelled (an operator dropped it after review; it can never be applied then)
 PLAN_ALLOWED = {
-    PLAN_PLANNED: frozenset({PLAN_APPLYING}),
+    PLAN_PLANNED: frozenset({PLAN_APPLYING, PLAN_CANCELLED}),
     PLAN_APPLYING: frozenset({PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED}),
 }
 

@@ -93,7 +93,8 @@ class PlansMixin:
         if to_state == models.PLAN_APPLYING:
             changes['started_at'] = now
             changes.setdefault('conductor', None)
-        if to_state in (models.PLAN_APPLIED, models.PLAN_PARTIAL, models.PLAN_FAILED):
+        if to_state in (models.PLAN_APPLIED, models.PLAN_PARTIAL, models.PLAN_FAILED,
+                        models.PLAN_CANCELLED):
             changes['finished_at'] = now
         fence = [] if owner is None else [plans.c.conductor == owner[0],
                                           plans.c.generation == owner[1]]

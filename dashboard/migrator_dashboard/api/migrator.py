@@ -230,6 +230,10 @@ def plan_apply(request, plan_id):
     return call(request, 'POST', f'/plans/{plan_id}/apply')
 
 
+def plan_cancel(request, plan_id):
+    return call(request, 'POST', f'/plans/{plan_id}/cancel')
+
+
 # Server groups
 
 def server_group_list(request):

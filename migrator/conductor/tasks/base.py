@@ -13,11 +13,15 @@ libvirt job, a disk copy) so that execute() sees it end.
 """
 
 import threading
+import time
 
+import oslo_messaging as messaging
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, failpoints, states
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -54,6 +58,30 @@ class MigrationTask:
                  f' ({detail})' if detail else '')
         self.state = to_state
         failpoints.hit(f"conductor.{self.migration['type']}.{to_state}")
+
+    def domain_state(self, host, uuid):
+        """What host's agent says of the instance (get_domain_state), or None when it cannot
+        tell. Asked in short tries ([conductor] state_query_timeout) until compute_rpc_timeout
+        has passed, because a reply lost in a broker restart would otherwise hold a finishing
+        migration for the whole compute_rpc_timeout."""
+        deadline = time.monotonic() + CONF.conductor.compute_rpc_timeout
+        per_try = min(CONF.conductor.state_query_timeout, CONF.conductor.compute_rpc_timeout)
+        while True:
+            try:
+                return self.compute_api.get_domain_state(self.ctxt, host, uuid,
+                                                         rpc_timeout=per_try)
+            except messaging.MessagingTimeout as exc:
+                if time.monotonic() + per_try > deadline:
+                    LOG.warning('Migration %s: %s did not say where the instance is within '
+                                '%s s: %s', self.id, host,
+                                CONF.conductor.compute_rpc_timeout, exc)
+                    return None
+                LOG.info('Migration %s: no answer from %s about the instance within %s s; '
+                         'asking again', self.id, host, per_try)
+            except Exception as exc:
+                LOG.warning('Migration %s: cannot ask %s about the instance: %s', self.id,
+                            host, exc)
+                return None
 
     # -- abort ------------------------------------------------------------------------------
 

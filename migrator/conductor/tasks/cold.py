@@ -272,8 +272,4 @@ class ColdMigrationTask(base.MigrationTask):
         return None
 
     def _where(self, host):
-        try:
-            return self.compute_api.get_domain_state(self.ctxt, host, self.uuid)
-        except Exception as exc:
-            LOG.warning('Migration %s: cannot ask %s about the instance: %s', self.id, host, exc)
-            return None
+        return self.domain_state(host, self.uuid)

@@ -207,11 +207,7 @@ class LiveMigrationTask(base.MigrationTask):
                           'goes on until the job ends', self.id, self.source)
 
     def _where(self, host):
-        try:
-            return self.compute_api.get_domain_state(self.ctxt, host, self.instance['uuid'])
-        except exceptions.MigratorException as exc:
-            LOG.warning('Migration %s: cannot ask %s about the instance: %s', self.id, host, exc)
-            return None
+        return self.domain_state(host, self.instance['uuid'])
 
     def _finish(self):
         on_target, on_source = in_parallel(lambda: self._where(self.target),

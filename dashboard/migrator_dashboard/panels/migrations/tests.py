@@ -106,6 +106,19 @@ class MigrationsAsAdminTests(helpers.MigratorAdminTestCase):
             self.assertIn(f'data-series="{series}"', content)
         self.assertIn('libvirt migration job started', content)
         self.assertIn('conductor1', content)
+        # a migration in flight: the page follows it
+        self.assertIn('id="migration-live" data-in-flight="true"', content)
+
+    @mock.patch(API + 'migration_samples', return_value=[])
+    @mock.patch(API + 'migration_get')
+    def test_detail_of_an_ended_migration_without_samples(self, migration_get, samples):
+        migration_get.return_value = data.migration_with_events(data.MIGRATION_DONE)
+        mid = data.MIGRATION_DONE['id']
+        content = self.client.get(
+            reverse('horizon:admin:migrations:detail', args=(mid,))).content.decode()
+        self.assertIn('id="migration-live" data-in-flight="false"', content)
+        self.assertIn('id="migration-chart-empty"', content)
+        self.assertNotIn('id="migration-chart"', content)
 
     @mock.patch(API + 'migration_get')
     def test_detail_of_unknown_migration_redirects_with_message(self, migration_get):

@@ -9,7 +9,7 @@ from migrator_dashboard.common import roles
 from migrator_dashboard.panels.migrations import tables as migration_tables
 
 PLAN_STATUSES = (('planned', True), ('applying', None), ('applied', True),
-                 ('partial', False), ('failed', False))
+                 ('partial', False), ('failed', False), ('cancelled', False))
 MOVE_STATUSES = (('planned', None), ('running', None), ('completed', True),
                  ('failed', False), ('skipped', False))
 
@@ -40,6 +40,25 @@ class ApplyPlan(roles.AdminOnly, tables.BatchAction):
 
     def action(self, request, obj_id):
         migrator.plan_apply(request, obj_id)
+
+
+class CancelPlan(roles.AdminOnly, tables.BatchAction):
+    name = 'cancel'
+    help_text = _('A cancelled plan can never be applied; nothing moves.')
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy('Cancel Plan', 'Cancel Plans', count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy('Cancelled Plan', 'Cancelled Plans', count)
+
+    def allowed_for(self, request, datum):
+        return datum is not None and datum['status'] == 'planned'
+
+    def action(self, request, obj_id):
+        migrator.plan_cancel(request, obj_id)
 
 
 class UpdatePlanRow(tables.Row):
@@ -86,7 +105,7 @@ class PlansTable(tables.DataTable):
         status_columns = ('status',)
         row_class = UpdatePlanRow
         table_actions = (CreatePlan,)
-        row_actions = (ApplyPlan,)
+        row_actions = (ApplyPlan, CancelPlan)
 
 
 class PlanTable(PlansTable):
@@ -97,7 +116,7 @@ class PlanTable(PlansTable):
         verbose_name = _('Plan')
         status_columns = ('status',)
         row_class = UpdatePlanRow
-        row_actions = (ApplyPlan,)
+        row_actions = (ApplyPlan, CancelPlan)
 
 
 class UpdateMoveRow(tables.Row):

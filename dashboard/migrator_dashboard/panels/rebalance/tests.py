@@ -67,6 +67,23 @@ class RebalanceAsAdminTests(helpers.MigratorAdminTestCase):
         self.assertRedirectsNoFollow(res, DETAIL_URL)
         plan_apply.assert_called_once_with(mock.ANY, data.PLAN['id'])
 
+    @mock.patch(API + 'plan_cancel')
+    @mock.patch(API + 'host_list', return_value=data.HOSTS)
+    @mock.patch(API + 'plan_get', return_value=data.PLAN)
+    def test_cancel_from_the_review(self, plan_get, host_list, plan_cancel):
+        content = self.client.get(DETAIL_URL).content.decode()
+        self.assertIn(f'plan__row_{data.PLAN["id"]}__action_cancel', content)
+        res = self.client.post(DETAIL_URL, {'action': f'plan__cancel__{data.PLAN["id"]}'})
+        self.assertRedirectsNoFollow(res, DETAIL_URL)
+        plan_cancel.assert_called_once_with(mock.ANY, data.PLAN['id'])
+
+    @mock.patch(API + 'plan_list')
+    def test_applied_plan_offers_neither_apply_nor_cancel(self, plan_list):
+        plan_list.return_value = [dict(data.PLAN, status='applied')]
+        content = self.client.get(INDEX_URL).content.decode()
+        self.assertNotIn('__action_apply', content)
+        self.assertNotIn('__action_cancel', content)
+
     @mock.patch(API + 'plan_get')
     def test_move_row_update_while_applying(self, plan_get):
         moves = [dict(data.PLAN['moves'][0], status='completed',
@@ -104,4 +121,5 @@ class RebalanceAsReaderTests(helpers.MigratorTestCase):
             content = self.client.get(url).content.decode()
             self.assertNotIn('__action_create', content)
             self.assertNotIn('__action_apply', content)
+            self.assertNotIn('__action_cancel', content)
         self.assertIn('id="plan-load-chart"', content)

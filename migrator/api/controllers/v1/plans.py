@@ -1,12 +1,12 @@
 """POST /v1/plans, GET /v1/plans[?status=&limit=&marker=], GET /v1/plans/{id},
-POST /v1/plans/{id}/apply"""
+POST /v1/plans/{id}/apply, POST /v1/plans/{id}/cancel (microversion 1.3)"""
 
 import pecan
 from oslo_config import cfg
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, plan_schemas, policy, schemas, views
+from migrator.api import hooks, microversion, plan_schemas, policy, schemas, views
 from migrator.api.controllers.v1 import utils
 from migrator.common import exceptions
 from migrator.db import models
@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 class PlansController(rest.RestController):
 
-    _custom_actions = {'apply': ['POST']}
+    _custom_actions = {'apply': ['POST'], 'cancel': ['POST']}
 
     @expose('json')
     def get_all(self, **kwargs):
@@ -75,4 +75,22 @@ class PlansController(rest.RestController):
             raise
         pecan.response.status = 202
         pecan.response.headers['Location'] = f'{request.application_url}/v1/plans/{plan_id}'
+        return views.plan(db.plan_get(plan_id))
+
+    @expose('json')
+    def cancel(self, plan_id, *args, **kwargs):
+        if args or not microversion.at_least('1.3'):
+            # Unknown to clients of older microversions, as any path it does not serve.
+            pecan.abort(404)
+        policy.authorize('migrator:plan:cancel')
+        db = pecan.request.db
+        plan = db.plan_get(plan_id)
+        if plan['status'] != models.PLAN_PLANNED:
+            raise exceptions.Conflict(
+                f"Plan {plan_id} is {plan['status']}: only a plan that is planned can be "
+                "cancelled. A plan being applied runs its moves as migrations: abort those "
+                "(DELETE /v1/migrations/{id}) to stop it.")
+        # The compare-and-swap decides against a concurrent apply: one of them wins.
+        db.plan_transition(plan_id, models.PLAN_PLANNED, models.PLAN_CANCELLED)
+        LOG.info('Plan %s cancelled', plan_id)
         return views.plan(db.plan_get(plan_id))
