@@ -40,14 +40,8 @@ class Api:
         resp.raise_for_status()
         return resp.json()
 
-    def post(self, path, body):
-        resp = self.session.post(self.url + path, json=body, timeout=60)
-        assert resp.status_code in (200, 201, 202), (path, resp.status_code, resp.text)
-        return resp.json()
-
-    def latest_migration(self, instance):
-        found = self.get('/v1/migrations', instance=instance)['migrations']
-        return max(found, key=lambda m: m['created_at']) if found else None
+    def migrations(self, instance):
+        return self.get('/v1/migrations', instance=instance)['migrations']
 
     def hosts_up(self, names):
         hosts = {h['name']: h for h in self.get('/v1/hosts')['hosts']}

@@ -4,7 +4,8 @@ on sandbox-host1. The DOM hooks are the plugin's (dashboard/migrator_dashboard/T
 
 One stack serves the module and the tests build on each other in file order: a guest moves
 from the Instances panel, a second one's slowed migration is aborted, the first host is
-drained and undrained with return, a rebalance plan is applied, and a reader looks at it all.
+drained and undrained with return (leaving the third host empty), a rebalance plan is applied,
+and a reader looks at it all.
 """
 
 import pytest
@@ -49,6 +50,7 @@ def _migrate_from_instances_panel(browser, stack, guest, target, bandwidth_mib):
     """Fills and submits the Instances panel's Migrate form; returns the migration the API
     then shows for the guest."""
     uuid = stack.api.get(f'/v1/instances/{guest}')['uuid']
+    before = {m['id'] for m in stack.api.migrations(guest)}
     browser.open('/admin/migration_instances/')
     browser.row_action('instances', uuid, 'migrate').click()
     browser.find('#migrate_instance_form #id_type')
@@ -64,8 +66,9 @@ def _migrate_from_instances_panel(browser, stack, guest, target, bandwidth_mib):
     browser.wait(lambda d: '/admin/migrations/' in d.current_url
                  or d.current_url.rstrip('/').endswith('/admin'), 'the Migrations panel')
     browser.wait_loaded()
-    migration = browser.wait(lambda d: stack.api.latest_migration(guest),
-                             'the migration to be created')
+    migration = browser.wait(
+        lambda d: next((m for m in stack.api.migrations(guest) if m['id'] not in before),
+                       None), 'the migration to be created')
     assert migration['target_host'] == target, migration
     return migration
 
@@ -200,12 +203,58 @@ def test_drain_then_undrain_with_return(admin, stack):
         assert stack.where(guest) == [SOURCE], guest
 
 
+def _status(browser, table, row):
+    return browser.find(f'#{table}__row__{row} td[class*="status_"]').text.strip().lower()
+
+
+def test_create_review_and_apply_a_plan(admin, stack):
+    admin.open('/admin/rebalance/')
+    admin.find('#plans__action_create').click()
+    admin.find('#create_plan_form #id_max_moves')
+    admin.find('#id_min_gain').clear()
+    admin.find('#id_min_gain').send_keys('0')
+    _submit_modal(admin, '#create_plan_form')
+    admin.wait(lambda d: d.current_url.rstrip('/').split('/')[-2] == 'rebalance'
+               and d.current_url.rstrip('/').split('/')[-1] not in ('rebalance', 'create'),
+               "the new plan's page")
+    admin.wait_loaded()
+    plan_id = admin.driver.current_url.rstrip('/').split('/')[-1]
+    assert _status(admin, 'plan', plan_id) == 'planned'
+    assert 'score' in admin.find('#plan-fields').text.lower()
+    moves = admin.find_all('tr[id^="moves__row__"]')
+    assert moves, 'the plan moves nothing'
+    assert admin.find_all('#plan-jobsets tr.plan-jobset')
+    assert admin.find_all('#plan-load-chart rect.load-now')
+    assert admin.find_all('#plan-load-chart rect.load-after')
+    admin.screenshot('plan-review')
+
+    admin.click_and_confirm(admin.row_action('plan', plan_id, 'apply'))
+    admin.wait(lambda d: d.find_element('css selector', '.alert-success'),
+               'the apply to be acknowledged')
+    admin.wait_loaded()
+    admin.wait(lambda d: _status(admin, 'plan', plan_id) in ('applied', 'partial', 'failed'),
+               'the plan to be applied', timeout=MIGRATION_TIMEOUT)
+    admin.screenshot('plan-applied')
+    assert _status(admin, 'plan', plan_id) == 'applied'
+    rows = [r.get_attribute('id').split('__row__')[1]
+            for r in admin.find_all('tr[id^="moves__row__"]')]
+    assert {_status(admin, 'moves', seq) for seq in rows} == {'completed'}
+    plan = stack.api.get(f'/v1/plans/{plan_id}')
+    for move in plan['moves']:
+        assert stack.where(move['instance_name']) == [move['target_host']], move
+
+
 def test_reader_finds_no_mutating_action(browser, stack):
     browser.login('reader', stack.password('reader'))
-    for path, table in (('/admin/migrations/', '#migrations'),
-                        ('/admin/migration_hosts/', '#hosts')):
+    for path, table, rows in (('/admin/migrations/', '#migrations', True),
+                              ('/admin/migration_hosts/', '#hosts', True),
+                              ('/admin/migration_instances/', '#instances', True),
+                              ('/admin/rebalance/', '#plans', True),
+                              ('/admin/migration_server_groups/', '#server_groups', False)):
         browser.open(path)
         browser.find(table)
-        assert browser.find_all('tbody tr[id*="__row__"]'), f'{path} shows the reader nothing'
+        if rows:
+            assert browser.find_all(f'{table} tbody tr[id*="__row__"]'), (
+                f'{path} shows the reader nothing')
         assert browser.mutating_actions() == [], (path, browser.mutating_actions())
         browser.screenshot('reader' + path.replace('/', '-'))
