@@ -110,6 +110,9 @@ def test_migration_row_updates_without_reload(admin, stack):
         status, percent = _progress(admin, migration['id'])
         return status == 'running' and percent > 0
     admin.wait(running_with_progress, 'the row to show the migration running')
+    # The picture for the docs: a bar well under way (or whatever the row shows by the end).
+    admin.wait(lambda d: _progress(admin, migration['id'])[1] >= 20
+               or _progress(admin, migration['id'])[0] != 'running', 'the bar to fill')
     shot = admin.screenshot('migrations-mid-migration')
     seen = _watch_migration(admin, migration['id'], ('completed',))
 
