@@ -101,24 +101,30 @@ class Browser:
     def still_same_page(self):
         return self.driver.execute_script('return window.migratorTestMark === true;')
 
-    def row_action(self, table, row, action):
-        """A row action's button or link, after opening the row's drop-down when the action
-        is not the first one (Horizon's ids, see the plugin's TESTING.rst)."""
+    def click_row_action(self, table, row, action):
+        """Clicks a row action, opening the row's drop-down first when the action is not the
+        first one (Horizon's ids, see the plugin's TESTING.rst). Tried again while Horizon's
+        ajax update replaces the row under the cursor (a stale element)."""
         css = f'#{table}__row_{row}__action_{action}'
-        element = self.find(css)
-        if not element.is_displayed():
-            self.find(f'#{table}__row__{row} .btn-group .dropdown-toggle').click()
-            self.wait(lambda d: element.is_displayed(), f'{css} to show')
-        return element
+
+        def click(driver):
+            element = driver.find_element(By.CSS_SELECTOR, css)
+            if not element.is_displayed():
+                driver.find_element(
+                    By.CSS_SELECTOR, f'#{table}__row__{row} .btn-group .dropdown-toggle').click()
+                if not element.is_displayed():
+                    return False
+            element.click()
+            return True
+        self.wait(click, f'{css} to be clicked')
 
     def mutating_actions(self):
         """Ids of the table and row actions on the page, the filters left out."""
         ids = [e.get_attribute('id') for e in self.find_all('[id*="__action_"]')]
         return [i for i in ids if not i.endswith('__action_filter')]
 
-    def click_and_confirm(self, element):
-        """A row or table action that asks for confirmation in Horizon's modal."""
-        element.click()
+    def confirm(self):
+        """Confirms in Horizon's modal: the action asked first."""
         self.find('.modal-footer .btn-danger, .modal-footer .btn-primary').click()
 
     # -- evidence ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _migrate_from_instances_panel(browser, stack, guest, target, bandwidth_mib):
     uuid = stack.api.get(f'/v1/instances/{guest}')['uuid']
     before = {m['id'] for m in stack.api.migrations(guest)}
     browser.open('/admin/migration_instances/')
-    browser.row_action('instances', uuid, 'migrate').click()
+    browser.click_row_action('instances', uuid, 'migrate')
     browser.find('#migrate_instance_form #id_type')
     answer = browser.find(f'#migrate-dry-run tr.dry-run-host[data-host="{target}"]')
     assert answer.get_attribute('data-possible') == 'true', answer.text
@@ -143,7 +143,8 @@ def test_abort_a_slowed_migration(admin, stack):
                                               CRAWL_BANDWIDTH)
     admin.wait(lambda d: _progress(admin, migration['id'])[0] == 'running',
                'the migration to run')
-    admin.click_and_confirm(admin.row_action('migrations', migration['id'], 'abort'))
+    admin.click_row_action('migrations', migration['id'], 'abort')
+    admin.confirm()
     admin.wait(lambda d: d.find_element('css selector', '.alert-success'),
                'the abort to be acknowledged')
     admin.wait_loaded()
@@ -178,7 +179,7 @@ def test_drain_then_undrain_with_return(admin, stack):
     on_source = [g for g in stack.guests() if stack.where(g) == [SOURCE]]
     assert on_source, 'no guest left on the source to drain'
     admin.open('/admin/migration_hosts/')
-    admin.row_action('hosts', SOURCE, 'drain').click()
+    admin.click_row_action('hosts', SOURCE, 'drain')
     admin.find('#drain_host_form #id_mode')
     admin.find('#id_max_parallel').clear()
     admin.find('#id_max_parallel').send_keys('2')
@@ -194,7 +195,7 @@ def test_drain_then_undrain_with_return(admin, stack):
         assert stack.where(guest) not in ([SOURCE], []), guest
 
     admin.open('/admin/migration_hosts/')
-    admin.row_action('hosts', SOURCE, 'undrain').click()
+    admin.click_row_action('hosts', SOURCE, 'undrain')
     assert admin.find('#undrain_host_form #id_return_guests').is_selected()
     _submit_modal(admin, '#undrain_host_form')
     admin.wait(lambda d: '/drains/' in d.current_url, 'the return job\'s drain page')
@@ -231,7 +232,8 @@ def test_create_review_and_apply_a_plan(admin, stack):
     assert admin.find_all('#plan-load-chart rect.load-after')
     admin.screenshot('plan-review')
 
-    admin.click_and_confirm(admin.row_action('plan', plan_id, 'apply'))
+    admin.click_row_action('plan', plan_id, 'apply')
+    admin.confirm()
     admin.wait(lambda d: d.find_element('css selector', '.alert-success'),
                'the apply to be acknowledged')
     admin.wait_loaded()
