@@ -22,7 +22,8 @@ HISTORY = {
     '1.1': "A migration's document has duration_seconds (started to finished, or to now "
            'while it runs) and bytes_transferred (memory and disk bytes copied).',
     '1.2': "A host's document has agent_version: the migrator version its agent reported.",
-    '1.3': "A live migration's dry run answers convergence: the controls the migration would "
+    '1.3': 'GET /v1/conductors lists the conductors: heartbeat, version, alive or dead.',
+    '1.4': "A live migration's dry run answers convergence: the controls the migration would "
            'run with (the request\'s fields over the [libvirt] live_migration_* defaults); '
            'POST /v1/plans/{id}/cancel cancels a planned plan (status cancelled).',
 }

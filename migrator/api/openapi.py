@@ -7,6 +7,7 @@ what it says is what a client sending the same header gets.
 """
 
 from migrator.api import (
+    audit_schemas,
     drain_schemas,
     microversion,
     plan_schemas,
@@ -17,6 +18,9 @@ from migrator.api import (
 from migrator.common import states
 
 JSON = 'application/json'
+
+# The microversion GET /v1/conductors came with.
+CONDUCTORS_SINCE = '1.3'
 
 
 def _param(name, where='query', description='', schema=None, required=None):
@@ -220,8 +224,22 @@ def _paths(version):
             'removeServerGroupMember', 'Remove an instance from a group.',
             {'200': _response('The group.', rs.SERVER_GROUP)},
             [group, _path_param('instance', 'UUID or name of the member.')])},
+        '/v1/audit': {
+            'get': _operation(
+                'showAudit', 'The database compared with what every hypervisor says now.',
+                {'200': _response('The discrepancies found.', rs.AUDIT)},
+                errors=('400', '503')),
+            'post': _operation(
+                'runAudit', 'The audit; with fix, after the safe bookkeeping repairs.',
+                {'200': _response('The repairs made and the discrepancies left.', rs.AUDIT)},
+                body=audit_schemas.AUDIT_FIX, errors=('400', '503')),
+        },
     }
-    if version >= microversion.Version.parse('1.3'):
+    if version >= microversion.Version.parse(CONDUCTORS_SINCE):
+        paths['/v1/conductors'] = {'get': _operation(
+            'listConductors', 'The conductors: heartbeat, version, alive or dead.',
+            {'200': _response('The conductors.', rs.CONDUCTORS)}, errors=('400',))}
+    if version >= microversion.Version.parse('1.4'):
         paths['/v1/plans/{plan_id}/cancel'] = {'post': _operation(
             'cancelPlan', 'Cancel a planned plan, so that it is never applied.',
             {'200': _response('The plan, cancelled.', rs.plan())}, [plan_id],

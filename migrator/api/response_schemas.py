@@ -211,9 +211,48 @@ DRY_RUN = _obj({'dry_run': _obj({
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
     'reason': STR_OR_NULL, 'slots': _t('object'),
     'convergence': _t('object', description=(
-        'From 1.3, for a live migration: the convergence controls it would run with (the '
+        'From 1.4, for a live migration: the convergence controls it would run with (the '
         "request's fields over the [libvirt] live_migration_* defaults).")),
 }, required=['possible', 'target_host'], additional=True)})
+
+
+CONDUCTOR_STATES = ('alive', 'dead', 'stopped')
+
+CONDUCTOR = _obj({**_fields(views.CONDUCTOR_FIELDS, {
+    'name': _t('string', description='[DEFAULT] host of the conductor.'),
+    'incarnation': _t('string', description='The process running under the name now.'),
+    'machine': STR_OR_NULL, 'pid': INT_OR_NULL,
+    'version': _t('string', 'null', description='The migrator version it runs.'),
+    'started_at': TIME, 'stopped_at': TIME_OR_NULL}),
+    'last_heartbeat': TIME,
+    'heartbeat_age_seconds': NUM_OR_NULL,
+    'state': _t('string', enum=list(CONDUCTOR_STATES),
+                description='alive: its heartbeat is at most [conductor] takeover_after '
+                            'seconds old; dead: older (its work is adopted by a live '
+                            'conductor); stopped: it stopped cleanly.'),
+})
+
+CONDUCTORS = _obj({'conductors': _t('array', items=CONDUCTOR)})
+
+AUDIT_DISCREPANCY = _obj({
+    'kind': _t('string', description='What is wrong: host_unreachable, running_twice, '
+                                     'not_running, wrong_host, stale_lock, stale_claim, '
+                                     'counter_mismatch, no_job or not_started.'),
+    'subject': _t('string', description='What it is about, e.g. "instance web1 (uuid)".'),
+    'detail': STR,
+    'fix': _t('string', enum=['safe', 'person'],
+              description='safe: POST /v1/audit {"fix": true} repairs it (bookkeeping '
+                          'only); person: an operator must look.'),
+    'instance': STR, 'migration': STR, 'host': STR, 'db_host': STR_OR_NULL,
+    'hosts': _t('array', items=STR),
+}, required=['kind', 'subject', 'detail', 'fix'])
+
+AUDIT = _obj({
+    'discrepancies': _t('array', items=AUDIT_DISCREPANCY),
+    'fixed': _t('array', items=STR, description='The repairs made (POST with fix).'),
+    'hosts_checked': _t('array', items=STR,
+                        description='The hosts whose agents answered.'),
+})
 
 
 def paged(key, item, next_link=True):

@@ -140,6 +140,35 @@ def instance(record):
     return _pick(record, INSTANCE_FIELDS)
 
 
+CONDUCTOR_FIELDS = ('name', 'incarnation', 'machine', 'pid', 'version', 'started_at',
+                    'stopped_at')
+
+
+def conductor_state(record, now=None):
+    """'stopped' after a clean stop; else 'alive' while its heartbeat is at most
+    [conductor] takeover_after seconds old, 'dead' after that (its work is adopted)."""
+    if record.get('stopped_at') is not None:
+        return 'stopped'
+    beat = record.get('heartbeat_at')
+    if not isinstance(beat, datetime.datetime):
+        return 'dead'
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    age = (now - utc_naive(beat)).total_seconds()
+    return 'alive' if age <= CONF.conductor.takeover_after else 'dead'
+
+
+def conductor(record, now=None):
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    view = _pick(record, CONDUCTOR_FIELDS)
+    beat = record.get('heartbeat_at')
+    view['last_heartbeat'] = isotime(beat)
+    view['heartbeat_age_seconds'] = (
+        round(max(0.0, (now - utc_naive(beat)).total_seconds()), 1)
+        if isinstance(beat, datetime.datetime) else None)
+    view['state'] = conductor_state(record, now)
+    return view
+
+
 def server_group(record):
     return {'id': record['id'], 'name': record['name'], 'policy': record['policy'],
             'members': list(record.get('members') or ()),

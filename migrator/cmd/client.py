@@ -274,3 +274,8 @@ class Client:
         """The hosts as the given API microversion shows them ("migration X.Y")."""
         return self._request('GET', '/v1/hosts',
                              headers={'OpenStack-API-Version': microversion})[1]['hosts']
+
+    def conductor_list(self, microversion):
+        """The conductors (GET /v1/conductors, from API microversion 1.3 on)."""
+        return self._request('GET', '/v1/conductors',
+                             headers={'OpenStack-API-Version': microversion})[1]['conductors']

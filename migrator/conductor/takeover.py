@@ -27,7 +27,7 @@ import uuid
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import context
+from migrator.common import context, version
 from migrator.db.models import utcnow
 
 CONF = cfg.CONF
@@ -71,7 +71,8 @@ class Liveness:
             dead = current['incarnation']
         previous = self.db.conductor_register(
             self.name, self.incarnation, CONF.conductor.takeover_after,
-            machine=self.machine, pid=os.getpid(), dead_incarnation=dead)
+            machine=self.machine, pid=os.getpid(), dead_incarnation=dead,
+            version=version.version_string())
         self.registered = True
         LOG.info('Conductor %s started (incarnation %s%s)', self.name, self.incarnation,
                  f", after incarnation {previous['incarnation']}" if previous else '')

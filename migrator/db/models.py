@@ -490,6 +490,8 @@ class Conductor(Base):
     heartbeat_at: Mapped[datetime.datetime]
     # Set by a clean stop: its work may be adopted at once.
     stopped_at: Mapped[datetime.datetime | None]
+    # The migrator version the incarnation runs (migrator-manage status shows it).
+    version: Mapped[str | None] = mapped_column(String(64))
 
 
 conductors = Conductor.__table__

@@ -61,18 +61,19 @@ class OwnershipQueries:
 
     @db_engine.retry_on_deadlock
     def conductor_register(self, name, incarnation, takeover_after, machine=None, pid=None,
-                           dead_incarnation=None):
+                           dead_incarnation=None, version=None):
         """Record `incarnation` as the conductor running under `name`; returns the row it
         replaced (None for a new name).
 
         Refused (ConductorAlreadyRunning) while another incarnation of the name is alive:
         its heartbeat newer than takeover_after seconds and not stopped, unless it is
         dead_incarnation (the caller proved that one dead: same machine, its pid gone).
+        `version` is the migrator version the incarnation runs.
         """
         now = utcnow()
         c = conductors.c
         row = {'incarnation': incarnation, 'machine': machine, 'pid': pid, 'started_at': now,
-               'heartbeat_at': now, 'stopped_at': None}
+               'heartbeat_at': now, 'stopped_at': None, 'version': version}
         with self._write() as conn:
             old = conn.execute(sa.select(conductors).where(c.name == name)
                                .with_for_update()).first()

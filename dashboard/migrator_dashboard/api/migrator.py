@@ -16,8 +16,8 @@ from openstack_dashboard.api import base
 
 SERVICE_TYPE = 'migration'
 # 1.1 adds duration_seconds and bytes_transferred to migrations, 1.2 agent_version to hosts,
-# 1.3 the convergence controls a dry run would apply.
-API_VERSION = 'migration 1.3'
+# 1.3 conductors, 1.4 the convergence controls a dry run would apply and plan cancel.
+API_VERSION = 'migration 1.4'
 DEFAULT_TIMEOUT = 10
 
 

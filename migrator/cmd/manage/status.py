@@ -1,5 +1,6 @@
 """`migrator-manage status`: is the service ready, and which services report, how recently,
-at which version."""
+at which version: the conductors (from their heartbeats in the database, API microversion
+1.3 on) and the compute agents."""
 
 import datetime
 
@@ -7,6 +8,8 @@ from migrator.cmd.manage import output
 
 # Hosts carry their agent's version from this API microversion on.
 AGENT_VERSION_MICROVERSION = '1.2'
+# GET /v1/conductors exists from this API microversion on.
+CONDUCTORS_MICROVERSION = '1.3'
 
 
 def _age(timestamp, now):
@@ -30,6 +33,15 @@ def collect(client, now=None):
                     if _tuple(api['max_version']) >= _tuple(AGENT_VERSION_MICROVERSION)
                     else api['max_version'])
     services = []
+    if _tuple(api['max_version']) >= _tuple(CONDUCTORS_MICROVERSION):
+        for conductor in client.conductor_list(f'migration {CONDUCTORS_MICROVERSION}'):
+            services.append({
+                'binary': 'migrator-conductor', 'host': conductor['name'],
+                'state': conductor['state'], 'status': None,
+                'last_heartbeat': conductor['last_heartbeat'],
+                'heartbeat_age_seconds': conductor['heartbeat_age_seconds'],
+                'version': conductor['version'],
+            })
     for host in client.host_list_at(f'migration {microversion}'):
         age = _age(host.get('last_heartbeat'), now)
         services.append({
@@ -62,12 +74,25 @@ def do_status(args):
         return '\n'.join(lines)
 
     output.emit(args, status, table)
-    degraded = not status['ready'] or any(s['state'] != 'up' for s in status['services'])
-    return 2 if degraded else 0
+    return 2 if degraded(status) else 0
+
+
+def degraded(status):
+    """Not ready; an agent down; a conductor dead (it died without stopping: its work is
+    being adopted), or none alive while some have run. A conductor stopped cleanly is
+    no fault."""
+    services = status['services']
+    conductors = [s for s in services if s['binary'] == 'migrator-conductor']
+    return (not status['ready']
+            or any(s['state'] != 'up' for s in services
+                   if s['binary'] == 'migrator-compute')
+            or any(s['state'] == 'dead' for s in conductors)
+            or bool(conductors) and not any(s['state'] == 'alive' for s in conductors))
 
 
 def register(commands):
     output.leaf(commands, 'status', do_status,
                 'Readiness of the API (database and message bus), and every service with its '
                 'heartbeat and version. Exit status 0: ready and every service up; 2: not '
-                'ready or a service down; 1: the API could not be asked.')
+                'ready, an agent down, or a conductor dead (or none alive); 1: the API '
+                'could not be asked.')

@@ -3,7 +3,16 @@ oslo.policy.policies: migrator, for oslopolicy-sample-generator)."""
 
 import itertools
 
-from migrator.common.policies import audit, base, drains, hosts, migrations, plans, server_groups
+from migrator.common.policies import (
+    audit,
+    base,
+    conductors,
+    drains,
+    hosts,
+    migrations,
+    plans,
+    server_groups,
+)
 
 
 def list_rules():
@@ -15,4 +24,5 @@ def list_rules():
         plans.list_rules(),
         server_groups.list_rules(),
         audit.list_rules(),
+        conductors.list_rules(),
     ))

@@ -5,6 +5,7 @@ its source agent (SIGKILL during the job, started again after it); a second cond
 live one's name refused. The defaults of [conductor] takeover_after, heartbeat_interval and
 job_poll_interval are used, and the times they give are printed (run with -s to see them)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -127,9 +128,26 @@ def test_a_live_migration_of_a_conductor_killed_for_good_is_settled_by_the_other
         assert probe.where(name, cluster=sandbox) == [target] != [source]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
         _slots_and_claims_given_back(api)
+        _status_shows_the_dead_conductor(api, owner, done['conductor'])
     except BaseException:
         print(services.logs())
         raise
+
+
+def _status_shows_the_dead_conductor(api, dead, alive):
+    """`migrator-manage status` as an operator runs it: the killed conductor is dead (its
+    work was adopted), the other alive, both with their version, and the exit status 2."""
+    from migrator.common import version
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'migrator-manage'), '--url', api.url,
+         'status', '-f', 'json'], capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stdout + result.stderr
+    services = {s['host']: s for s in json.loads(result.stdout)['services']
+                if s['binary'] == 'migrator-conductor'}
+    assert services[dead]['state'] == 'dead', services
+    assert services[alive]['state'] == 'alive', services
+    assert services[dead]['version'] == services[alive]['version'] == version.version_string()
 
 
 def test_a_job_end_lost_with_its_source_agent_costs_seconds_not_the_timeout(

@@ -8,7 +8,7 @@ import re
 import jsonschema
 import pytest
 
-from migrator.api import microversion, schemas
+from migrator.api import microversion, openapi, schemas
 from migrator.conductor.tasks import rebalance
 from migrator.db import models
 from tests.unit.api import fakes
@@ -48,6 +48,20 @@ def populated(db, conductor):
                     host_status=('maintenance', 'drain'))
     conductor.planner = lambda goal, **kw: rebalance.create_plan(db, goal, **kw)['id']
     db.server_group_create('web', 'anti-affinity', [fakes.uuid_of('vm3')])
+    db.conductor_register('c1', 'incarnation-1', 30, machine='m1', pid=1, version='0.1.0')
+    db.conductor_register('c2', 'incarnation-2', 30)
+    db.conductor_stopped('c2', 'incarnation-2')
+    # What a conductor's audit answers (tests/unit/conductor/test_audit.py checks the real
+    # answers against the same schema).
+    conductor.audit_answer = lambda fix: {
+        'discrepancies': [
+            {'kind': 'running_twice', 'subject': 'instance vm1', 'detail': 'runs on two',
+             'fix': 'person', 'instance': fakes.uuid_of('vm1'), 'hosts': ['host1', 'host2']},
+            {'kind': 'wrong_host', 'subject': 'instance vm2', 'detail': 'runs on host2',
+             'fix': 'safe', 'instance': fakes.uuid_of('vm2'), 'host': 'host2',
+             'db_host': 'host1'}],
+        'fixed': ['instance vm4: host set to host2 (was host1)'] if fix else [],
+        'hosts_checked': ['host1', 'host2', 'host3']}
     return {'migration': done['id']}
 
 
@@ -92,8 +106,11 @@ def test_every_response_matches_the_document(client, populated, version):
         ('get', f'/v1/migrations/{mig}/samples'), ('get', '/v1/drains'),
         ('get', '/v1/server-groups'), ('get', '/v1/server-groups/web'),
         ('get', '/v1/plans'), ('delete', f'/v1/migrations/{mig}'),
-        ('get', '/v1/openapi.json'),
+        ('get', '/v1/openapi.json'), ('get', '/v1/audit'), ('get', '/v1/audit?bogus=1'),
     ]
+    if microversion.Version.parse(version) >= microversion.Version.parse(
+            openapi.CONDUCTORS_SINCE):
+        requests += [('get', '/v1/conductors'), ('get', '/v1/conductors?bogus=1')]
     for method, path in requests:
         resp = client.request(method.upper(), path, headers=_header(version))
         _check(doc, method, path, resp, seen)
@@ -107,6 +124,8 @@ def test_every_response_matches_the_document(client, populated, version):
         ('post', '/v1/plans', {'max_moves': 2}),
         ('post', '/v1/server-groups', {'name': 'db', 'policy': 'affinity'}),
         ('post', '/v1/hosts/host2/undrain', {}),
+        ('post', '/v1/audit', {'fix': True}),
+        ('post', '/v1/audit', {'fix': 'yes'}),
     ]:
         resp = client.request(method.upper(), path, body=body, headers=_header(version))
         _check(doc, method, path, resp, seen)
@@ -197,3 +216,13 @@ def test_plan_statuses_in_schema_cover_the_model():
     from migrator.api import response_schemas
     plan = response_schemas.plan()
     assert plan['properties']['status']['enum'] == list(models.PLAN_STATUSES)
+
+
+def test_audit_and_conductors_are_documented(client):
+    old = client.get('/v1/openapi.json').json
+    new = client.get('/v1/openapi.json', headers=_header(openapi.CONDUCTORS_SINCE)).json
+    assert {'get', 'post'} <= set(old['paths']['/v1/audit'])
+    assert '/v1/conductors' not in old['paths']
+    listed = new['paths']['/v1/conductors']['get']['responses']['200']
+    item = listed['content']['application/json']['schema']['properties']['conductors']['items']
+    assert item['properties']['state']['enum'] == ['alive', 'dead', 'stopped']

@@ -141,9 +141,9 @@ def test_a_plan_being_applied_cannot_be_cancelled(client, skewed, conductor):
     assert skewed.plan_get(plan['id'])['status'] == models.PLAN_APPLYING
 
 
-def test_cancel_needs_microversion_1_3(client, skewed):
+def test_cancel_needs_microversion_1_4(client, skewed):
     plan = _body(client.post('/v1/plans', {'max_moves': 2}))
-    old = {'OpenStack-API-Version': 'migration 1.2'}
+    old = {'OpenStack-API-Version': 'migration 1.3'}
     fakes.assert_error(client.post(f"/v1/plans/{plan['id']}/cancel", headers=old), 404)
     assert skewed.plan_get(plan['id'])['status'] == models.PLAN_PLANNED
     fakes.assert_error(client.post('/v1/plans/nope/cancel', headers=LATEST), 404)

@@ -78,13 +78,15 @@ OPERATIONS = [
     ('migrator:audit:get', 'GET', '/v1/audit', None),
     ('migrator:audit:get', 'POST', '/v1/audit', {}),
     ('migrator:audit:fix', 'POST', '/v1/audit', {'fix': True}),
+    ('migrator:conductor:list', 'GET', '/v1/conductors', None),
 ]
 READS = {'migrator:audit:get', 'migrator:migration:dry_run', 'migrator:migration:list',
          'migrator:migration:get', 'migrator:migration:samples:list', 'migrator:host:list',
          'migrator:host:get',
          'migrator:instance:list', 'migrator:instance:get', 'migrator:drain:list',
          'migrator:drain:get', 'migrator:plan:list', 'migrator:plan:get',
-         'migrator:server_group:list', 'migrator:server_group:get'}
+         'migrator:server_group:list', 'migrator:server_group:get',
+         'migrator:conductor:list'}
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def world(db, conductor, cluster):
 def call(client, world, method, path, body, headers):
     path = path.replace('PLAN', world['plan'])
     raw = json.dumps(body) if body is not None else None
-    # The newest microversion, which serves every operation (plan cancel is 1.3's).
+    # The newest microversion serves every operation (conductors: 1.3, plan cancel: 1.4).
     headers = dict(headers, **{'OpenStack-API-Version': 'migration latest'})
     return client.request(method, path, raw=raw, headers=headers)
 

@@ -113,8 +113,8 @@ def test_dry_run_asks_the_scheduler_and_creates_nothing(client, cluster, conduct
     assert conductor.casts == [] and cluster.migration_list() == []
 
 
-def test_dry_run_from_1_3_says_which_convergence_controls_would_apply(client, cluster):
-    latest = {'OpenStack-API-Version': 'migration 1.3'}
+def test_dry_run_from_1_4_says_which_convergence_controls_would_apply(client, cluster):
+    latest = {'OpenStack-API-Version': 'migration 1.4'}
     CONF.set_override('live_migration_downtime', 700, group='libvirt')
     try:
         resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,

@@ -1,4 +1,5 @@
-"""migrator-manage status: readiness, and each agent with its heartbeat and version."""
+"""migrator-manage status: readiness, and each conductor and agent with its heartbeat and
+version."""
 
 import datetime
 import json
@@ -6,8 +7,9 @@ import json
 import pytest
 from oslo_config import cfg
 
-from migrator.api import health, microversion
+from migrator.api import health, microversion, openapi
 from migrator.cmd import manage
+from migrator.cmd.manage import status as status_cmd
 from migrator.common import version
 from tests.unit.api import fakes
 
@@ -74,3 +76,67 @@ def test_status_without_an_api_is_an_error(capsys):
     code = manage.main(['--url', 'http://127.0.0.1:1', 'status'])
     assert code == 1
     assert 'cannot reach the migrator API' in capsys.readouterr().err
+
+
+def _age_conductor(db, name, seconds):
+    import sqlalchemy as sa
+
+    from migrator.db.models import conductors
+    with db._write() as conn:
+        conn.execute(sa.update(conductors).where(conductors.c.name == name).values(
+            heartbeat_at=(datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+                          - datetime.timedelta(seconds=seconds))))
+
+
+def test_status_shows_conductors_alive_dead_and_stopped(run, db):
+    fakes.add_host(db, 'host1', agent_version='0.1.0')
+    takeover = CONF.conductor.takeover_after
+    db.conductor_register('cond-a', 'inc-a', takeover, machine='m1', pid=11, version='0.1.0')
+    db.conductor_register('cond-b', 'inc-b', takeover, machine='m2', pid=22, version='0.0.9')
+    db.conductor_register('cond-c', 'inc-c', takeover, machine='m3', pid=33)
+    db.conductor_stopped('cond-c', 'inc-c')
+    code, out, err = run('status', '-f', 'json')
+    by_host = {(s['binary'], s['host']): s for s in json.loads(out)['services']}
+    a = by_host['migrator-conductor', 'cond-a']
+    assert (a['state'], a['version']) == ('alive', '0.1.0')
+    assert 0 <= a['heartbeat_age_seconds'] < 60 and a['last_heartbeat'].endswith('Z')
+    assert by_host['migrator-conductor', 'cond-b']['version'] == '0.0.9'
+    # A conductor stopped cleanly is no fault: exit status 0.
+    assert by_host['migrator-conductor', 'cond-c']['state'] == 'stopped'
+    assert code == 0, err
+    code, out, err = run('status')
+    assert 'migrator-conductor | cond-a' in out and 'alive' in out and '0.0.9' in out
+
+    # One that died (its heartbeat older than takeover_after) is: exit status 2.
+    _age_conductor(db, 'cond-b', takeover + 5)
+    code, out, err = run('status', '-f', 'json')
+    by_host = {(s['binary'], s['host']): s for s in json.loads(out)['services']}
+    assert by_host['migrator-conductor', 'cond-b']['state'] == 'dead'
+    assert by_host['migrator-conductor', 'cond-b']['heartbeat_age_seconds'] >= takeover
+    assert code == 2
+
+
+def test_status_with_no_conductor_alive_is_2(run, db):
+    fakes.add_host(db, 'host1', agent_version='0.1.0')
+    db.conductor_register('cond-a', 'inc-a', CONF.conductor.takeover_after)
+    db.conductor_stopped('cond-a', 'inc-a')
+    code, out, err = run('status')
+    assert code == 2
+    assert 'stopped' in out
+
+
+def test_status_against_an_api_before_conductors_shows_agents_only(run, db, monkeypatch):
+    """An API older than GET /v1/conductors: status does not ask for it."""
+    major, minor = status_cmd.CONDUCTORS_MICROVERSION.split('.')
+    monkeypatch.setattr(microversion, 'MAX_VERSION', microversion.Version(major, int(minor) - 1))
+    fakes.add_host(db, 'host1', agent_version='0.1.0')
+    db.conductor_register('cond-a', 'inc-a', CONF.conductor.takeover_after)
+    code, out, err = run('status', '-f', 'json')
+    status = json.loads(out)
+    assert code == 0, err
+    assert status['api']['max_version'] == f'{major}.{int(minor) - 1}'
+    assert [s['binary'] for s in status['services']] == ['migrator-compute']
+
+
+def test_the_cli_asks_for_the_microversion_the_api_serves_conductors_at():
+    assert status_cmd.CONDUCTORS_MICROVERSION == openapi.CONDUCTORS_SINCE

@@ -1,6 +1,7 @@
 """The audit: a conductor compares the DB with what the (fake) hypervisors say, over a real
 DB, finds every kind of discrepancy, repairs only the bookkeeping, and leaves guests alone."""
 
+import jsonschema
 import sqlalchemy as sa
 
 from migrator.common import states
@@ -8,9 +9,14 @@ from migrator.db import models
 
 
 def _audit(cluster, fix=False, grace=0):
+    """The audit's answer, which must be what the API documents for GET and POST
+    /v1/audit (the API passes it on as it is)."""
+    from migrator.api import response_schemas
     from migrator.conductor import audit
-    return audit.Auditor(cluster.ctxt, cluster.conductor.db,
-                         cluster.compute_api).run(fix=fix, grace=grace)
+    report = audit.Auditor(cluster.ctxt, cluster.conductor.db,
+                           cluster.compute_api).run(fix=fix, grace=grace)
+    jsonschema.Draft202012Validator(response_schemas.AUDIT).validate(report)
+    return report
 
 
 def _kinds(report):

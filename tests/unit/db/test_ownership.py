@@ -33,6 +33,17 @@ def test_a_second_incarnation_under_a_live_name_is_refused(db):
     assert db.conductor_get('c1')['incarnation'] == 'inc-d'
 
 
+def test_an_incarnation_records_its_version_and_the_list_shows_every_name(db):
+    db.conductor_register('c2', 'inc-a', 30, machine='m', pid=1, version='0.1.0')
+    db.conductor_register('c1', 'inc-b', 30)
+    listed = db.conductor_list()
+    assert [(c['name'], c['version']) for c in listed] == [('c1', None), ('c2', '0.1.0')]
+    # A new incarnation under the name records its own version.
+    db.conductor_stopped('c2', 'inc-a')
+    db.conductor_register('c2', 'inc-c', 30, version='0.2.0')
+    assert db.conductor_get('c2')['version'] == '0.2.0'
+
+
 def test_orphans_are_the_work_of_dead_conductors_and_exactly_one_taker_wins(
         db, add_instance):
     db.conductor_register('dead', 'i1', 30)

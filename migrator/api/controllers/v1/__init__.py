@@ -6,6 +6,7 @@ from pecan import expose
 from migrator.api import microversion
 from migrator.api.controllers.v1 import (
     audit,
+    conductors,
     drains,
     hosts,
     instances,
@@ -23,6 +24,7 @@ class V1Controller:
     drains = drains.DrainsController()
     plans = plans.PlansController()
     audit = audit.AuditController()
+    conductors = conductors.ConductorsController()
 
     @expose(generic=True, template='json')
     def index(self, *args, **kwargs):
@@ -38,6 +40,7 @@ class V1Controller:
                 {'rel': name, 'href': f'{base}/{name}'}
                 for name in ('hosts', 'instances', 'migrations', 'drains', 'plans',
                              'server-groups', 'audit')
+                + (('conductors',) if microversion.at_least(conductors.SINCE) else ())
             ] + [{'rel': 'describedby', 'href': f'{base}/openapi.json',
                   'type': 'application/vnd.oai.openapi+json'}],
             'min_version': str(microversion.MIN_VERSION),

@@ -10,19 +10,11 @@ import pecan
 from oslo_log import log as logging
 from pecan import expose, rest
 
-from migrator.api import hooks, policy, schemas
+from migrator.api import audit_schemas, hooks, policy, schemas
 from migrator.api.controllers.v1 import utils
 
 LOG = logging.getLogger(__name__)
 
-AUDIT_FIX = {
-    'type': 'object',
-    'properties': {
-        'fix': {'type': 'boolean',
-                'description': 'Repair what is safe (bookkeeping only) before answering.'},
-    },
-    'additionalProperties': False,
-}
 
 
 class AuditController(rest.RestController):
@@ -37,7 +29,7 @@ class AuditController(rest.RestController):
     @expose('json')
     def post(self, *args, **kwargs):
         request = pecan.request
-        body = schemas.validate(AUDIT_FIX, schemas.parse_json(request.body or b'{}'))
+        body = schemas.validate(audit_schemas.AUDIT_FIX, schemas.parse_json(request.body or b'{}'))
         fix = body.get('fix', False)
         policy.authorize('migrator:audit:fix' if fix else 'migrator:audit:get')
         ctxt = hooks.get_context(request)

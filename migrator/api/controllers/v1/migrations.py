@@ -105,7 +105,7 @@ class MigrationsController(rest.RestController):
             answer = conductor_api.schedule_dry_run(
                 ctxt, instance['uuid'], migration_type, target_host=target,
                 block_migration=body['block_migration'])
-            if controls is not None and microversion.at_least('1.3'):
+            if controls is not None and microversion.at_least('1.4'):
                 # What the migration would run with, so a client (the dashboard's Migrate
                 # form) can show the operator the defaults it would leave in force.
                 answer = dict(answer, convergence=controls)

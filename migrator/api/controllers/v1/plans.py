@@ -1,5 +1,5 @@
 """POST /v1/plans, GET /v1/plans[?status=&limit=&marker=], GET /v1/plans/{id},
-POST /v1/plans/{id}/apply, POST /v1/plans/{id}/cancel (microversion 1.3)"""
+POST /v1/plans/{id}/apply, POST /v1/plans/{id}/cancel (microversion 1.4)"""
 
 import pecan
 from oslo_config import cfg
@@ -79,7 +79,7 @@ class PlansController(rest.RestController):
 
     @expose('json')
     def cancel(self, plan_id, *args, **kwargs):
-        if args or not microversion.at_least('1.3'):
+        if args or not microversion.at_least('1.4'):
             # Unknown to clients of older microversions, as any path it does not serve.
             pecan.abort(404)
         policy.authorize('migrator:plan:cancel')
