@@ -2,7 +2,7 @@
 
 Horizon shows the Admin dashboard to admins only (its policy rules, or its permissions when
 no policy check is configured), yet the migrator's reader role may see every migration, host
-and plan. Without this a reader could open /admin/migrations/ by its URL but would find no
+and plan. Without this a reader could open /admin/ by its URL but would find no
 Admin dashboard in the navigation. Each panel of the dashboard still applies its own checks
 (ours: admin or reader, and the migration service in the catalog; Horizon's own panels
 their policy rules), so a reader gains only the panels it may see.

@@ -26,3 +26,13 @@ class AdminOnly:
 
     def allowed_for(self, request, datum):
         return True
+
+
+class Confirmed:
+    """Mixin for a table action that asks for confirmation first. Horizon's script confirms
+    a button whose action_type is 'danger'; an action's ``classes`` are not rendered on a
+    button (only on a link), so they cannot ask for it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_type = 'danger'

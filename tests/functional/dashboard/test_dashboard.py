@@ -251,7 +251,7 @@ def test_create_review_and_apply_a_plan(admin, stack):
 
 def test_reader_finds_no_mutating_action(browser, stack):
     browser.login('reader', stack.password('reader'))
-    for path, table, rows in (('/admin/migrations/', '#migrations', True),
+    for path, table, rows in (('/admin/', '#migrations', True),
                               ('/admin/migration_hosts/', '#hosts', True),
                               ('/admin/migration_instances/', '#instances', True),
                               ('/admin/rebalance/', '#plans', True),

@@ -37,7 +37,7 @@ class EnableHost(roles.AdminOnly, tables.BatchAction):
         _set_status(request, obj_id, 'enabled')
 
 
-class DisableHost(roles.AdminOnly, tables.BatchAction):
+class DisableHost(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'disable'
     classes = ('btn-danger',)
     help_text = _('A disabled host is no longer chosen as a target; its guests stay.')
@@ -57,7 +57,7 @@ class DisableHost(roles.AdminOnly, tables.BatchAction):
         _set_status(request, obj_id, 'disabled')
 
 
-class MaintenanceHost(roles.AdminOnly, tables.BatchAction):
+class MaintenanceHost(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'maintenance'
     classes = ('btn-danger',)
     help_text = _('A host in maintenance is no longer chosen as a target; its guests stay '
@@ -164,7 +164,7 @@ DRAIN_STATUSES = (('accepted', None), ('running', None), ('cancelling', None),
                   ('failed', False))
 
 
-class CancelDrain(roles.AdminOnly, tables.BatchAction):
+class CancelDrain(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'cancel'
     classes = ('btn-danger',)
     help_text = _('Guests not started yet stay where they are; running migrations finish.')

@@ -23,7 +23,7 @@ STATUS_DISPLAY = tuple((s, s.replace('_', ' ').capitalize()) for s in
                        IN_FLIGHT + FINAL_OK + FINAL_BAD)
 
 
-class AbortMigration(roles.AdminOnly, tables.BatchAction):
+class AbortMigration(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'abort'
     classes = ('btn-danger',)
     help_text = _('The guest stays on (or goes back to) its source host.')
@@ -44,7 +44,7 @@ class AbortMigration(roles.AdminOnly, tables.BatchAction):
         migrator.migration_abort(request, obj_id)
 
 
-class ForceCompleteMigration(roles.AdminOnly, tables.BatchAction):
+class ForceCompleteMigration(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'force_complete'
     classes = ('btn-warning',)
     help_text = _('Pauses the guest (or switches to post-copy when permitted) so that '

@@ -22,7 +22,7 @@ class CreatePlan(roles.AdminOnly, tables.LinkAction):
     icon = 'plus'
 
 
-class ApplyPlan(roles.AdminOnly, tables.BatchAction):
+class ApplyPlan(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'apply'
     classes = ('btn-danger',)
     help_text = _('The moves start, jobset by jobset, as live migrations.')

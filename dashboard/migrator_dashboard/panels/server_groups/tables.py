@@ -64,7 +64,7 @@ class AddMember(roles.AdminOnly, tables.LinkAction):
                        args=(self.table.kwargs['group_id'],))
 
 
-class RemoveMember(roles.AdminOnly, tables.BatchAction):
+class RemoveMember(roles.AdminOnly, roles.Confirmed, tables.BatchAction):
     name = 'remove'
     classes = ('btn-danger',)
 
