@@ -93,7 +93,10 @@ class MigrationRecovery:
                 LOG.warning('Migration %s: left to the conductor that took it over: %s',
                             migration['id'], exc)
                 return self.db.migration_get(migration['id'])['status']
-            except (messaging.MessagingTimeout, exceptions.AgentUnavailable) as exc:
+            except (messaging.MessagingTimeout, exceptions.AgentUnavailable,
+                    exceptions.HypervisorError) as exc:
+                # An agent that has just restarted answers that its hypervisor is not
+                # connected yet: ask again, as when it does not answer at all.
                 stopping = self._stopping is not None and self._stopping.is_set()
                 if stopping or time.monotonic() + delay > deadline:
                     return self._end_in_error(
