@@ -4,7 +4,10 @@ private RabbitMQ node and PostgreSQL cluster, api + two conductors + two agents 
 processes). Prints one table:
 
   scenario | runs | completed | failed (rolled back) | cancelled | error | stuck | lost |
-  running twice | not run | checks failed | median / max seconds to settle
+  running twice | guest fault | not run | checks failed | median / max seconds to settle
+
+"guest fault" counts runs after which the guest's kernel printed a fault (a general
+protection fault, an oops, a segfault): its memory did not come through whole.
 
 "not run" counts runs that could not start (the deployment was not back in shape after an
 earlier run, even after healing).
@@ -15,11 +18,15 @@ guest started where it is defined or its extra copy destroyed, `audit --fix`.
 
   python -m benchmarks.faults -n 3
   python -m benchmarks.faults -n 1 --faults conductor_kill,rabbitmq_restart --kinds live
+
+`kill <pid>` (SIGTERM) or Ctrl-C stops it early: it tears the deployment down and prints
+the table of the runs so far.
 """
 
 import argparse
 import collections
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,19 +35,36 @@ import time
 
 import libvirt
 
+from migrator.common import states
 from migrator.sandbox import probe
 from tests.functional.faults import deployment, scenarios
+from tests.functional.service import processes
 
 COLUMNS = ('completed', 'failed', 'cancelled', 'error', 'stuck', 'lost', 'running_twice',
-           'not_run')
+           'guest_fault', 'not_run')
 
 
 def heal(dep, run):
     """Best effort: make the deployment usable again after a bad run."""
     migration_id = run.migration_id
     if run.outcome in ('stuck', 'not_run') and migration_id:
-        dep.api.post(f'/v1/migrations/{migration_id}/action',
-                     {'reset_state': {'state': 'error', 'reason': 'fault benchmark: stuck'}})
+        # Abort first, so that no libvirt job of it goes on into the next scenario; reset
+        # the bookkeeping only when the abort cannot end it.
+        dep.api.request_delete(f'/v1/migrations/{migration_id}')
+        try:
+            processes.wait_until(lambda: dep.api.get(f'/v1/migrations/{migration_id}')
+                                 .json()['status'] in states.TERMINAL, 120,
+                                 'the aborted migration to end', interval=0.5)
+        except AssertionError:
+            dep.api.post(f'/v1/migrations/{migration_id}/action',
+                         {'reset_state': {'state': 'error', 'reason': 'fault benchmark: stuck'}})
+    if run.outcome == 'guest_fault':
+        # Its kernel is damaged: boot it again where it runs, so that the next scenarios
+        # judge their own migrations, not this one's.
+        name = scenarios.guest_of(dep, run.name.split('@')[1].split('/')[0])
+        for host in probe.where(name, cluster=dep.cluster):
+            _act(dep, host, name, 'destroy')
+            _act(dep, host, name, 'create')
     for name in (dep.shared_guest, dep.local_guest):
         running = probe.where(name, cluster=dep.cluster)
         if not running:
@@ -104,6 +128,10 @@ def main(argv=None):
     matrix = scenarios.matrix(split(args.faults), split(args.kinds), split(args.points))
     if not matrix:
         parser.error('no scenario matches')
+    # Stopped with `kill <pid>` (a background job ignores SIGINT), it still tears the
+    # deployment down and prints the table of the runs so far.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = tempfile.mkdtemp(prefix='migrator-faults-')
     dep = deployment.Deployment(workdir)
     results = collections.OrderedDict((s.name, []) for s in matrix)

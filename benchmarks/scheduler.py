@@ -24,6 +24,7 @@ import uuid
 import sqlalchemy as sa
 
 from migrator import conf  # noqa: F401 - registers the options
+from migrator.common import timeutils
 from migrator.conductor.scheduler import host_state, request_spec, scheduler
 from migrator.db import api as db_api
 from migrator.db import models
@@ -37,7 +38,7 @@ CPU_MODELS = '["Haswell", "Nehalem", "Skylake-Server", "qemu64"]'
 
 def synthetic_fleet(rng):
     """(host rows, instances): instances spread over the hosts, whose usage they make."""
-    now = models.utcnow()
+    now = timeutils.utcnow()
     hosts = []
     for i in range(HOSTS):
         memory = rng.choice((131072, 262144, 524288))

@@ -22,6 +22,9 @@ PACKAGES=(
     # the API's TLS test makes a CA and a certificate with the openssl command
     openssl
     python3 python3-venv python3-dev gcc libc6-dev
+    # the dashboard's browser tests (tests/functional/dashboard): headless Chromium driven
+    # by Selenium through chromedriver
+    chromium chromium-driver
 )
 
 if [ "$(id -u)" -ne 0 ]; then

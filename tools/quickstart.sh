@@ -3,11 +3,12 @@
 # installs what is needed, starts a local Keystone (tools/keystone.sh: users admin and
 # reader, the `migration` endpoint in its catalog), brings up a 2-host sandbox cluster with
 # one running guest, starts migrator-all (SQLite database, in-process bus, Keystone
-# authentication), live-migrates the guest through the REST API as the Keystone admin and
+# authentication) and Horizon with the migrator dashboard (tools/horizon.sh: no Apache, no
+# memcached), live-migrates the guest through the REST API as the Keystone admin and
 # shows the finished migration with its history.
 #
 #   tools/quickstart.sh          bring it up and migrate (leaves it running to play with)
-#   tools/quickstart.sh stop     stop migrator-all and Keystone, tear the sandbox down
+#   tools/quickstart.sh stop     stop Horizon, migrator-all and Keystone, tear the sandbox down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +17,17 @@ SANDBOX=/var/lib/migrator-sandbox
 CONF_FILE=$STATE/migrator.conf
 PIDFILE=$STATE/migrator-all.pid
 KEYSTONE=$STATE/keystone
+HORIZON=$STATE/horizon
 API_URL=http://127.0.0.1:9777
+DASHBOARD_PORT=8000
 # The CLI finds the API in Keystone's catalog, as an OpenStack client does.
 unset MIGRATOR_URL OS_CLOUD
 manage() { .venv/bin/migrator-manage --config-file "$CONF_FILE" "$@"; }
 
 stop() {
+    if [ -d "$HORIZON" ]; then
+        tools/horizon.sh stop --state-dir "$HORIZON"
+    fi
     if [ -f "$PIDFILE" ]; then
         pid=$(cat "$PIDFILE")
         if kill -0 "$pid" 2>/dev/null; then
@@ -52,6 +58,11 @@ mkdir -p "$STATE"
 tools/keystone.sh start --state-dir "$KEYSTONE" --migrator-url "$API_URL" \
     > "$STATE/keystone-start.log" 2>&1 &
 keystone_start=$!
+# Horizon and the plugin install into a venv of their own (the first time: a minute or two)
+# at the same time; Keystone need not answer before Horizon serves its login page.
+tools/horizon.sh start --state-dir "$HORIZON" --port "$DASHBOARD_PORT" \
+    --keystone-url http://127.0.0.1:5000/v3 > "$STATE/horizon-start.log" 2>&1 &
+horizon_start=$!
 if [ ! -x .venv/bin/migrator-manage ]; then
     python3 -m venv .venv
     .venv/bin/pip install -q -r requirements.txt
@@ -102,6 +113,11 @@ echo
 echo "Live-migrating $guest:"
 manage migration create "$guest" --type live --wait
 manage instance list
+if ! wait "$horizon_start"; then
+    cat "$STATE/horizon-start.log" >&2
+    echo "quickstart: Horizon did not start (see above); tools/quickstart.sh stop cleans up" >&2
+    exit 1
+fi
 
 token_request='{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": "'$OS_PASSWORD'"}}}, "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}'
 cat <<DONE
@@ -109,6 +125,12 @@ cat <<DONE
 Done in $(( $(date +%s) - started )) s. migrator-all keeps running (log: $STATE/migrator-all.log),
 API $API_URL with auth_strategy = keystone, Keystone $OS_AUTH_URL
 (users admin and reader; passwords in $KEYSTONE/credentials.json).
+
+The dashboard: http://127.0.0.1:$DASHBOARD_PORT/ (Admin > Migrations), log in as
+    admin / $OS_PASSWORD
+or, to look without changing anything, as
+    reader / $(. "$KEYSTONE/reader-openrc" && echo "$OS_PASSWORD")
+Horizon's log: $HORIZON/horizon.log
 
 The CLI as the Keystone admin (reader-openrc: the reader, who may only read); it finds the
 API in Keystone's catalog:

@@ -10,8 +10,8 @@ from oslo_log import log as logging
 from prometheus_client import registry
 from prometheus_client.core import GaugeMetricFamily
 
-from migrator.common import states
-from migrator.db.models import utcnow
+from migrator.common import kinds, states
+from migrator.common.timeutils import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ClusterCollector(registry.Collector):
         for (kind, status), count in counts.items():
             key = ('queued' if status in _QUEUED else 'in_flight', kind)
             totals[key] = totals.get(key, 0) + count
-        for kind in ('live', 'cold'):
+        for kind in kinds.NAMES:
             in_flight.add_metric([kind], totals.get(('in_flight', kind), 0))
             queued.add_metric([kind], totals.get(('queued', kind), 0))
         slots = GaugeMetricFamily(

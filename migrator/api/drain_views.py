@@ -1,7 +1,7 @@
 """The JSON shape of a drain job (a drain, or an undrain's return of guests)."""
 
 from migrator.api.views import isotime, requester
-from migrator.db import drain_models as dm
+from migrator.common import states
 
 DRAIN_FIELDS = (
     'id', 'kind', 'host', 'mode', 'status', 'max_parallel', 'target_hosts', 'origin_id',
@@ -29,7 +29,7 @@ def drain(record):
     view['requester'] = requester(record)
     items = record.get('items') or []
     summary = {'total': len(items)}
-    summary.update({state: 0 for state in dm.ITEM_STATES})
+    summary.update({state: 0 for state in states.DRAIN_ITEM_STATES})
     for item in items:
         summary[item['status']] = summary.get(item['status'], 0) + 1
     view['summary'] = summary

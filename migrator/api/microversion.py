@@ -32,6 +32,9 @@ HISTORY = {
            'convergence_verdict (the stall diagnosis of a running live migration, or null); '
            'GET /v1/instances/{instance}/observations lists what its completed live '
            'migrations showed.',
+    '1.6': "A live migration's dry run answers convergence: the controls the migration would "
+           'run with (the request\'s fields over the [libvirt] live_migration_* defaults); '
+           'POST /v1/plans/{id}/cancel cancels a planned plan (status cancelled).',
 }
 
 
@@ -53,6 +56,8 @@ class Version(tuple):
 
 # The version that added the convergence forecast, convergence_verdict and observations.
 CONVERGENCE_SINCE = '1.5'
+# A live dry run's convergence controls; POST /v1/plans/{id}/cancel.
+DRY_RUN_CONTROLS_SINCE = PLAN_CANCEL_SINCE = '1.6'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

@@ -248,6 +248,11 @@ def _paths(version):
         paths['/v1/conductors'] = {'get': _operation(
             'listConductors', 'The conductors: heartbeat, version, alive or dead.',
             {'200': _response('The conductors.', rs.CONDUCTORS)}, errors=('400',))}
+    if version >= microversion.Version.parse(microversion.PLAN_CANCEL_SINCE):
+        paths['/v1/plans/{plan_id}/cancel'] = {'post': _operation(
+            'cancelPlan', 'Cancel a planned plan, so that it is never applied.',
+            {'200': _response('The plan, cancelled.', rs.plan())}, [plan_id],
+            errors=('400', '404', '409'))}
     return paths
 
 

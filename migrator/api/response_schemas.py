@@ -8,7 +8,7 @@ them and from the request schemas. Nothing is written twice.
 
 from migrator.api import drain_views, microversion, views
 from migrator.common import forecast, states
-from migrator.db import drain_models, models
+from migrator.db import models
 
 
 def _t(*types, **extra):
@@ -166,7 +166,7 @@ SERVER_GROUP = _obj({
 _DRAIN_ITEM = _obj({
     **_fields(drain_views.ITEM_FIELDS, {
         'instance_uuid': STR, 'instance_name': STR_OR_NULL, 'source_host': STR,
-        'target_host': STR_OR_NULL, 'status': _t('string', enum=list(drain_models.ITEM_STATES)),
+        'target_host': STR_OR_NULL, 'status': _t('string', enum=list(states.DRAIN_ITEM_STATES)),
         'migration_id': STR_OR_NULL, 'migration_type': STR_OR_NULL, 'attempts': INT_OR_NULL,
         'reason': STR_OR_NULL, 'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL}),
     'migration': {'oneOf': [{'type': 'null'}, _obj({
@@ -189,11 +189,11 @@ _MOVE = _obj(_fields(views.MOVE_FIELDS, {
     'seq': INT, 'jobset': INT, 'instance_uuid': STR, 'instance_name': STR_OR_NULL,
     'source_host': STR, 'target_host': STR, 'memory_mb': INT, 'vcpus': INT, 'disk_gb': INT,
     'gain': NUM, 'score_after': NUM, 'predicted_seconds': NUM,
-    'status': _t('string', enum=list(models.MOVE_STATUSES)), 'migration_id': STR_OR_NULL,
+    'status': _t('string', enum=list(states.MOVE_STATUSES)), 'migration_id': STR_OR_NULL,
     'reason': STR_OR_NULL, 'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL}))
 
 _PLAN_TYPES = {
-    'id': STR, 'goal': STR, 'status': _t('string', enum=list(models.PLAN_STATUSES)),
+    'id': STR, 'goal': STR, 'status': _t('string', enum=list(states.PLAN_STATUSES)),
     'max_moves': INT_OR_NULL, 'jobsets': INT_OR_NULL, 'stop_reason': STR_OR_NULL,
     'conductor': STR_OR_NULL, 'error': STR_OR_NULL, 'created_at': TIME, 'updated_at': TIME,
     'started_at': TIME_OR_NULL, 'finished_at': TIME_OR_NULL, 'move_count': INT,
@@ -251,6 +251,9 @@ DRY_RUN = _obj({'dry_run': _obj({
     'possible': _t('boolean'), 'target_host': STR_OR_NULL,
     'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
     'reason': STR_OR_NULL, 'slots': _t('object'), 'forecast': FORECAST,
+    'convergence': _t('object', description=(
+        'From 1.6, for a live migration: the convergence controls it would run with (the '
+        "request's fields over the [libvirt] live_migration_* defaults).")),
 }, required=['possible', 'target_host'], additional=True)})
 
 OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_obj(_fields(

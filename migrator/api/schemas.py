@@ -5,9 +5,9 @@ import json
 import jsonschema
 
 from migrator.api import request_body
-from migrator.common import exceptions
+from migrator.common import exceptions, kinds
 
-SUPPORTED_TYPES = ['live', 'cold']
+SUPPORTED_TYPES = list(kinds.NAMES)
 
 # Convergence controls of a live migration (migrator.common.convergence); null or absent takes
 # the [libvirt] live_migration_* default.
@@ -55,7 +55,7 @@ MIGRATION_CREATE = {
             'description': 'UUID or name of the instance to move.',
         },
         'type': {
-            'type': 'string', 'enum': SUPPORTED_TYPES, 'default': 'live',
+            'type': 'string', 'enum': SUPPORTED_TYPES, 'default': kinds.DEFAULT,
             'description': 'Kind of migration: live (the guest keeps running) or cold (the '
                            'guest is shut down, its local disks copied, and it starts again '
                            'on the target).',

@@ -22,7 +22,6 @@ from oslo_log import log as logging
 
 from migrator.common import context, exceptions, states
 from migrator.conductor.tasks import drain as drain_task
-from migrator.db import drain_models as dm
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -99,7 +98,8 @@ class DrainRunner:
     def take(self, ctxt, drain_id):
         """The API's cast: CAS accepted -> running under our name, then drive it."""
         try:
-            drain = self.db.drain_transition(drain_id, [dm.ACCEPTED], dm.RUNNING,
+            drain = self.db.drain_transition(drain_id, [states.DRAIN_ACCEPTED],
+                                             states.DRAIN_RUNNING,
                                              values={'conductor': self.host})
         except exceptions.InvalidDrainTransition as exc:
             LOG.info('Drain %s is not ours to start: %s', drain_id, exc)

@@ -19,8 +19,9 @@ import futurist
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import importutils
 
-from migrator.common import aborts, context, exceptions, notifications, states
+from migrator.common import aborts, context, exceptions, kinds, notifications, states
 from migrator.compute import rpcapi as compute_rpcapi
 from migrator.conductor import (
     audit,
@@ -35,16 +36,14 @@ from migrator.conductor import (
 )
 from migrator.conductor.scheduler import queue as queue_mod
 from migrator.conductor.scheduler import scheduler as scheduler_mod
-from migrator.conductor.tasks import cold, live, rebalance
+from migrator.conductor.tasks import rebalance
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-# The task class of each migration type the API accepts.
-TASK_KINDS = {
-    'live': live.LiveMigrationTask,
-    'cold': cold.ColdMigrationTask,
-}
+# The task class of each migration kind (migrator.common.kinds).
+TASK_KINDS = {kind.name: importutils.import_class(kind.task)
+              for kind in kinds.KINDS.values()}
 
 
 class ConductorManager:
@@ -167,7 +166,7 @@ class ConductorManager:
         """The host the request would go to now, or NoValidHost saying why (the filter)."""
         instance = self.db.instance_get(instance_uuid)
         target = self.scheduler.check(instance, migration_type, target_host, block_migration)
-        if migration_type == 'live' and block_migration is False:
+        if kinds.get(migration_type).live and block_migration is False:
             # Shared storage only: refuse now a guest whose disks would need copying.
             unshared = shared_storage.unshared_disks(ctxt, self.compute_api, instance['host'],
                                                      target, instance_uuid)

@@ -39,7 +39,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
+from migrator.common import exceptions, kinds, states
 from migrator.conductor import shared_storage, source_check
 from migrator.conductor.tasks.cold import ALREADY_SHUT_OFF
 
@@ -93,7 +93,10 @@ class MigrationRecovery:
                 LOG.warning('Migration %s: left to the conductor that took it over: %s',
                             migration['id'], exc)
                 return self.db.migration_get(migration['id'])['status']
-            except (messaging.MessagingTimeout, exceptions.AgentUnavailable) as exc:
+            except (messaging.MessagingTimeout, exceptions.AgentUnavailable,
+                    exceptions.HypervisorError) as exc:
+                # An agent that has just restarted answers that its hypervisor is not
+                # connected yet: ask again, as when it does not answer at all.
                 stopping = self._stopping is not None and self._stopping.is_set()
                 if stopping or time.monotonic() + delay > deadline:
                     return self._end_in_error(
@@ -145,9 +148,7 @@ class MigrationRecovery:
             self._walk(migration, [states.QUEUED], f'{RESTARTED} before a target was '
                                                    'prepared: back to the queue')
             return states.QUEUED
-        if migration['type'] == 'cold':
-            return self._settle_cold(migration)
-        return self._settle_live(migration)
+        return getattr(self, kinds.get(migration['type']).recovery)(migration)
 
     # -- live -------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import context, version
-from migrator.db.models import utcnow
+from migrator.common.timeutils import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

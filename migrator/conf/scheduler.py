@@ -8,11 +8,21 @@ ALL_FILTERS = ['HostUpFilter', 'HostStatusFilter', 'NotSourceFilter', 'VirtTypeF
                'VcpuFilter', 'DiskFilter', 'ServerGroupAffinityFilter',
                'ServerGroupAntiAffinityFilter', 'InboundLimitFilter']
 
+DEFAULT_WEIGHERS = ['RamWeigher', 'MigrationsInFlightWeigher']
+
 opts = [
     cfg.ListOpt('enabled_filters', default=ALL_FILTERS,
                 help='Filters a host must pass to be a migration target, in the order they '
                      'run (cheap and selective first). A forced target passes them too. '
-                     f"Known filters: {', '.join(ALL_FILTERS)}."),
+                     'Filters are found by name among the migrator.scheduler.filters entry '
+                     'points; besides the default ones the project ships NotSendingFilter '
+                     '(no target that is sending guests away).'),
+    cfg.ListOpt('enabled_weighers', default=DEFAULT_WEIGHERS,
+                help='Weighers that rank the hosts that passed the filters; their weights '
+                     'are scaled to 0..1 and multiplied by their multiplier option (such as '
+                     'ram_weight_multiplier). '
+                     'Weighers are found by name among the migrator.scheduler.weighers entry '
+                     'points.'),
     cfg.FloatOpt('ram_allocation_ratio', default=1.0, min=0.1,
                  help='Memory a host offers to guests, as a multiple of its physical memory '
                       'less reserved_memory_mb. 1.0 never overcommits memory.'),

@@ -23,7 +23,6 @@ from alembic.script import ScriptDirectory
 
 from migrator.conf import CONF
 from migrator.db import engine as db_engine
-from migrator.db.observations import ObservationQueries
 from migrator.db.observers import ObserversMixin
 from migrator.db.queries.audit import AuditQueries
 from migrator.db.queries.conductors import ConductorQueries
@@ -34,6 +33,7 @@ from migrator.db.queries.instances import InstanceQueries
 from migrator.db.queries.migration_progress import MigrationProgressQueries
 from migrator.db.queries.migration_resets import MigrationResetQueries
 from migrator.db.queries.migrations import MigrationQueries
+from migrator.db.queries.observations import ObservationQueries
 from migrator.db.queries.plans import PlanQueries
 from migrator.db.queries.scheduling import SchedulingQueries
 from migrator.db.queries.server_groups import ServerGroupQueries

@@ -14,34 +14,14 @@ import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from migrator.db.models import TABLE_ARGS, Base, RequesterMixin, utcnow
+from migrator.common.timeutils import utcnow
+from migrator.db.models import TABLE_ARGS, Base, RequesterMixin
 
 DRAIN_KINDS = ('drain', 'return')
 DRAIN_MODES = ('live', 'live_then_cold', 'cold')
 
-# Job states. `accepted` until a conductor takes it; `cancelling` after DELETE while
-# migrations it started still run.
-ACCEPTED = 'accepted'
-RUNNING = 'running'
-CANCELLING = 'cancelling'
-COMPLETED = 'completed'   # every guest left the host (moved, or gone by itself)
-PARTIAL = 'partial'       # some guests could not move; their items say why
-CANCELLED = 'cancelled'
-FAILED = 'failed'         # the job itself could not run (no conductor reachable)
-DRAIN_STATES = (ACCEPTED, RUNNING, CANCELLING, COMPLETED, PARTIAL, CANCELLED, FAILED)
-DRAIN_TERMINAL = frozenset({COMPLETED, PARTIAL, CANCELLED, FAILED})
+# Job and item states: migrator.common.states (DRAIN_*, DRAIN_ITEM_*).
 
-# Item (per guest) states.
-ITEM_PENDING = 'pending'
-ITEM_RUNNING = 'running'
-ITEM_MOVED = 'moved'
-ITEM_GONE = 'gone'        # no longer on the host when its turn came (moved or deleted)
-ITEM_FAILED = 'failed'
-ITEM_CANCELLED = 'cancelled'
-ITEM_STATES = (ITEM_PENDING, ITEM_RUNNING, ITEM_MOVED, ITEM_GONE, ITEM_FAILED,
-               ITEM_CANCELLED)
-ITEM_TERMINAL = frozenset({ITEM_MOVED, ITEM_GONE, ITEM_FAILED, ITEM_CANCELLED})
-ITEM_SUCCESS = frozenset({ITEM_MOVED, ITEM_GONE})
 
 DRAIN_WRITABLE = frozenset({'conductor', 'reason'})
 ITEM_WRITABLE = frozenset({'status', 'migration_id', 'migration_type', 'target_host',

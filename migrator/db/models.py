@@ -30,6 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from migrator.common import kinds
+from migrator.common.timeutils import utcnow
+
 # Deterministic constraint names on every backend, so that later migrations can drop them.
 NAMING_CONVENTION = {
     'ix': 'ix_%(column_0_label)s',
@@ -44,7 +47,7 @@ TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
               'mysql_collate': 'utf8mb4_bin'}
 
 HOST_STATUSES = ('enabled', 'disabled', 'maintenance')
-MIGRATION_TYPES = ('live', 'cold')
+MIGRATION_TYPES = kinds.NAMES
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity')
 
 # Which columns each API call may write.
@@ -76,11 +79,6 @@ SAMPLE_FIELDS = PROGRESS_FIELDS | {'elapsed_ms'}
 TRANSITION_FIELDS = PROGRESS_FIELDS | {
     'block_migration', 'target_host', 'requested_target', 'conductor', 'error',
 }
-
-
-def utcnow():
-    """The current time as the database stores it: naive UTC."""
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class JSONText(TypeDecorator):
@@ -378,24 +376,8 @@ migration_samples = MigrationSample.__table__
 
 # -- rebalance plans (migrator.db.plans) ------------------------------------------------------
 
-PLAN_PLANNED = 'planned'
-PLAN_APPLYING = 'applying'
-PLAN_APPLIED = 'applied'
-PLAN_PARTIAL = 'partial'
-PLAN_FAILED = 'failed'
-PLAN_STATUSES = (PLAN_PLANNED, PLAN_APPLYING, PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED)
-# planned -> applying -> applied (every move completed) | partial (some did) | failed (none)
-PLAN_ALLOWED = {
-    PLAN_PLANNED: frozenset({PLAN_APPLYING}),
-    PLAN_APPLYING: frozenset({PLAN_APPLIED, PLAN_PARTIAL, PLAN_FAILED}),
-}
+# Plan and move states: migrator.common.states.
 
-MOVE_PLANNED = 'planned'
-MOVE_RUNNING = 'running'
-MOVE_COMPLETED = 'completed'
-MOVE_FAILED = 'failed'
-MOVE_SKIPPED = 'skipped'
-MOVE_STATUSES = (MOVE_PLANNED, MOVE_RUNNING, MOVE_COMPLETED, MOVE_FAILED, MOVE_SKIPPED)
 
 PLAN_CREATE_FIELDS = frozenset({
     'id', 'goal', 'max_moves', 'min_gain', 'score_before', 'score_after',

@@ -1,5 +1,5 @@
 """What each completed live migration of a guest showed: its observed dirty rate, passes,
-duration and downtime (migrator.db.observations). A dry run's forecast reads the latest one
+duration and downtime (migrator.db.queries.observations). A dry run's forecast reads the latest one
 of a guest when the hypervisor cannot measure the guest itself.
 
 Not a foreign key to migrations: an observation describes the guest and outlives the

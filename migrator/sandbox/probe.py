@@ -26,6 +26,10 @@ import libvirt_qemu
 from migrator.sandbox.errors import SandboxError
 
 TICK_RE = re.compile(rb'MIGRATOR-TICK (\d+)')
+# What a guest kernel prints when its memory is not what it was: a live migration that lost
+# pages shows as faults in the guest, not as an error of the migration.
+OOPS_RE = re.compile(rb'general protection fault|BUG: |Oops: |Kernel panic|'
+                     rb'Segmentation fault|segfault at')
 MARKER_OFFSET = 1 << 20     # 1 MiB into the disk; the guest never touches its disk
 MARKER_LENGTH = 4096
 MARKER_PATTERN = 0x5a
@@ -51,8 +55,9 @@ def open_host(host):
     return libvirt.open(host['uri'])
 
 
-def where(name, cluster=None, active_only=True):
-    """Names of the hosts whose libvirt has guest ``name`` (running ones by default)."""
+def where(name, cluster=None, active_only=True, executing_only=False):
+    """Names of the hosts whose libvirt has guest ``name`` (running ones by default; with
+    executing_only, not the paused ones either, such as a live migration's incoming copy)."""
     cluster = _cluster(cluster)
     found = []
     for host in cluster['hosts']:
@@ -62,7 +67,10 @@ def where(name, cluster=None, active_only=True):
             continue
         try:
             dom = conn.lookupByName(name)
-            if not active_only or dom.isActive():
+            if executing_only:
+                if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
+                    found.append(host['name'])
+            elif not active_only or dom.isActive():
                 found.append(host['name'])
         except libvirt.libvirtError:
             pass

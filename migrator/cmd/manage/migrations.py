@@ -5,7 +5,7 @@ import json
 import sys
 
 from migrator.cmd.manage import follow, output
-from migrator.common import states
+from migrator.common import kinds, states
 
 POLL_INTERVAL = 0.5
 # How long --wait keeps retrying while the API cannot be reached (it may be restarting).
@@ -314,10 +314,9 @@ def register(commands):
     migration = output.group(commands, 'migration', 'Migrations.')
     leaf = output.leaf(migration, 'create', do_migration_create, 'Migrate an instance.')
     leaf.add_argument('instance', metavar='INSTANCE', help='UUID or name of the instance.')
-    leaf.add_argument('--type', choices=('live', 'cold'), default='live',
-                      help='Kind of migration (default: live): live keeps the guest running; '
-                           'cold shuts it down, copies its local disks and starts it on the '
-                           'target.')
+    leaf.add_argument('--type', choices=kinds.NAMES, default=kinds.DEFAULT,
+                      help=f'Kind of migration (default: {kinds.DEFAULT}): '
+                           + '; '.join(k.summary for k in kinds.KINDS.values()) + '.')
     leaf.add_argument('--target-host', metavar='HOST',
                       help='Host to move to (default: the scheduler chooses).')
     leaf.add_argument('--block-migration', choices=('yes', 'no', 'auto'), default='auto',

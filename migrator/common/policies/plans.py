@@ -10,6 +10,9 @@ rules = [
               'GET', '/v1/plans/{plan_id}'),
     operation('migrator:plan:apply', ADMIN, "Apply a plan: start its migrations.",
               'POST', '/v1/plans/{plan_id}/apply'),
+    operation('migrator:plan:cancel', ADMIN,
+              'Cancel a planned plan, so that it is never applied (moves nothing).',
+              'POST', '/v1/plans/{plan_id}/cancel'),
 ]
 
 

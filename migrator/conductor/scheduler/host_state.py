@@ -19,8 +19,8 @@ import time
 
 from oslo_config import cfg
 
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import memory_index
-from migrator.db.models import utcnow
 
 CONF = cfg.CONF
 

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from migrator.common import kinds
+
 
 @dataclasses.dataclass
 class RequestSpec:
@@ -34,7 +36,8 @@ class RequestSpec:
                    vcpus=int(instance.get('vcpus') or 0),
                    disk_gb=int(instance.get('disk_gb') or 0),
                    cpu_model=instance.get('cpu_model'),
-                   copies_disks=migration_type == 'cold' or bool(block_migration))
+                   copies_disks=(kinds.get(migration_type).copies_disks
+                                 or bool(block_migration)))
         if group is not None:
             hosts = {h for h in group['member_hosts'].values() if h}
             # A member on its way somewhere will be there: count both ends while in flight.

@@ -12,11 +12,11 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, metrics
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import filters as filters_mod
 from migrator.conductor.scheduler import host_state, request_spec
 from migrator.conductor.scheduler import weighers as weighers_mod
 from migrator.conductor.scheduler.filters import memory
-from migrator.db.models import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Scheduler:
         self._filters = None
         self._filter_names = None
         self._chains = {}
-        self.weighers = weighers_mod.all_weighers()
+        self.weighers = weighers_mod.enabled(CONF.scheduler.enabled_weighers)
         # True: always filter and weigh every host (what the fast path is tested against).
         self.full_pass = False
 

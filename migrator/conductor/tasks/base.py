@@ -61,23 +61,28 @@ class MigrationTask:
 
     def domain_state(self, host, uuid):
         """What host's agent says of the instance (get_domain_state), or None when it cannot
-        tell. Asked in short tries ([conductor] state_query_timeout) until compute_rpc_timeout
-        has passed, because a reply lost in a broker restart would otherwise hold a finishing
-        migration for the whole compute_rpc_timeout."""
+        tell. Asked again until [conductor] compute_rpc_timeout has passed, each try waiting
+        at most [conductor] state_query_timeout: a reply lost in a broker restart would
+        otherwise hold a finishing migration for the whole compute_rpc_timeout, and an agent
+        that has just restarted answers that its hypervisor is not connected yet for a few
+        seconds (the instance is where it was; the agent only cannot tell yet)."""
         deadline = time.monotonic() + CONF.conductor.compute_rpc_timeout
         per_try = min(CONF.conductor.state_query_timeout, CONF.conductor.compute_rpc_timeout)
         while True:
+            started = time.monotonic()
             try:
                 return self.compute_api.get_domain_state(self.ctxt, host, uuid,
                                                          rpc_timeout=per_try)
-            except messaging.MessagingTimeout as exc:
+            except (messaging.MessagingTimeout, exceptions.HypervisorError) as exc:
                 if time.monotonic() + per_try > deadline:
                     LOG.warning('Migration %s: %s did not say where the instance is within '
                                 '%s s: %s', self.id, host,
                                 CONF.conductor.compute_rpc_timeout, exc)
                     return None
-                LOG.info('Migration %s: no answer from %s about the instance within %s s; '
-                         'asking again', self.id, host, per_try)
+                LOG.info('Migration %s: %s cannot say where the instance is yet (%s); '
+                         'asking again', self.id, host, exc)
+                # An error comes back at once: the next try waits a little, not a timeout.
+                time.sleep(max(0.0, min(1.0, started + 1.0 - time.monotonic())))
             except Exception as exc:
                 LOG.warning('Migration %s: cannot ask %s about the instance: %s', self.id,
                             host, exc)

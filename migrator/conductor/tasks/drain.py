@@ -26,8 +26,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.db import drain_models as dm
-from migrator.db.models import utcnow
+from migrator.common.timeutils import utcnow
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ class DrainTask:
             # Cleared before the look, so that a migration ending during it wakes the next.
             self.wakeup.clear()
             drain = self.db.drain_get(self.id)
-            if drain['status'] not in (dm.RUNNING, dm.CANCELLING) or \
+            if drain['status'] not in (states.DRAIN_RUNNING, states.DRAIN_CANCELLING) or \
                     drain['conductor'] != self.host or \
                     drain.get('generation') != self.generation:
                 LOG.info('Drain %s is %s (conductor %s): no longer ours to drive', self.id,
@@ -103,17 +102,19 @@ class DrainTask:
             if not self._beat():
                 return
             for item in drain['items']:
-                if item['status'] == dm.ITEM_RUNNING:
+                if item['status'] == states.DRAIN_ITEM_RUNNING:
                     self._check_running(drain, item)
             drain = self.db.drain_get(self.id)
-            if drain['status'] == dm.RUNNING:
+            if drain['status'] == states.DRAIN_RUNNING:
                 self._fill_slots(drain)
                 drain = self.db.drain_get(self.id)
-            open_items = [i for i in drain['items'] if i['status'] not in dm.ITEM_TERMINAL]
+            open_items = [i for i in drain['items']
+                          if i['status'] not in states.DRAIN_ITEM_TERMINAL]
             if not open_items:
                 # Guests that arrived while the drain began (a migration in flight to this
                 # host) are swept once more before the job may end.
-                if drain['status'] == dm.RUNNING and not swept and drain['kind'] == 'drain':
+                if (drain['status'] == states.DRAIN_RUNNING and not swept
+                        and drain['kind'] == 'drain'):
                     swept = True
                     if self._add_guests_of_host():
                         continue
@@ -148,12 +149,12 @@ class DrainTask:
         return len(guests)
 
     def _finish(self, drain):
-        if drain['status'] == dm.CANCELLING:
-            end = dm.CANCELLED
-        elif all(i['status'] in dm.ITEM_SUCCESS for i in drain['items']):
-            end = dm.COMPLETED
+        if drain['status'] == states.DRAIN_CANCELLING:
+            end = states.DRAIN_CANCELLED
+        elif all(i['status'] in states.DRAIN_ITEM_SUCCESS for i in drain['items']):
+            end = states.DRAIN_COMPLETED
         else:
-            end = dm.PARTIAL
+            end = states.DRAIN_PARTIAL
         counts = {}
         for item in drain['items']:
             counts[item['status']] = counts.get(item['status'], 0) + 1
@@ -170,11 +171,11 @@ class DrainTask:
     # -- one item ---------------------------------------------------------------------------
 
     def _fill_slots(self, drain):
-        running = sum(1 for i in drain['items'] if i['status'] == dm.ITEM_RUNNING)
+        running = sum(1 for i in drain['items'] if i['status'] == states.DRAIN_ITEM_RUNNING)
         for item in drain['items']:
             if running >= drain['max_parallel'] or self.stopping.is_set():
                 return
-            if item['status'] != dm.ITEM_PENDING:
+            if item['status'] != states.DRAIN_ITEM_PENDING:
                 continue
             if self._start(drain, item):
                 running += 1
@@ -184,7 +185,7 @@ class DrainTask:
         done = self.db.drain_item_update(item['id'], from_states,
                                          {'status': status, 'reason': reason, **values})
         if done:
-            log = LOG.info if status in dm.ITEM_SUCCESS else LOG.warning
+            log = LOG.info if status in states.DRAIN_ITEM_SUCCESS else LOG.warning
             log('Drain %s: %s %s: %s', self.id, item['instance_name'], status, reason)
         return done
 
@@ -193,10 +194,11 @@ class DrainTask:
         try:
             instance = self.db.instance_get(item['instance_uuid'])
         except exceptions.InstanceNotFound:
-            self._close(item, [dm.ITEM_PENDING], dm.ITEM_GONE, 'the instance no longer exists')
+            self._close(item, [states.DRAIN_ITEM_PENDING], states.DRAIN_ITEM_GONE,
+                        'the instance no longer exists')
             return False
         if instance['host'] != item['source_host']:
-            self._close(item, [dm.ITEM_PENDING], dm.ITEM_GONE,
+            self._close(item, [states.DRAIN_ITEM_PENDING], states.DRAIN_ITEM_GONE,
                         f"already left {item['source_host']}: it runs on {instance['host']}")
             return False
         if instance['migration_id']:
@@ -204,7 +206,7 @@ class DrainTask:
             # away); meanwhile the others go on. One that never ends fails the item.
             return self._wait_for_foreign(item, instance['migration_id'])
         return self._attempt(drain, item, instance, first_kind(drain['mode']),
-                             [dm.ITEM_PENDING], previous=None)
+                             [states.DRAIN_ITEM_PENDING], previous=None)
 
     def _wait_for_foreign(self, item, migration_id):
         try:
@@ -212,7 +214,7 @@ class DrainTask:
         except exceptions.MigrationNotFound:
             return False  # it just ended; the next look starts the item
         if (utcnow() - since).total_seconds() > CONF.drain.item_timeout:
-            self._close(item, [dm.ITEM_PENDING], dm.ITEM_FAILED,
+            self._close(item, [states.DRAIN_ITEM_PENDING], states.DRAIN_ITEM_FAILED,
                         f'migration {migration_id}, not started by this drain, holds the '
                         f'instance and did not end within {CONF.drain.item_timeout}s')
         return False
@@ -232,7 +234,7 @@ class DrainTask:
             if kind == 'live' and drain['mode'] == 'live_then_cold':
                 return self._attempt(drain, item, instance, 'cold', from_states,
                                      previous=f'{prefix}live: {refusal}')
-            self._close(item, from_states, dm.ITEM_FAILED, f'{prefix}{kind}: {refusal}')
+            self._close(item, from_states, states.DRAIN_ITEM_FAILED, f'{prefix}{kind}: {refusal}')
             return False
         try:
             migration = self.db.migration_create({
@@ -240,9 +242,9 @@ class DrainTask:
                 'type': kind, 'source_host': instance['host'], 'requested_target': target,
                 'block_migration': None}, detail=f'requested by {drain["kind"]} {self.id}')
         except exceptions.MigratorException as exc:
-            self._close(item, from_states, dm.ITEM_FAILED, f'{prefix}{kind}: {exc}')
+            self._close(item, from_states, states.DRAIN_ITEM_FAILED, f'{prefix}{kind}: {exc}')
             return False
-        values = {'status': dm.ITEM_RUNNING, 'migration_id': migration['id'],
+        values = {'status': states.DRAIN_ITEM_RUNNING, 'migration_id': migration['id'],
                   'migration_type': kind, 'attempts': item['attempts'] + 1,
                   'started_at': migration['created_at'],
                   'reason': previous and f'{previous}; trying {kind}'}
@@ -305,37 +307,38 @@ class DrainTask:
             if started is not None and status is not None:
                 waited = (utcnow() - started).total_seconds()
                 if waited > CONF.drain.item_timeout:
-                    self._close(item, [dm.ITEM_RUNNING], dm.ITEM_FAILED,
+                    self._close(item, [states.DRAIN_ITEM_RUNNING], states.DRAIN_ITEM_FAILED,
                                 f"migration {item['migration_id']} did not end within "
                                 f"{CONF.drain.item_timeout}s ([drain] item_timeout); it is "
                                 f"{status}: check its conductor")
             elif status is None:
-                self._close(item, [dm.ITEM_RUNNING], dm.ITEM_FAILED,
+                self._close(item, [states.DRAIN_ITEM_RUNNING], states.DRAIN_ITEM_FAILED,
                             f"migration {item['migration_id']} is not known")
             return
         kind = item['migration_type']
         previous = item.get('reason')
         prefix = f'{previous.rsplit("; trying", 1)[0]}; ' if previous else ''
         if status == states.COMPLETED:
-            self._close(item, [dm.ITEM_RUNNING], dm.ITEM_MOVED,
+            self._close(item, [states.DRAIN_ITEM_RUNNING], states.DRAIN_ITEM_MOVED,
                         f"{prefix}{kind} migration {item['migration_id']} completed",
                         target_host=item['migration_target_host'])
             return
         error = item.get('migration_error') or status
         if status == states.ERROR:
-            self._close(item, [dm.ITEM_RUNNING], dm.ITEM_FAILED,
+            self._close(item, [states.DRAIN_ITEM_RUNNING], states.DRAIN_ITEM_FAILED,
                         f"{prefix}{kind}: migration {item['migration_id']} ended in error "
                         f"({error}); an operator must check where the guest runs")
             return
         if (kind == 'live' and drain['mode'] == 'live_then_cold'
-                and drain['status'] == dm.RUNNING):
+                and drain['status'] == states.DRAIN_RUNNING):
             try:
                 instance = self.db.instance_get(item['instance_uuid'])
             except exceptions.InstanceNotFound:
-                self._close(item, [dm.ITEM_RUNNING], dm.ITEM_GONE,
+                self._close(item, [states.DRAIN_ITEM_RUNNING], states.DRAIN_ITEM_GONE,
                             'the instance no longer exists')
                 return
-            self._attempt(drain, item, instance, 'cold', [dm.ITEM_RUNNING],
+            self._attempt(drain, item, instance, 'cold', [states.DRAIN_ITEM_RUNNING],
                           previous=f'live: {error}')
             return
-        self._close(item, [dm.ITEM_RUNNING], dm.ITEM_FAILED, f'{prefix}{kind}: {error}')
+        self._close(item, [states.DRAIN_ITEM_RUNNING], states.DRAIN_ITEM_FAILED,
+                    f'{prefix}{kind}: {error}')

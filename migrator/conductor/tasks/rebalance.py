@@ -20,8 +20,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import exceptions, states
-from migrator.db import models
+from migrator.common import exceptions, states, timeutils
 from migrator.planner import search, settings, snapshot
 
 CONF = cfg.CONF
@@ -48,7 +47,7 @@ def is_up(host, now=None):
         return False
     if heartbeat.tzinfo is not None:
         heartbeat = heartbeat.astimezone(datetime.UTC).replace(tzinfo=None)
-    now = now or models.utcnow()
+    now = now or timeutils.utcnow()
     return (now - heartbeat).total_seconds() <= CONF.conductor.service_down_time
 
 
@@ -128,7 +127,7 @@ class PlanApplier:
         except Exception as exc:
             LOG.exception('Applying plan %s failed', plan_id)
             try:
-                self.db.plan_transition(plan_id, models.PLAN_APPLYING, models.PLAN_FAILED,
+                self.db.plan_transition(plan_id, states.PLAN_APPLYING, states.PLAN_FAILED,
                                         {'error': f'applying stopped: {exc}',
                                          'conductor': self.conductor}, owner=self.owner)
             except exceptions.MigratorException:
@@ -144,19 +143,19 @@ class PlanApplier:
                 return
             # Resumable: a plan adopted from a dead conductor (or after a restart) waits
             # for the moves that conductor started and starts only those still planned.
-            started = [m for m in jobsets[number] if m['status'] == models.MOVE_RUNNING
-                       or (m['status'] == models.MOVE_PLANNED and self._start(plan_id, m))]
+            started = [m for m in jobsets[number] if m['status'] == states.MOVE_RUNNING
+                       or (m['status'] == states.MOVE_PLANNED and self._start(plan_id, m))]
             LOG.info('Plan %s: jobset %d runs %d of %d moves', plan_id, number,
                      len(started), len(jobsets[number]))
             self._wait(plan_id, started)
         moves = self.db.plan_get(plan_id)['moves']
-        completed = sum(1 for m in moves if m['status'] == models.MOVE_COMPLETED)
+        completed = sum(1 for m in moves if m['status'] == states.MOVE_COMPLETED)
         if completed == len(moves):
-            end, error = models.PLAN_APPLIED, None
+            end, error = states.PLAN_APPLIED, None
         else:
-            end = models.PLAN_PARTIAL if completed else models.PLAN_FAILED
+            end = states.PLAN_PARTIAL if completed else states.PLAN_FAILED
             error = f'{completed} of {len(moves)} moves completed; the moves say why not'
-        self.db.plan_transition(plan_id, models.PLAN_APPLYING, end,
+        self.db.plan_transition(plan_id, states.PLAN_APPLYING, end,
                                 {'error': error, 'conductor': self.conductor},
                                 owner=self.owner)
         LOG.info('Plan %s %s: %d of %d moves completed', plan_id, end, completed, len(moves))
@@ -170,8 +169,8 @@ class PlanApplier:
     def _skip(self, plan_id, move, reason):
         LOG.info('Plan %s: move %d of %s skipped: %s', plan_id, move['seq'],
                  move['instance_name'], reason)
-        self.db.plan_move_transition(plan_id, move['seq'], models.MOVE_PLANNED,
-                                     models.MOVE_SKIPPED, {'reason': reason})
+        self.db.plan_move_transition(plan_id, move['seq'], states.MOVE_PLANNED,
+                                     states.MOVE_SKIPPED, {'reason': reason})
         return False
 
     def _start(self, plan_id, move):
@@ -198,8 +197,8 @@ class PlanApplier:
             }, detail=f"move {move['seq']} of plan {plan_id}")
         except exceptions.MigratorException as exc:
             return self._skip(plan_id, move, str(exc))
-        self.db.plan_move_transition(plan_id, move['seq'], models.MOVE_PLANNED,
-                                     models.MOVE_RUNNING, {'migration_id': migration['id']})
+        self.db.plan_move_transition(plan_id, move['seq'], states.MOVE_PLANNED,
+                                     states.MOVE_RUNNING, {'migration_id': migration['id']})
         move['migration_id'] = migration['id']
         try:
             self.start_migration(self.ctxt, migration['id'])
@@ -225,11 +224,11 @@ class PlanApplier:
                     continue
                 del pending[migration_id]
                 if status == states.COMPLETED:
-                    self.db.plan_move_transition(plan_id, move['seq'], models.MOVE_RUNNING,
-                                                 models.MOVE_COMPLETED)
+                    self.db.plan_move_transition(plan_id, move['seq'], states.MOVE_RUNNING,
+                                                 states.MOVE_COMPLETED)
                 else:
                     self.db.plan_move_transition(
-                        plan_id, move['seq'], models.MOVE_RUNNING, models.MOVE_FAILED,
+                        plan_id, move['seq'], states.MOVE_RUNNING, states.MOVE_FAILED,
                         {'reason': f"migration {status}: {migration.get('error') or ''}"
                                    .rstrip(': ')})
             if not pending:
@@ -237,7 +236,7 @@ class PlanApplier:
             if time.monotonic() > deadline:
                 for migration_id, move in pending.items():
                     self.db.plan_move_transition(
-                        plan_id, move['seq'], models.MOVE_RUNNING, models.MOVE_FAILED,
+                        plan_id, move['seq'], states.MOVE_RUNNING, states.MOVE_FAILED,
                         {'reason': f'migration {migration_id} did not end within '
                                    f'{self.timeout}s'})
                 return

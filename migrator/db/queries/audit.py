@@ -11,13 +11,13 @@ scheduler takes them with (the counter row, then the host rows).
 import sqlalchemy as sa
 
 from migrator.common import states
+from migrator.common.timeutils import utcnow
 from migrator.db.models import (
     hosts,
     instances,
     migrations,
     scheduler_claims,
     scheduler_counters,
-    utcnow,
 )
 from migrator.db.queries.scheduling import COUNTER_ID
 

@@ -22,10 +22,11 @@ import datetime
 import sqlalchemy as sa
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db import drain_models as dm
 from migrator.db import engine as db_engine
 from migrator.db import models
-from migrator.db.models import conductors, utcnow
+from migrator.db.models import conductors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,13 +39,13 @@ class WorkKind:
 KINDS = {
     'migration': WorkKind(models.migrations, tuple(sorted(
         set(states.ALLOWED) - states.TERMINAL - {states.ACCEPTED, states.QUEUED}))),
-    'drain': WorkKind(dm.drains, (dm.RUNNING, dm.CANCELLING)),
-    'plan': WorkKind(models.plans, (models.PLAN_APPLYING,)),
+    'drain': WorkKind(dm.drains, (states.DRAIN_RUNNING, states.DRAIN_CANCELLING)),
+    'plan': WorkKind(models.plans, (states.PLAN_APPLYING,)),
 }
 
 
 # The state of work not started yet: its start message names no conductor.
-UNSTARTED = {'migration': states.ACCEPTED, 'drain': dm.ACCEPTED}
+UNSTARTED = {'migration': states.ACCEPTED, 'drain': states.DRAIN_ACCEPTED}
 
 
 def _kind(kind):

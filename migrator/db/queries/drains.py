@@ -9,11 +9,12 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
-from migrator.common import exceptions
+from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db import drain_models as dm
 from migrator.db import engine as db_engine
 from migrator.db import paging, requester
-from migrator.db.models import hosts, migrations, utcnow
+from migrator.db.models import hosts, migrations
 from migrator.db.observers import observed
 
 # Columns of the migration shown next to each item, so one read shows the drain's progress.
@@ -43,7 +44,7 @@ class DrainQueries:
         now = utcnow()
         row = {'id': values.get('id') or str(uuidlib.uuid4()), 'kind': values['kind'],
                'host': values['host'], 'active_host': values['host'],
-               'mode': values['mode'], 'status': dm.ACCEPTED,
+               'mode': values['mode'], 'status': states.DRAIN_ACCEPTED,
                'max_parallel': int(values['max_parallel']),
                'target_hosts': (json.dumps(values['target_hosts'])
                                 if values.get('target_hosts') else None),
@@ -77,7 +78,7 @@ class DrainQueries:
         return {'drain_id': drain_id, 'instance_uuid': item['instance_uuid'],
                 'instance_name': item.get('instance_name'),
                 'source_host': item['source_host'], 'target_host': item.get('target_host'),
-                'status': dm.ITEM_PENDING, 'attempts': 0, 'created_at': now,
+                'status': states.DRAIN_ITEM_PENDING, 'attempts': 0, 'created_at': now,
                 'updated_at': now}
 
     def drain_items_add(self, drain_id, items):
@@ -161,7 +162,7 @@ class DrainQueries:
         changes = {**values, 'status': to_state, 'updated_at': now}
         if 'conductor' in values:
             changes['generation'] = c.generation + 1
-        if to_state in dm.DRAIN_TERMINAL:
+        if to_state in states.DRAIN_TERMINAL:
             changes.update(finished_at=now, active_host=None)
         cond = [c.id == drain_id, c.status.in_(list(from_states))]
         if conductor is not None:
@@ -188,7 +189,7 @@ class DrainQueries:
         c = dm.drain_items.c
         now = utcnow()
         values['updated_at'] = now
-        if values.get('status') in dm.ITEM_TERMINAL:
+        if values.get('status') in states.DRAIN_ITEM_TERMINAL:
             values.setdefault('finished_at', now)
         with self._write() as conn:
             res = conn.execute(sa.update(dm.drain_items).where(
@@ -205,22 +206,22 @@ class DrainQueries:
         now = utcnow()
         with self._write() as conn:
             res = conn.execute(sa.update(dm.drains).where(
-                c.id == drain_id, c.status == dm.ACCEPTED).values(
-                    status=dm.CANCELLED, reason=reason, updated_at=now, finished_at=now,
+                c.id == drain_id, c.status == states.DRAIN_ACCEPTED).values(
+                    status=states.DRAIN_CANCELLED, reason=reason, updated_at=now, finished_at=now,
                     active_host=None))
             if res.rowcount == 0:
                 res = conn.execute(sa.update(dm.drains).where(
-                    c.id == drain_id, c.status == dm.RUNNING).values(
-                        status=dm.CANCELLING, reason=reason))
+                    c.id == drain_id, c.status == states.DRAIN_RUNNING).values(
+                        status=states.DRAIN_CANCELLING, reason=reason))
             if res.rowcount == 0:
                 current = conn.execute(sa.select(c.status).where(c.id == drain_id)).scalar()
                 if current is None:
                     raise exceptions.DrainNotFound(id=drain_id)
-                if current != dm.CANCELLING:
+                if current != states.DRAIN_CANCELLING:
                     raise exceptions.InvalidDrainTransition(id=drain_id, current=current,
-                                                            target=dm.CANCELLED)
+                                                            target=states.DRAIN_CANCELLED)
             conn.execute(sa.update(dm.drain_items).where(
-                i.drain_id == drain_id, i.status == dm.ITEM_PENDING).values(
-                    status=dm.ITEM_CANCELLED, reason=reason, updated_at=now,
+                i.drain_id == drain_id, i.status == states.DRAIN_ITEM_PENDING).values(
+                    status=states.DRAIN_ITEM_CANCELLED, reason=reason, updated_at=now,
                     finished_at=now))
             return self._drain_get(conn, drain_id)

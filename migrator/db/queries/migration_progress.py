@@ -4,8 +4,9 @@ for its history. A mixin of migrator.db.api.Database."""
 import sqlalchemy as sa
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db import models, requester
-from migrator.db.models import migration_events, migration_samples, migrations, utcnow
+from migrator.db.models import migration_events, migration_samples, migrations
 
 
 class MigrationProgressQueries:

@@ -11,9 +11,10 @@ host is touched, so whoever resets a migration first makes sure where the guest 
 import sqlalchemy as sa
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db import engine as db_engine
 from migrator.db import requester
-from migrator.db.models import migration_events, migrations, utcnow
+from migrator.db.models import migration_events, migrations
 
 RESET_STATES = (states.ERROR, states.FAILED)
 

@@ -8,9 +8,10 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
-from migrator.common import exceptions
+from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db import models, paging, requester
-from migrator.db.models import plan_moves, plans, utcnow
+from migrator.db.models import plan_moves, plans
 from migrator.db.observers import observed
 from migrator.db.rows import as_dict, check_fields
 
@@ -27,11 +28,11 @@ class PlanQueries:
         now = utcnow()
         with self._write() as conn:
             conn.execute(sa.insert(plans).values({
-                **values, 'id': plan_id, 'status': models.PLAN_PLANNED, 'created_at': now,
+                **values, 'id': plan_id, 'status': states.PLAN_PLANNED, 'created_at': now,
                 'updated_at': now, **requester.current()}))
             if moves:
                 conn.execute(sa.insert(plan_moves), [
-                    {**move, 'plan_id': plan_id, 'status': models.MOVE_PLANNED}
+                    {**move, 'plan_id': plan_id, 'status': states.MOVE_PLANNED}
                     for move in moves])
             return self._plan_get(conn, plan_id)
 
@@ -75,16 +76,17 @@ class PlanQueries:
         live conductor) takes it with migrator.db.queries.conductors's work_take. owner:
         (conductor, generation) of the conductor applying it; the CAS then needs the plan to
         be still its own (fencing)."""
-        if to_state not in models.PLAN_ALLOWED.get(from_state, ()):
+        if to_state not in states.PLAN_ALLOWED.get(from_state, ()):
             raise ValueError(f'a plan cannot go from {from_state} to {to_state}')
         values = dict(values or {})
         check_fields(values, models.PLAN_TRANSITION_FIELDS, 'plan_transition')
         now = utcnow()
         changes = {**values, 'status': to_state, 'updated_at': now}
-        if to_state == models.PLAN_APPLYING:
+        if to_state == states.PLAN_APPLYING:
             changes['started_at'] = now
             changes.setdefault('conductor', None)
-        if to_state in (models.PLAN_APPLIED, models.PLAN_PARTIAL, models.PLAN_FAILED):
+        if to_state in (states.PLAN_APPLIED, states.PLAN_PARTIAL, states.PLAN_FAILED,
+                        states.PLAN_CANCELLED):
             changes['finished_at'] = now
         fence = [] if owner is None else [plans.c.conductor == owner[0],
                                           plans.c.generation == owner[1]]
@@ -102,15 +104,15 @@ class PlanQueries:
 
     def plan_move_transition(self, plan_id, seq, from_state, to_state, values=None):
         """CAS one move's state; True when this caller made the change."""
-        if to_state not in models.MOVE_STATUSES:
+        if to_state not in states.MOVE_STATUSES:
             raise ValueError(f'{to_state} is not a move state')
         values = dict(values or {})
         check_fields(values, models.MOVE_UPDATE_FIELDS, 'plan_move_transition')
         now = utcnow()
         changes = {**values, 'status': to_state}
-        if to_state == models.MOVE_RUNNING:
+        if to_state == states.MOVE_RUNNING:
             changes['started_at'] = now
-        if to_state in (models.MOVE_COMPLETED, models.MOVE_FAILED, models.MOVE_SKIPPED):
+        if to_state in (states.MOVE_COMPLETED, states.MOVE_FAILED, states.MOVE_SKIPPED):
             changes['finished_at'] = now
         with self._write() as conn:
             res = conn.execute(sa.update(plan_moves).where(

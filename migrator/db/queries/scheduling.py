@@ -17,6 +17,7 @@ import datetime
 import sqlalchemy as sa
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db import engine as db_engine
 from migrator.db import requester
 from migrator.db.models import (
@@ -25,7 +26,6 @@ from migrator.db.models import (
     migrations,
     scheduler_claims,
     scheduler_counters,
-    utcnow,
 )
 
 COUNTER_ID = 1

@@ -6,8 +6,9 @@ import uuid as uuidlib
 import sqlalchemy as sa
 
 from migrator.common import exceptions
+from migrator.common.timeutils import utcnow
 from migrator.db import models, paging
-from migrator.db.models import instances, server_group_members, server_groups, utcnow
+from migrator.db.models import instances, server_group_members, server_groups
 
 
 class ServerGroupNotFound(exceptions.NotFound):

@@ -82,7 +82,7 @@ class FakeConductor:
 
     def schedule_dry_run(self, ctxt, instance_uuid, migration_type, target_host=None,
                          block_migration=None, controls=None):
-        self.dry_runs.append((instance_uuid, migration_type, target_host))
+        self.dry_runs.append((instance_uuid, migration_type, target_host, block_migration))
         self.dry_run_controls.append(controls)
         answer = {'possible': True, 'target_host': target_host or self.destination,
                   'reason': 'fake', 'filters': [], 'weights': []}

@@ -6,7 +6,7 @@ import json
 import oslo_messaging as messaging
 import pytest
 
-from migrator.db import drain_models as dm
+from migrator.common import states
 from tests.unit.api import fakes
 from tests.unit.api.fakes import assert_error
 
@@ -123,7 +123,7 @@ def test_get_drain_of_never_drained_host_is_404(client, cluster):
 
 def test_delete_cancels_pending_items(client, cluster):
     job = _body(client.post('/v1/hosts/host1/drain', body={}))
-    cluster.drain_transition(job['id'], [dm.ACCEPTED], dm.RUNNING,
+    cluster.drain_transition(job['id'], [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
                              values={'conductor': 'c1'})
     resp = _delete(client, '/v1/hosts/host1/drain')
     assert resp.status_int == 202, resp.text
@@ -157,13 +157,14 @@ def test_undrain_refusals(client, cluster):
 def test_undrain_enables_and_returns_moved_guests(client, cluster, conductor):
     job = _body(client.post('/v1/hosts/host1/drain', body={}))
     items = {i['instance_name']: i for i in cluster.drain_get(job['id'])['items']}
-    cluster.drain_transition(job['id'], [dm.ACCEPTED], dm.RUNNING, values={'conductor': 'c'})
+    cluster.drain_transition(job['id'], [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
+                             values={'conductor': 'c'})
     # vm1 was moved to host2 and is still there; vm2 failed to move.
-    cluster.drain_item_update(items['vm1']['id'], [dm.ITEM_PENDING],
-                              {'status': dm.ITEM_MOVED, 'target_host': 'host2'})
-    cluster.drain_item_update(items['vm2']['id'], [dm.ITEM_PENDING],
-                              {'status': dm.ITEM_FAILED, 'reason': 'too big'})
-    cluster.drain_transition(job['id'], [dm.RUNNING], dm.PARTIAL, conductor='c')
+    cluster.drain_item_update(items['vm1']['id'], [states.DRAIN_ITEM_PENDING],
+                              {'status': states.DRAIN_ITEM_MOVED, 'target_host': 'host2'})
+    cluster.drain_item_update(items['vm2']['id'], [states.DRAIN_ITEM_PENDING],
+                              {'status': states.DRAIN_ITEM_FAILED, 'reason': 'too big'})
+    cluster.drain_transition(job['id'], [states.DRAIN_RUNNING], states.DRAIN_PARTIAL, conductor='c')
     cluster.instance_set_host(fakes.uuid_of('vm1'), 'host2')
 
     resp = client.post('/v1/hosts/host1/undrain', body={'return_guests': True})

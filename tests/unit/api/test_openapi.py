@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 
 from migrator.api import microversion, openapi, schemas
+from migrator.common import states
 from migrator.conductor.tasks import rebalance
-from migrator.db import models
 from tests.unit.api import fakes
 
 VERSIONS = [str(microversion.MIN_VERSION), str(microversion.MAX_VERSION)]
@@ -215,7 +215,7 @@ def test_other_services_headers_are_ignored(client):
 def test_plan_statuses_in_schema_cover_the_model():
     from migrator.api import response_schemas
     plan = response_schemas.plan()
-    assert plan['properties']['status']['enum'] == list(models.PLAN_STATUSES)
+    assert plan['properties']['status']['enum'] == list(states.PLAN_STATUSES)
 
 
 def test_audit_and_conductors_are_documented(client):

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from migrator.common import states
 from migrator.conductor.tasks import rebalance
-from migrator.db import models
 from tests.unit.api import fakes
 
 
@@ -105,10 +105,45 @@ def test_apply_that_cannot_reach_the_conductor_fails_the_plan(client, skewed, co
     resp = client.post(f"/v1/plans/{plan['id']}/apply")
     assert resp.status_int == 503, resp.text
     stored = skewed.plan_get(plan['id'])
-    assert stored['status'] == models.PLAN_FAILED
+    assert stored['status'] == states.PLAN_FAILED
     assert 'could not reach migrator-conductor' in stored['error']
 
 
 def test_plan_on_an_empty_cluster_is_409(client, db, conductor):
     conductor.planner = lambda goal, **kw: rebalance.create_plan(db, goal, **kw)['id']
     fakes.assert_error(client.post('/v1/plans', {}), 409, 'Cannot plan yet')
+
+
+LATEST = {'OpenStack-API-Version': 'migration latest'}
+
+
+def test_cancel_a_planned_plan_so_it_is_never_applied(client, skewed, conductor):
+    plan = _body(client.post('/v1/plans', {'max_moves': 2}))
+    resp = client.post(f"/v1/plans/{plan['id']}/cancel", headers=LATEST)
+    assert resp.status_int == 200, resp.text
+    cancelled = _body(resp)
+    assert cancelled['status'] == 'cancelled' and cancelled['finished_at'] is not None
+    assert skewed.plan_get(plan['id'])['status'] == states.PLAN_CANCELLED
+    fakes.assert_error(client.post(f"/v1/plans/{plan['id']}/apply"), 409,
+                       'is cancelled', 'only a plan that is planned can be applied')
+    fakes.assert_error(client.post(f"/v1/plans/{plan['id']}/cancel", headers=LATEST), 409,
+                       'is cancelled', 'only a plan that is planned can be cancelled')
+    assert conductor.applied_plans == [] and conductor.casts == []
+    listed = _body(client.get('/v1/plans?status=cancelled'))['plans']
+    assert [p['id'] for p in listed] == [plan['id']]
+
+
+def test_a_plan_being_applied_cannot_be_cancelled(client, skewed, conductor):
+    plan = _body(client.post('/v1/plans', {'max_moves': 2}))
+    assert client.post(f"/v1/plans/{plan['id']}/apply").status_int == 202
+    fakes.assert_error(client.post(f"/v1/plans/{plan['id']}/cancel", headers=LATEST), 409,
+                       'is applying', 'abort those')
+    assert skewed.plan_get(plan['id'])['status'] == states.PLAN_APPLYING
+
+
+def test_cancel_needs_microversion_1_5(client, skewed):
+    plan = _body(client.post('/v1/plans', {'max_moves': 2}))
+    old = {'OpenStack-API-Version': 'migration 1.5'}
+    fakes.assert_error(client.post(f"/v1/plans/{plan['id']}/cancel", headers=old), 404)
+    assert skewed.plan_get(plan['id'])['status'] == states.PLAN_PLANNED
+    fakes.assert_error(client.post('/v1/plans/nope/cancel', headers=LATEST), 404)

@@ -65,6 +65,7 @@ OPERATIONS = [
     ('migrator:plan:list', 'GET', '/v1/plans', None),
     ('migrator:plan:get', 'GET', '/v1/plans/PLAN', None),
     ('migrator:plan:apply', 'POST', '/v1/plans/PLAN/apply', None),
+    ('migrator:plan:cancel', 'POST', '/v1/plans/PLAN/cancel', None),
     ('migrator:server_group:list', 'GET', '/v1/server-groups', None),
     ('migrator:server_group:get', 'GET', '/v1/server-groups/web', None),
     ('migrator:server_group:create', 'POST', '/v1/server-groups',
@@ -125,8 +126,8 @@ def world(db, conductor, cluster):
 def call(client, world, method, path, body, headers):
     path = path.replace('PLAN', world['plan'])
     raw = json.dumps(body) if body is not None else None
-    if path.startswith('/v1/conductors'):  # from its microversion on
-        headers = dict(headers, **{'OpenStack-API-Version': 'migration latest'})
+    # The newest microversion serves every operation (conductors: 1.3, plan cancel: 1.6).
+    headers = dict(headers, **{'OpenStack-API-Version': 'migration latest'})
     return client.request(method, path, raw=raw, headers=headers)
 
 

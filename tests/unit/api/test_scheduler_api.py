@@ -4,6 +4,7 @@ refusals with a real ConductorManager behind the API (no tasks run)."""
 import pytest
 
 from migrator.api import app as api_app
+from migrator.common import context
 from migrator.conductor import manager
 from migrator.conf import CONF
 from tests.unit.api import fakes
@@ -109,8 +110,33 @@ def test_dry_run_asks_the_scheduler_and_creates_nothing(client, cluster, conduct
     resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True})
     assert resp.status_int == 200, resp.text
     assert resp.json['dry_run']['target_host'] == 'host2'
-    assert conductor.dry_runs == [(fakes.uuid_of('vm1'), 'live', None)]
+    assert conductor.dry_runs == [(fakes.uuid_of('vm1'), 'live', None, None)]
     assert conductor.casts == [] and cluster.migration_list() == []
+
+
+def test_dry_run_from_1_6_says_which_convergence_controls_would_apply(client, cluster):
+    latest = {'OpenStack-API-Version': 'migration 1.6'}
+    CONF.set_override('live_migration_downtime', 700, group='libvirt')
+    try:
+        resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                              'bandwidth_mib': 64}, headers=latest)
+    finally:
+        CONF.clear_override('live_migration_downtime', group='libvirt')
+    assert resp.status_int == 200, resp.text
+    controls = resp.json['dry_run']['convergence']
+    # the request's field over the defaults, the defaults as configured
+    assert controls['bandwidth_mib'] == 64
+    assert controls['max_downtime_ms'] == 700
+    assert controls['downtime_steps'] == CONF.libvirt.live_migration_downtime_steps
+    assert controls['timeout_action'] == CONF.libvirt.live_migration_timeout_action
+    # a client that asked for an older version keeps the shape it knows
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True})
+    assert 'convergence' not in resp.json['dry_run']
+    # a cold migration has no convergence controls
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'type': 'cold',
+                                          'dry_run': True}, headers=latest)
+    assert resp.status_int == 200, resp.text
+    assert 'convergence' not in resp.json['dry_run']
 
 
 def test_priority_is_recorded_and_checked(client, cluster, conductor):
@@ -122,13 +148,19 @@ def test_priority_is_recorded_and_checked(client, cluster, conductor):
 
 
 @pytest.fixture
-def real_client(db, cluster):
-    """The API in front of a real ConductorManager: its scheduler answers."""
+def real_conductor(db, cluster):
+    """A real ConductorManager (no tasks run): its scheduler answers."""
     CONF.set_override('host_cache_refresh_interval', 0, group='scheduler')
     conductor = manager.ConductorManager(db, compute_api=object(), host='c1')
-    yield fakes.WSGIClient(api_app.setup_app(db=db, conductor_api=conductor))
+    yield conductor
     conductor.stop()
     CONF.clear_override('host_cache_refresh_interval', group='scheduler')
+
+
+@pytest.fixture
+def real_client(db, real_conductor):
+    """The API in front of a real ConductorManager."""
+    return fakes.WSGIClient(api_app.setup_app(db=db, conductor_api=real_conductor))
 
 
 def test_forced_target_refused_by_a_filter_is_409_naming_it(real_client, cluster):
@@ -148,4 +180,32 @@ def test_real_dry_run_says_why_no_host_fits(real_client, cluster):
     assert 'HostStatusFilter removed 2' in answer['reason']
     assert {f['filter']: f['removed'] for f in answer['filters']} == {
         'HostUpFilter': 0, 'HostStatusFilter': 2, 'NotSourceFilter': 1}
+    assert cluster.migration_list() == []
+
+
+def test_dry_run_of_auto_block_migration_answers_as_the_request_would(real_client, cluster,
+                                                                     real_conductor):
+    """block_migration "auto" (the default) lets the conductor decide per disk, so the
+    scheduler does not ask for disk room on the target. The dry run must answer the same:
+    it once passed the string "auto" on, bool("auto") is true, and it refused for want of
+    disk what the real request accepts."""
+    fakes.add_instances(cluster, 'host1', 'big', disk_gb=500)   # hosts have 100 GiB
+    for block_migration in ('auto', None):
+        body = {'instance': 'big', 'dry_run': True}
+        if block_migration is not None:
+            body['block_migration'] = block_migration
+        resp = real_client.post('/v1/migrations', body)
+        assert resp.status_int == 200, resp.text
+        answer = resp.json['dry_run']
+        assert answer['possible'] is True, answer
+        assert 'DiskFilter' not in {f['filter'] for f in answer['filters']}
+    # The real request's check agrees: its scheduler places the guest.
+    assert real_conductor.select_destination(
+        context.get_admin_context(), fakes.uuid_of('big'), 'live') in ('host2', 'host3')
+    # Copying the disks does need the room, in a dry run as in a request.
+    resp = real_client.post('/v1/migrations', {'instance': 'big', 'dry_run': True,
+                                               'block_migration': True})
+    answer = resp.json['dry_run']
+    assert answer['possible'] is False
+    assert {f['filter']: f['removed'] for f in answer['filters']}['DiskFilter'] == 2
     assert cluster.migration_list() == []

@@ -7,7 +7,7 @@ import pytest
 
 from migrator.cmd import manage
 from migrator.cmd.manage import drains as manage_drains
-from migrator.db import drain_models as dm
+from migrator.common import states
 from tests.unit.api import fakes
 
 
@@ -36,22 +36,23 @@ def conductor_moves(cluster, conductor, monkeypatch):
         conductor.drains.append(drain_id)
 
         def work():
-            job = cluster.drain_transition(drain_id, [dm.ACCEPTED], dm.RUNNING,
+            job = cluster.drain_transition(drain_id, [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
                                            values={'conductor': 'c1'})
             for item in job['items']:
                 if item['instance_name'] in refuse:
-                    cluster.drain_item_update(item['id'], [dm.ITEM_PENDING], {
-                        'status': dm.ITEM_FAILED,
+                    cluster.drain_item_update(item['id'], [states.DRAIN_ITEM_PENDING], {
+                        'status': states.DRAIN_ITEM_FAILED,
                         'reason': 'live: no host can take it: host3 has 0 MiB free'})
                     continue
                 target = item['target_host'] or 'host3'
-                cluster.drain_item_update(item['id'], [dm.ITEM_PENDING], {
-                    'status': dm.ITEM_MOVED, 'target_host': target, 'migration_type': 'live',
+                cluster.drain_item_update(item['id'], [states.DRAIN_ITEM_PENDING], {
+                    'status': states.DRAIN_ITEM_MOVED, 'target_host': target,
+                    'migration_type': 'live',
                     'reason': 'live migration completed'})
                 cluster.instance_set_host(item['instance_uuid'], target)
-            end = dm.PARTIAL if refuse & {i['instance_name'] for i in job['items']} \
-                else dm.COMPLETED
-            cluster.drain_transition(drain_id, [dm.RUNNING], end, conductor='c1')
+            end = states.DRAIN_PARTIAL if refuse & {i['instance_name'] for i in job['items']} \
+                else states.DRAIN_COMPLETED
+            cluster.drain_transition(drain_id, [states.DRAIN_RUNNING], end, conductor='c1')
 
         thread = threading.Thread(target=work)
         thread.start()

@@ -5,7 +5,7 @@ import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
 
-from migrator.common import states
+from migrator.common import exceptions, states
 from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
@@ -54,6 +54,21 @@ def test_no_answer_within_compute_rpc_timeout_means_cannot_tell(timeouts):
     api = FlakyComputeAPI(lost=100)
     assert _task(api).domain_state('host2', 'uuid') is None
     assert api.timeouts == [5]
+
+
+def test_an_agent_whose_hypervisor_is_not_connected_yet_is_asked_again(timeouts):
+    answer = {'exists': False, 'active': False, 'incoming': False}
+    api = FlakyComputeAPI(lost=0, answer=answer)
+    errors = [exceptions.HypervisorError(host='host1', reason='not connected')]
+
+    def get_domain_state(ctxt, host, uuid, rpc_timeout=None):
+        api.timeouts.append(rpc_timeout)
+        if errors:
+            raise errors.pop()
+        return answer
+    api.get_domain_state = get_domain_state
+    assert _task(api).domain_state('host1', 'uuid') == answer
+    assert api.timeouts == [10, 10]
 
 
 def test_an_agent_error_is_not_asked_again(timeouts):

@@ -12,10 +12,11 @@ from oslo_config import cfg
 
 from migrator.api import app as api_app
 from migrator.common import states
+from migrator.common.timeutils import utcnow
 from migrator.conductor import manager
 from migrator.conductor.tasks import drain as drain_task
 from migrator.db import drain_models as dm
-from migrator.db.models import conductors, utcnow
+from migrator.db.models import conductors
 from tests.unit.api import fakes as api_fakes
 from tests.unit.conductor import fakes
 
@@ -77,10 +78,10 @@ def test_drain_moves_every_guest_and_records_each_outcome(db, cluster):
 
     job = _run(db, cluster, _create(db, 'host1'))
 
-    assert job['status'] == dm.COMPLETED, job
+    assert job['status'] == states.DRAIN_COMPLETED, job
     assert job['conductor'] == 'conductor1' and job['finished_at'] is not None
     for name, item in _items(job).items():
-        assert item['status'] == dm.ITEM_MOVED, item
+        assert item['status'] == states.DRAIN_ITEM_MOVED, item
         assert item['target_host'] in ('host2', 'host3')
         assert item['migration_type'] == 'live' and item['attempts'] == 1
         migration = db.migration_get(item['migration_id'])
@@ -100,7 +101,7 @@ def test_max_parallel_one_runs_migrations_one_after_another(db, cluster):
 
     job = _run(db, cluster, _create(db, 'host1', max_parallel=1))
 
-    assert job['status'] == dm.COMPLETED
+    assert job['status'] == states.DRAIN_COMPLETED
     migrations = sorted((db.migration_get(i['migration_id']) for i in job['items']),
                         key=lambda m: m['created_at'])
     for before, after in zip(migrations, migrations[1:], strict=False):
@@ -119,7 +120,7 @@ def test_the_end_of_a_migration_starts_the_next_guest_without_waiting_for_a_poll
         cluster.conductor.drain(cluster.ctxt, job['id'])
 
         assert cluster.conductor.drains.join(job['id'], timeout=30)
-        assert db.drain_get(job['id'])['status'] == dm.COMPLETED
+        assert db.drain_get(job['id'])['status'] == states.DRAIN_COMPLETED
     finally:
         CONF.clear_override('poll_interval', group='drain')
 
@@ -131,13 +132,13 @@ def test_guest_that_fits_nowhere_is_reported_and_others_move(db, cluster):
 
     job = _run(db, cluster, _create(db, 'host1'))
 
-    assert job['status'] == dm.PARTIAL
+    assert job['status'] == states.DRAIN_PARTIAL
     items = _items(job)
-    assert items['huge']['status'] == dm.ITEM_FAILED
+    assert items['huge']['status'] == states.DRAIN_ITEM_FAILED
     assert 'needs 7800 MiB' in items['huge']['reason'], items['huge']
     assert items['huge']['migration_id'] is None
     assert cluster.where(huge['uuid']) == ['host1']
-    assert [items[f'vm{n}']['status'] for n in range(2)] == [dm.ITEM_MOVED] * 2
+    assert [items[f'vm{n}']['status'] for n in range(2)] == [states.DRAIN_ITEM_MOVED] * 2
     assert all(cluster.where(u) != ['host1'] for u in small)
 
 
@@ -148,7 +149,7 @@ def test_target_hosts_limit_where_guests_go(db, cluster):
 
     job = _run(db, cluster, _create(db, 'host1', target_hosts=['host3']))
 
-    assert job['status'] == dm.COMPLETED
+    assert job['status'] == states.DRAIN_COMPLETED
     assert {i['target_host'] for i in job['items']} == {'host3'}
 
 
@@ -159,7 +160,7 @@ def test_disabled_targets_leave_guests_reported(db, cluster):
 
     job = _run(db, cluster, _create(db, 'host1', target_hosts=['host2']))
 
-    assert job['status'] == dm.PARTIAL
+    assert job['status'] == states.DRAIN_PARTIAL
     assert 'host2 is disabled: firmware' in _items(job)['vm1']['reason']
 
 
@@ -171,8 +172,8 @@ def test_live_then_cold_moves_cold_what_live_could_not(db, cluster):
     job = _run(db, cluster, _create(db, 'host1', mode='live_then_cold'))
 
     item = _items(job)['stubborn']
-    assert job['status'] == dm.COMPLETED
-    assert item['status'] == dm.ITEM_MOVED
+    assert job['status'] == states.DRAIN_COMPLETED
+    assert item['status'] == states.DRAIN_ITEM_MOVED
     assert item['migration_type'] == 'cold'
     assert cluster.where(guest['uuid']) not in ([], ['host1'])
     live = db.migration_list(instance=guest['uuid'], status=[states.FAILED])
@@ -187,14 +188,14 @@ def test_shut_off_guest_is_not_live_migrated(db, cluster):
     job = _run(db, cluster, _create(db, 'host1'))
 
     item = _items(job)['off']
-    assert item['status'] == dm.ITEM_FAILED and item['migration_id'] is None
+    assert item['status'] == states.DRAIN_ITEM_FAILED and item['migration_id'] is None
     assert 'live migration needs a running guest' in item['reason']
 
 
 def test_empty_host_drain_completes(db, cluster):
     cluster.report_all()
     job = _run(db, cluster, _create(db, 'host1'))
-    assert job['status'] == dm.COMPLETED and job['items'] == []
+    assert job['status'] == states.DRAIN_COMPLETED and job['items'] == []
 
 
 class HeldConductor:
@@ -220,8 +221,8 @@ def test_cancel_stops_what_has_not_started_and_lets_the_running_one_finish(db, c
     for n in range(3):
         cluster.drivers['host1'].add_domain(f'vm{n}')
     cluster.report_all()
-    job = db.drain_transition(_create(db, 'host1', max_parallel=1)['id'], [dm.ACCEPTED],
-                              dm.RUNNING, values={'conductor': 'conductor1'})
+    job = db.drain_transition(_create(db, 'host1', max_parallel=1)['id'], [states.DRAIN_ACCEPTED],
+                              states.DRAIN_RUNNING, values={'conductor': 'conductor1'})
     held = HeldConductor(cluster.conductor)
     task = drain_task.DrainTask(cluster.ctxt, db, held, job, host='conductor1')
     thread = threading.Thread(target=task.run)
@@ -230,16 +231,17 @@ def test_cancel_stops_what_has_not_started_and_lets_the_running_one_finish(db, c
         wait_for(lambda: held.held, 'the first migration to be started')
 
         cancelled = task.cancel()
-        assert cancelled['status'] == dm.CANCELLING
+        assert cancelled['status'] == states.DRAIN_CANCELLING
         held.release()
     finally:
         thread.join(30)
     assert not thread.is_alive()
 
     job = db.drain_get(job['id'])
-    assert job['status'] == dm.CANCELLED
+    assert job['status'] == states.DRAIN_CANCELLED
     statuses = sorted(i['status'] for i in job['items'])
-    assert statuses == [dm.ITEM_CANCELLED, dm.ITEM_CANCELLED, dm.ITEM_MOVED]
+    assert statuses == [states.DRAIN_ITEM_CANCELLED, states.DRAIN_ITEM_CANCELLED,
+                        states.DRAIN_ITEM_MOVED]
     assert len(db.instance_list(host='host1')) == 2
     assert len(held.held) == 1
 
@@ -260,7 +262,8 @@ def test_orphaned_drain_is_taken_over_and_finished(db, cluster):
     for n in range(2):
         cluster.drivers['host1'].add_domain(f'vm{n}')
     cluster.report_all()
-    job = db.drain_transition(_create(db, 'host1')['id'], [dm.ACCEPTED], dm.RUNNING,
+    job = db.drain_transition(_create(db, 'host1')['id'], [states.DRAIN_ACCEPTED],
+                              states.DRAIN_RUNNING,
                               values={'conductor': 'dead-conductor'})
     db.conductor_register('dead-conductor', 'incarnation-1', CONF.conductor.takeover_after)
     assert cluster.conductor.drains.adopt_orphans() == []  # still beating: not an orphan
@@ -270,7 +273,7 @@ def test_orphaned_drain_is_taken_over_and_finished(db, cluster):
     assert cluster.conductor.drains.join(job['id'], timeout=30)
 
     job = db.drain_get(job['id'])
-    assert job['conductor'] == 'conductor1' and job['status'] == dm.COMPLETED
+    assert job['conductor'] == 'conductor1' and job['status'] == states.DRAIN_COMPLETED
     assert db.instance_list(host='host1') == []
 
 
@@ -283,15 +286,15 @@ def test_guest_with_a_migration_in_flight_waits_for_its_end(db, cluster):
     job = _create(db, 'host1')
     cluster.conductor.drain(cluster.ctxt, job['id'])
 
-    wait_for(lambda: _items(db.drain_get(job['id']))['vm1']['status'] == dm.ITEM_MOVED,
+    wait_for(lambda: _items(db.drain_get(job['id']))['vm1']['status'] == states.DRAIN_ITEM_MOVED,
              'vm1 to move')
-    assert _items(db.drain_get(job['id']))['busy']['status'] == dm.ITEM_PENDING
+    assert _items(db.drain_get(job['id']))['busy']['status'] == states.DRAIN_ITEM_PENDING
     db.migration_transition(foreign['id'], [states.ACCEPTED], states.FAILED,
                             detail='given up', values={'error': 'given up'})
 
     assert cluster.conductor.drains.join(job['id'], timeout=30)
     job = db.drain_get(job['id'])
-    assert job['status'] == dm.COMPLETED
+    assert job['status'] == states.DRAIN_COMPLETED
     assert _items(job)['busy']['migration_id'] != foreign['id']
 
 
@@ -301,15 +304,15 @@ def test_drain_whose_cast_was_lost_is_adopted(db, cluster):
     job = _create(db, 'host1')  # accepted, and no conductor ever heard of it
     cluster.conductor.liveness.register()
     cluster.conductor.liveness.tick()
-    assert db.drain_get(job['id'])['status'] == dm.ACCEPTED, 'within the grace: untouched'
+    assert db.drain_get(job['id'])['status'] == states.DRAIN_ACCEPTED, 'within the grace: untouched'
     _make_stale(db, job['id'], CONF.conductor.accept_grace + 1)
 
     cluster.conductor.liveness.tick()   # the watchdog's pass starts it
     assert cluster.conductor.drains.join(job['id'], timeout=30)
 
-    assert db.drain_get(job['id'])['status'] == dm.COMPLETED
+    assert db.drain_get(job['id'])['status'] == states.DRAIN_COMPLETED
     cluster.conductor.drain(cluster.ctxt, job['id'])  # the late cast changes nothing
-    assert db.drain_get(job['id'])['status'] == dm.COMPLETED
+    assert db.drain_get(job['id'])['status'] == states.DRAIN_COMPLETED
 
 
 def test_migration_that_never_ends_fails_its_item_after_item_timeout(db, cluster):
@@ -324,28 +327,31 @@ def test_migration_that_never_ends_fails_its_item_after_item_timeout(db, cluster
     job = _create(db, 'host1')
     item = _items(job)['stuck']
     old = utcnow() - datetime.timedelta(seconds=CONF.drain.item_timeout + 1)
-    db.drain_item_update(item['id'], [dm.ITEM_PENDING], {
-        'status': dm.ITEM_RUNNING, 'migration_id': migration['id'], 'migration_type': 'live',
+    db.drain_item_update(item['id'], [states.DRAIN_ITEM_PENDING], {
+        'status': states.DRAIN_ITEM_RUNNING, 'migration_id': migration['id'],
+        'migration_type': 'live',
         'attempts': 1, 'started_at': old})
 
     job = _run(db, cluster, job)
 
-    assert job['status'] == dm.PARTIAL
+    assert job['status'] == states.DRAIN_PARTIAL
     items = _items(job)
-    assert items['stuck']['status'] == dm.ITEM_FAILED
+    assert items['stuck']['status'] == states.DRAIN_ITEM_FAILED
     assert 'did not end within' in items['stuck']['reason']
-    assert items['vm1']['status'] == dm.ITEM_MOVED
+    assert items['vm1']['status'] == states.DRAIN_ITEM_MOVED
 
 
 def test_conductor_restart_adopts_its_own_unfinished_drain(db, cluster):
     cluster.drivers['host1'].add_domain('vm1')
     cluster.report_all()
-    job = db.drain_transition(_create(db, 'host1')['id'], [dm.ACCEPTED], dm.RUNNING,
+    job = db.drain_transition(_create(db, 'host1')['id'], [states.DRAIN_ACCEPTED],
+                              states.DRAIN_RUNNING,
                               values={'conductor': 'conductor1'})
 
     cluster.conductor.start()  # as after a restart: its previous life's jobs are its own
 
-    wait_for(lambda: db.drain_get(job['id'])['status'] == dm.COMPLETED, 'the drain to end')
+    wait_for(lambda: db.drain_get(job['id'])['status'] == states.DRAIN_COMPLETED,
+             'the drain to end')
 
 
 def test_undrain_returns_the_guests_through_the_api(db, cluster):
@@ -358,7 +364,7 @@ def test_undrain_returns_the_guests_through_the_api(db, cluster):
     assert resp.status_int == 202, resp.text
     drain_id = json.loads(resp.text)['id']
     assert cluster.conductor.drains.join(drain_id, timeout=30)
-    assert json.loads(client.get('/v1/hosts/host1/drain').text)['status'] == dm.COMPLETED
+    assert json.loads(client.get('/v1/hosts/host1/drain').text)['status'] == states.DRAIN_COMPLETED
     # An operator moves one guest elsewhere meanwhile: it is not brought back.
     moved_on = _items(db.drain_get(drain_id))['vm0']
     elsewhere = 'host3' if moved_on['target_host'] == 'host2' else 'host2'
@@ -372,7 +378,7 @@ def test_undrain_returns_the_guests_through_the_api(db, cluster):
     assert cluster.conductor.drains.join(ret['id'], timeout=30)
 
     ret = json.loads(client.get(f"/v1/drains/{ret['id']}").text)
-    assert ret['status'] == dm.COMPLETED and ret['kind'] == 'return'
+    assert ret['status'] == states.DRAIN_COMPLETED and ret['kind'] == 'return'
     assert sorted(i['name'] for i in db.instance_list(host='host1')) == ['vm1', 'vm2']
     assert db.instance_get('vm0')['host'] == elsewhere
     assert db.host_get('host1')['status'] == 'enabled'

@@ -7,7 +7,6 @@ from migrator.common import states
 from migrator.conductor import manager
 from migrator.conductor.tasks import rebalance
 from migrator.conf import CONF
-from migrator.db import models
 from tests.functional.service import processes
 from tests.unit.conductor import fakes
 
@@ -38,10 +37,10 @@ def _skew(db, cluster, count=4):
 
 
 def _apply(db, cluster, plan):
-    db.plan_transition(plan['id'], models.PLAN_PLANNED, models.PLAN_APPLYING)
+    db.plan_transition(plan['id'], states.PLAN_PLANNED, states.PLAN_APPLYING)
     cluster.conductor.apply_plan(cluster.ctxt, plan['id'])
     return processes.wait_until(
-        lambda: (lambda p: p if p['status'] != models.PLAN_APPLYING else None)(
+        lambda: (lambda p: p if p['status'] != states.PLAN_APPLYING else None)(
             db.plan_get(plan['id'])), 30, 'the plan to end', interval=0.05)
 
 
@@ -49,15 +48,15 @@ def test_plan_applies_jobset_by_jobset_and_lowers_the_score(db, cluster):
     uuids = _skew(db, cluster)
     plan_id = cluster.conductor.create_plan(cluster.ctxt, 'balance', max_moves=10)
     plan = db.plan_get(plan_id)
-    assert plan['status'] == models.PLAN_PLANNED and len(plan['moves']) == 2
+    assert plan['status'] == states.PLAN_PLANNED and len(plan['moves']) == 2
     assert all(cluster.where(u) == ['host1'] for u in uuids)  # planning moved nothing
 
     done = _apply(db, cluster, plan)
 
-    assert done['status'] == models.PLAN_APPLIED, done
+    assert done['status'] == states.PLAN_APPLIED, done
     assert done['finished_at'] is not None and done['conductor'] == 'conductor1'
     for move in done['moves']:
-        assert move['status'] == models.MOVE_COMPLETED, move
+        assert move['status'] == states.MOVE_COMPLETED, move
         migration = db.migration_get(move['migration_id'])
         assert migration['status'] == states.COMPLETED
         assert migration['target_host'] == move['target_host']
@@ -86,12 +85,12 @@ def test_moves_that_cannot_go_are_skipped_and_the_rest_moves(db, cluster):
 
     done = _apply(db, cluster, plan)
 
-    assert done['status'] == models.PLAN_PARTIAL
+    assert done['status'] == states.PLAN_PARTIAL
     by_seq = {m['seq']: m for m in done['moves']}
-    assert by_seq[moved['seq']]['status'] == models.MOVE_SKIPPED
+    assert by_seq[moved['seq']]['status'] == states.MOVE_SKIPPED
     assert 'has moved since planning: it runs on host3' in by_seq[moved['seq']]['reason']
     assert by_seq[moved['seq']]['migration_id'] is None
-    assert by_seq[blocked['seq']]['status'] == models.MOVE_COMPLETED
+    assert by_seq[blocked['seq']]['status'] == states.MOVE_COMPLETED
     assert '1 of 2 moves completed' in done['error']
 
 
@@ -105,9 +104,9 @@ def test_a_target_that_no_longer_fits_is_skipped(db, cluster):
 
     done = _apply(db, cluster, plan)
 
-    assert done['status'] == models.PLAN_FAILED
+    assert done['status'] == states.PLAN_FAILED
     move = done['moves'][0]
-    assert move['status'] == models.MOVE_SKIPPED
+    assert move['status'] == states.MOVE_SKIPPED
     assert 'the target cannot take it now' in move['reason'] and target in move['reason']
 
 
@@ -118,9 +117,9 @@ def test_a_failed_migration_fails_its_move(db, cluster):
 
     done = _apply(db, cluster, plan)
 
-    assert done['status'] == models.PLAN_FAILED
+    assert done['status'] == states.PLAN_FAILED
     move = done['moves'][0]
-    assert move['status'] == models.MOVE_FAILED
+    assert move['status'] == states.MOVE_FAILED
     assert 'migration failed' in move['reason'] and 'unexpectedly failed' in move['reason']
     assert all(cluster.where(u) == ['host1'] for u in uuids)
 

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from oslo_config import cfg
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.conductor import manager
-from migrator.db import models
-from migrator.db.models import conductors, migrations, utcnow
+from migrator.db.models import conductors, migrations
 from tests.unit.conductor import test_recovery
 
 CONF = cfg.CONF
@@ -199,9 +199,9 @@ def test_a_plan_whose_conductor_died_does_not_stay_applying(db, cluster, live):
                             'target_host': 'host2', 'memory_mb': 512, 'vcpus': 1,
                             'disk_gb': 0, 'gain': 1, 'score_after': 0,
                             'predicted_seconds': 1}])
-    db.plan_transition(plan['id'], models.PLAN_PLANNED, models.PLAN_APPLYING)
+    db.plan_transition(plan['id'], states.PLAN_PLANNED, states.PLAN_APPLYING)
     assert db.work_take('plan', plan['id'], dead, None, 0) == 1   # the dead one took it
 
     assert live.liveness.tick()['plans'] == [plan['id']]
-    wait_for(lambda: db.plan_get(plan['id'])['status'] == models.PLAN_APPLIED, 'applied')
+    wait_for(lambda: db.plan_get(plan['id'])['status'] == states.PLAN_APPLIED, 'applied')
     assert cluster.where(instance['uuid']) == ['host2']

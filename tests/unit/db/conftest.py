@@ -12,6 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from migrator.common import timeutils
 from migrator.db import models
 from migrator.db.api import Database
 
@@ -85,7 +86,7 @@ def db(synced_db):
 def add_instance(db):
     """Insert an instance directly (no agent sync, which would prune the host's others)."""
     def add(uuid_, host='h1', name=None, **values):
-        now = models.utcnow()
+        now = timeutils.utcnow()
         row = {'uuid': uuid_, 'name': name or 'vm-' + uuid_, 'host': host,
                'power_state': 'running', 'memory_mb': 512, 'vcpus': 1, 'disk_gb': 10,
                'created_at': now, 'updated_at': now, **values}

@@ -4,6 +4,7 @@ transaction and leaves work in progress alone."""
 import sqlalchemy as sa
 
 from migrator.common import states as s
+from migrator.common import timeutils
 from migrator.db import models
 
 LIMITS = {'ram_ratio': 1.0, 'cpu_ratio': 4.0, 'disk_ratio': 1.0, 'reserved_disk_gb': 0,
@@ -11,7 +12,7 @@ LIMITS = {'ram_ratio': 1.0, 'cpu_ratio': 4.0, 'disk_ratio': 1.0, 'reserved_disk_
 
 
 def _hosts(db):
-    now = models.utcnow()
+    now = timeutils.utcnow()
     with db.engine.begin() as conn:
         for name in ('h1', 'h2'):
             conn.execute(sa.insert(models.hosts).values(
@@ -24,7 +25,7 @@ def _claimed(db, add_instance, uuid):
     mig = db.migration_create({'instance_uuid': uuid, 'type': 'live'})
     db.slot_acquire(mig['id'], s.ACCEPTED, 5, 5, 'test')
     assert db.claim_target(mig['id'], uuid, 'h1', 'h2', {'memory_mb': 512, 'vcpus': 1},
-                           {**LIMITS, 'heartbeat_after': models.utcnow().replace(year=2000)})
+                           {**LIMITS, 'heartbeat_after': timeutils.utcnow().replace(year=2000)})
     return mig['id']
 
 

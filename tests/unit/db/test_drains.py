@@ -5,7 +5,6 @@ import threading
 import pytest
 
 from migrator.common import exceptions, states
-from migrator.db import drain_models as dm
 
 
 def _job(db, host='h1', **values):
@@ -36,15 +35,17 @@ def test_create_sets_host_maintenance_and_allows_one_job_per_host(db):
         t.join()
     assert len(made) == 1 and len(errors) == 3
     job = made[0]
-    assert job['status'] == dm.ACCEPTED and job['active_host'] == 'h1'
-    assert [i['status'] for i in job['items']] == [dm.ITEM_PENDING] * 2
+    assert job['status'] == states.DRAIN_ACCEPTED and job['active_host'] == 'h1'
+    assert [i['status'] for i in job['items']] == [states.DRAIN_ITEM_PENDING] * 2
     assert db.host_get('h1')['status'] == 'maintenance'
     assert db.drain_active('h1')['id'] == job['id']
     _job(db, host='h2', target_hosts=['h1'])  # another host is free
     assert db.drain_latest('h2')['target_hosts'] == ['h1']
 
-    db.drain_transition(job['id'], [dm.ACCEPTED], dm.RUNNING, values={'conductor': 'c1'})
-    ended = db.drain_transition(job['id'], [dm.RUNNING], dm.COMPLETED, conductor='c1')
+    db.drain_transition(job['id'], [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
+                        values={'conductor': 'c1'})
+    ended = db.drain_transition(job['id'], [states.DRAIN_RUNNING], states.DRAIN_COMPLETED,
+                                conductor='c1')
     assert ended['active_host'] is None and ended['finished_at'] is not None
     assert db.drain_active('h1') is None
     assert _job(db)['id'] != job['id']
@@ -60,30 +61,36 @@ def test_transition_is_compare_and_swap(db):
     db.host_report('h1', {})
     job = _job(db)
     with pytest.raises(exceptions.InvalidDrainTransition):
-        db.drain_transition(job['id'], [dm.RUNNING], dm.COMPLETED)
-    db.drain_transition(job['id'], [dm.ACCEPTED], dm.RUNNING, values={'conductor': 'c1'})
+        db.drain_transition(job['id'], [states.DRAIN_RUNNING], states.DRAIN_COMPLETED)
+    db.drain_transition(job['id'], [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
+                        values={'conductor': 'c1'})
     with pytest.raises(exceptions.InvalidDrainTransition):  # not c2's job
-        db.drain_transition(job['id'], [dm.RUNNING], dm.COMPLETED, conductor='c2')
+        db.drain_transition(job['id'], [states.DRAIN_RUNNING], states.DRAIN_COMPLETED,
+                            conductor='c2')
     with pytest.raises(exceptions.DrainNotFound):
-        db.drain_transition('nope', [dm.RUNNING], dm.COMPLETED)
+        db.drain_transition('nope', [states.DRAIN_RUNNING], states.DRAIN_COMPLETED)
 
 
 def test_cancel_and_item_updates(db):
     db.host_report('h1', {})
     job = _job(db)
     first = job['items'][0]
-    db.drain_transition(job['id'], [dm.ACCEPTED], dm.RUNNING, values={'conductor': 'c1'})
-    assert db.drain_item_update(first['id'], [dm.ITEM_PENDING],
-                                {'status': dm.ITEM_RUNNING, 'attempts': 1})
+    db.drain_transition(job['id'], [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
+                        values={'conductor': 'c1'})
+    assert db.drain_item_update(first['id'], [states.DRAIN_ITEM_PENDING],
+                                {'status': states.DRAIN_ITEM_RUNNING, 'attempts': 1})
     cancelled = db.drain_cancel(job['id'], 'stop')
-    assert cancelled['status'] == dm.CANCELLING and cancelled['reason'] == 'stop'
-    assert [i['status'] for i in cancelled['items']] == [dm.ITEM_RUNNING, dm.ITEM_CANCELLED]
+    assert cancelled['status'] == states.DRAIN_CANCELLING and cancelled['reason'] == 'stop'
+    assert [i['status'] for i in cancelled['items']] == [states.DRAIN_ITEM_RUNNING,
+                                                         states.DRAIN_ITEM_CANCELLED]
     # A cancelled item cannot be started any more.
-    assert not db.drain_item_update(cancelled['items'][1]['id'], [dm.ITEM_PENDING],
-                                    {'status': dm.ITEM_RUNNING})
-    assert db.drain_item_update(first['id'], [dm.ITEM_RUNNING], {'status': dm.ITEM_MOVED})
+    assert not db.drain_item_update(cancelled['items'][1]['id'], [states.DRAIN_ITEM_PENDING],
+                                    {'status': states.DRAIN_ITEM_RUNNING})
+    assert db.drain_item_update(first['id'], [states.DRAIN_ITEM_RUNNING],
+                                {'status': states.DRAIN_ITEM_MOVED})
     assert db.drain_get(job['id'])['items'][0]['finished_at'] is not None
-    db.drain_transition(job['id'], [dm.CANCELLING], dm.CANCELLED, conductor='c1')
+    db.drain_transition(job['id'], [states.DRAIN_CANCELLING], states.DRAIN_CANCELLED,
+                        conductor='c1')
     with pytest.raises(exceptions.InvalidDrainTransition):
         db.drain_cancel(job['id'], 'again')
 
@@ -93,8 +100,8 @@ def test_items_show_their_migration(db, add_instance):
     add_instance('u1', host='h1')
     job = _job(db)
     migration = db.migration_create({'instance_uuid': 'u1', 'type': 'live'})
-    db.drain_item_update(job['items'][0]['id'], [dm.ITEM_PENDING],
-                         {'status': dm.ITEM_RUNNING, 'migration_id': migration['id']})
+    db.drain_item_update(job['items'][0]['id'], [states.DRAIN_ITEM_PENDING],
+                         {'status': states.DRAIN_ITEM_RUNNING, 'migration_id': migration['id']})
     item = db.drain_get(job['id'])['items'][0]
     assert item['migration_status'] == states.ACCEPTED and item['migration_progress'] == 0.0
     assert db.drain_get(job['id'])['items'][1]['migration_status'] is None

@@ -6,9 +6,8 @@ import threading
 import pytest
 
 from migrator.common import exceptions, states
-from migrator.db import drain_models as dm
-from migrator.db import models
-from migrator.db.models import conductors, utcnow
+from migrator.common.timeutils import utcnow
+from migrator.db.models import conductors
 
 
 def _age_heartbeat(db, name, seconds):
@@ -98,7 +97,7 @@ def test_unowned_work_is_an_orphan_only_after_the_grace(db):
                            'vcpu_spread_after': 0, 'predicted_seconds': 0, 'jobsets': 0,
                            'conductor': 'creator'}, [])
     db.conductor_register('creator', 'i', 30)
-    applying = db.plan_transition(plan['id'], models.PLAN_PLANNED, models.PLAN_APPLYING)
+    applying = db.plan_transition(plan['id'], states.PLAN_PLANNED, states.PLAN_APPLYING)
     assert applying['conductor'] is None, 'whoever takes the apply request owns it'
     assert db.work_orphans('plan', 30, unowned_before=utcnow() - datetime.timedelta(
         seconds=5)) == []
@@ -107,10 +106,10 @@ def test_unowned_work_is_an_orphan_only_after_the_grace(db):
     assert [o['id'] for o in orphans] == [plan['id']]
     assert db.work_take('plan', plan['id'], 'me', None, 0) == 1
     with pytest.raises(exceptions.InvalidPlanTransition):
-        db.plan_transition(plan['id'], models.PLAN_APPLYING, models.PLAN_APPLIED,
+        db.plan_transition(plan['id'], states.PLAN_APPLYING, states.PLAN_APPLIED,
                            owner=('creator', 0))
-    assert db.plan_transition(plan['id'], models.PLAN_APPLYING, models.PLAN_APPLIED,
-                              owner=('me', 1))['status'] == models.PLAN_APPLIED
+    assert db.plan_transition(plan['id'], states.PLAN_APPLYING, states.PLAN_APPLIED,
+                              owner=('me', 1))['status'] == states.PLAN_APPLIED
 
 
 def test_a_drain_of_a_dead_conductor_is_an_orphan(db):
@@ -118,7 +117,7 @@ def test_a_drain_of_a_dead_conductor_is_an_orphan(db):
     drain = db.drain_create({'kind': 'drain', 'host': 'h1', 'mode': 'live',
                              'max_parallel': 1})
     db.conductor_register('c1', 'i', 30)
-    taken = db.drain_transition(drain['id'], [dm.ACCEPTED], dm.RUNNING,
+    taken = db.drain_transition(drain['id'], [states.DRAIN_ACCEPTED], states.DRAIN_RUNNING,
                                 values={'conductor': 'c1'})
     assert db.work_orphans('drain', 30) == []
     db.conductor_stopped('c1', 'i')
@@ -126,4 +125,5 @@ def test_a_drain_of_a_dead_conductor_is_an_orphan(db):
     generation = db.work_take('drain', drain['id'], 'c2', 'c1', taken['generation'])
     assert generation == taken['generation'] + 1
     with pytest.raises(exceptions.InvalidDrainTransition):
-        db.drain_transition(drain['id'], [dm.RUNNING], dm.COMPLETED, conductor='c1')
+        db.drain_transition(drain['id'], [states.DRAIN_RUNNING], states.DRAIN_COMPLETED,
+                            conductor='c1')

@@ -1,6 +1,6 @@
 import pytest
 
-from migrator.common import exceptions
+from migrator.common import exceptions, states
 from migrator.db import models
 from tests.unit.db.test_migrations import run_concurrently
 
@@ -18,15 +18,15 @@ def _move(seq, jobset, name):
 
 def test_create_get_and_list(db):
     plan = db.plan_create(PLAN, [_move(2, 1, 'b'), _move(1, 0, 'a')])
-    assert plan['status'] == models.PLAN_PLANNED
+    assert plan['status'] == states.PLAN_PLANNED
     assert [m['seq'] for m in plan['moves']] == [1, 2]
-    assert all(m['status'] == models.MOVE_PLANNED for m in plan['moves'])
+    assert all(m['status'] == states.MOVE_PLANNED for m in plan['moves'])
     assert db.plan_get(plan['id']) == plan
     empty = db.plan_create(PLAN, [])
     listed = db.plan_list()
     assert [p['id'] for p in listed] == [empty['id'], plan['id']]
     assert [p['move_count'] for p in listed] == [0, 2]
-    assert db.plan_list(status=models.PLAN_APPLIED) == []
+    assert db.plan_list(status=states.PLAN_APPLIED) == []
     assert len(db.plan_list(limit=1)) == 1
     with pytest.raises(exceptions.PlanNotFound):
         db.plan_get('nope')
@@ -37,26 +37,26 @@ def test_create_get_and_list(db):
 def test_transitions_are_compare_and_swap(db):
     plan = db.plan_create(PLAN, [_move(1, 0, 'a')])
     results, errors = run_concurrently(4, lambda i: db.plan_transition(
-        plan['id'], models.PLAN_PLANNED, models.PLAN_APPLYING))
+        plan['id'], states.PLAN_PLANNED, states.PLAN_APPLYING))
     assert len(results) == 1 and len(errors) == 3
     assert all(isinstance(e, exceptions.InvalidPlanTransition) for e in errors)
     assert results[0]['started_at'] is not None
 
-    assert db.plan_move_transition(plan['id'], 1, models.MOVE_PLANNED, models.MOVE_RUNNING,
+    assert db.plan_move_transition(plan['id'], 1, states.MOVE_PLANNED, states.MOVE_RUNNING,
                                    {'migration_id': 'm1'})
-    assert not db.plan_move_transition(plan['id'], 1, models.MOVE_PLANNED,
-                                       models.MOVE_SKIPPED, {'reason': 'late'})
-    assert db.plan_move_transition(plan['id'], 1, models.MOVE_RUNNING, models.MOVE_COMPLETED)
-    done = db.plan_transition(plan['id'], models.PLAN_APPLYING, models.PLAN_APPLIED,
+    assert not db.plan_move_transition(plan['id'], 1, states.MOVE_PLANNED,
+                                       states.MOVE_SKIPPED, {'reason': 'late'})
+    assert db.plan_move_transition(plan['id'], 1, states.MOVE_RUNNING, states.MOVE_COMPLETED)
+    done = db.plan_transition(plan['id'], states.PLAN_APPLYING, states.PLAN_APPLIED,
                               {'conductor': 'c1'})
     move = done['moves'][0]
     assert (move['status'], move['migration_id'], move['reason']) == ('completed', 'm1', None)
     assert move['started_at'] <= move['finished_at']
     assert done['finished_at'] is not None and done['conductor'] == 'c1'
     with pytest.raises(ValueError):
-        db.plan_transition(plan['id'], models.PLAN_APPLIED, models.PLAN_PLANNED)
+        db.plan_transition(plan['id'], states.PLAN_APPLIED, states.PLAN_PLANNED)
     with pytest.raises(exceptions.PlanNotFound):
-        db.plan_transition('nope', models.PLAN_PLANNED, models.PLAN_APPLYING)
+        db.plan_transition('nope', states.PLAN_PLANNED, states.PLAN_APPLYING)
 
 
 def test_deleting_a_plan_deletes_its_moves(db):

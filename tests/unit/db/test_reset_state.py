@@ -1,6 +1,6 @@
 import pytest
 
-from migrator.common import exceptions
+from migrator.common import exceptions, timeutils
 from migrator.common import states as s
 
 
@@ -13,14 +13,14 @@ def _running_with_claims(db, add_instance):
         for name in ('h1', 'h2'):
             conn.execute(sa.insert(models.hosts).values(
                 name=name, memory_mb=4096, vcpus=4, status='enabled',
-                last_heartbeat=models.utcnow(), created_at=models.utcnow(),
-                updated_at=models.utcnow()))
+                last_heartbeat=timeutils.utcnow(), created_at=timeutils.utcnow(),
+                updated_at=timeutils.utcnow()))
     mig = db.migration_create({'instance_uuid': 'u1', 'type': 'live'})
     taken, _ = db.slot_acquire(mig['id'], [s.ACCEPTED], 2, 5, 'taken',
                                values={'conductor': 'c1'})
     assert taken is not None
     limits = {'ram_ratio': 1.0, 'cpu_ratio': 4.0, 'disk_ratio': 1.0, 'reserved_disk_gb': 0,
-              'inbound': 2, 'heartbeat_after': models.utcnow().replace(year=2000)}
+              'inbound': 2, 'heartbeat_after': timeutils.utcnow().replace(year=2000)}
     assert db.claim_target(mig['id'], 'u1', 'h1', 'h2', {'memory_mb': 256, 'vcpus': 1},
                            limits)
     for to_state in (s.PREPARING, s.RUNNING):

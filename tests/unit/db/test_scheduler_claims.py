@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from migrator.common import exceptions, states
+from migrator.common.timeutils import utcnow
 from migrator.db.api import Database
-from migrator.db.models import utcnow
 
 LIMITS = {'ram_ratio': 1.0, 'cpu_ratio': 4.0, 'disk_ratio': 1.0, 'reserved_disk_gb': 0,
           'inbound': 10}

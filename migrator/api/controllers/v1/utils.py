@@ -5,6 +5,7 @@ import urllib.parse
 import pecan
 from oslo_config import cfg
 
+from migrator.api import hooks
 from migrator.common import exceptions
 
 CONF = cfg.CONF
@@ -30,6 +31,13 @@ def check_params(params, allowed):
     return result
 
 
+def service(service_class):
+    """The service (migrator.api.service) for this request: its DB, conductor client and
+    RequestContext."""
+    request = pecan.request
+    return service_class(request.db, request.conductor_api, hooks.get_context(request))
+
+
 def parse_limit(value, default, maximum):
     if value is None:
         return default
@@ -41,7 +49,6 @@ def parse_limit(value, default, maximum):
         raise exceptions.Invalid(
             f"limit must be an integer from 1 to {maximum}, not '{value}'")
     return limit
-
 
 
 def page_limit(value):

@@ -12,9 +12,9 @@ class CpuCompatibilityFilter(filters.BaseFilter):
     needs the source's host CPU model.
     """
 
-    expression = ('(guest_cpu in h.cpu_models) if guest_cpu '
-                  'else (h.cpu_model == source_cpu)')
-    names = ('guest_cpu', 'source_cpu')
+    @staticmethod
+    def passes(h, guest_cpu, source_cpu):
+        return (guest_cpu in h.cpu_models) if guest_cpu else (h.cpu_model == source_cpu)
 
     def applies(self, spec):
         return bool(spec.cpu_model) or spec.source is not None

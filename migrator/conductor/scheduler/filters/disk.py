@@ -10,8 +10,9 @@ class DiskFilter(filters.BaseFilter):
     disk_gb x disk_allocation_ratio, less reserved, used and claimed. Shared-storage live
     migration copies nothing and needs no room."""
 
-    expression = 'h.free_disk_gb >= disk_need'
-    names = ('disk_need',)
+    @staticmethod
+    def passes(h, disk_need):
+        return h.free_disk_gb >= disk_need
 
     def applies(self, spec):
         return spec.copies_disks

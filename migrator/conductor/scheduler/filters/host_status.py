@@ -4,7 +4,9 @@ from migrator.conductor.scheduler import filters
 class HostStatusFilter(filters.BaseFilter):
     """The operator left the host enabled (not disabled, not in maintenance)."""
 
-    expression = 'h.enabled'
+    @staticmethod
+    def passes(h):
+        return h.enabled
 
     def explain(self, host, spec):
         reason = f': {host.status_reason}' if host.status_reason else ''

@@ -8,8 +8,9 @@ CONF = cfg.CONF
 class HostUpFilter(filters.BaseFilter):
     """The host's agent reported within [conductor] service_down_time seconds."""
 
-    expression = 'h.last_heartbeat >= up_after'
-    names = ('up_after',)
+    @staticmethod
+    def passes(h, up_after):
+        return h.last_heartbeat >= up_after
 
     def bind(self, spec):
         return (spec.heartbeat_after,)

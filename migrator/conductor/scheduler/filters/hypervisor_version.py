@@ -5,8 +5,9 @@ class HypervisorVersionFilter(filters.BaseFilter):
     """The target's hypervisor is not older than the source's: QEMU accepts a migration
     stream from its own or an older version, not from a newer one."""
 
-    expression = 'h.hypervisor_version >= source_version'
-    names = ('source_version',)
+    @staticmethod
+    def passes(h, source_version):
+        return h.hypervisor_version >= source_version
 
     def applies(self, spec):
         return spec.source is not None

@@ -10,8 +10,10 @@ class InboundLimitFilter(filters.BaseFilter):
     a request refused only by this waits in the queue for a slot."""
 
     transient = True
-    expression = 'h.inbound_migrations < inbound_limit'
-    names = ('inbound_limit',)
+
+    @staticmethod
+    def passes(h, inbound_limit):
+        return h.inbound_migrations < inbound_limit
 
     def bind(self, spec):
         return (CONF.scheduler.max_inbound_per_host,)

@@ -9,8 +9,9 @@ class MemoryFilter(filters.BaseFilter):
     """Room for the guest's memory: memory_mb x ram_allocation_ratio, less what is
     reserved, used and already claimed by migrations on their way there."""
 
-    expression = 'h.free_memory_mb >= memory_need'
-    names = ('memory_need',)
+    @staticmethod
+    def passes(h, memory_need):
+        return h.free_memory_mb >= memory_need
 
     def bind(self, spec):
         return (spec.memory_mb,)

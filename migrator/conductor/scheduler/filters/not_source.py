@@ -4,8 +4,9 @@ from migrator.conductor.scheduler import filters
 class NotSourceFilter(filters.BaseFilter):
     """A guest does not migrate to the host it runs on."""
 
-    expression = 'h.name != source_name'
-    names = ('source_name',)
+    @staticmethod
+    def passes(h, source_name):
+        return h.name != source_name
 
     def bind(self, spec):
         return (spec.source_host,)

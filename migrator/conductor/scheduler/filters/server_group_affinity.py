@@ -4,8 +4,9 @@ from migrator.conductor.scheduler import filters
 class ServerGroupAffinityFilter(filters.BaseFilter):
     """Affinity: the guest goes where the other members of its group run (or are going)."""
 
-    expression = 'h.name in affinity_hosts'
-    names = ('affinity_hosts',)
+    @staticmethod
+    def passes(h, affinity_hosts):
+        return h.name in affinity_hosts
 
     def applies(self, spec):
         return spec.group_policy == 'affinity' and bool(spec.group_hosts)

@@ -5,8 +5,9 @@ class ServerGroupAntiAffinityFilter(filters.BaseFilter):
     """Anti-affinity: never onto a host where another member of the group runs or is
     going."""
 
-    expression = 'h.name not in anti_affinity_hosts'
-    names = ('anti_affinity_hosts',)
+    @staticmethod
+    def passes(h, anti_affinity_hosts):
+        return h.name not in anti_affinity_hosts
 
     def applies(self, spec):
         return spec.group_policy == 'anti-affinity' and bool(spec.group_hosts)

@@ -8,8 +8,9 @@ CONF = cfg.CONF
 class VcpuFilter(filters.BaseFilter):
     """Room for the guest's vCPUs: vcpus x cpu_allocation_ratio, less used and claimed."""
 
-    expression = 'h.free_vcpus >= vcpu_need'
-    names = ('vcpu_need',)
+    @staticmethod
+    def passes(h, vcpu_need):
+        return h.free_vcpus >= vcpu_need
 
     def bind(self, spec):
         return (spec.vcpus,)

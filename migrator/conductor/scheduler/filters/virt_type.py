@@ -4,8 +4,9 @@ from migrator.conductor.scheduler import filters
 class VirtTypeFilter(filters.BaseFilter):
     """Same virt type as the source: a KVM guest cannot continue under TCG or back."""
 
-    expression = 'h.virt_type == source_virt_type'
-    names = ('source_virt_type',)
+    @staticmethod
+    def passes(h, source_virt_type):
+        return h.virt_type == source_virt_type
 
     def applies(self, spec):
         return spec.source is not None

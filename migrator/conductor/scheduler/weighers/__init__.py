@@ -5,9 +5,19 @@ scales each weigher's figures to 0..1 over the candidates (so weighers with diff
 add up fairly, as in Nova), multiplies them by the weigher's multiplier (config) and adds
 them. The highest total wins. Figures are read with C-level attribute getters, so weighing
 10,000 candidates costs a few passes over a list.
+
+Weighers are found through the `migrator.scheduler.weighers` entry points (setup.cfg) and
+enabled by [scheduler] enabled_weighers.
 """
 
+import functools
 import operator
+
+from stevedore import extension
+
+from migrator.common import exceptions
+
+NAMESPACE = 'migrator.scheduler.weighers'
 
 
 class BaseWeigher:
@@ -32,9 +42,22 @@ class BaseWeigher:
         return values if self.higher_is_better else [-v for v in values]
 
 
+@functools.cache
 def all_weighers():
-    from migrator.conductor.scheduler.weighers import migrations, ram
-    return [ram.RamWeigher(), migrations.MigrationsInFlightWeigher()]
+    """{name: class} of every weigher installed (the entry points of NAMESPACE)."""
+    manager = extension.ExtensionManager(NAMESPACE, invoke_on_load=False)
+    return {ext.name: ext.plugin for ext in manager}
+
+
+def enabled(names):
+    """Instances of the weighers `names`, in that order; Invalid names the unknown ones."""
+    known = all_weighers()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise exceptions.Invalid(
+            f"[scheduler] enabled_weighers names unknown weighers {', '.join(unknown)}; the "
+            f"weighers are: {', '.join(known)}")
+    return [known[n]() for n in names]
 
 
 _COMPILED = {}

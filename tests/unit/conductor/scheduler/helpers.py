@@ -2,8 +2,8 @@
 
 import datetime
 
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import host_state, request_spec
-from migrator.db.models import utcnow
 
 
 def host(name='host1', **values):

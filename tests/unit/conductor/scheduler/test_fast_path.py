@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import host_state, request_spec, scheduler
 from migrator.conf import CONF
-from migrator.db.models import utcnow
 
 SEEDS = (1, 2, 3, 4, 5)
 MULTIPLIERS = [(1.0, 1.0), (-1.0, 1.0), (1.0, 0.0), (-1.0, 0.0), (2.5, -1.0), (-0.3, 7.0),

@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 
+from migrator.common.timeutils import utcnow
 from migrator.conductor.scheduler import filters
 from migrator.conductor.scheduler.filters import (
     cpu_compatibility,
@@ -11,6 +12,7 @@ from migrator.conductor.scheduler.filters import (
     hypervisor_version,
     inbound_limit,
     memory,
+    not_sending,
     not_source,
     server_group_affinity,
     server_group_anti_affinity,
@@ -18,7 +20,6 @@ from migrator.conductor.scheduler.filters import (
     virt_type,
 )
 from migrator.conf import CONF
-from migrator.db.models import utcnow
 from tests.unit.conductor.scheduler.helpers import host, spec
 
 
@@ -139,8 +140,42 @@ def test_inbound_limit_is_transient():
            'receives 2', 'max_inbound_per_host')
 
 
-def test_every_filter_is_known_and_enabled_by_default():
-    assert set(filters.all_filters()) == set(CONF.scheduler.enabled_filters)
+def test_every_filter_is_known_and_all_but_the_opt_in_one_enabled_by_default():
+    assert set(filters.all_filters()) - set(CONF.scheduler.enabled_filters) == {
+        'NotSendingFilter'}
+    assert set(CONF.scheduler.enabled_filters) <= set(filters.all_filters())
+
+
+def test_not_sending_is_transient():
+    flt = not_sending.NotSendingFilter()
+    assert flt.transient
+    _check(flt, [host('a', inbound_migrations=1)], [host('b', outbound_migrations=2)], spec(),
+           'sending 2 guests away')
+
+
+class _CalledFilter(filters.BaseFilter):
+    """A test of more than one statement: the compiled chain calls it."""
+
+    @staticmethod
+    def passes(h, floor):
+        spare = h.free_memory_mb - floor
+        return spare > 0
+
+    def bind(self, spec):
+        return (1000,)
+
+
+def test_chain_inlines_one_expression_and_calls_anything_else():
+    assert filters.inline_expression(memory.MemoryFilter) == 'h.free_memory_mb >= memory_need'
+    assert filters.inline_expression(_CalledFilter) is None
+    chain = [memory.MemoryFilter(), _CalledFilter()]
+    hosts = [host('roomy'), host('tight', memory_mb_used=7500), host('full', memory_mb=200)]
+    request = spec(memory_mb=256)
+    values = [v for flt in chain for v in flt.bind(request)]
+    expected = [h.name for h in hosts if all(f.host_passes(h, request) for f in chain)]
+    assert [h.name for h in filters.compile_chain(chain)(hosts, *values)] == expected
+    assert [h.name for h in hosts if filters.compile_test(chain)(h, *values)] == expected
+    assert expected == ['roomy']
 
 
 @pytest.mark.parametrize('name', sorted(filters.all_filters()))

@@ -1,3 +1,6 @@
+import pytest
+
+from migrator.common import exceptions
 from migrator.conductor.scheduler import weighers
 from migrator.conductor.scheduler.weighers import migrations, ram
 from migrator.conf import CONF
@@ -61,3 +64,14 @@ def test_zero_multiplier_switches_a_weigher_off():
         assert [w for w, _ in totals] == [0.0, 0.0]
     finally:
         CONF.clear_override('ram_weight_multiplier', group='scheduler')
+
+
+def test_weighers_are_enabled_by_config():
+    assert [w.name for w in weighers.enabled(CONF.scheduler.enabled_weighers)] == [
+        'RamWeigher', 'MigrationsInFlightWeigher']
+    assert set(weighers.all_weighers()) == {'RamWeigher', 'MigrationsInFlightWeigher'}
+
+
+def test_unknown_weigher_is_named():
+    with pytest.raises(exceptions.Invalid, match="unknown weighers Nope; the weighers are"):
+        weighers.enabled(['RamWeigher', 'Nope'])
