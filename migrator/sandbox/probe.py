@@ -26,10 +26,6 @@ import libvirt_qemu
 from migrator.sandbox.errors import SandboxError
 
 TICK_RE = re.compile(rb'MIGRATOR-TICK (\d+)')
-# What a guest kernel prints when its memory is not what it was: a live migration that lost
-# pages shows as faults in the guest, not as an error of the migration.
-OOPS_RE = re.compile(rb'general protection fault|BUG: |Oops: |Kernel panic|'
-                     rb'Segmentation fault|segfault at')
 MARKER_OFFSET = 1 << 20     # 1 MiB into the disk; the guest never touches its disk
 MARKER_LENGTH = 4096
 MARKER_PATTERN = 0x5a

@@ -18,6 +18,7 @@ import time
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import faults, probe
+from tests.functional.faults import guest_health
 from tests.functional.service import processes
 
 KINDS = ('live', 'block', 'cold')
@@ -199,7 +200,7 @@ def run(dep, scenario, bound=SETTLE_BOUND, result=None):
     fault_, kind, point = scenario.fault, scenario.kind, scenario.point
     result = result or Run(scenario.name)
     name = guest_of(dep, kind)
-    console_from = os.path.getsize(_console_log(dep, name))
+    console_from = guest_health.console_mark(_console_log(dep, name))
     source = _settled_host(dep, name)
     target = next(h for h in dep.host_names() if h != source)
     ctx = {'source': source, 'target': target}
@@ -322,13 +323,12 @@ def _console_log(dep, name):
 
 def _check_guest_kernel(dep, name, console_from, result):
     """The guest's kernel printed no fault since the scenario began: a guest that runs on
-    one host and ticks may still have come out of a migration with damaged memory."""
-    with open(_console_log(dep, name), 'rb') as f:
-        f.seek(console_from)
-        found = probe.OOPS_RE.search(f.read())
-    if found:
+    one host and ticks may still have come out of a migration with damaged memory (on this
+    machine's QEMU 7.2 under TCG, a known QEMU bug: see guest_health)."""
+    trouble = guest_health.trouble_since(_console_log(dep, name), console_from)
+    if trouble:
         result.outcome = 'guest_fault'
-        result.problems.append(f'{name} printed a kernel fault: {found.group().decode()!r}')
+        result.problems.extend(trouble)
 
 
 def _check_guest(dep, name, result):
