@@ -19,7 +19,7 @@ extensions = [
     'migrator_cli',
     'migrator_openapi',
     'migrator_samples',
-    'reno.sphinxext',
+    'migrator_releasenotes',
 ]
 
 # show-options and show-policy read the generator files named in the pages
