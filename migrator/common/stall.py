@@ -31,7 +31,7 @@ def pass_sizes(samples):
     what was sent since (the transfer rate over the gap to the sample before, at most a
     second) is added back.
     """
-    sizes = {}
+    sizes: dict[int, float] = {}
     previous = None
     for sample in samples:
         iteration, remaining = sample.get('iteration'), sample.get('memory_remaining')
