@@ -145,7 +145,7 @@ def main(argv=None):
                 t = time.monotonic()
                 run = scenarios.Run(scenario.name)
                 try:
-                    scenarios.run(dep, scenario, bound=args.bound, result=run)
+                    scenarios.run(dep, scenario, bound=args.bound, result=run, check_kernel=True)
                 except Exception as exc:     # the scenario itself could not run
                     run.outcome = run.outcome or 'not_run'
                     run.problems.append(f'{type(exc).__name__}: {exc}')
