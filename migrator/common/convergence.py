@@ -30,6 +30,10 @@ FIELDS = {
     'timeout_action': 'live_migration_timeout_action',
 }
 
+# libvirt's version number of QEMU 9.0.0, the first QEMU whose TCG dirty-page tracking is
+# coherent with the migration's bitmap sync (see live_migration_downtime_stepping).
+TCG_COHERENT_QEMU = 9_000_000
+
 INTEGER_FIELDS = ('max_downtime_ms', 'downtime_steps', 'bandwidth_mib',
                   'completion_timeout_per_gib')
 
@@ -71,3 +75,24 @@ def completion_timeout(per_gib, data_bytes):
     if not per_gib or not data_bytes:
         return None
     return per_gib * data_bytes / 2 ** 30
+
+
+def stepping_safe(virt_type: str | None, hypervisor_version: int | None) -> bool:
+    """Whether a job on a hypervisor of this type and QEMU version may have its allowed
+    downtime changed while it runs, by `[libvirt] live_migration_downtime_stepping`.
+    An unknown version (0: the host has not reported) of a TCG host counts as old."""
+    setting = CONF.libvirt.live_migration_downtime_stepping
+    if setting != 'auto':
+        return setting == 'always'
+    return not (virt_type == 'qemu' and (hypervisor_version or 0) < TCG_COHERENT_QEMU)
+
+
+def for_source(controls: payloads.MigrationControls | None,
+               source: Mapping[str, Any]) -> payloads.MigrationControls | None:
+    """`controls` as a job on the `source` host record runs them: one downtime step, set
+    before the job starts, where stepping it mid-job is not safe on that hypervisor."""
+    if controls is None or controls['downtime_steps'] <= 1:
+        return controls
+    if stepping_safe(source.get('virt_type'), source.get('hypervisor_version')):
+        return controls
+    return payloads.MigrationControls(**{**controls, 'downtime_steps': 1})

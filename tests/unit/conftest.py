@@ -31,3 +31,17 @@ def conductor():
     fake = fakes.FakeConductor()
     yield fake
     fake.join()
+
+
+@pytest.fixture
+def config():
+    """Sets options for one test, undone after it: config(name=value, group='libvirt')."""
+    overridden = []
+
+    def override(group=None, **values):
+        for name, value in values.items():
+            CONF.set_override(name, value, group=group)
+            overridden.append((name, group))
+    yield override
+    for name, group in overridden:
+        CONF.clear_override(name, group=group)

@@ -86,6 +86,14 @@ class MigrationService:
                 raise exceptions.SameHost(host=target, instance=instance['uuid'])
         return Placement(instance=instance, source=source, target=target)
 
+    def _settle(self, request, placement):
+        """The request with its live controls as the source's hypervisor runs them."""
+        if request.convergence is None:
+            return request
+        source = self.db.host_get(placement.source)
+        return dataclasses.replace(
+            request, convergence=convergence.for_source(request.convergence, source))
+
     def dry_run(self, request):
         """What the scheduler would decide now, and why (and, for a live migration, the
         conductor's convergence forecast): a dry run's answer before the view shapes it.
@@ -95,6 +103,7 @@ class MigrationService:
         here, from `request` and the scheduler's answer.
         """
         placement = self._place(request)
+        request = self._settle(request, placement)
         # The controls go along for the conductor's convergence forecast of a live move.
         return self.conductor_api.schedule_dry_run(
             self.ctxt, placement.instance['uuid'], request.type,
@@ -109,6 +118,7 @@ class MigrationService:
         instead of becoming a failed migration later.
         """
         placement = self._place(request)
+        request = self._settle(request, placement)
         instance = placement.instance
         destination = self.conductor_api.select_destination(
             self.ctxt, instance['uuid'], request.type, target_host=placement.target,

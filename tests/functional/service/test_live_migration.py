@@ -53,6 +53,11 @@ def _migrate_and_check(api, cluster):
     assert done['progress'] == 100
     assert [e['to_state'] for e in done['events']] == [
         'accepted', 'scheduling', 'preparing', 'running', 'finishing', 'completed']
+    # The sandbox runs QEMU 7.2 under TCG: the job's downtime limit is set once, before it
+    # starts, and never changed while it runs ([libvirt] live_migration_downtime_stepping).
+    assert done['convergence']['downtime_steps'] == 1
+    samples = api.get(f"/v1/migrations/{migration['id']}/samples").json()['samples']
+    assert {s['downtime_limit_ms'] for s in samples} <= {done['convergence']['max_downtime_ms']}
 
     # The hypervisors agree: on the target only, still ticking, with its disk marker.
     assert probe.where(name, cluster=cluster) == [done['target_host']]

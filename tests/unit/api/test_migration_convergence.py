@@ -150,3 +150,16 @@ def test_conductor_conflict_passes_through(client, cluster, conductor):
 
 
 __all__ = ['fakes']
+
+
+def test_a_tcg_source_with_old_qemu_runs_one_downtime_step(client, cluster, conductor):
+    # The default source of vm1 reports QEMU 9.0; this one is Debian 12's 7.2 under TCG,
+    # whose jobs must not change while they run.
+    fakes.add_host(cluster, 'host1', virt_type='qemu', hypervisor_version=7002022)
+    migration = _create(client, max_downtime_ms=400, downtime_steps=4)
+    assert migration['convergence']['downtime_steps'] == 1
+    assert migration['convergence']['max_downtime_ms'] == 400
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True},
+                       headers={'OpenStack-API-Version': 'migration 1.6'})
+    assert resp.status_int == 200, resp.text
+    assert conductor.dry_run_controls[-1]['downtime_steps'] == 1

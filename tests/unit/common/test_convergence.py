@@ -50,3 +50,27 @@ def test_no_eta_while_the_guest_dirties_as_fast_as_it_is_sent(dirty_rate):
                                        'memory_bps': 150, 'dirty_rate': dirty_rate})
     assert values['progress'] == 50.0
     assert values['eta_seconds'] is None   # cleared, not left at an older estimate
+
+
+CONTROLS = convergence.effective({})
+
+
+@pytest.mark.parametrize('virt_type, version, setting, steps', [
+    ('qemu', 7002022, 'auto', 1),          # TCG on Debian 12's QEMU: set once
+    ('qemu', 0, 'auto', 1),                # TCG, version not reported yet: as old
+    ('qemu', 9000000, 'auto', 10),         # TCG with the upstream fix
+    ('kvm', 7002022, 'auto', 10),          # KVM's dirty log is not affected
+    ('qemu', 7002022, 'always', 10),
+    ('kvm', 9000000, 'never', 1),
+])
+def test_downtime_stepping_by_source_hypervisor(config, virt_type, version, setting, steps):
+    config(live_migration_downtime_stepping=setting, group='libvirt')
+    settled = convergence.for_source(CONTROLS,
+                                     {'virt_type': virt_type, 'hypervisor_version': version})
+    assert settled['downtime_steps'] == steps
+    # Nothing else about the controls changes.
+    assert {**settled, 'downtime_steps': 10} == CONTROLS
+
+
+def test_no_live_controls_stay_none():
+    assert convergence.for_source(None, {'virt_type': 'qemu'}) is None

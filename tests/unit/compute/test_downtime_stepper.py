@@ -52,3 +52,59 @@ def test_the_iteration_event_steps_the_downtime_without_waiting_for_a_sample():
     job.job_completed({})
     job.iteration_started(3)                   # after the end: the job is gone, leave it
     assert dom.downtimes == [100, 200]
+
+
+class JobDomain(DowntimeDomain):
+    """Records the order of what the job is asked: the downtime, then the migration."""
+
+    def __init__(self, refuse_downtime=False):
+        super().__init__()
+        self.calls = []
+        self.refuse_downtime = refuse_downtime
+
+    def migrateSetMaxDowntime(self, downtime, flags):
+        if self.refuse_downtime:
+            raise migration.libvirt.libvirtError('Requested operation is not valid')
+        self.calls.append(('downtime', downtime))
+        super().migrateSetMaxDowntime(downtime, flags)
+
+    def migrateToURI3(self, uri, params, flags):
+        self.calls.append(('migrate', uri))
+
+
+def _run_job(dom, steps):
+    done = []
+    job = migration.LiveMigrationJob(dom, 'qemu+tcp://h2/system', 0, {}, lambda s: None,
+                                     done.append, 60,
+                                     controls={'max_downtime_ms': 300, 'downtime_steps': steps})
+    job._started = migration.time.monotonic()
+    job._migrate()              # the body of the job's thread, here in the test's
+    return job, done
+
+
+def test_one_step_is_set_before_the_job_and_never_changed_while_it_runs():
+    dom = JobDomain()
+    job, done = _run_job(dom, 1)
+    assert dom.calls == [('downtime', 300), ('migrate', 'qemu+tcp://h2/system')]
+    for iteration in (1, 2, 5):
+        job._step_downtime(iteration)
+    assert dom.downtimes == [300]
+    assert done and done[0]['success']
+
+
+def test_steps_start_before_the_job_and_rise_from_the_second_iteration():
+    dom = JobDomain()
+    job, _done = _run_job(dom, 3)
+    assert dom.calls[0] == ('downtime', 100)
+    job._step_downtime(1)                   # the first pass: already at the first step
+    job._step_downtime(2)
+    assert dom.downtimes == [100, 200]
+
+
+def test_a_refused_preset_leaves_the_first_step_to_the_first_iteration():
+    dom = JobDomain(refuse_downtime=True)
+    job, _done = _run_job(dom, 3)
+    assert dom.calls == [('migrate', 'qemu+tcp://h2/system')]
+    dom.refuse_downtime = False
+    job._step_downtime(1)
+    assert dom.downtimes == [100]

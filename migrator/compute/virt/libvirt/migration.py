@@ -9,11 +9,13 @@ as migrateToURI3 raising.
 Controls:
 - bandwidth cap, auto-converge and post-copy-permitted are set when the job starts (a
   migrateToURI3 parameter and flags);
-- the allowed downtime starts at the lowest step and is raised (migrateSetMaxDowntime) one
-  step each time a memory iteration ends without the job converging. The iterations are
-  taken from libvirt's MIGRATION_ITERATION event as they start (the progress samples only
-  catch up with them): a step that comes one sample late keeps the guest in a pass QEMU
-  could already have ended with the next downtime;
+- the allowed downtime's lowest step is set before the job starts, and raised
+  (migrateSetMaxDowntime) one step each time a memory iteration ends without the job
+  converging; with one step (always so on TCG with QEMU < 9.0, see [libvirt]
+  live_migration_downtime_stepping) nothing about the job changes while it runs. The
+  iterations are taken from libvirt's MIGRATION_ITERATION event as they start (the progress
+  samples only catch up with them): a step that comes one sample late keeps the guest in a
+  pass QEMU could already have ended with the next downtime;
 - the completion timeout is watched here, where the job runs: on `abort` the job is aborted
   (abortJob) and the end is reported as aborted by the timeout; on `force_complete` the job
   is forced as by an operator;
@@ -158,6 +160,7 @@ class DowntimeStepper:
         self.steps = convergence.downtime_steps(max_downtime_ms, steps)
         self.index = 0
         self._iteration = None
+        self.preset = False         # the first step was set before the job started
 
     @property
     def current(self):
@@ -174,7 +177,7 @@ class DowntimeStepper:
             return None
         if self._iteration is None:
             self._iteration = iteration
-            return self.current
+            return None if self.preset else self.current
         if iteration <= self._iteration:
             return None
         missed = iteration - self._iteration
@@ -350,6 +353,7 @@ class LiveMigrationJob:
             self._finish(False, 'migration aborted before the job started', {})
             return
         dom = self.dom
+        self._preset_downtime(dom)
         try:
             dom.migrateToURI3(self.dest_uri, self.params, self.flags)
         except libvirt.libvirtError as exc:
@@ -366,6 +370,20 @@ class LiveMigrationJob:
         LOG.info('migrateToURI3 of %s returned after %.2fs', self.uuid,
                  time.monotonic() - self._started)
         self._finish(True, None, self._last_stats)
+
+    def _preset_downtime(self, dom):
+        """The first allowed downtime, set before the job exists: with one step (see
+        [libvirt] live_migration_downtime_stepping) the job's parameters then never change
+        while it runs. Where libvirt refuses, the first iteration sets it as before."""
+        if self.stepper is None:
+            return
+        with self._step_lock:
+            try:
+                dom.migrateSetMaxDowntime(self.stepper.current, 0)
+                self.stepper.preset = True
+            except libvirt.libvirtError as exc:
+                LOG.info('Migration of %s: the downtime limit could not be set before the '
+                         'job (%s); it is set at the first iteration', self.uuid, exc)
 
     def _start_monitor(self):
         with self._lock:
