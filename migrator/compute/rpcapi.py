@@ -21,6 +21,7 @@ accepts. Under the cap an optional newer argument is left out; a method newer th
 raises ServiceTooOld before anything is sent.
 """
 
+import time
 from typing import Any
 
 import oslo_messaging as messaging
@@ -45,27 +46,47 @@ class ComputeAPI:
                                      timeout=CONF.conductor.compute_rpc_timeout)
 
     def _call(self, ctxt: RequestContext, host: str, method: str, version: str = '1.0',
-              rpc_timeout: float | None = None, **kwargs: Any) -> Any:
-        """Calls method (first in version) on host; ServiceTooOld when the pin is lower."""
+              rpc_timeout: float | None = None, repeatable: bool = False,
+              **kwargs: Any) -> Any:
+        """Calls method (first in version) on host; ServiceTooOld when the pin is lower.
+
+        repeatable: the call changes nothing on the agent (or changes it the same way each
+        time), so it is sent again after [conductor] call_try_timeout without an answer,
+        until rpc_timeout (else compute_rpc_timeout) has passed: a request or answer lost
+        with a broker restart costs one short try."""
         rpc.require_version(self.client, SERVICE, method, version)
-        options: dict[str, Any] = {'server': host, 'version': version}
-        if rpc_timeout:
-            options['timeout'] = rpc_timeout
-        return self.client.prepare(**options).call(ctxt, method, **kwargs)
+        total = rpc_timeout or CONF.conductor.compute_rpc_timeout
+        if not repeatable:
+            return self.client.prepare(server=host, version=version, timeout=total).call(
+                ctxt, method, **kwargs)
+        per_try = min(CONF.conductor.call_try_timeout, total)
+        deadline = time.monotonic() + total
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return self.client.prepare(server=host, version=version,
+                                           timeout=max(1.0, min(per_try, left))).call(
+                    ctxt, method, **kwargs)
+            except messaging.MessagingTimeout:
+                if deadline - time.monotonic() < 1.0:
+                    raise
+                LOG.info('%s on %s: no answer within %.0f s; asking again', method, host,
+                         min(per_try, left))
 
     def get_domain_state(self, ctxt: RequestContext, host: str, instance_uuid: str,
                          rpc_timeout: float | None = None) -> payloads.DomainState:
-        return self._call(ctxt, host, 'get_domain_state', rpc_timeout=rpc_timeout,
-                          instance_uuid=instance_uuid)
+        return self._call(ctxt, host, 'get_domain_state', repeatable=True,
+                          rpc_timeout=rpc_timeout, instance_uuid=instance_uuid)
 
     def audit_domains(self, ctxt: RequestContext, host: str,
                       job_uuids: list[str]) -> payloads.DomainAudit:
         """The host's domains and which of job_uuids have a migration job there (1.6)."""
-        return self._call(ctxt, host, 'audit_domains', version='1.6', job_uuids=job_uuids)
+        return self._call(ctxt, host, 'audit_domains', repeatable=True, version='1.6',
+                          job_uuids=job_uuids)
 
     def peer_domain_state(self, ctxt: RequestContext, host: str, instance_uuid: str,
                           peer_uri: str) -> payloads.PeerDomainState:
-        return self._call(ctxt, host, 'peer_domain_state', version='1.7',
+        return self._call(ctxt, host, 'peer_domain_state', repeatable=True, version='1.7',
                           instance_uuid=instance_uuid, peer_uri=peer_uri)
 
     def measure_dirty_rate(self, ctxt: RequestContext, host: str, instance_uuid: str,
@@ -78,20 +99,25 @@ class ComputeAPI:
 
     def get_disks(self, ctxt: RequestContext, host: str,
                   instance_uuid: str) -> list[payloads.DiskInfo]:
-        return self._call(ctxt, host, 'get_disks', instance_uuid=instance_uuid)
+        return self._call(ctxt, host, 'get_disks', repeatable=True,
+                          instance_uuid=instance_uuid)
 
     def check_can_live_migrate_destination(self, ctxt: RequestContext, host: str,
                                            instance_uuid: str,
                                            memory_mb: int) -> payloads.DestinationCheck:
-        return self._call(ctxt, host, 'check_can_live_migrate_destination',
+        return self._call(ctxt, host, 'check_can_live_migrate_destination', repeatable=True,
                           instance_uuid=instance_uuid, memory_mb=memory_mb)
 
     def create_shared_probe(self, ctxt: RequestContext, host: str, directory: str) -> str:
-        return self._call(ctxt, host, 'create_shared_probe', directory=directory)
+        # Repeated, a lost answer leaves the probe file of the first try behind, as the
+        # failed call would: a few bytes in the shared directory, not a stuck migration.
+        return self._call(ctxt, host, 'create_shared_probe', repeatable=True,
+                          directory=directory)
 
     def check_shared_probe(self, ctxt: RequestContext, host: str, directory: str,
                            name: str) -> bool:
-        return self._call(ctxt, host, 'check_shared_probe', directory=directory, name=name)
+        return self._call(ctxt, host, 'check_shared_probe', repeatable=True,
+                          directory=directory, name=name)
 
     def remove_shared_probe(self, ctxt: RequestContext, host: str, directory: str,
                             name: str) -> None:
@@ -150,7 +176,7 @@ class ComputeAPI:
     def migration_job_active(self, ctxt: RequestContext, host: str,
                              instance_uuid: str) -> bool:
         """True while an outgoing migration job of the instance runs on host."""
-        return self._call(ctxt, host, 'migration_job_active', version='1.4',
+        return self._call(ctxt, host, 'migration_job_active', repeatable=True, version='1.4',
                           instance_uuid=instance_uuid)
 
     def cleanup_incoming(self, ctxt: RequestContext, host: str, instance_uuid: str) -> None:
@@ -162,7 +188,7 @@ class ComputeAPI:
     # -- cold migration (1.2) ---------------------------------------------------------------
 
     def get_domain_xml(self, ctxt: RequestContext, host: str, instance_uuid: str) -> str:
-        return self._call(ctxt, host, 'get_domain_xml', version='1.2',
+        return self._call(ctxt, host, 'get_domain_xml', repeatable=True, version='1.2',
                           instance_uuid=instance_uuid)
 
     def power_off_instance(self, ctxt: RequestContext, host: str, instance_uuid: str,
@@ -178,13 +204,14 @@ class ComputeAPI:
 
     def prepare_cold_destination(self, ctxt: RequestContext, host: str, instance_uuid: str,
                                  paths: list[str]) -> dict[str, str]:
-        return self._call(ctxt, host, 'prepare_cold_destination', version='1.2',
-                          instance_uuid=instance_uuid, paths=paths)
+        # Only checks that nothing is in the copy's way, and plans the paths.
+        return self._call(ctxt, host, 'prepare_cold_destination', repeatable=True,
+                          version='1.2', instance_uuid=instance_uuid, paths=paths)
 
     def cold_destination_paths(self, ctxt: RequestContext, host: str, instance_uuid: str,
                                paths: list[str]) -> dict[str, str]:
         """{source path: where host puts (or put) its copy}."""
-        return self._call(ctxt, host, 'cold_destination_paths', version='1.4',
+        return self._call(ctxt, host, 'cold_destination_paths', repeatable=True, version='1.4',
                           instance_uuid=instance_uuid, paths=paths)
 
     def copy_disks(self, ctxt: RequestContext, host: str, migration_id: str,
@@ -197,7 +224,7 @@ class ComputeAPI:
 
     def disk_copy_active(self, ctxt: RequestContext, host: str, migration_id: str) -> bool:
         """True while the copy of migration_id runs on host (1.5)."""
-        return self._call(ctxt, host, 'disk_copy_active', version='1.5',
+        return self._call(ctxt, host, 'disk_copy_active', repeatable=True, version='1.5',
                           migration_id=migration_id)
 
     def abort_disk_copy(self, ctxt: RequestContext, host: str, migration_id: str) -> bool:

@@ -11,12 +11,16 @@ opts = [
     cfg.IntOpt('compute_rpc_timeout', default=60, min=1,
                help='Seconds to wait for a compute agent to answer a preparation or check '
                     'call.'),
-    cfg.IntOpt('state_query_timeout', default=10, min=1,
-               help='Seconds to wait for one answer when asking an agent where an instance '
-                    'runs (before finishing or rolling back a migration). The question is '
-                    'harmless to repeat, so it is asked again until compute_rpc_timeout has '
-                    'passed: an answer lost with a message broker restart costs one short try, '
-                    'not the whole compute_rpc_timeout.'),
+    cfg.IntOpt('call_try_timeout', default=10, min=1,
+               deprecated_opts=[cfg.DeprecatedOpt('state_query_timeout', group='conductor')],
+               help='Seconds to wait for one answer to a call that is harmless to repeat: '
+                    'where an instance runs, its disks, the target\'s checks and the shared '
+                    'storage probes while preparing, whether a job or disk copy still runs. '
+                    'Such a call is sent again until compute_rpc_timeout has passed, so an '
+                    'answer lost with a message broker restart (the agent\'s queue is '
+                    'declared again only when it reconnects) costs one short try, not the '
+                    'whole compute_rpc_timeout. Calls that change something (start a job, '
+                    'create disks, define a domain) are sent once.'),
     cfg.IntOpt('migration_timeout', default=3600, min=1,
                help='Seconds a running migration may take before the conductor stops '
                     'waiting, aborts it and rolls back. A live migration whose completion '

@@ -62,12 +62,12 @@ class MigrationTask:
     def domain_state(self, host, uuid):
         """What host's agent says of the instance (get_domain_state), or None when it cannot
         tell. Asked again until [conductor] compute_rpc_timeout has passed, each try waiting
-        at most [conductor] state_query_timeout: a reply lost in a broker restart would
+        at most [conductor] call_try_timeout: a reply lost in a broker restart would
         otherwise hold a finishing migration for the whole compute_rpc_timeout, and an agent
         that has just restarted answers that its hypervisor is not connected yet for a few
         seconds (the instance is where it was; the agent only cannot tell yet)."""
         deadline = time.monotonic() + CONF.conductor.compute_rpc_timeout
-        per_try = min(CONF.conductor.state_query_timeout, CONF.conductor.compute_rpc_timeout)
+        per_try = min(CONF.conductor.call_try_timeout, CONF.conductor.compute_rpc_timeout)
         while True:
             started = time.monotonic()
             try:

@@ -35,10 +35,10 @@ def _task(compute_api):
 @pytest.fixture
 def timeouts():
     CONF.set_override('compute_rpc_timeout', 60, 'conductor')
-    CONF.set_override('state_query_timeout', 10, 'conductor')
+    CONF.set_override('call_try_timeout', 10, 'conductor')
     yield
     CONF.clear_override('compute_rpc_timeout', 'conductor')
-    CONF.clear_override('state_query_timeout', 'conductor')
+    CONF.clear_override('call_try_timeout', 'conductor')
 
 
 def test_a_lost_answer_is_asked_again_with_the_short_timeout(timeouts):
