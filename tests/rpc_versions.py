@@ -24,7 +24,7 @@ from migrator.conductor import rpcapi as conductor_rpcapi
 
 CONF = cfg.CONF
 SERVER = 'node-1'
-VERSIONS = [f'1.{minor}' for minor in range(9)]
+VERSIONS = [f'1.{minor}' for minor in range(10)]
 
 # method -> [(version, the arguments it takes from that version on)], oldest first.
 CONDUCTOR_HISTORY = {
@@ -81,6 +81,7 @@ COMPUTE_HISTORY = {
     'audit_domains': [('1.6', {'job_uuids'})],
     'peer_domain_state': [('1.7', {'instance_uuid', 'peer_uri'})],
     'measure_dirty_rate': [('1.8', {'instance_uuid', 'seconds'})],
+    'disk_copy_state': [('1.9', {'migration_id'})],
 }
 
 # Every client method, called with every argument it has (optional ones set).
@@ -146,6 +147,7 @@ COMPUTE_CALLS = {
     'peer_domain_state': lambda api, c: api.peer_domain_state(c, SERVER, 'uuid-1',
                                                               'qemu:///system'),
     'measure_dirty_rate': lambda api, c: api.measure_dirty_rate(c, SERVER, 'uuid-1', 1),
+    'disk_copy_state': lambda api, c: api.disk_copy_state(c, SERVER, 'm-1'),
 }
 
 SERVICES = {

@@ -84,6 +84,13 @@ class DiskCopyOutcome(TypedDict):
 JobOutcome = LiveJobOutcome | DiskCopyOutcome
 
 
+class DiskCopyState(TypedDict):
+    """disk_copy_state: the copy runs still, or how it ended (None: not seen ending by
+    this agent process)."""
+    active: bool
+    outcome: DiskCopyOutcome | None
+
+
 class ForceCompleteResult(TypedDict):
     forced: Literal['post_copy', 'paused']
 

@@ -11,6 +11,7 @@ driver has lost its hypervisor (libvirtd restarting) the agent reports its host 
 sends no heartbeats; it reports again as soon as the connection is back.
 """
 
+import collections
 import datetime
 import functools
 import threading
@@ -44,8 +45,12 @@ def _translate_errors(func):
     return wrapper
 
 
+# How many ended jobs' outcomes an agent keeps for a conductor whose copy of the end was lost.
+ENDED_JOBS_KEPT = 512
+
+
 class ComputeManager:
-    target = messaging.Target(version='1.8')
+    target = messaging.Target(version='1.9')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -59,6 +64,9 @@ class ComputeManager:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._reporter = None
+        # migration id -> the outcome its job ended with, newest last (disk_copy_state).
+        self._ended_jobs = collections.OrderedDict()
+        self._ended_lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -121,6 +129,7 @@ class ComputeManager:
                 key=('progress', migration_id))
 
         def on_done(outcome):
+            self._remember_end(migration_id, outcome)
             if failpoints.hit('compute.job_done'):     # the fault suite loses it
                 self._wake.set()
                 return
@@ -131,6 +140,15 @@ class ComputeManager:
             self._wake.set()
 
         return on_progress, on_done
+
+    def _remember_end(self, migration_id, outcome):
+        """The end as it was cast: the conductor asks for it when the cast was lost (a
+        broker restart drops what is sent to a queue not declared again yet)."""
+        with self._ended_lock:
+            self._ended_jobs[migration_id] = outcome
+            self._ended_jobs.move_to_end(migration_id)
+            while len(self._ended_jobs) > ENDED_JOBS_KEPT:
+                self._ended_jobs.popitem(last=False)
 
     def _report(self):
         reported_at = datetime.datetime.now(datetime.UTC).isoformat()
@@ -287,6 +305,14 @@ class ComputeManager:
         """A copy lives in this process only: after a restart of the agent it is gone (its
         half-made volumes stay until the conductor's rollback removes them)."""
         return self.driver.disk_copy_active(migration_id)
+
+    @_translate_errors
+    def disk_copy_state(self, ctxt, migration_id):
+        """Whether the copy still runs here, and the outcome it ended with when this process
+        saw it end (None after an agent restart: the copy was lost with the process)."""
+        with self._ended_lock:
+            outcome = self._ended_jobs.get(migration_id)
+        return {'active': self.driver.disk_copy_active(migration_id), 'outcome': outcome}
 
     @_translate_errors
     def abort_disk_copy(self, ctxt, migration_id):

@@ -14,6 +14,9 @@ Version history:
   1.6 - audit_domains
   1.7 - peer_domain_state (the source confirms, through the target's libvirt daemon, what
         the target's agent says, before a recovery removes the source's copy)
+  1.8 - measure_dirty_rate (the convergence forecast)
+  1.9 - disk_copy_state (a conductor whose copy of a disk copy's end was lost takes the
+        end from the agent)
 
 [upgrade_levels] compute caps what this client sends (rpc.version_cap): every message
 carries the version of its method's arguments, which an agent of that version or newer
@@ -34,7 +37,7 @@ from migrator.common.context import RequestContext
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-VERSION = '1.8'
+VERSION = '1.9'
 SERVICE = 'compute'
 
 
@@ -72,6 +75,13 @@ class ComputeAPI:
                     raise
                 LOG.info('%s on %s: no answer within %.0f s; asking again', method, host,
                          min(per_try, left))
+            except messaging.MessageDeliveryFailure as exc:
+                # The broker is away ([conductor] rpc_retry reconnections failed): try
+                # again shortly, while the time lasts.
+                if deadline - time.monotonic() < 2.0:
+                    raise
+                LOG.info('%s on %s: not delivered (%s); trying again', method, host, exc)
+                time.sleep(1.0)
 
     def get_domain_state(self, ctxt: RequestContext, host: str, instance_uuid: str,
                          rpc_timeout: float | None = None) -> payloads.DomainState:
@@ -199,7 +209,8 @@ class ComputeAPI:
                           instance_uuid=instance_uuid, timeout=timeout)
 
     def start_instance(self, ctxt: RequestContext, host: str, instance_uuid: str) -> None:
-        return self._call(ctxt, host, 'start_instance', version='1.2',
+        # A guest running already is left as it is.
+        return self._call(ctxt, host, 'start_instance', repeatable=True, version='1.2',
                           instance_uuid=instance_uuid)
 
     def prepare_cold_destination(self, ctxt: RequestContext, host: str, instance_uuid: str,
@@ -227,14 +238,23 @@ class ComputeAPI:
         return self._call(ctxt, host, 'disk_copy_active', repeatable=True, version='1.5',
                           migration_id=migration_id)
 
+    def disk_copy_state(self, ctxt: RequestContext, host: str,
+                        migration_id: str) -> payloads.DiskCopyState:
+        """{'active': the copy still runs, 'outcome': its end as the agent cast it, or None}
+        (1.9)."""
+        return self._call(ctxt, host, 'disk_copy_state', repeatable=True, version='1.9',
+                          migration_id=migration_id)
+
     def abort_disk_copy(self, ctxt: RequestContext, host: str, migration_id: str) -> bool:
         return self._call(ctxt, host, 'abort_disk_copy', version='1.2',
                           migration_id=migration_id)
 
     def define_instance(self, ctxt: RequestContext, host: str, xml: str,
                         disk_paths: dict[str, str], start: bool) -> str:
-        return self._call(ctxt, host, 'define_instance', version='1.2', xml=xml,
-                          disk_paths=disk_paths, start=start)
+        # Defining the same XML again changes nothing; a guest started by the first try
+        # is not started twice.
+        return self._call(ctxt, host, 'define_instance', repeatable=True, version='1.2',
+                          xml=xml, disk_paths=disk_paths, start=start)
 
     def remove_migrated_copy(self, ctxt: RequestContext, host: str, migration_id: str,
                              instance_uuid: str, volumes: list[str]) -> None:
@@ -246,5 +266,6 @@ class ComputeAPI:
 
     def remove_source_copy(self, ctxt: RequestContext, host: str, instance_uuid: str,
                            volumes: list[str]) -> None:
-        return self._call(ctxt, host, 'remove_source_copy', version='1.2',
+        # What is gone already is skipped.
+        return self._call(ctxt, host, 'remove_source_copy', repeatable=True, version='1.2',
                           instance_uuid=instance_uuid, volumes=volumes)

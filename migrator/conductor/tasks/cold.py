@@ -168,8 +168,10 @@ class ColdMigrationTask(base.MigrationTask):
         """The copy's outcome (None after [conductor] migration_timeout). The copy runs in
         the target agent's process: an agent that restarted lost it without a word, so the
         agent is asked every [conductor] disk_copy_check_interval seconds whether it still
-        runs; when it does not and no end arrived, the copy failed (the rollback removes its
-        volumes). An agent that does not answer is asked again: it may be restarting."""
+        runs. An end the agent saw but whose cast was lost (a broker restart) is taken from
+        the agent; when the copy does not run and the agent saw no end, the copy failed (the
+        rollback removes its volumes). An agent that does not answer is asked again: it may
+        be restarting."""
         deadline = time.monotonic() + CONF.conductor.migration_timeout
         interval = CONF.conductor.disk_copy_check_interval
         while True:
@@ -178,12 +180,18 @@ class ColdMigrationTask(base.MigrationTask):
             if outcome is not None or left <= interval:
                 return outcome
             try:
-                active = self.compute_api.disk_copy_active(self.ctxt, self.target, self.id)
+                state = self._copy_state()
             except Exception as exc:
                 LOG.info('Migration %s: cannot ask %s about its disk copy (%s); asking again',
                          self.id, self.target, exc)
                 continue
-            if active:
+            if state['outcome'] is not None:
+                # It ended, and its end was lost on the way (or is still on it).
+                LOG.info('Migration %s: the disk copy ended on %s without its end reaching '
+                         'this conductor; taking the end from the agent', self.id,
+                         self.target)
+                return waiter.outcome or state['outcome']
+            if state['active']:
                 continue
             # It ended just now and its end is on its way, or it is gone for good.
             outcome = waiter.wait(min(interval, COPY_END_GRACE))
@@ -192,6 +200,16 @@ class ColdMigrationTask(base.MigrationTask):
             return {'success': False, 'stats': {},
                     'error': f'the disk copy stopped on {self.target} without reporting its '
                              f'end (its agent restarted)'}
+
+    def _copy_state(self):
+        """The target agent's word on the copy: {'active', 'outcome'}. An agent older than
+        compute RPC 1.9 only says whether it runs."""
+        try:
+            return self.compute_api.disk_copy_state(self.ctxt, self.target, self.id)
+        except exceptions.ServiceTooOld:
+            return {'active': self.compute_api.disk_copy_active(self.ctxt, self.target,
+                                                                self.id),
+                    'outcome': None}
 
     def _start_on_target(self, xml):
         self.transition(states.STARTING, f'defining on {self.target}'

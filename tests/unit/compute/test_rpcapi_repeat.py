@@ -35,8 +35,8 @@ class LosesFirstAnswer:
     def get_disks(self, ctxt, instance_uuid):
         return self._answer([{'path': f'/images/{instance_uuid}.qcow2'}])
 
-    def define_instance(self, ctxt, xml, disk_paths, start):
-        return self._answer('defined')
+    def create_migration_disks(self, ctxt, instance_uuid, specs):
+        return self._answer('created')
 
 
 @pytest.fixture
@@ -72,5 +72,28 @@ def test_a_call_that_changes_something_is_sent_once(agent):
     CONF.set_override('compute_rpc_timeout', 2, 'conductor')
     api = compute_rpcapi.ComputeAPI()
     with pytest.raises(messaging.MessagingTimeout):
-        api.define_instance(context.get_admin_context(), 'host2', '<domain/>', {}, True)
-    assert agent.requests == ['defined']
+        api.create_migration_disks(context.get_admin_context(), 'host2', 'vm1', [])
+    assert agent.requests == ['created']
+
+
+def test_a_repeatable_call_the_broker_did_not_take_is_sent_again(agent, monkeypatch):
+    api = compute_rpcapi.ComputeAPI()
+    prepare = api.client.prepare
+    refused = []
+
+    def broker_away_once(**options):
+        prepared = prepare(**options)
+        if refused:
+            return prepared
+
+        class Undelivered:
+            def call(self, ctxt, method, **kwargs):
+                refused.append(method)
+                raise messaging.MessageDeliveryFailure('broker unreachable')
+        return Undelivered()
+
+    monkeypatch.setattr(api.client, 'prepare', broker_away_once)
+    agent.second.set()      # this agent answers at once
+    disks = api.get_disks(context.get_admin_context(), 'host2', 'vm1')
+    assert refused == ['get_disks']
+    assert disks == [{'path': '/images/vm1.qcow2'}]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from migrator.common import states
+from migrator.common import failpoints, states
 from migrator.conductor import manager
 from migrator.conductor.tasks import cold
 from tests.unit.conductor import fakes
@@ -203,6 +203,25 @@ def test_a_copy_lost_to_a_target_agent_restart_is_rolled_back(db, cluster):
     assert cluster.where(domain['uuid']) == ['host1']
     assert cluster.cloud.domains['host1'][domain['uuid']]['active']
     assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+
+
+def test_a_copy_whose_end_was_lost_completes_from_the_agents_word(db, cluster, monkeypatch):
+    # The agent's cast of the copy's end is lost (as with a broker restart): the conductor
+    # asks the target agent, which remembers how the copy ended.
+    monkeypatch.setenv(failpoints.ENV, 'compute.job_done=drop')
+    monkeypatch.setattr(failpoints, '_points', None)
+    cold.CONF.set_override('disk_copy_check_interval', 0.1, group='conductor')
+    try:
+        domain = _local_vm(cluster)
+        migration = _request(db, cluster, 'vm1')
+    finally:
+        cold.CONF.clear_override('disk_copy_check_interval', group='conductor')
+        failpoints._points = None
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert cluster.where(domain['uuid']) == ['host2']
+    assert cluster.cloud.domains['host2'][domain['uuid']]['active']
+    assert cluster.cloud.has_file('host2', '/local/vm1.qcow2')
 
 
 def test_abort_before_the_guest_stops_leaves_it_running(db, cluster):

@@ -137,7 +137,9 @@ class ColdMigrationMixin:
 
     def define_domain(self, xml, disk_paths, start):
         dom = self.conn.defineXML(domain_xml.with_disk_paths(xml, disk_paths))
-        if start:
+        # Asked again (an answer lost with the broker), the guest the first call started
+        # runs already: defining the same XML again changes nothing.
+        if start and not dom.isActive():
             dom.create()
         return dom.UUIDString()
 
