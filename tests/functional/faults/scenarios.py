@@ -28,6 +28,7 @@ TERMINAL = ('completed', 'failed', 'cancelled', 'error')
 CRAWL_MIB_S, UNLIMITED_MIB_S = 1, 1 << 20
 OUTAGE_S = 5               # how long a broker or database stays down
 NET_CUT_S = 10
+GUEST_TICK_TIMEOUT = 240   # seconds for the guest's console to tick once it settled
 
 
 @dataclasses.dataclass
@@ -358,8 +359,11 @@ def _check_guest(dep, name, result):
         with open(guest['console_log'], 'rb') as f:
             f.seek(size)
             return probe.TICK_RE.search(f.read())
+    # A cold-migrated guest boots afresh under TCG: on a machine busy with other work that
+    # alone has taken over a minute. The settle bound is the migration's; this only asks
+    # whether the guest lives.
     try:
-        processes.wait_until(ticked, 60, f'{name} to tick', interval=0.2)
+        processes.wait_until(ticked, GUEST_TICK_TIMEOUT, f'{name} to tick', interval=0.2)
     except AssertionError as exc:
         result.problems.append(str(exc))
 
