@@ -14,7 +14,8 @@
 - oslo.middleware CORS: only when [cors] allowed_origin names origins (none by default).
 - FaultWrapper: 413 for a body larger than [oslo_middleware] max_request_body_size, a JSON
   500 for anything that escapes.
-- oslo.middleware sizelimit, for requests with a body: stops a chunked body past the same limit while it is read.
+- oslo.middleware sizelimit, for requests with a body: stops a chunked body past the
+  same limit while it is read.
 - JsonOnly: 415 for a POST, PUT or PATCH that is not application/json, 400 for a body that
   is not JSON of bounded depth with finite numbers (request_body).
 """
