@@ -39,6 +39,8 @@ CACHEABLE_PATH = re.compile(r'^/v1(?:/(?:hosts|instances|migrations)(?:/[^/]+)?)
 # Request headers the answer depends on besides identity (environ keys).
 _VARY = ('HTTP_OPENSTACK_API_VERSION', 'HTTP_ACCEPT', 'SCRIPT_NAME', 'HTTP_HOST',
          'wsgi.url_scheme')
+# What oslo.context reads of the caller besides the identity headers auth sets.
+_IDENTITY = auth.IDENTITY_PREFIXES + ('HTTP_OPENSTACK_SYSTEM_SCOPE',)
 _REQUEST_ID = 'x-openstack-request-id'
 # A bound on memory: a key per path, query and caller; past it the cache starts over.
 MAX_ENTRIES = 4096
@@ -87,7 +89,7 @@ class ReadCache:
         if environ.get('CONTENT_LENGTH') or environ.get('HTTP_TRANSFER_ENCODING'):
             return None
         identity = tuple(sorted((k, v) for k, v in environ.items()
-                                if k.startswith(auth.IDENTITY_PREFIXES)))
+                                if k.startswith(_IDENTITY)))
         return (path, environ.get('QUERY_STRING', ''),
                 tuple(environ.get(k) for k in _VARY), identity)
 

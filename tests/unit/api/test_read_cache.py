@@ -85,6 +85,7 @@ def test_each_answer_has_its_own_request_id(ttl):
 
 @pytest.mark.parametrize('headers', [
     {'X-Roles': 'admin'}, {'X-Project-Id': 'other'}, {'X-User-Id': 'other'},
+    {'OpenStack-System-Scope': 'all'}, {'X-Is-Admin-Project': 'True'},
     {'OpenStack-API-Version': 'migration 1.2'}, {'Accept': 'text/html'}])
 def test_callers_versions_and_media_types_do_not_share(ttl, headers):
     inner = Counting()
