@@ -44,6 +44,9 @@ _IDENTITY = auth.IDENTITY_PREFIXES + ('HTTP_OPENSTACK_SYSTEM_SCOPE',)
 _REQUEST_ID = 'x-openstack-request-id'
 # A bound on memory: a key per path, query and caller; past it the cache starts over.
 MAX_ENTRIES = 4096
+# Seconds a request waits for the same request in progress to make its answer before it
+# reads for itself.
+FILL_WAIT = 30.0
 
 
 class _Entry:
@@ -65,6 +68,7 @@ class ReadCache:
         self.clock = clock
         self._entries = {}
         self._generation = 0
+        self._filling = {}    # key -> Event set when the request making its answer ends
         self._lock = threading.Lock()
         if db is not None and hasattr(db, 'add_write_listener'):
             db.add_write_listener(self.invalidate, key=('read_cache', id(self)))
@@ -110,7 +114,23 @@ class ReadCache:
         entry = self._entries.get(key)
         if entry is not None and entry.expires > started:
             return self._answer(environ, start_response, entry, started)
-        return self._fill(environ, start_response, key, started, ttl)
+        # One request makes the answer; the same requests arriving meanwhile wait for it
+        # instead of each reading and rendering it too (at expiry, all [api] threads would).
+        with self._lock:
+            filling = self._filling.get(key)
+            if filling is None:
+                self._filling[key] = threading.Event()
+        if filling is not None:
+            filling.wait(FILL_WAIT)
+            entry = self._entries.get(key)
+            if entry is not None and entry.expires > started:
+                return self._answer(environ, start_response, entry, started)
+            return self.app(environ, start_response)   # not kept (an error, a write)
+        try:
+            return self._fill(environ, start_response, key, started, ttl)
+        finally:
+            with self._lock:
+                self._filling.pop(key).set()
 
     def _answer(self, environ, start_response, entry, started):
         req_id = environ.get('openstack.request_id')

@@ -140,6 +140,44 @@ def test_an_answer_made_while_a_write_committed_is_not_kept(ttl, db):
     assert get(cache).json == {'call': 2}
 
 
+def test_the_same_requests_arriving_during_a_fill_wait_for_it(ttl):
+    inner = Counting()
+    cache = read_cache.ReadCache(inner, clock=Clock())
+    arrived, release = threading.Event(), threading.Event()
+    waiting = []
+
+    def during():
+        # The first request is making its answer: start three more of the same.
+        inner.during = None
+        for _ in range(3):
+            t = threading.Thread(target=lambda: waiting.append(get(cache).json))
+            t.start()
+            waiting.append(t)
+        arrived.set()
+        release.wait(10)
+
+    inner.during = during
+    first = threading.Thread(target=lambda: waiting.append(get(cache).json))
+    first.start()
+    assert arrived.wait(10)
+    # The three wait on the fill rather than calling the application.
+    assert inner.calls == 1
+    release.set()
+    first.join(10)
+    for t in [w for w in list(waiting) if isinstance(w, threading.Thread)]:
+        t.join(10)
+    answers = [w for w in waiting if isinstance(w, dict)]
+    assert answers == [{'call': 1}] * 4
+    assert inner.calls == 1
+
+
+def test_a_fill_that_is_not_kept_lets_the_waiters_read_for_themselves(ttl):
+    inner = Counting('500 Internal Server Error')
+    cache = read_cache.ReadCache(inner, clock=Clock())
+    get(cache)
+    assert get(cache).status_int == 500 and inner.calls == 2 and len(cache) == 0
+
+
 # -- through the whole API -------------------------------------------------------------------
 
 @pytest.fixture
