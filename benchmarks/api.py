@@ -16,6 +16,11 @@ alike; the medians over the rounds are printed: req/s, p50 and p99 latency (ms),
 ratio of the endpoint's req/s to hello-world's.
 
     .venv/bin/python -m benchmarks.api [-n 2000] [--rounds 3] [--db-url postgresql://...]
+                                       [--read-cache-ttl SECONDS]
+
+With the service's defaults the API answers repeated reads from its read cache ([api]
+read_cache_ttl, 1 s): most requests of a run are hits. --read-cache-ttl 0 measures the
+database path on every request.
 
 Needs ApacheBench (Debian: apache2-utils).
 """
@@ -111,13 +116,14 @@ def populate(url, hosts, per_host, migrations):
     return done
 
 
-def write_config(tmp, db_url, port, threads):
+def write_config(tmp, db_url, port, threads, read_cache_ttl=None):
     path = os.path.join(tmp, 'migrator.conf')
+    cache = '' if read_cache_ttl is None else f'read_cache_ttl = {read_cache_ttl}\n'
     with open(path, 'w') as f:
         f.write(f'[DEFAULT]\nauth_strategy = noauth\nuse_stderr = false\n'
                 f'log_file = {tmp}/migrator-all.log\n'
                 f'[database]\nconnection = {db_url}\n'
-                f'[api]\nhost_ip = 127.0.0.1\nport = {port}\nthreads = {threads}\n'
+                f'[api]\nhost_ip = 127.0.0.1\nport = {port}\nthreads = {threads}\n{cache}'
                 f'[all]\nsandbox_state_dir = {tmp}/no-sandbox\n')
     return path
 
@@ -176,6 +182,9 @@ def main(argv=None):
     parser.add_argument('--migrations', type=int, default=1000)
     parser.add_argument('--db-url', help='a database to fill (default: SQLite in a '
                         'temporary directory); it must be empty')
+    parser.add_argument('--read-cache-ttl', type=float, metavar='SECONDS',
+                        help="the API's [api] read_cache_ttl (default: the service's "
+                             'default); 0 reads the database on every request')
     parser.add_argument('--only', help='run only the endpoints whose label contains this')
     parser.add_argument('--hello', type=int, metavar='PORT', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -192,7 +201,7 @@ def main(argv=None):
               f'{args.migrations} completed migrations + 5 in flight '
               f'({db_url.split(":")[0]}, filled in {time.monotonic() - started:.0f} s)')
         api_port, hello_port = free_port(), free_port()
-        conf = write_config(tmp, db_url, api_port, args.threads)
+        conf = write_config(tmp, db_url, api_port, args.threads, args.read_cache_ttl)
         bindir = os.path.dirname(sys.executable)
         api = subprocess.Popen([os.path.join(bindir, 'migrator-all'), '--config-file', conf],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -208,8 +217,11 @@ def main(argv=None):
             for _label, path in endpoints:    # each answers 200 with JSON before timing
                 with urllib.request.urlopen(base + path) as resp:
                     json.load(resp)
+            ttl = ('default' if args.read_cache_ttl is None
+                   else f'{args.read_cache_ttl:g} s')
             print(f'ab -n {args.n} -c {args.c}{" -k" if args.keepalive else ""}, '
-                  f'waitress threads = {args.threads}, {args.rounds} rounds; '
+                  f'waitress threads = {args.threads}, read cache TTL {ttl}, '
+                  f'{args.rounds} rounds; '
                   f'load average before: {os.getloadavg()[0]:.2f}')
             print(f'{"request":26} {"req/s":>8} {"p50 ms":>7} {"p99 ms":>7} '
                   f'{"hello req/s":>11} {"hello p50":>9} {"ratio":>6}')

@@ -25,6 +25,8 @@ PACKAGES=(
     # the dashboard's browser tests (tests/functional/dashboard): headless Chromium driven
     # by Selenium through chromedriver
     chromium chromium-driver
+    # benchmarks/api.py loads the API and its hello-world baseline with ApacheBench (ab)
+    apache2-utils
 )
 
 if [ "$(id -u)" -ne 0 ]; then

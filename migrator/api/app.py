@@ -2,7 +2,15 @@
 
 import pecan
 
-from migrator.api import argspec_cache, auth, hooks, microversion, middleware, operations
+from migrator.api import (
+    argspec_cache,
+    auth,
+    hooks,
+    microversion,
+    middleware,
+    operations,
+    read_cache,
+)
 from migrator.api.controllers import root
 
 
@@ -35,7 +43,8 @@ def setup_app(db=None, conductor_api=None):
 
     def authenticated(wsgi_app):
         # /healthcheck and /metrics answer before the authentication layer: a load
-        # balancer's or Prometheus' probe carries no token.
-        return operations.wrap(auth.wrap(wsgi_app), db)
+        # balancer's or Prometheus' probe carries no token. The read cache keys on the
+        # identity the authentication layer sets, so it sits inside it.
+        return operations.wrap(auth.wrap(read_cache.wrap(wsgi_app, db)), db)
 
     return middleware.wrap(app, authenticate=authenticated)

@@ -46,6 +46,8 @@ _IDENTITY_PREFIXES = ('HTTP_X_IDENTITY_STATUS', 'HTTP_X_SERVICE_', 'HTTP_X_DOMAI
                       'HTTP_X_PROJECT_', 'HTTP_X_USER', 'HTTP_X_ROLE', 'HTTP_X_TENANT',
                       'HTTP_X_IS_ADMIN_PROJECT', 'HTTP_X_SYSTEM_SCOPE',
                       'HTTP_X_APP_CRED_', 'HTTP_X_AUTHORIZATION')
+# The same, for the read cache's key (all that oslo.policy learns of the caller).
+IDENTITY_PREFIXES = _IDENTITY_PREFIXES
 
 
 class AuthConfigError(exceptions.MigratorException):

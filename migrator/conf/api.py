@@ -21,6 +21,18 @@ opts = [
                     'trusted proxy forwards when [oslo_middleware] '
                     'enable_proxy_headers_parsing is on. The request\'s own Host header '
                     'is never used for links: a client can forge it.'),
+    cfg.FloatOpt('read_cache_ttl', default=1.0, min=0.0,
+                 help='Seconds the API may answer a GET of hosts, instances, migrations '
+                      '(lists and single documents) or /v1 from its cache of identical '
+                      'requests (same path, query, microversion, caller identity and '
+                      'roles) instead of reading the database again: the bound on how much '
+                      'older than the database an answer can be. Every write committed by '
+                      'this process (the API, and migrator-all\'s conductor) empties the '
+                      'cache at once; writes of other processes are seen within this time. '
+                      'The default, 1 s, is small beside what a host document already '
+                      'lags ([compute] report_interval, 10 s, between reports) and turns a '
+                      'burst of identical reads into one database read per second. 0 turns '
+                      'the cache off.'),
     cfg.IntOpt('rpc_timeout', default=30, min=1,
                help='Seconds the API waits for the conductor to answer a placement check.'),
 ]

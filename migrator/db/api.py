@@ -13,6 +13,7 @@ migrations.py, ...), each a mixin class <Area>Queries whose public methods are n
 <area>_<what>; this module holds the schema and the process-wide Database.
 """
 
+import contextlib
 import os
 import threading
 
@@ -54,8 +55,12 @@ class Database(HostQueries, HostPageQueries, InstanceQueries, MigrationQueries,
     def dispose(self):
         self.engine.dispose()
 
+    @contextlib.contextmanager
     def _write(self):
-        return db_engine.write_transaction(self.engine)
+        with db_engine.write_transaction(self.engine) as conn:
+            yield conn
+        # Committed: whoever keeps what it read (the API's read cache) forgets it now.
+        self.emit_written()
 
     def _read(self):
         return db_engine.read_transaction(self.engine)

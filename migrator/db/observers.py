@@ -55,6 +55,19 @@ class ObserversMixin:
         observers = self.__dict__.setdefault('_observers', {})
         observers[key if key is not None else id(observer)] = observer
 
+    def add_write_listener(self, listener, key=None):
+        """listener() after each committed write transaction of this Database, whatever it
+        wrote; `key` makes adding idempotent."""
+        listeners = self.__dict__.setdefault('_write_listeners', {})
+        listeners[key if key is not None else id(listener)] = listener
+
+    def emit_written(self):
+        for listener in list(self.__dict__.get('_write_listeners', {}).values()):
+            try:
+                listener()
+            except Exception:
+                LOG.exception('Write listener %r failed', listener)
+
     def emit_change(self, change):
         for observer in list(self.__dict__.get('_observers', {}).values()):
             try:
