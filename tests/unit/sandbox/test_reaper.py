@@ -32,22 +32,24 @@ def _wait_for(predicate, timeout=10.0):
     return predicate()
 
 
-def test_exit_status_of_the_command_and_orphan_adopted_and_reaped(tmp_path):
-    gate = tmp_path / 'gate'
-    os.mkfifo(gate)
-    # The command leaves an orphan behind (as `libvirtd --daemon` does) that blocks until
-    # the test opens the fifo, and exits 3.
-    proc = subprocess.run(
-        [sys.executable, '-m', 'migrator.sandbox.reaper', 'sh', '-c',
-         f'cat {gate} >/dev/null 2>&1 </dev/null & echo $!; exit 3'],
-        capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 3
-    orphan = int(proc.stdout.split()[0])
-    keeper = _ppid(orphan)
-    assert keeper not in (1, os.getpid())
-    assert 'migrator.sandbox.reaper' in open(f'/proc/{keeper}/cmdline').read()
-    with open(gate, 'w'):
-        pass                      # the orphan reads EOF and exits
+def test_exit_status_of_the_command_and_orphan_adopted_and_reaped():
+    hold_r, hold_w = os.pipe()
+    try:
+        # The command leaves an orphan behind (as `libvirtd --daemon` does) that runs until
+        # the test closes the pipe it reads, and exits 3.
+        proc = subprocess.run(
+            [sys.executable, '-m', 'migrator.sandbox.reaper', 'sh', '-c',
+             'exec 3<&0; cat <&3 >/dev/null 2>&1 & echo $!; exit 3'],
+            stdin=hold_r, capture_output=True, text=True, timeout=30)
+        os.close(hold_r)
+        assert proc.returncode == 3
+        orphan = int(proc.stdout.split()[0])
+        keeper = _ppid(orphan)
+        assert keeper not in (1, os.getpid())
+        with open(f'/proc/{keeper}/cmdline') as f:
+            assert 'migrator.sandbox.reaper' in f.read()
+    finally:
+        os.close(hold_w)          # the orphan reads EOF and exits
     # Reaped by the reaper, not left a zombie; the reaper, childless, ends too.
     assert _wait_for(lambda: _state(orphan) is None)
     assert _wait_for(lambda: not process.pid_alive(keeper))
