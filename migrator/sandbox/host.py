@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from xml.sax.saxutils import escape
@@ -187,9 +188,11 @@ def launch(host):
               f'exec libvirtd --daemon --listen -p /run/libvirt/libvirtd.pid '
               f'-f /etc/libvirt/libvirtd.conf')
     # No --fork: unshare execs sh, which execs libvirtd, which daemonizes (so the
-    # daemon is not our child); its real pid is read back from its pid file.
+    # daemon is not our child); its real pid is read back from its pid file. The reaper
+    # adopts the daemon and its QEMUs and reaps them as soon as they exit (see reaper).
     proc = subprocess.run(
-        ['unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', script],
+        [sys.executable, '-m', 'migrator.sandbox.reaper',
+         'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', script],
         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=START_TIMEOUT)
     if proc.returncode != 0:
         raise SandboxError(f'cannot start libvirtd for {host["name"]}: '
