@@ -206,6 +206,19 @@ def test_an_observation_keeps_its_residual_overhead(vm):
     # Without the rate the passes went at, nothing can be said of the overhead.
     no_rate = [dict(s, transfer_rate=None) for s in samples]
     assert forecast.observation(migration, no_rate)['overhead_seconds'] is None
+    # Nor of one that pre-copy alone did not finish: the model's passes are not its passes.
+    throttled = dict(migration, convergence={'auto_converge': True})
+    assert forecast.observation(throttled, samples)['overhead_seconds'] is None
+    for event in ({'to_state': 'post_copy', 'detail': 'switched to post-copy (requested)'},
+                  {'to_state': 'finishing', 'detail': 'libvirt job completed after the guest '
+                                                      'was paused to finish it (requested)'},
+                  {'to_state': 'running', 'detail': 'convergence: stalled at iteration 3'}):
+        forced = dict(migration, events=[{'to_state': 'running', 'detail': 'started'},
+                                         event])
+        assert forecast.observation(forced, samples)['overhead_seconds'] is None
+    assert forecast.observation(dict(migration, events=[{'to_state': 'completed',
+                                                         'detail': 'running on host2'}]),
+                                samples)['overhead_seconds'] == pytest.approx(3.5)
 
 
 @pytest.mark.parametrize('measured_mib, observed_mib, source, rate_mib', [
@@ -213,6 +226,7 @@ def test_an_observation_keeps_its_residual_overhead(vm):
     (14.0, 13.0, 'last_migration', 13.0),
     (14.0, 2.0, 'measured', 14.0),       # the guest has changed since: what it does now
     (0.0, 8.0, 'measured', 0.0),
+    (2.0, 0.0, 'measured', 2.0),         # QEMU reported no rate: passes shorter than 1 s
 ])
 def test_a_measurement_within_its_resolution_of_the_observed_rate_gives_way_to_it(
         db, vm, measured_mib, observed_mib, source, rate_mib):
