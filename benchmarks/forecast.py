@@ -31,6 +31,7 @@ matrix and quotes medians.
 """
 
 import argparse
+import ast
 import statistics
 import tempfile
 import time
@@ -152,13 +153,68 @@ def matches(row):
     return row['happened'].startswith('stalled')
 
 
+def print_table(runs, memory, n):
+    """The matrix's table: per pair, medians over its runs."""
+    print(f'\nguest {memory} MiB, max downtime 500 ms, {n} run(s) per pair '
+          f'(medians)')
+    print(f"{'dirty':>5} {'measured':>8} {'observed':>8} {'cap':>4}  {'verdict':<28} "
+          f"{'happened':<22} {'ovh s':>5} {'pred s':>6} {'real s':>6} {'err %':>6}  match")
+    errors, all_match = [], True
+    for (dirty, cap), rows in runs.items():
+        last = rows[-1]
+        measured = statistics.median(r['measured'] for r in rows)
+        seen = [r['observed'] for r in rows if r.get('observed') is not None]
+        seen_text = f'{statistics.median(seen):8.1f}' if seen else f"{'-':>8}"
+        overhead = statistics.median(r['overhead'] for r in rows)
+        predicted = statistics.median(r['predicted'] for r in rows)
+        reals = [r['real'] if r['real'] is not None else r.get('auto_real')
+                 for r in rows]
+        reals = [r for r in reals if r is not None]
+        real = statistics.median(reals) if reals else None
+        ok = all(matches(r) for r in rows)
+        all_match &= ok
+        err = ''
+        if last['verdict'] in ('converges', 'converges_with_auto_converge') and real:
+            error = 100.0 * (predicted - real) / real
+            errors.append(abs(error))
+            err = f'{error:+6.1f}'
+        happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
+                                       if 'with_auto_converge' in last else '')
+        print(f'{dirty:5d} {measured:8.1f} {seen_text} {cap:4d}  {last["verdict"]:<28} '
+              f'{happened:<22} {overhead:5.1f} {predicted:6.1f} '
+              f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
+              f"{'yes' if ok else 'NO'}")
+    within = sum(1 for e in errors if e <= 25.0)
+    print(f'verdicts match: {all_match}; durations within 25 %: {within}/{len(errors)}; '
+          f"largest |error| of converging pairs: "
+          f"{max(errors) if errors else float('nan'):.1f} %")
+
+
+def rows_of(log):
+    """{(dirty, cap): [row, ...]} from the '# {...}' lines a run printed (--table)."""
+    runs = {}
+    with open(log) as lines:
+        for line in lines:
+            if line.startswith('# {'):
+                row = ast.literal_eval(line[2:])
+                runs.setdefault((row['dirty'], row['cap']), []).append(row)
+    return runs
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('-n', type=int, default=1, help='runs of the whole matrix')
     parser.add_argument('--memory', type=int, default=128, help='guest memory, MiB')
     parser.add_argument('--pairs', nargs='*', metavar='DIRTY/CAP',
                         help='only these pairs (MiB/s), e.g. 8/8 32/32')
+    parser.add_argument('--table', metavar='LOG',
+                        help="only print the table of the '# {...}' rows of an earlier run's "
+                             'output (one cut short, say)')
     args = parser.parse_args()
+    if args.table:
+        runs = rows_of(args.table)
+        print_table(runs, args.memory, max(len(rows) for rows in runs.values()))
+        return
     work = tempfile.mkdtemp(prefix='migrator-bench-forecast-')
     state_dir = f'{work}/sandbox'
     cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)
@@ -181,39 +237,7 @@ def main():
                 row = run_pair(api, state_dir, cluster, dirty, cap, args.memory)
                 runs.setdefault((dirty, cap), []).append(row)
                 print('#', row, flush=True)
-        print(f'\nguest {args.memory} MiB, max downtime 500 ms, {args.n} run(s) per pair '
-              f'(medians)')
-        print(f"{'dirty':>5} {'measured':>8} {'observed':>8} {'cap':>4}  {'verdict':<28} "
-              f"{'happened':<22} {'ovh s':>5} {'pred s':>6} {'real s':>6} {'err %':>6}  match")
-        errors, all_match = [], True
-        for (dirty, cap), rows in runs.items():
-            last = rows[-1]
-            measured = statistics.median(r['measured'] for r in rows)
-            seen = [r['observed'] for r in rows if r.get('observed') is not None]
-            seen_text = f'{statistics.median(seen):8.1f}' if seen else f"{'-':>8}"
-            overhead = statistics.median(r['overhead'] for r in rows)
-            predicted = statistics.median(r['predicted'] for r in rows)
-            reals = [r['real'] if r['real'] is not None else r.get('auto_real')
-                     for r in rows]
-            reals = [r for r in reals if r is not None]
-            real = statistics.median(reals) if reals else None
-            ok = all(matches(r) for r in rows)
-            all_match &= ok
-            err = ''
-            if last['verdict'] in ('converges', 'converges_with_auto_converge') and real:
-                error = 100.0 * (predicted - real) / real
-                errors.append(abs(error))
-                err = f'{error:+6.1f}'
-            happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
-                                           if 'with_auto_converge' in last else '')
-            print(f'{dirty:5d} {measured:8.1f} {seen_text} {cap:4d}  {last["verdict"]:<28} '
-                  f'{happened:<22} {overhead:5.1f} {predicted:6.1f} '
-                  f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
-                  f"{'yes' if ok else 'NO'}")
-        within = sum(1 for e in errors if e <= 25.0)
-        print(f'verdicts match: {all_match}; durations within 25 %: {within}/{len(errors)}; '
-              f"largest |error| of converging pairs: "
-              f"{max(errors) if errors else float('nan'):.1f} %")
+        print_table(runs, args.memory, args.n)
     finally:
         if proc is not None:
             proc.stop()

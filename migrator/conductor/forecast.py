@@ -73,9 +73,10 @@ def _agrees(measured, last, seconds):
 
     When they are, the observed one is taken: it counts every page the migration's dirty
     bitmap saw over many seconds, while page sampling judges a small guest on a few dozen
-    pages over two seconds, and over-reads slow dirtiers (a guest dirtying 2 MiB/s sampled
-    at 3-4, observed at 2.2; see doc/source/admin/convergence-forecast.rst). When they are
-    not, the guest has changed since, and only the measurement says what it does now.
+    pages over two seconds and misreads slow dirtiers by a page or two either way (a guest
+    dirtying 2 MiB/s sampled at 4.0, 3.0 and 0.0 in three runs, observed at 2.2 and 2.5; see
+    doc/source/admin/convergence-forecast.rst). When they are not, the guest has changed
+    since, and only the measurement says what it does now.
 
     An observed 0 says nothing: QEMU updates the rate it reports only at a sync of the dirty
     bitmap a second or more after the one before, so a migration whose later passes were all
