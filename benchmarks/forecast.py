@@ -2,18 +2,27 @@
 then the migration itself, for guests dirtying 0, 2, 8 and 32 MiB/s under caps of 8 and 32
 MiB/s.
 
-Brings up a 2-host sandbox and migrator-all; for each pair boots a fresh 128 MiB guest (a
+Brings up a 2-host sandbox and migrator-all, then warms the cluster up as a real one is
+after some migrations: one migration from sandbox-host1 to sandbox-host2 (the only host pair
+the matrix uses) of a guest dirtying nothing, capped at 32 MiB/s as the matrix's faster
+migrations are (uncapped, the TCG job's sampled transfer rates swing too much to stand for
+the rate it went at), whose observation gives the forecasts their first learned fixed
+overhead (figures.overhead_source host_pair; each later migration of the run adds its own
+residual, as it would in production). Then for each pair it boots a fresh 128 MiB guest (a
 busy TCG guest sometimes crashes after a completed migration: see
 tests/functional/convergence), measures nothing itself: it asks the API for a dry run
-(microversion 1.5: the forecast, whose dirty rate the source's QEMU measures), then starts
-the migration with the same controls (no completion timeout, no auto-converge) and follows
-it until it completes or the API shows the stall diagnosis (convergence_verdict), which it
+(microversion 1.7: the forecast, whose dirty rate the source's QEMU measures and whose
+overhead is learned), then starts the migration with the same controls (no completion
+timeout, no auto-converge) and follows it until it completes or the API shows the stall
+diagnosis (convergence_verdict), which it
 then applies (force_complete) so the guest moves anyway. A forecast of
 converges_with_auto_converge is checked by a second run with auto_converge on, which must
 complete without a stall.
 
 Prints, per pair: nominal dirty rate, the rate the forecast used (the guest's real one: TCG
-guests on a busy machine fall short of the nominal), cap, verdict, what happened, predicted
+guests on a busy machine fall short of the nominal), the rate the migration then observed
+(its observation's dirty_rate: the evidence for choosing between the two), the learned
+overhead the forecast used, cap, verdict, what happened, predicted
 and real seconds (POST to completed; for converges_with_auto_converge, of the run with
 auto-converge) and the error of the prediction for those that converge. -n repeats the
 matrix and quotes medians.
@@ -22,6 +31,7 @@ matrix and quotes medians.
 """
 
 import argparse
+import ast
 import statistics
 import tempfile
 import time
@@ -49,6 +59,31 @@ def follow(api, migration_id, timeout=600):
     return processes.wait_until(step, timeout, f'migration {migration_id}', interval=0.2)
 
 
+def observed(api, name):
+    """The newest observation of the guest (what its migration showed), or {}."""
+    rows = api.get(f'/v1/instances/{name}/observations').json().get('observations') or []
+    return rows[0] if rows else {}
+
+
+def warm_up(api, state_dir, cluster, memory_mib):
+    """One completed migration from sandbox-host1 to sandbox-host2, so the forecasts that
+    follow have a learned overhead for that pair; returns its observation."""
+    name = cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='shared',
+                                 memory_mib=memory_mib, dirty_rate_mib=0)['name']
+    try:
+        processes.wait_until(lambda: api.instance(name), 60, f'{name} to be reported')
+        probe.wait_for_tick(name, above=3, cluster=cluster_mod.load(state_dir))
+        response = api.post('/v1/migrations', {'instance': name, 'type': 'live',
+                                               'target_host': 'sandbox-host2',
+                                               'bandwidth_mib': max(CAPS)})
+        assert response.status_code == 202, response.text
+        m = api.wait_for_migration(response.json()['id'], timeout=600, interval=0.5)
+        assert m['status'] == 'completed', m
+        return observed(api, name)
+    finally:
+        remove_guest(cluster, name)
+
+
 def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
     name = cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='shared',
                                  memory_mib=memory_mib, dirty_rate_mib=dirty_mib)['name']
@@ -63,7 +98,9 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
         fc = dry.json()['dry_run']['forecast']
         row.update(verdict=fc['verdict'], predicted=fc['predicted_seconds'],
                    measured=fc['figures']['dirty_rate'] / MIB,
-                   source=fc['figures']['dirty_rate_source'], iterations=fc['iterations'])
+                   source=fc['figures']['dirty_rate_source'], iterations=fc['iterations'],
+                   overhead=fc['figures']['overhead_seconds'],
+                   overhead_source=fc['figures']['overhead_source'])
         started = time.monotonic()
         response = api.post('/v1/migrations', controls)
         assert response.status_code == 202, response.text
@@ -73,6 +110,9 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
             assert m['status'] == 'completed', m
             row.update(happened='completed', real=time.monotonic() - started,
                        real_iterations=m['iteration'])
+            seen = observed(api, name)
+            row.update(observed=(seen.get('dirty_rate') or 0) / MIB,
+                       transfer=(seen.get('transfer_rate') or 0) / MIB)
         else:
             verdict = m['convergence_verdict']
             row.update(happened=f"stalled@{verdict['iteration']}", real=None,
@@ -98,6 +138,7 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
             m = api.wait_for_migration(response.json()['id'], timeout=600, interval=0.5)
             row['with_auto_converge'] = m['status']
             row['auto_real'] = time.monotonic() - auto_started
+            row['observed'] = (observed(api, name).get('dirty_rate') or 0) / MIB
     finally:
         remove_guest(cluster, name)
     return row
@@ -112,13 +153,68 @@ def matches(row):
     return row['happened'].startswith('stalled')
 
 
+def print_table(runs, memory, n):
+    """The matrix's table: per pair, medians over its runs."""
+    print(f'\nguest {memory} MiB, max downtime 500 ms, {n} run(s) per pair '
+          f'(medians)')
+    print(f"{'dirty':>5} {'measured':>8} {'observed':>8} {'cap':>4}  {'verdict':<28} "
+          f"{'happened':<22} {'ovh s':>5} {'pred s':>6} {'real s':>6} {'err %':>6}  match")
+    errors, all_match = [], True
+    for (dirty, cap), rows in runs.items():
+        last = rows[-1]
+        measured = statistics.median(r['measured'] for r in rows)
+        seen = [r['observed'] for r in rows if r.get('observed') is not None]
+        seen_text = f'{statistics.median(seen):8.1f}' if seen else f"{'-':>8}"
+        overhead = statistics.median(r['overhead'] for r in rows)
+        predicted = statistics.median(r['predicted'] for r in rows)
+        reals = [r['real'] if r['real'] is not None else r.get('auto_real')
+                 for r in rows]
+        reals = [r for r in reals if r is not None]
+        real = statistics.median(reals) if reals else None
+        ok = all(matches(r) for r in rows)
+        all_match &= ok
+        err = ''
+        if last['verdict'] in ('converges', 'converges_with_auto_converge') and real:
+            error = 100.0 * (predicted - real) / real
+            errors.append(abs(error))
+            err = f'{error:+6.1f}'
+        happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
+                                       if 'with_auto_converge' in last else '')
+        print(f'{dirty:5d} {measured:8.1f} {seen_text} {cap:4d}  {last["verdict"]:<28} '
+              f'{happened:<22} {overhead:5.1f} {predicted:6.1f} '
+              f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
+              f"{'yes' if ok else 'NO'}")
+    within = sum(1 for e in errors if e <= 25.0)
+    print(f'verdicts match: {all_match}; durations within 25 %: {within}/{len(errors)}; '
+          f"largest |error| of converging pairs: "
+          f"{max(errors) if errors else float('nan'):.1f} %")
+
+
+def rows_of(log):
+    """{(dirty, cap): [row, ...]} from the '# {...}' lines a run printed (--table)."""
+    runs = {}
+    with open(log) as lines:
+        for line in lines:
+            if line.startswith('# {'):
+                row = ast.literal_eval(line[2:])
+                runs.setdefault((row['dirty'], row['cap']), []).append(row)
+    return runs
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('-n', type=int, default=1, help='runs of the whole matrix')
     parser.add_argument('--memory', type=int, default=128, help='guest memory, MiB')
     parser.add_argument('--pairs', nargs='*', metavar='DIRTY/CAP',
                         help='only these pairs (MiB/s), e.g. 8/8 32/32')
+    parser.add_argument('--table', metavar='LOG',
+                        help="only print the table of the '# {...}' rows of an earlier run's "
+                             'output (one cut short, say)')
     args = parser.parse_args()
+    if args.table:
+        runs = rows_of(args.table)
+        print_table(runs, args.memory, max(len(rows) for rows in runs.values()))
+        return
     work = tempfile.mkdtemp(prefix='migrator-bench-forecast-')
     state_dir = f'{work}/sandbox'
     cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)
@@ -127,9 +223,12 @@ def main():
         cluster = cluster_mod.load(state_dir)
         proc, api = processes.start_migrator_all(
             work, state_dir, compute={'progress_interval': 0.5},
-            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.5')
+            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.7')
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
+        first = warm_up(api, state_dir, cluster, args.memory)
+        print(f"# warm-up: host1 -> host2 in {first.get('duration_seconds')} s, residual "
+              f"overhead {first.get('overhead_seconds')} s", flush=True)
         runs = {}
         pairs = [tuple(int(x) for x in p.split('/')) for p in args.pairs] if args.pairs \
             else [(d, c) for c in CAPS for d in DIRTY_RATES]
@@ -138,34 +237,7 @@ def main():
                 row = run_pair(api, state_dir, cluster, dirty, cap, args.memory)
                 runs.setdefault((dirty, cap), []).append(row)
                 print('#', row, flush=True)
-        print(f'\nguest {args.memory} MiB, max downtime 500 ms, {args.n} run(s) per pair '
-              f'(medians)')
-        print(f"{'dirty':>5} {'measured':>8} {'cap':>4}  {'verdict':<28} {'happened':<22} "
-              f"{'pred s':>6} {'real s':>6} {'err %':>6}  match")
-        errors, all_match = [], True
-        for (dirty, cap), rows in runs.items():
-            last = rows[-1]
-            measured = statistics.median(r['measured'] for r in rows)
-            predicted = statistics.median(r['predicted'] for r in rows)
-            reals = [r['real'] if r['real'] is not None else r.get('auto_real')
-                     for r in rows]
-            reals = [r for r in reals if r is not None]
-            real = statistics.median(reals) if reals else None
-            ok = all(matches(r) for r in rows)
-            all_match &= ok
-            err = ''
-            if last['verdict'] in ('converges', 'converges_with_auto_converge') and real:
-                error = 100.0 * (predicted - real) / real
-                errors.append(abs(error))
-                err = f'{error:+6.1f}'
-            happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
-                                           if 'with_auto_converge' in last else '')
-            print(f'{dirty:5d} {measured:8.1f} {cap:4d}  {last["verdict"]:<28} '
-                  f'{happened:<22} {predicted:6.1f} '
-                  f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
-                  f"{'yes' if ok else 'NO'}")
-        print(f'verdicts match: {all_match}; largest |error| of converging pairs: '
-              f"{max(errors) if errors else float('nan'):.1f} %")
+        print_table(runs, args.memory, args.n)
     finally:
         if proc is not None:
             proc.stop()

@@ -35,6 +35,11 @@ HISTORY = {
     '1.6': "A live migration's dry run answers convergence: the controls the migration would "
            'run with (the request\'s fields over the [libvirt] live_migration_* defaults); '
            'POST /v1/plans/{id}/cancel cancels a planned plan (status cancelled).',
+    '1.7': "A live dry run's forecast figures have overhead_source (host_pair, cluster or "
+           'default) and overhead_note: the fixed overhead is learned from the residuals of '
+           'recent migrations between the same hosts, else of the cluster, else '
+           '[planner] migration_overhead_seconds. An observation has overhead_seconds (that '
+           'residual).',
 }
 
 
@@ -58,6 +63,8 @@ class Version(tuple):
 CONVERGENCE_SINCE = '1.5'
 # A live dry run's convergence controls; POST /v1/plans/{id}/cancel.
 DRY_RUN_CONTROLS_SINCE = PLAN_CANCEL_SINCE = '1.6'
+# Where a forecast's fixed overhead came from (figures.overhead_source, overhead_note).
+FORECAST_OVERHEAD_SINCE = '1.7'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

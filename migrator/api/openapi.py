@@ -146,7 +146,7 @@ def _paths(version):
         **({'/v1/instances/{instance}/observations': {'get': _operation(
             'listInstanceObservations', 'What its completed live migrations showed, newest '
             'first (from 1.5).',
-            {'200': _response('The observations.', rs.OBSERVATIONS)},
+            {'200': _response('The observations.', rs.observations(version))},
             [_path_param('instance', 'UUID or name of the instance.')])}}
            if version >= microversion.Version.parse(microversion.CONVERGENCE_SINCE) else {}),
         '/v1/migrations': {
@@ -158,7 +158,7 @@ def _paths(version):
             'post': _operation(
                 'createMigration', 'Move an instance (or, with dry_run, only ask where).',
                 {'202': _response('The migration, accepted.', mig),
-                 '200': _response("dry_run: the scheduler's answer.", rs.DRY_RUN)},
+                 '200': _response("dry_run: the scheduler's answer.", rs.dry_run(version))},
                 body=schemas.MIGRATION_CREATE, errors=('400', '404', '409', '503')),
         },
         '/v1/migrations/{migration_id}': {

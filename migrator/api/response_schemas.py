@@ -235,36 +235,61 @@ VERSION = _obj({
 
 VERSIONS = _obj({'versions': _t('array', items=VERSION)})
 
-FORECAST = _obj({
-    'verdict': _t('string', enum=list(forecast.VERDICTS)),
+FORECAST_FIGURES_ADDED = {
+    microversion.FORECAST_OVERHEAD_SINCE: {
+        'overhead_source': _t('string', enum=['host_pair', 'cluster', 'default'],
+                              description='Where overhead_seconds came from: the median '
+                                          'residual of recent migrations between the same '
+                                          'hosts, of the cluster, or the configured default.'),
+        'overhead_note': STR_OR_NULL},
+}
+
+
+def forecast_schema(version=microversion.MAX_VERSION):
+    return _obj({
+        'verdict': _t('string', enum=list(forecast.VERDICTS)),
     'predicted_seconds': NUM, 'iterations': INT, 'downtime_ms': NUM_OR_NULL, 'reason': STR,
-    'expected_outcome': STR, 'suggested_action': STR_OR_NULL,
-    'figures': _obj({
-        'memory_bytes': INT, 'dirty_rate': INT,
-        'dirty_rate_source': _t('string', enum=['measured', 'last_migration', 'default']),
-        'dirty_rate_note': STR_OR_NULL, 'working_set_bytes': INT_OR_NULL, 'bandwidth': INT,
-        'bandwidth_source': STR, 'max_downtime_ms': INT, 'downtime_steps': INT,
-        'completion_timeout_seconds': NUM_OR_NULL, 'overhead_seconds': NUM}),
-}, description='From 1.5, for a live migration: will it converge, and how long will it take.')
+        'expected_outcome': STR, 'suggested_action': STR_OR_NULL,
+        'figures': _obj({
+            'memory_bytes': INT, 'dirty_rate': INT,
+            'dirty_rate_source': _t('string', enum=['measured', 'last_migration', 'default']),
+            'dirty_rate_note': STR_OR_NULL, 'working_set_bytes': INT_OR_NULL, 'bandwidth': INT,
+            'bandwidth_source': STR, 'max_downtime_ms': INT, 'downtime_steps': INT,
+            'completion_timeout_seconds': NUM_OR_NULL, 'overhead_seconds': NUM,
+            **_added(FORECAST_FIGURES_ADDED, version)}),
+    }, description='From 1.5, for a live migration: will it converge, and how long will it '
+                   'take.')
 
-DRY_RUN = _obj({'dry_run': _obj({
-    'possible': _t('boolean'), 'target_host': STR_OR_NULL,
-    'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
-    'reason': STR_OR_NULL, 'slots': _t('object'), 'forecast': FORECAST,
-    'convergence': _t('object', description=(
-        'From 1.6, for a live migration: the convergence controls it would run with (the '
-        "request's fields over the [libvirt] live_migration_* defaults).")),
-}, required=['possible', 'target_host'], additional=True)})
 
-OBSERVATIONS = _obj({'instance_uuid': STR, 'observations': _t('array', items=_obj(_fields(
-    views.OBSERVATION_FIELDS, {
-        'id': INT, 'migration_id': STR, 'time': TIME, 'source_host': STR_OR_NULL,
-        'target_host': STR_OR_NULL, 'memory_bytes': INT_OR_NULL, 'dirty_rate': INT_OR_NULL,
-        'transfer_rate': INT_OR_NULL, 'working_set_bytes': INT_OR_NULL,
-        'iterations': INT_OR_NULL, 'duration_seconds': NUM_OR_NULL,
-        'downtime_ms': INT_OR_NULL, 'bandwidth_mib': INT_OR_NULL})))},
-    description='From 1.5: what the completed live migrations of an instance showed, newest '
-                'first.')
+def dry_run(version=microversion.MAX_VERSION):
+    return _obj({'dry_run': _obj({
+        'possible': _t('boolean'), 'target_host': STR_OR_NULL,
+        'hosts_considered': INT_OR_NULL, 'filters': _t('array'), 'weights': _t('array'),
+        'reason': STR_OR_NULL, 'slots': _t('object'), 'forecast': forecast_schema(version),
+        'convergence': _t('object', description=(
+            'From 1.6, for a live migration: the convergence controls it would run with (the '
+            "request's fields over the [libvirt] live_migration_* defaults).")),
+    }, required=['possible', 'target_host'], additional=True)})
+
+OBSERVATION_ADDED = {
+    microversion.FORECAST_OVERHEAD_SINCE: {'overhead_seconds': _t(
+        'number', 'null', description='Request to completion minus what its passes explain '
+                                      'at the rate they went: the residual the forecast '
+                                      'learns its fixed overhead from.')},
+}
+
+
+def observations(version=microversion.MAX_VERSION):
+    return _obj({'instance_uuid': STR, 'observations': _t('array', items=_obj({**_fields(
+        views.OBSERVATION_FIELDS, {
+            'id': INT, 'migration_id': STR, 'time': TIME, 'source_host': STR_OR_NULL,
+            'target_host': STR_OR_NULL, 'memory_bytes': INT_OR_NULL, 'dirty_rate': INT_OR_NULL,
+            'transfer_rate': INT_OR_NULL, 'working_set_bytes': INT_OR_NULL,
+            'iterations': INT_OR_NULL, 'duration_seconds': NUM_OR_NULL,
+            'downtime_ms': INT_OR_NULL, 'bandwidth_mib': INT_OR_NULL}),
+            **_added(OBSERVATION_ADDED, version)}))},
+        description='From 1.5: what the completed live migrations of an instance showed, '
+                    'newest first.')
 
 
 CONDUCTOR_STATES = ('alive', 'dead', 'stopped')

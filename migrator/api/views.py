@@ -233,7 +233,16 @@ def dry_run(answer):
     view = dict(answer)
     if not microversion.at_least(microversion.CONVERGENCE_SINCE):
         view.pop('forecast', None)
+    elif view.get('forecast') and not microversion.at_least(
+            microversion.FORECAST_OVERHEAD_SINCE):
+        figures = {k: v for k, v in view['forecast'].get('figures', {}).items()
+                   if k not in FORECAST_OVERHEAD_FIELDS}
+        view['forecast'] = dict(view['forecast'], figures=figures)
     return view
+
+
+# Added to a forecast's figures in microversion 1.7.
+FORECAST_OVERHEAD_FIELDS = ('overhead_source', 'overhead_note')
 
 
 OBSERVATION_FIELDS = (
@@ -244,7 +253,10 @@ OBSERVATION_FIELDS = (
 
 
 def observation(record):
-    return _pick(record, OBSERVATION_FIELDS)
+    view = _pick(record, OBSERVATION_FIELDS)
+    if microversion.at_least(microversion.FORECAST_OVERHEAD_SINCE):
+        view['overhead_seconds'] = record.get('overhead_seconds')
+    return view
 
 
 def sample(record):

@@ -10,6 +10,8 @@ DEFAULT_URL = 'http://127.0.0.1:9777'
 # The microversion that added the convergence forecast, the stall diagnosis and the
 # observations; the calls that show them ask for it.
 FORECAST_VERSION = {'OpenStack-API-Version': 'migration 1.5'}
+# 1.7: the forecast says where its fixed overhead came from, an observation has its residual.
+OVERHEAD_VERSION = {'OpenStack-API-Version': 'migration 1.7'}
 
 
 class ClientError(Exception):
@@ -134,7 +136,7 @@ class Client:
     def instance_observations(self, ident):
         """What the instance's completed live migrations showed, newest first (1.5)."""
         return self._request('GET', '/v1/instances/' + self._quote(ident) + '/observations',
-                             headers=FORECAST_VERSION)[1]['observations']
+                             headers=OVERHEAD_VERSION)[1]['observations']
 
     def host_set_status(self, name, status, reason=None):
         return self._request('PUT', '/v1/hosts/' + self._quote(name),
@@ -155,9 +157,9 @@ class Client:
             body['priority'] = priority
         if dry_run:
             body['dry_run'] = True
-            # 1.5: the answer has the convergence forecast.
+            # 1.7: the answer has the convergence forecast, with its overhead's source.
             return self._request('POST', '/v1/migrations', json=body,
-                                 headers=FORECAST_VERSION)[1]
+                                 headers=OVERHEAD_VERSION)[1]
         return self._request('POST', '/v1/migrations', json=body)[1]
 
     def server_group_list(self):

@@ -19,10 +19,16 @@ The answer's verdict, most favourable first:
   converges_with_auto_converge     only once auto-converge throttles the guest
   needs_post_copy_or_pause         neither ends it: switch to post-copy or pause the guest
   will_not_converge_in_time        it would converge, but the completion timeout fires first
+The fixed overhead (the request's scheduling, starting the target QEMU, the hand-over) is not
+modelled but learned: each completed migration leaves its residual, the duration its passes
+do not explain (residual_overhead), and the forecast takes a robust statistic of the last few
+(learned_overhead).
+
 This module is pure: the conductor supplies the figures (migrator.conductor.forecast).
 """
 
 import dataclasses
+import statistics
 
 from migrator.common import convergence, stall
 
@@ -92,6 +98,26 @@ def simulate(figures, auto_converge=False):
             return Run(False, iteration, seconds, None)
         remaining = dirtied
     return Run(False, MAX_ITERATIONS, seconds, None)
+
+
+def residual_overhead(duration_s, pass_bytes, transfer_bps):
+    """Seconds of a completed migration its passes do not explain: its duration minus the
+    model's transfer time for what its passes sent (the bytes left at the start of each pass)
+    at the rate they were observed to go. None when a figure is missing; never negative (a
+    pass sampled late can make the passes look longer than the migration was)."""
+    if duration_s is None or not pass_bytes or not transfer_bps:
+        return None
+    return round(max(0.0, duration_s - sum(pass_bytes) / transfer_bps), 3)
+
+
+def learned_overhead(residuals):
+    """The fixed overhead the residuals of recent migrations suggest, or None without any.
+
+    The median: a migration that waited for a slot, or whose target was slow to start, is
+    one long residual among several and must not move the forecast of the next one.
+    """
+    residuals = [r for r in residuals if r is not None]
+    return round(statistics.median(residuals), 2) if residuals else None
 
 
 def _after_first_pass_switch(figures):

@@ -185,7 +185,8 @@ class ConductorManager:
         if migration_type == 'live' and controls is not None and result.get('possible'):
             try:
                 result['forecast'] = forecast.dry_run(ctxt, self.db, self.compute_api,
-                                                      instance, controls)
+                                                      instance, controls,
+                                                      target_host=result.get('target_host'))
             except Exception:  # noqa: BLE001 - the scheduler's answer stands without it
                 LOG.exception('Dry run for %s: no convergence forecast', instance_uuid)
         return result

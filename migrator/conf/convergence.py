@@ -8,6 +8,12 @@ opts = [
                     'a dry run\'s forecast (QEMU calc-dirty-rate, page sampling); the dry run '
                     'waits that long. 0: never measure; the forecast uses the guest\'s last '
                     'completed migration, else [planner] default_dirty_rate_mib_s.'),
+    cfg.IntOpt('overhead_observations', default=10, min=0, max=1000,
+               help='Completed live migrations whose residual overhead (duration minus what '
+                    'their passes explain) a forecast takes the median of, newest first: '
+                    'those from the same source to the same target host when there are any, '
+                    'else those of the whole cluster. 0, or none observed yet: [planner] '
+                    'migration_overhead_seconds.'),
     cfg.IntOpt('stall_iterations', default=3, min=3, max=100,
                help='Memory iterations a live migration must have begun before it may be '
                     'diagnosed as stalled (every pass from the second on left at least 80 % '

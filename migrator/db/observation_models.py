@@ -18,6 +18,7 @@ class MigrationObservation(Base):
     __tablename__ = 'migration_observations'
     __table_args__ = (
         Index('ix_migration_observations_instance_uuid_id', 'instance_uuid', 'id'),
+        Index('ix_migration_observations_hosts_id', 'source_host', 'target_host', 'id'),
         TABLE_ARGS,
     )
 
@@ -37,6 +38,10 @@ class MigrationObservation(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Double)
     downtime_ms: Mapped[int | None] = mapped_column(Integer)
     bandwidth_mib: Mapped[int | None] = mapped_column(Integer)
+    # Seconds of the migration (request to completion) that its passes do not explain: the
+    # duration minus what the passes sent at the rate they were sent
+    # (migrator.common.forecast.residual_overhead). The forecast's learned fixed overhead.
+    overhead_seconds: Mapped[float | None] = mapped_column(Double)
 
 
 migration_observations = MigrationObservation.__table__

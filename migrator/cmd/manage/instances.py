@@ -34,11 +34,12 @@ def format_observations(observations):
     mib = 2 ** 20
     return 'Observed in live migrations (newest first):\n' + output.format_table(
         ['Time', 'Migration', 'Dirty MiB/s', 'Sent MiB/s', 'Working set MiB', 'Iterations',
-         'Duration s', 'Downtime ms', 'Cap MiB/s'],
+         'Duration s', 'Overhead s', 'Downtime ms', 'Cap MiB/s'],
         [(o.get('time'), o.get('migration_id'),
           _scaled(o.get('dirty_rate'), mib), _scaled(o.get('transfer_rate'), mib),
           _scaled(o.get('working_set_bytes'), mib), o.get('iterations'),
-          o.get('duration_seconds'), o.get('downtime_ms'), o.get('bandwidth_mib') or '-')
+          o.get('duration_seconds'), o.get('overhead_seconds'), o.get('downtime_ms'),
+          o.get('bandwidth_mib') or '-')
          for o in observations])
 
 

@@ -166,6 +166,9 @@ def format_forecast(forecast):
                        + (f": {f['dirty_rate_note']}" if f.get('dirty_rate_note') else '')
                        + ')'),
         ('Bandwidth', f"{_rate(f['bandwidth'])} ({f['bandwidth_source']})"),
+        ('Fixed overhead', f"{f['overhead_seconds']:.1f} s"
+                           + (f" ({f['overhead_source']}: {f['overhead_note']})"
+                              if f.get('overhead_source') else '')),
         ('Downtime limit', f"{f['max_downtime_ms']} ms in {f['downtime_steps']} steps"),
         ('Completion timeout', f"{f['completion_timeout_seconds']} s"
                                if f.get('completion_timeout_seconds') else 'none'),

@@ -26,3 +26,14 @@ class ObservationQueries:
                  .order_by(o.id.desc()).limit(int(limit)))
         with self._read() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def observation_overheads(self, source_host=None, target_host=None, limit=10):
+        """The residual overheads (seconds) of the last `limit` observed migrations that have
+        one, newest first: of the source -> target pair when both are given, else of any."""
+        o = om.migration_observations.c
+        query = sa.select(o.overhead_seconds).where(o.overhead_seconds.is_not(None))
+        if source_host is not None and target_host is not None:
+            query = query.where(o.source_host == source_host, o.target_host == target_host)
+        query = query.order_by(o.id.desc()).limit(int(limit))
+        with self._read() as conn:
+            return [row.overhead_seconds for row in conn.execute(query)]

@@ -103,7 +103,9 @@ class FakeConductor:
                             'bandwidth_source': 'bandwidth_mib',
                             'max_downtime_ms': figures.max_downtime_ms,
                             'downtime_steps': figures.downtime_steps,
-                            'completion_timeout_seconds': None, 'overhead_seconds': 2.0}}
+                            'completion_timeout_seconds': None, 'overhead_seconds': 2.0,
+                            'overhead_source': 'default',
+                            'overhead_note': '[planner] migration_overhead_seconds'}}
         return answer
 
     def migrate(self, ctxt, migration_id):

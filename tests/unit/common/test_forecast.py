@@ -71,3 +71,49 @@ def test_a_rate_within_a_fifth_of_the_bandwidth_stalls_as_the_diagnosis_judges()
     # diagnosis calls that stalled, so the forecast does too.
     assert forecast.forecast(_figures(7, 8))['verdict'] == forecast.WITH_AUTO_CONVERGE
     assert forecast.forecast(_figures(4, 8))['verdict'] == forecast.CONVERGES
+
+
+def test_the_residual_overhead_is_what_the_passes_do_not_explain():
+    # 128 MiB then 16 MiB at 8 MiB/s is 18 s of passes; the migration took 22.5 s.
+    assert forecast.residual_overhead(22.5, [128 * MIB, 16 * MIB], 8 * MIB) == 4.5
+    # A pass sampled late can make the passes look longer than the migration: never < 0.
+    assert forecast.residual_overhead(17.0, [128 * MIB, 16 * MIB], 8 * MIB) == 0.0
+    assert forecast.residual_overhead(None, [128 * MIB], 8 * MIB) is None
+    assert forecast.residual_overhead(20.0, [], 8 * MIB) is None
+    assert forecast.residual_overhead(20.0, [128 * MIB], None) is None
+
+
+def test_the_learned_overhead_is_the_median_so_one_slow_start_does_not_move_it():
+    assert forecast.learned_overhead([4.4, 4.6, 31.0, 4.5, 4.5, None]) == 4.5
+    assert forecast.learned_overhead([4.0, 5.0]) == 4.5
+    assert forecast.learned_overhead([]) is None
+    assert forecast.learned_overhead([None]) is None
+
+
+def test_the_overhead_adds_to_the_predicted_duration_once():
+    slow = forecast.forecast(forecast.Figures(
+        memory_bytes=128 * MIB, dirty_rate_bps=2 * MIB, bandwidth_bps=8 * MIB,
+        max_downtime_ms=500, overhead_seconds=4.5))
+    fast = forecast.forecast(_figures(2, 8))
+    assert slow['predicted_seconds'] == pytest.approx(fast['predicted_seconds'] + 2.5, abs=0.1)
+
+
+def test_one_downtime_step_allows_the_max_downtime_from_the_first_pass():
+    # What a TCG host on QEMU < 9.0 runs with ([libvirt] live_migration_downtime_stepping
+    # auto): the job starts at the max downtime and keeps it. 128 MiB at 8 MiB/s (16 s)
+    # leaves 3.2 MiB at 0.2 MiB/s: within 500 ms (4 MiB) at once, not within 50 ms (the first
+    # of ten steps).
+    one = forecast.forecast(forecast.Figures(
+        memory_bytes=128 * MIB, dirty_rate_bps=0.2 * MIB, bandwidth_bps=8 * MIB,
+        max_downtime_ms=500, downtime_steps=1, overhead_seconds=2.0))
+    assert one['verdict'] == forecast.CONVERGES and one['iterations'] == 1
+    assert one['downtime_ms'] == pytest.approx(400.0)
+    assert one['predicted_seconds'] == pytest.approx(2 + 16 + 0.4, abs=0.1)
+    ten = forecast.forecast(_figures(0.2, 8))
+    assert ten['iterations'] == 2 and ten['downtime_ms'] < 50
+    # A busy guest gets no more downtime in later passes with one step: the max from the
+    # first pass on, never above it.
+    busy = forecast.simulate(forecast.Figures(
+        memory_bytes=128 * MIB, dirty_rate_bps=6 * MIB, bandwidth_bps=8 * MIB,
+        max_downtime_ms=500, downtime_steps=1, overhead_seconds=2.0))
+    assert busy.converged and busy.downtime_ms <= 500

@@ -1,6 +1,8 @@
 """The conductor's convergence forecast (where its figures come from), what a completed
 migration teaches, and the stall watch on progress reports."""
 
+import datetime
+
 import oslo_messaging as messaging
 import pytest
 
@@ -141,3 +143,98 @@ def test_the_stall_watch_says_it_once_and_applies_the_policy(db, vm):
     assert forced == [migration['id']]
     details = [e['detail'] for e in db.migration_get(migration['id'])['events']]
     assert any('stall_action force_complete applied: paused' in (d or '') for d in details)
+
+
+def _observe(db, overhead, source='host1', target='host2', uuid='other'):
+    return db.observation_create({'instance_uuid': uuid, 'migration_id': f'm-{overhead}',
+                                  'source_host': source, 'target_host': target,
+                                  'overhead_seconds': overhead})
+
+
+def test_the_fixed_overhead_is_learned_per_host_pair_then_cluster_then_default(db, vm):
+    compute = Compute(rate=0)
+    before = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                              target_host='host2')
+    assert before['figures']['overhead_source'] == 'default'
+    assert before['figures']['overhead_seconds'] == 2.0   # [planner] migration_overhead_seconds
+
+    for overhead in (9.0, 4.0, 5.0, 31.0, 4.5):   # one slow start among them
+        _observe(db, overhead)
+    _observe(db, 1.0, source='host2', target='host1')
+    _observe(db, None)                               # an observation without a residual
+    pair = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                            target_host='host2')
+    assert pair['figures']['overhead_source'] == 'host_pair'
+    assert pair['figures']['overhead_seconds'] == 5.0
+    assert 'last 5 migration(s) from host1 to host2' in pair['figures']['overhead_note']
+    assert pair['predicted_seconds'] == pytest.approx(before['predicted_seconds'] + 3.0)
+
+    # Never from host1 to host3: the cluster's (the six residuals above).
+    other = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                             target_host='host3')
+    assert other['figures']['overhead_source'] == 'cluster'
+    assert other['figures']['overhead_seconds'] == 4.75
+
+    conf.CONF.set_override('overhead_observations', 2, 'convergence')
+    try:   # only the newest two of the pair: 31.0 and 4.5
+        newest = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                                  target_host='host2')
+        assert newest['figures']['overhead_seconds'] == 17.75
+        conf.CONF.set_override('overhead_observations', 0, 'convergence')
+        off = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                               target_host='host2')
+        assert off['figures']['overhead_source'] == 'default'
+        assert off['figures']['overhead_seconds'] == 2.0
+    finally:
+        conf.CONF.clear_override('overhead_observations', 'convergence')
+
+
+def test_an_observation_keeps_its_residual_overhead(vm):
+    created = datetime.datetime(2026, 12, 7, 1, 0, 0)
+    migration = {'id': 'm-1', 'instance_uuid': vm['uuid'], 'type': 'live',
+                 'source_host': 'host1', 'target_host': 'host2', 'memory_total': 128 * MIB,
+                 'created_at': created,
+                 'started_at': created + datetime.timedelta(seconds=1),
+                 'finished_at': created + datetime.timedelta(seconds=26.5)}
+    # Passes of 128, 40 and 16 MiB (each later one sampled a second after it began, so what
+    # went in that second, 8 MiB, is added back) at 8 MiB/s: 23 s of the 26.5 from request
+    # to completion.
+    samples = [_sample(1, 128, 0, 0), _sample(2, 32, 2, 16000), _sample(3, 8, 2, 20000)]
+    seen = forecast.observation(migration, samples)
+    assert seen['overhead_seconds'] == pytest.approx(3.5)
+    assert seen['duration_seconds'] == 25.5   # started to finished, as before
+    # Without the rate the passes went at, nothing can be said of the overhead.
+    no_rate = [dict(s, transfer_rate=None) for s in samples]
+    assert forecast.observation(migration, no_rate)['overhead_seconds'] is None
+    # Nor of one that pre-copy alone did not finish: the model's passes are not its passes.
+    throttled = dict(migration, convergence={'auto_converge': True})
+    assert forecast.observation(throttled, samples)['overhead_seconds'] is None
+    for event in ({'to_state': 'post_copy', 'detail': 'switched to post-copy (requested)'},
+                  {'to_state': 'finishing', 'detail': 'libvirt job completed after the guest '
+                                                      'was paused to finish it (requested)'},
+                  {'to_state': 'running', 'detail': 'convergence: stalled at iteration 3'}):
+        forced = dict(migration, events=[{'to_state': 'running', 'detail': 'started'},
+                                         event])
+        assert forecast.observation(forced, samples)['overhead_seconds'] is None
+    assert forecast.observation(dict(migration, events=[{'to_state': 'completed',
+                                                         'detail': 'running on host2'}]),
+                                samples)['overhead_seconds'] == pytest.approx(3.5)
+
+
+@pytest.mark.parametrize('measured_mib, observed_mib, source, rate_mib', [
+    (4.0, 2.2, 'last_migration', 2.2),   # page sampling over-reads a slow dirtier
+    (14.0, 13.0, 'last_migration', 13.0),
+    (14.0, 2.0, 'measured', 14.0),       # the guest has changed since: what it does now
+    (0.0, 8.0, 'measured', 0.0),
+    (2.0, 0.0, 'measured', 2.0),         # QEMU reported no rate: passes shorter than 1 s
+])
+def test_a_measurement_within_its_resolution_of_the_observed_rate_gives_way_to_it(
+        db, vm, measured_mib, observed_mib, source, rate_mib):
+    db.observation_create({'instance_uuid': vm['uuid'], 'migration_id': 'm-1',
+                           'dirty_rate': int(observed_mib * MIB)})
+    result = forecast.dry_run(None, db, Compute(rate=int(measured_mib * MIB)), vm,
+                              _controls(bandwidth_mib=8))
+    assert result['figures']['dirty_rate_source'] == source
+    assert result['figures']['dirty_rate'] == pytest.approx(rate_mib * MIB, abs=1)
+    if source == 'last_migration':
+        assert 'the same within its resolution' in result['figures']['dirty_rate_note']

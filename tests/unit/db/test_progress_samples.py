@@ -56,3 +56,15 @@ def test_memory_and_disk_percents_never_go_backwards_and_samples_keep_history(
     assert db.migration_sample_count(mig['id']) == 2
     with pytest.raises(exceptions.MigrationNotFound):
         db.migration_sample_list('no-such-id')
+
+
+def test_observation_overheads_of_a_host_pair_then_of_the_cluster(db):
+    for source, target, overhead in (('a', 'b', 4.0), ('a', 'b', None), ('b', 'a', 9.0),
+                                     ('a', 'b', 5.0), ('a', 'c', 6.0)):
+        db.observation_create({'instance_uuid': 'u', 'migration_id': 'm',
+                               'source_host': source, 'target_host': target,
+                               'overhead_seconds': overhead})
+    assert db.observation_overheads('a', 'b') == [5.0, 4.0]   # newest first, none skipped
+    assert db.observation_overheads('a', 'b', limit=1) == [5.0]
+    assert db.observation_overheads('c', 'a') == []
+    assert db.observation_overheads(limit=3) == [6.0, 5.0, 9.0]
