@@ -16,7 +16,8 @@ from migrator.planner import search
 
 
 def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MIN_GAIN,
-         config=score_mod.ScoreConfig(), durations=duration_mod.DurationModel()):
+         config=score_mod.ScoreConfig(), durations=duration_mod.DurationModel(),
+         min_gain_limit=search.DEFAULT_MIN_GAIN_LIMIT):
     started = time.perf_counter()
     hosts = cluster.hosts
     index = {h.name: i for i, h in enumerate(hosts)}
@@ -59,7 +60,7 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
         if best is None or gain <= search.GAIN_EPSILON:
             stop_reason, stop_detail = search.STOP_NO_GAIN, 'no move lowers the score'
             break
-        if gain < min_gain:
+        if gain < min_gain and current.total < min_gain_limit:
             stop_reason, stop_detail = search.STOP_MIN_GAIN, f'best gain {gain:.3g}'
             break
         _total, _key, pref, inst, a, b = best

@@ -147,23 +147,53 @@ def test_stopping_rules():
     assert [m.instance_uuid for m in limited.moves] == [
         m.instance_uuid for m in unlimited.moves[:3]]
     threshold = unlimited.moves[4].gain * 1.0000001
-    gainful = search.plan(cluster, max_moves=None, min_gain=threshold)
+    gainful = search.plan(cluster, max_moves=None, min_gain=threshold,
+                          min_gain_limit=math.inf)
     assert gainful.stop_reason == search.STOP_MIN_GAIN
     assert all(m.gain >= threshold for m in gainful.moves)
     assert len(gainful.moves) < len(unlimited.moves)
-    assert search.plan(cluster, min_gain=math.inf).moves == []
+    assert search.plan(cluster, min_gain=math.inf, min_gain_limit=math.inf).moves == []
 
 
-def test_every_move_must_buy_its_cost_so_the_default_plan_stops_before_tiny_gains():
-    cluster = _random_cluster(3, hosts=6, vms=40)
+def _even_able_cluster(seed):
+    """Four equal hosts with CPUs to spare, 12 of 20 small guests on the first: a cluster the
+    planner can bring below the min-gain limit."""
+    rng = random.Random(seed)
+    hosts = [model.Host(f'h{i}', 10000, 1000) for i in range(4)]
+    return model.Cluster(hosts, [
+        model.Instance(f'u{v}', f'vm{v}', 'h0' if v < 12 else f'h{rng.randrange(4)}',
+                       rng.choice((300, 500, 700)), 1) for v in range(20)])
+
+
+def test_every_move_must_buy_its_cost_once_the_score_is_below_the_min_gain_limit():
+    cluster = _even_able_cluster(0)
     free = search.plan(cluster, max_moves=None, min_gain=0)
     costed = search.plan(cluster, max_moves=None)
     assert costed.stop_reason == search.STOP_MIN_GAIN
+    assert costed.score_after.total < search.DEFAULT_MIN_GAIN_LIMIT
+    assert 'below 0.1' in costed.stop_detail
     assert all(m.gain >= search.DEFAULT_MIN_GAIN for m in costed.moves)
     assert len(costed.moves) < len(free.moves)
     # The moves it makes are the free plan's first ones: the cost cuts the tail only.
     assert [m.instance_uuid for m in costed.moves] == [
         m.instance_uuid for m in free.moves[:len(costed.moves)]]
+
+
+def test_min_gain_waits_for_the_min_gain_limit_as_hbal_does():
+    # A cluster whose score never gets below 0.1 (hosts of mixed sizes, memory and vCPUs
+    # cannot both be even): hbal takes every step that lowers the score there, since a small
+    # step may open the way to bigger ones -- here a 0.0051 gain comes before a 0.04 one.
+    cluster = _random_cluster(5, hosts=6, vms=40)
+    free = search.plan(cluster, max_moves=None, min_gain=0)
+    plan = search.plan(cluster, max_moves=None)
+    assert plan.score_after.total >= search.DEFAULT_MIN_GAIN_LIMIT
+    assert [m.instance_uuid for m in plan.moves] == [m.instance_uuid for m in free.moves]
+    assert plan.stop_reason == search.STOP_NO_GAIN
+    # Applied at every step, min_gain stops early and leaves a worse spread.
+    early = search.plan(cluster, max_moves=None, min_gain_limit=math.inf)
+    assert early.stop_reason == search.STOP_MIN_GAIN and len(early.moves) < len(plan.moves)
+    assert early.score_after.total > plan.score_after.total + 0.01
+    assert early.score_after.memory_spread > plan.score_after.memory_spread
 
 
 def test_a_plan_cut_short_by_max_moves_says_how_much_gain_was_left():
