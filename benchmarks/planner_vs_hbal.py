@@ -5,8 +5,9 @@ vCPUs times the allocation ratio, local disk room) and the same stopping thresho
 0.01); the figures after each plan are computed by one function for both (the reference's
 metrics of the final placement), so the spreads compare like with like. Prints per cluster the
 moves (live migrations), jobsets, memory spread before and after, the vCPU and disk spreads
-after, the score after (the reference's, for both), and the verdict: PASS when the planner makes no more moves than the reference
-and its memory spread is at least as good (within 1e-9). "ours@ref" is how many of our moves
+after, the score after (the reference's, for both), and the verdict: PASS when the planner
+makes no more moves than the reference and its memory spread is at least as good (within
+1e-9). "ours@ref" is how many of our moves
 reach the reference's final memory spread. Exit 1 if any cluster fails.
 
     .venv/bin/python -m benchmarks.planner_vs_hbal [--seeds 3] [--min-gain 0.01]
@@ -45,6 +46,10 @@ def _hosts(count, disk_gb=2000):
     return [model.Host(f'host{i:03d}', *HOST_CLASSES[i % 2], disk_gb) for i in range(count)]
 
 
+def _fits(room, need):
+    return all(r >= n for r, n in zip(room, need, strict=True))
+
+
 def _place(rng, hosts, flavors, vms, hot_share, cpu_ratio=4.0, local_disk=False):
     """Instances of the flavors (memory, vcpus[, disk]) placed while they fit, hot_share of
     them on the first quarter of the hosts."""
@@ -55,13 +60,10 @@ def _place(rng, hosts, flavors, vms, hot_share, cpu_ratio=4.0, local_disk=False)
         flavor = rng.choice(flavors)
         memory_mb, vcpus = flavor[:2]
         disk = flavor[2] if local_disk else 20
-
-        def fits(h):
-            room = free[h.name]
-            return (room[0] >= memory_mb and room[1] >= vcpus
-                    and (not local_disk or room[2] >= disk))
+        need = (memory_mb, vcpus, disk if local_disk else 0)
         pool = hot if rng.random() < hot_share else hosts
-        choices = [h for h in pool if fits(h)] or [h for h in hosts if fits(h)]
+        choices = ([h for h in pool if _fits(free[h.name], need)]
+                   or [h for h in hosts if _fits(free[h.name], need)])
         if not choices:
             continue
         host = rng.choice(choices)
@@ -181,14 +183,14 @@ def main(argv=None):
             r = compare(f'{shape}-{seed}', cluster, cpu_ratio, args.min_gain)
             rows.append(r)
             reach = '-' if r['reach'] is None else str(r['reach'])
+            pairs = ' '.join(f'{r[k]:7.4f}/{r["ref_" + k]:<7.4f}'
+                             for k in ('mem', 'vcpu', 'disk', 'score'))
+            verdict = 'PASS' if r['ok'] else 'FAIL'
             print(f'{r["name"]:<10} {r["hosts"]:>4}/{r["vms"]:<4} '
                   f'{r["moves"]:>5}/{r["ref_moves"]:<5} {reach:>8} '
-                  f'{r["jobsets"]:>4}/{r["ref_jobsets"]:<4} {r["mem_before"]:13.4f} '
-                  f'{r["mem"]:7.4f}/{r["ref_mem"]:<7.4f} {r["vcpu"]:7.4f}/{r["ref_vcpu"]:<7.4f} '
-                  f'{r["disk"]:7.4f}/{r["ref_disk"]:<7.4f} {r["score"]:7.4f}/{r["ref_score"]:<7.4f} '
+                  f'{r["jobsets"]:>4}/{r["ref_jobsets"]:<4} {r["mem_before"]:13.4f} {pairs} '
                   f'{r["cpu_s"]:5.2f}/{r["ref_cpu_s"]:<5.1f}  '
-                  f'{"PASS" if r["ok"] else "FAIL"} ≤ hbal moves with ≥ as good a spread',
-                  flush=True)
+                  f'{verdict} ≤ hbal moves with ≥ as good a spread', flush=True)
     passed = sum(r['ok'] for r in rows)
     ratio = statistics.median(r['moves'] / r['ref_moves'] for r in rows if r['ref_moves'])
     print(f'summary: {passed}/{len(rows)} clusters with no more moves than the reference for '
