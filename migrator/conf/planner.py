@@ -22,8 +22,9 @@ opts = [
                  help='Score decrease a move must buy to be planned, when the request gives '
                       'no min_gain: every move costs a live migration, so the search stops '
                       'once the best move left gains less (as hbal\'s minimum gain per '
-                      'step). 0.01 is one point of memory or vCPU spread in a hundred; 0 '
-                      'plans every move that lowers the score at all.'),
+                      'step), when the score is below min_gain_limit. 0.01 is one point of '
+                      'memory or vCPU spread in a hundred; 0 plans every move that lowers '
+                      'the score at all.'),
     cfg.FloatOpt('min_gain_limit', default=0.1, min=0.0,
                  help='Score below which min_gain applies (as hbal\'s --min-gain-limit): '
                       'while the cluster scores this or more, a move that lowers the score '
