@@ -245,7 +245,8 @@ class _Search:
         n, wm, wc = st.n, cfg.memory_weight, cfg.vcpu_weight
         wo, wa = cfg.overcommit_weight, cfg.anti_affinity_weight
         s1m, s2m, s1c, s2c = st.s1m, st.s2m, st.s1c, st.s2c
-        base = wo * st.over + wa * st.violations
+        # Guests on shared storage leave the disk spread as it is.
+        base = wo * st.over + wa * st.violations + st.disk_term
         sqrt = math.sqrt
         eps = GAIN_EPSILON
 
@@ -346,7 +347,8 @@ class _Search:
                 if b == a or not self.enabled[b] or not st.fits(
                         inst.memory_mb, inst.vcpus, b, score_mod.local_disk_gb(inst)):
                     continue
-                t = st.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b)
+                t = st.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b,
+                                   score_mod.local_disk_gb(inst))
                 if t > best_total + eps:
                     continue
                 key = (names[a], names[b], pref)
@@ -408,7 +410,7 @@ def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
             predicted_seconds=duration_mod.predict(inst, durations)))
     # The final figures from scratch (two-pass), free of the running sums' rounding.
     after = score_mod.score_from_usage(state.hosts, state.memory_used, state.vcpus_used,
-                                       state.groups, config)
+                                       state.groups, config, state.local_disk_used)
     remaining = None
     if stop_reason == STOP_MAX_MOVES:
         remaining = _remaining(search, state, min_gain, min_gain_limit)

@@ -11,7 +11,7 @@ from migrator.planner import search
 
 
 @pytest.mark.parametrize('shape, seed', [('skewed', 1), ('skewed', 2), ('big', 1),
-                                         ('big', 3), ('vcpu', 1)])
+                                         ('big', 3), ('vcpu', 1), ('disk', 1), ('disk', 2)])
 def test_no_more_moves_than_the_reference_for_a_spread_at_least_as_good(shape, seed):
     cluster, ratio = bench.SHAPES[shape](random.Random(seed))
     r = bench.compare(f'{shape}-{seed}', cluster, ratio, search.DEFAULT_MIN_GAIN)
