@@ -28,7 +28,8 @@ square root lies above its chord), which cuts the rest once the bound passes the
 so far. Fronts are cached and rebuilt only for the hosts a move touched. Instances in
 anti-affinity groups are scored against every enabled host, since their group changes the
 order: they are expected to be few. So are instances with local disks (their copy needs
-room on the target's disk, a third limit the fronts do not order), scored the same way.
+room on the target's disk, a third limit the fronts do not order, and changes the disk
+spread), scored the same way; a move of any other instance leaves the disk spread as it is.
 """
 
 import dataclasses
