@@ -22,8 +22,15 @@ opts = [
                  help='Score decrease a move must buy to be planned, when the request gives '
                       'no min_gain: every move costs a live migration, so the search stops '
                       'once the best move left gains less (as hbal\'s minimum gain per '
-                      'step). 0.01 is one point of memory or vCPU spread in a hundred; 0 '
-                      'plans every move that lowers the score at all.'),
+                      'step), when the score is below min_gain_limit. 0.01 is one point of '
+                      'memory or vCPU spread in a hundred; 0 plans every move that lowers '
+                      'the score at all.'),
+    cfg.FloatOpt('min_gain_limit', default=0.1, min=0.0,
+                 help='Score below which min_gain applies (as hbal\'s --min-gain-limit): '
+                      'while the cluster scores this or more, a move that lowers the score '
+                      'at all is planned, since on a badly balanced cluster the moves after '
+                      'a small one may gain much. 0.1 is hbal\'s default; a value above any '
+                      'score (e.g. 1000) applies min_gain at every step.'),
     cfg.FloatOpt('apply_poll_interval', default=0.5, min=0.05,
                  help='Seconds between looks at the migrations of a jobset while a plan is '
                       'applied.'),

@@ -16,7 +16,8 @@ from migrator.planner import search
 
 
 def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MIN_GAIN,
-         config=score_mod.ScoreConfig(), durations=duration_mod.DurationModel()):
+         config=score_mod.ScoreConfig(), durations=duration_mod.DurationModel(),
+         min_gain_limit=search.DEFAULT_MIN_GAIN_LIMIT):
     started = time.perf_counter()
     hosts = cluster.hosts
     index = {h.name: i for i, h in enumerate(hosts)}
@@ -24,7 +25,8 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
     disk_used = [0] * len(hosts)
     for inst in cluster.instances:
         disk_used[index[inst.host]] += score_mod.local_disk_gb(inst)
-    current = score_mod.score_from_usage(hosts, memory_used, vcpus_used, groups, config)
+    current = score_mod.score_from_usage(hosts, memory_used, vcpus_used, groups, config,
+                                         disk_used)
     before = current
     where = {inst.uuid: index[inst.host] for inst in cluster.instances}
     candidates = [(search.preference(inst, durations), inst)
@@ -43,6 +45,9 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
                         or (disk and disk_used[b] + disk > host.disk_gb):
                     continue
                 mem, cpu, grp = list(memory_used), list(vcpus_used), dict(groups)
+                dsk = list(disk_used)
+                dsk[a] -= disk
+                dsk[b] += disk
                 mem[a] -= inst.memory_mb
                 mem[b] += inst.memory_mb
                 cpu[a] -= inst.vcpus
@@ -50,7 +55,7 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
                 if inst.group is not None:
                     grp[(a, inst.group)] -= 1
                     grp[(b, inst.group)] = grp.get((b, inst.group), 0) + 1
-                total = score_mod.score_from_usage(hosts, mem, cpu, grp, config).total
+                total = score_mod.score_from_usage(hosts, mem, cpu, grp, config, dsk).total
                 key = (hosts[a].name, hosts[b].name, pref)
                 if best is None or total < best[0] - search.GAIN_EPSILON or (
                         total <= best[0] + search.GAIN_EPSILON and key < best[1]):
@@ -59,7 +64,7 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
         if best is None or gain <= search.GAIN_EPSILON:
             stop_reason, stop_detail = search.STOP_NO_GAIN, 'no move lowers the score'
             break
-        if gain < min_gain:
+        if gain < min_gain and current.total < min_gain_limit:
             stop_reason, stop_detail = search.STOP_MIN_GAIN, f'best gain {gain:.3g}'
             break
         _total, _key, pref, inst, a, b = best
@@ -74,7 +79,8 @@ def plan(cluster, max_moves=search.DEFAULT_MAX_MOVES, min_gain=search.DEFAULT_MI
         disk_used[b] += score_mod.local_disk_gb(inst)
         where[inst.uuid] = b
         candidates = [c for c in candidates if c[1] is not inst]
-        current = score_mod.score_from_usage(hosts, memory_used, vcpus_used, groups, config)
+        current = score_mod.score_from_usage(hosts, memory_used, vcpus_used, groups, config,
+                                             disk_used)
         moves.append(search.Move(
             seq=len(moves) + 1, instance_uuid=inst.uuid, instance_name=inst.name,
             source=hosts[a].name, target=hosts[b].name, memory_mb=inst.memory_mb,

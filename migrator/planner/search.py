@@ -7,8 +7,11 @@ plan, so applying a plan is one migration per guest.
 
 Every move costs a live migration, so a move must buy its cost: the search stops when the
 best move left gains less than min_gain (as hbal's minimum gain per step; the default,
-[planner] default_min_gain, is one hundredth of the score), when no move lowers the score,
-or at max_moves. A plan cut short by max_moves says so: the search goes on without recording
+[planner] default_min_gain, is one hundredth of the score) while the score is already below
+min_gain_limit (hbal's --min-gain-limit, [planner] min_gain_limit, 0.1: on a badly balanced
+cluster a small step still counts, since the steps after it may gain much, and a search that
+stops there leaves a spread hbal improves on), when no move lowers the score, or at
+max_moves. A plan cut short by max_moves says so: the search goes on without recording
 moves to tell how much gain, and how many more moves, were left (remaining_gain,
 remaining_moves).
 
@@ -25,7 +28,8 @@ square root lies above its chord), which cuts the rest once the bound passes the
 so far. Fronts are cached and rebuilt only for the hosts a move touched. Instances in
 anti-affinity groups are scored against every enabled host, since their group changes the
 order: they are expected to be few. So are instances with local disks (their copy needs
-room on the target's disk, a third limit the fronts do not order), scored the same way.
+room on the target's disk, a third limit the fronts do not order, and changes the disk
+spread), scored the same way; a move of any other instance leaves the disk spread as it is.
 """
 
 import dataclasses
@@ -40,6 +44,9 @@ DEFAULT_MAX_MOVES = 100
 # The least a move must lower the score to be worth a live migration (hbal's default
 # minimum gain per step): one point of memory spread in a hundred.
 DEFAULT_MIN_GAIN = 0.01
+# min_gain applies only once the score is below this (hbal's --min-gain-limit): on a badly
+# balanced cluster a small step may open the way to big ones, so it is still taken.
+DEFAULT_MIN_GAIN_LIMIT = 0.1
 # After a cut by max_moves, how many more moves the search looks at to tell what was left.
 REMAINING_LOOKAHEAD = 1000
 # A move must lower the score by more than rounding noise to count as a gain.
@@ -239,7 +246,8 @@ class _Search:
         n, wm, wc = st.n, cfg.memory_weight, cfg.vcpu_weight
         wo, wa = cfg.overcommit_weight, cfg.anti_affinity_weight
         s1m, s2m, s1c, s2c = st.s1m, st.s2m, st.s1c, st.s2c
-        base = wo * st.over + wa * st.violations
+        # Guests on shared storage leave the disk spread as it is.
+        base = wo * st.over + wa * st.violations + st.disk_term
         sqrt = math.sqrt
         eps = GAIN_EPSILON
 
@@ -340,7 +348,8 @@ class _Search:
                 if b == a or not self.enabled[b] or not st.fits(
                         inst.memory_mb, inst.vcpus, b, score_mod.local_disk_gb(inst)):
                     continue
-                t = st.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b)
+                t = st.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b,
+                                   score_mod.local_disk_gb(inst))
                 if t > best_total + eps:
                     continue
                 key = (names[a], names[b], pref)
@@ -372,7 +381,7 @@ class _Search:
 
 def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
          config=score_mod.ScoreConfig(), durations=duration_mod.DurationModel(),
-         max_parallel=None):
+         max_parallel=None, min_gain_limit=DEFAULT_MIN_GAIN_LIMIT):
     """The greedy plan for cluster (model.Cluster); max_moves None: no limit."""
     started = time.perf_counter()
     state = score_mod.ScoreState(cluster, config)
@@ -387,9 +396,10 @@ def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
             stop_reason = STOP_NO_GAIN
             stop_detail = 'no move of a movable instance to a host with room lowers the score'
             break
-        if gain < min_gain:
+        if gain < min_gain and state.total < min_gain_limit:
             stop_reason = STOP_MIN_GAIN
-            stop_detail = f'the best move left gains {gain:.3g}, less than min_gain {min_gain:g}'
+            stop_detail = (f'the best move left gains {gain:.3g}, less than min_gain '
+                           f'{min_gain:g}, at a score below {min_gain_limit:g}')
             break
         _total, _key, inst, a, b = found
         search.apply(inst, a, b)
@@ -401,24 +411,25 @@ def plan(cluster, max_moves=DEFAULT_MAX_MOVES, min_gain=DEFAULT_MIN_GAIN,
             predicted_seconds=duration_mod.predict(inst, durations)))
     # The final figures from scratch (two-pass), free of the running sums' rounding.
     after = score_mod.score_from_usage(state.hosts, state.memory_used, state.vcpus_used,
-                                       state.groups, config)
+                                       state.groups, config, state.local_disk_used)
     remaining = None
     if stop_reason == STOP_MAX_MOVES:
-        remaining = _remaining(search, state, min_gain)
+        remaining = _remaining(search, state, min_gain, min_gain_limit)
         stop_detail += (f'; {remaining[1]} more move(s) would gain {remaining[0]:.3g}'
                         if remaining[1] else '; no move left would gain min_gain')
     return finish(moves, before, after, stop_reason, stop_detail, started, max_parallel,
                   remaining)
 
 
-def _remaining(search, state, min_gain):
+def _remaining(search, state, min_gain, min_gain_limit):
     """(score gain, moves) the search would still find after a cut: it goes on as plan()
     would without max_moves (up to REMAINING_LOOKAHEAD moves), recording nothing."""
     start, count = state.total, 0
     while count < REMAINING_LOOKAHEAD:
         found = search.best()
         gain = state.total - found[0] if found else 0.0
-        if found is None or gain <= GAIN_EPSILON or gain < min_gain:
+        if found is None or gain <= GAIN_EPSILON or (
+                gain < min_gain and state.total < min_gain_limit):
             break
         _total, _key, inst, a, b = found
         search.apply(inst, a, b)

@@ -18,9 +18,12 @@ def do_rebalance_plan(args):
         return 1
     max_moves = args.max_moves or CONF.planner.default_max_moves
     min_gain = CONF.planner.default_min_gain if args.min_gain is None else args.min_gain
+    min_gain_limit = (CONF.planner.min_gain_limit if args.min_gain_limit is None
+                      else args.min_gain_limit)
     plan = search.plan(cluster, max_moves=max_moves, min_gain=min_gain,
                        config=settings.score_config(CONF),
-                       durations=settings.duration_model(CONF), max_parallel=args.max_parallel)
+                       durations=settings.duration_model(CONF), max_parallel=args.max_parallel,
+                       min_gain_limit=min_gain_limit)
     view = offline_view(plan, max_moves, min_gain)
     output.emit(args, view, lambda: plans.format_plan(view))
     return 0
@@ -74,3 +77,7 @@ def register(commands):
     leaf.add_argument('--snapshot', required=True, metavar='FILE',
                       help='A snapshot, e.g. from `migrator-manage cluster snapshot`.')
     plans.plan_options(leaf)
+    leaf.add_argument('--min-gain-limit', type=plans._float_at_least_0,
+                      help='Apply --min-gain only once the score is below this, as hbal\'s '
+                           '--min-gain-limit (default: [planner] min_gain_limit); a large '
+                           'value (e.g. 1000) applies it at every step.')

@@ -72,7 +72,8 @@ def create_plan(db, goal='balance', max_moves=None, min_gain=None, max_parallel=
     cluster = cluster_from_db(db)
     plan = search.plan(cluster, max_moves=max_moves, min_gain=min_gain,
                        config=settings.score_config(CONF),
-                       durations=settings.duration_model(CONF), max_parallel=max_parallel)
+                       durations=settings.duration_model(CONF), max_parallel=max_parallel,
+                       min_gain_limit=CONF.planner.min_gain_limit)
     LOG.info('Planned %d moves in %d jobsets (score %.4f -> %.4f) in %.2fs: %s',
              len(plan.moves), len(plan.jobsets()), plan.score_before.total,
              plan.score_after.total, plan.planning_seconds, plan.stop_detail)

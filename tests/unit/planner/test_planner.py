@@ -147,23 +147,53 @@ def test_stopping_rules():
     assert [m.instance_uuid for m in limited.moves] == [
         m.instance_uuid for m in unlimited.moves[:3]]
     threshold = unlimited.moves[4].gain * 1.0000001
-    gainful = search.plan(cluster, max_moves=None, min_gain=threshold)
+    gainful = search.plan(cluster, max_moves=None, min_gain=threshold,
+                          min_gain_limit=math.inf)
     assert gainful.stop_reason == search.STOP_MIN_GAIN
     assert all(m.gain >= threshold for m in gainful.moves)
     assert len(gainful.moves) < len(unlimited.moves)
-    assert search.plan(cluster, min_gain=math.inf).moves == []
+    assert search.plan(cluster, min_gain=math.inf, min_gain_limit=math.inf).moves == []
 
 
-def test_every_move_must_buy_its_cost_so_the_default_plan_stops_before_tiny_gains():
-    cluster = _random_cluster(3, hosts=6, vms=40)
+def _even_able_cluster(seed):
+    """Four equal hosts with CPUs to spare, 12 of 20 small guests on the first: a cluster the
+    planner can bring below the min-gain limit."""
+    rng = random.Random(seed)
+    hosts = [model.Host(f'h{i}', 10000, 1000) for i in range(4)]
+    return model.Cluster(hosts, [
+        model.Instance(f'u{v}', f'vm{v}', 'h0' if v < 12 else f'h{rng.randrange(4)}',
+                       rng.choice((300, 500, 700)), 1) for v in range(20)])
+
+
+def test_every_move_must_buy_its_cost_once_the_score_is_below_the_min_gain_limit():
+    cluster = _even_able_cluster(0)
     free = search.plan(cluster, max_moves=None, min_gain=0)
     costed = search.plan(cluster, max_moves=None)
     assert costed.stop_reason == search.STOP_MIN_GAIN
+    assert costed.score_after.total < search.DEFAULT_MIN_GAIN_LIMIT
+    assert 'below 0.1' in costed.stop_detail
     assert all(m.gain >= search.DEFAULT_MIN_GAIN for m in costed.moves)
     assert len(costed.moves) < len(free.moves)
     # The moves it makes are the free plan's first ones: the cost cuts the tail only.
     assert [m.instance_uuid for m in costed.moves] == [
         m.instance_uuid for m in free.moves[:len(costed.moves)]]
+
+
+def test_min_gain_waits_for_the_min_gain_limit_as_hbal_does():
+    # A cluster whose score never gets below 0.1 (hosts of mixed sizes, memory and vCPUs
+    # cannot both be even): hbal takes every step that lowers the score there, since a small
+    # step may open the way to bigger ones -- here a 0.0051 gain comes before a 0.04 one.
+    cluster = _random_cluster(5, hosts=6, vms=40)
+    free = search.plan(cluster, max_moves=None, min_gain=0)
+    plan = search.plan(cluster, max_moves=None)
+    assert plan.score_after.total >= search.DEFAULT_MIN_GAIN_LIMIT
+    assert [m.instance_uuid for m in plan.moves] == [m.instance_uuid for m in free.moves]
+    assert plan.stop_reason == search.STOP_NO_GAIN
+    # Applied at every step, min_gain stops early and leaves a worse spread.
+    early = search.plan(cluster, max_moves=None, min_gain_limit=math.inf)
+    assert early.stop_reason == search.STOP_MIN_GAIN and len(early.moves) < len(plan.moves)
+    assert early.score_after.total > plan.score_after.total + 0.01
+    assert early.score_after.memory_spread > plan.score_after.memory_spread
 
 
 def test_a_plan_cut_short_by_max_moves_says_how_much_gain_was_left():
@@ -208,6 +238,91 @@ def test_local_disk_room_is_a_hard_limit_for_guests_whose_disks_are_copied():
         # b's 30 GiB cannot take a 40 GiB copy; a disk on shared storage needs no room.
         assert all(target != 'b' for name, target in placed.items() if name != 'shared')
         assert len(plan.moves) == 2
+
+
+def _local_disk_cluster(seed, hosts=6, vms=40):
+    """A skewed cluster where a third of the guests have local disks (copied when they move)
+    and the hosts local disks of two sizes."""
+    rng = random.Random(seed)
+    host_list = [model.Host(f'h{i}', rng.choice((8192, 16384)), rng.choice((4, 8)),
+                            rng.choice((200, 400))) for i in range(hosts)]
+    disk_free = {h.name: h.disk_gb for h in host_list}
+    instances = []
+    for v in range(vms):
+        local = rng.random() < 1 / 3
+        disk_gb = rng.choice((10, 20, 40))
+        host = rng.choice([h for h in host_list[:2]
+                           if not local or disk_free[h.name] >= disk_gb] or host_list)
+        if local:
+            disk_free[host.name] -= disk_gb
+        instances.append(model.Instance(f'u{v}', f'vm{v}', host.name,
+                                        rng.choice((256, 512, 1024)), rng.choice((1, 2)),
+                                        disk_gb, shared_disk=not local))
+    return model.Cluster(host_list, instances)
+
+
+def test_disk_spread_is_the_spread_of_copied_disks_over_hosts_with_a_disk():
+    hosts = [model.Host('a', 1000, 2, 100), model.Host('b', 1000, 2, 200),
+             model.Host('c', 1000, 2, 0)]
+    vms = [model.Instance('1', 'vm1', 'a', 500, 1, 50, shared_disk=False),
+           model.Instance('2', 'vm2', 'b', 500, 1, 50),        # shared: takes no local room
+           model.Instance('3', 'vm3', 'c', 500, 1, 50)]
+    s = score.cluster_score(model.Cluster(hosts, vms))
+    # Local disk use 0.5 on a, 0 on b; c has no local disk and does not count.
+    assert s.disk_spread == pytest.approx(0.25)
+    assert s.total == pytest.approx(s.memory_spread + s.vcpu_spread + 0.25)
+    assert score.cluster_score(model.Cluster(hosts, vms),
+                               score.ScoreConfig(disk_weight=0)).total == pytest.approx(
+        s.memory_spread + s.vcpu_spread)
+
+
+def test_incremental_disk_spread_matches_scratch_for_every_move():
+    cluster = _local_disk_cluster(1)
+    state = score.ScoreState(cluster)
+    rng = random.Random(3)
+    placement = {i.uuid: i.host for i in cluster.instances}
+    for _ in range(200):
+        inst = rng.choice(cluster.instances)
+        a = state.index[placement[inst.uuid]]
+        b = rng.randrange(state.n)
+        if a == b:
+            continue
+        disk = score.local_disk_gb(inst)
+        predicted = state.score_after(inst.memory_mb, inst.vcpus, inst.group, a, b, disk)
+        placement[inst.uuid] = state.hosts[b].name
+        scratch = score.cluster_score(cluster, placement=placement)
+        assert predicted == pytest.approx(scratch.total, abs=1e-9)
+        state.apply(inst.memory_mb, inst.vcpus, inst.group, a, b, disk)
+        assert state.total == pytest.approx(scratch.total, abs=1e-9)
+        assert state.score().disk_spread == pytest.approx(scratch.disk_spread, abs=1e-9)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_fast_search_matches_the_exhaustive_one_with_local_disks(seed):
+    cluster = _local_disk_cluster(seed)
+    fast = search.plan(cluster, max_moves=None)
+    ref = exhaustive.plan(cluster, max_moves=None)
+    assert any(not cluster.instances[int(m.instance_uuid[1:])].shared_disk
+               for m in fast.moves)
+    assert [(m.instance_uuid, m.target) for m in fast.moves] == [
+        (m.instance_uuid, m.target) for m in ref.moves]
+    assert fast.score_after.total == pytest.approx(ref.score_after.total, abs=1e-9)
+
+
+def test_local_disk_use_is_evened_as_hbal_does():
+    # Memory and vCPUs are as even as they get; a's local disk is 80 % full, b's empty. As
+    # hbal's free-disk term would, the planner moves one local-disk guest to b.
+    hosts = [model.Host('a', 8192, 8, 100), model.Host('b', 8192, 8, 100)]
+    vms = [model.Instance('x1', 'x1', 'a', 512, 1, 40, shared_disk=False),
+           model.Instance('x2', 'x2', 'a', 512, 1, 40, shared_disk=False),
+           model.Instance('y', 'y', 'b', 1024, 1, 40)]
+    cluster = model.Cluster(hosts, vms)
+    for planner in (search.plan, exhaustive.plan):
+        plan = planner(cluster)
+        assert [(m.source, m.target) for m in plan.moves] == [('a', 'b')]
+        assert plan.moves[0].instance_name in ('x1', 'x2')
+        assert plan.score_after.disk_spread == 0.0
+        assert plan.score_before.disk_spread == pytest.approx(0.4)
 
 
 def test_balanced_cluster_needs_no_moves():
