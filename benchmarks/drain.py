@@ -32,7 +32,9 @@ import argparse
 import concurrent.futures
 import datetime
 import os
+import signal
 import statistics
+import sys
 import tempfile
 import time
 
@@ -127,6 +129,8 @@ def main():
                         help="max_parallel of the drain, or several (1,2,3) (default: the "
                              "service's, [drain] max_parallel)")
     args = parser.parse_args()
+    # Stopped with SIGTERM, it still takes its sandbox down (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = tempfile.mkdtemp(prefix='migrator-bench-drain-')
     state_dir = f'{work}/sandbox'
     cluster_mod.up(hosts=3, guests_per_host=0, memory_mib=128, dirty_rate_mib=1,
@@ -138,45 +142,48 @@ def main():
         cluster = cluster_mod.load(state_dir)
         for name in names:
             probe.wait_for_tick(name, cluster=cluster, timeout=180)
-        proc, api = processes.start_migrator_all(work, state_dir)
+        # A drain runs no more migrations than its host may send at once: raise that
+        # limit ([scheduler] max_outbound_per_host, default 2) when a larger P is asked
+        # for, so that P really is how many run.
+        asked = [p for p in args.parallel if p is not None]
+        extra = ({'scheduler': {'max_outbound_per_host': max(asked)}}
+                 if asked and max(asked) > 2 else None)
+        proc, api = processes.start_migrator_all(work, state_dir, extra=extra)
         processes.wait_until(lambda: api.hosts_up([h['name'] for h in cluster['hosts']]),
                              60, 'every host')
         results = {}   # P asked for -> list of per-run dicts
         loads = []
         for run in range(args.n):
-            loads.append(load())
-            for asked in args.parallel:
-                processes.wait_until(lambda: all_on(api, names, SOURCE), 60,
-                                     'the API to see every guest on the source')
-                makespan, job, migrations = drain(api, asked)
-                parallel = job['max_parallel']
-                undrain(api)
-                processes.wait_until(lambda: all_on(api, names, SOURCE), 60,
-                                     'the guests to be back')
-                order = drain_timeline.analyse(job, migrations)['order']
-                parallel_bare = bare_parallel(cluster, order, SOURCE, OTHER, parallel)
-                for n in names:
-                    bare(cluster, n, OTHER, SOURCE)
-                results.setdefault(asked, []).append(
-                    {'makespan': makespan, 'job': job, 'migrations': migrations,
-                     'parallel': parallel, 'bare_parallel': parallel_bare})
+            # The sequential baseline first, then each drain followed at once by its
+            # parallel baseline: on a shared machine whose load moves by the minute, a
+            # figure is only compared with baselines measured minutes apart at most.
             singles = {n: bare(cluster, n, SOURCE, OTHER) for n in names}
             for n in names:
                 bare(cluster, n, OTHER, SOURCE)
             total = sum(singles.values())
             for asked in args.parallel:
-                r = results[asked][-1]
-                r['sum'] = total
-                r['figures'] = drain_timeline.analyse(r['job'], r['migrations'], singles)
-                p = r['parallel']
+                processes.wait_until(lambda: all_on(api, names, SOURCE), 60,
+                                     'the API to see every guest on the source')
+                loads.append(load())
+                makespan, job, migrations = drain(api, asked)
+                p = job['max_parallel']
+                undrain(api)
+                processes.wait_until(lambda: all_on(api, names, SOURCE), 60,
+                                     'the guests to be back')
+                figures = drain_timeline.analyse(job, migrations, singles)
+                parallel_bare = bare_parallel(cluster, figures['order'], SOURCE, OTHER, p)
+                for n in names:
+                    bare(cluster, n, OTHER, SOURCE)
+                results.setdefault(asked, []).append(
+                    {'makespan': makespan, 'parallel': p, 'bare_parallel': parallel_bare,
+                     'sum': total, 'figures': figures})
                 print(f"run {run + 1} P={p} (load {loads[-1]}): drain makespan "
-                      f"{r['makespan']:.2f} s; bare: sum {total:.2f} s / {p} = "
-                      f"{total / p:.2f} s, parallel {r['bare_parallel']:.2f} s; ratio "
-                      f"{r['makespan'] * p / total:.2f} against sum/P, "
-                      f"{r['makespan'] / r['bare_parallel']:.2f} against bare parallel",
-                      flush=True)
-                print('    ' + drain_timeline.summary_line(r['figures']), flush=True)
-        print(f'{args.guests} guests, {args.n} runs, load averages (1/5/15 min) at each run: '
+                      f"{makespan:.2f} s; bare: sum {total:.2f} s / {p} = "
+                      f"{total / p:.2f} s, parallel {parallel_bare:.2f} s; ratio "
+                      f"{makespan * p / total:.2f} against sum/P, "
+                      f"{makespan / parallel_bare:.2f} against bare parallel", flush=True)
+                print('    ' + drain_timeline.summary_line(figures), flush=True)
+        print(f'{args.guests} guests, {args.n} runs, load averages (1/5/15 min) at each drain: '
               + ', '.join(loads) + f'; at the end {load()}')
         for asked in args.parallel:
             runs = results[asked]
