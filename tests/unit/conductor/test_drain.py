@@ -108,6 +108,47 @@ def test_max_parallel_one_runs_migrations_one_after_another(db, cluster):
         assert after['created_at'] >= before['finished_at']
 
 
+def _start_order(db, job):
+    migrations = sorted((db.migration_get(i['migration_id']) for i in job['items']),
+                        key=lambda m: (m['created_at'], m['id']))
+    return [m['instance_name'] for m in migrations]
+
+
+def test_guests_expected_to_take_longest_start_first(db, cluster):
+    # Listed smallest first; a guest without history is expected to take its memory over
+    # the assumed bandwidth, so the biggest goes first and the smallest is left for the tail.
+    for name, memory_mb in (('a-small', 256), ('b-big', 4096), ('c-middle', 1024)):
+        cluster.drivers['host1'].add_domain(name, memory_mb=memory_mb)
+    cluster.report_all()
+
+    job = _run(db, cluster, _create(db, 'host1', max_parallel=1))
+
+    assert job['status'] == states.DRAIN_COMPLETED
+    assert _start_order(db, job) == ['b-big', 'c-middle', 'a-small']
+
+
+def test_a_guests_observed_migration_time_outweighs_its_memory(db, cluster):
+    # A small guest that took long last time (say, a busy writer) goes before a bigger one
+    # never migrated, whose estimate is its memory over the assumed bandwidth.
+    CONF.set_override('assumed_bandwidth_mib_s', 1000, group='planner')
+    CONF.set_override('migration_overhead_seconds', 2, group='planner')
+    try:
+        cluster.drivers['host1'].add_domain('big', memory_mb=4096)   # expected 6.1 s
+        cluster.drivers['host1'].add_domain('quick', memory_mb=512)
+        slow = cluster.drivers['host1'].add_domain('slow-writer', memory_mb=256)
+        cluster.report_all()
+        db.observation_create({'instance_uuid': slow['uuid'], 'migration_id': 'earlier',
+                               'duration_seconds': 40.0})
+
+        job = _run(db, cluster, _create(db, 'host1', max_parallel=1))
+
+        assert job['status'] == states.DRAIN_COMPLETED
+        assert _start_order(db, job) == ['slow-writer', 'big', 'quick']
+    finally:
+        CONF.clear_override('assumed_bandwidth_mib_s', group='planner')
+        CONF.clear_override('migration_overhead_seconds', group='planner')
+
+
 def test_the_end_of_a_migration_starts_the_next_guest_without_waiting_for_a_poll(db, cluster):
     # With the poll an hour away, only the wake-up on each migration's end moves the job on.
     CONF.set_override('poll_interval', 3600, group='drain')
