@@ -154,7 +154,7 @@ class _Sums:
         st = self.st
         self.vals = [self._values(i) for i in range(len(st.hosts))]
         self.n = len(st.hosts)
-        self.nd = len(st.disk_nodes)
+        self.disk_count = len(st.disk_nodes)
         self.s = [sum(v[k] for v in self.vals if v[k] is not None) for k in range(3)]
         self.q = [sum(v[k] ** 2 for v in self.vals if v[k] is not None) for k in range(3)]
         self.tags = sum(c - 1 for c in st.groups.values() if c > 1)
@@ -168,7 +168,7 @@ class _Sums:
 
     def _total(self, s, q, tags):
         return (self._sd(s[0], q[0], self.n) + self._sd(s[1], q[1], self.n)
-                + self._sd(s[2], q[2], self.nd) + tags)
+                + self._sd(s[2], q[2], self.disk_count) + tags)
 
     def after(self, inst, a, b):
         """The score after moving inst from node a to node b."""
