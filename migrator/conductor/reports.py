@@ -17,9 +17,10 @@ migration's claim targets is always written in full (a report settles claims). A
 that restarts, or a database that was reset, has no matching stamp: the first report of each
 host is written in full. No RPC changes: the agents, old or new, send what they always sent.
 
-Also every [conductor] report_full_write_interval seconds a host's report is written in full
-whatever its digest, so that nothing the digest does not see (a guest row changed by hand)
-stays wrong for longer than that.
+Also every [conductor] report_full_write_interval seconds (each host at a random point of
+the second half of it) a host's report is written in full whatever its digest, so that
+nothing the digest does not see (a guest row changed by hand) stays wrong for longer than
+that.
 
 Full writes run at most [conductor] report_db_workers at a time, below the DB pool size: the
 other RPC threads wait for a turn instead of for a connection (which timed out after 30 s).
@@ -28,6 +29,7 @@ other RPC threads wait for a turn instead of for a connection (which timed out a
 import datetime
 import hashlib
 import json
+import random
 import threading
 import time
 
@@ -52,13 +54,16 @@ class _Written:
     write (its updated_at is the stamp a heartbeat swaps on), the instance sync's answer
     (when it wrote the guests' rows, how many the host has), when it was written in full."""
 
-    __slots__ = ('digest', 'row', 'synced', 'full_at')
+    __slots__ = ('digest', 'row', 'synced', 'full_due')
 
-    def __init__(self, digest_, row, synced, full_at):
+    def __init__(self, digest_, row, synced):
         self.digest = digest_
         self.row = row
         self.synced = synced
-        self.full_at = full_at
+        # Spread over the second half of the interval: hosts first written together (a
+        # conductor start, a slow catch-up) do not all fall due for a full write at once.
+        self.full_due = time.monotonic() + (CONF.conductor.report_full_write_interval
+                                            * random.uniform(0.5, 1.0))
 
 
 class _Pending:
@@ -117,8 +122,7 @@ class ReportWriter:
         with self._lock:
             written = self._written.get(host)
             if (written is not None and written.digest == dig
-                    and time.monotonic() - written.full_at
-                    < CONF.conductor.report_full_write_interval):
+                    and time.monotonic() < written.full_due):
                 queued = self._pending.get(host)
                 if queued is None or queued.reported_at < reported_at:
                     self._pending[host] = _Pending(dig, inventory, domains, reported_at)
@@ -142,7 +146,7 @@ class ReportWriter:
         self.full_writes += 1
         with self._lock:
             if row.get('usage_reported_at') == _naive(reported_at):
-                self._written[host] = _Written(dig, row, synced, time.monotonic())
+                self._written[host] = _Written(dig, row, synced)
             else:
                 # A newer report was applied (by another conductor): not ours to stamp.
                 self._written.pop(host, None)

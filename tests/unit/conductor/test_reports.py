@@ -3,6 +3,7 @@
 
 import datetime
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -192,3 +193,19 @@ def test_full_writes_are_bounded_below_the_db_pool(cluster, db):
         CONF.clear_override('report_db_workers', 'conductor')
     assert state['most'] == 2
     assert writer.full_writes == 5
+
+
+def test_forced_full_writes_are_spread_over_the_second_half_of_the_interval(cluster, db):
+    """After a slow start every host was first written within a few minutes; forced full
+    writes falling due all at once swamped the conductor."""
+    CONF.set_override('report_full_write_interval', 1000, 'conductor')
+    try:
+        writer = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
+        now = datetime.datetime.now(datetime.UTC)
+        for i in range(40):
+            writer.handle(f'h{i}', {'memory_mb': 1024}, [], now)
+    finally:
+        CONF.clear_override('report_full_write_interval', 'conductor')
+    dues = sorted(w.full_due for w in writer._written.values())
+    assert dues[-1] - dues[0] > 100          # not one instant
+    assert all(500 - 5 <= due - time.monotonic() <= 1000 for due in dues)
