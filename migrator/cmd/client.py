@@ -276,6 +276,14 @@ class Client:
         return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/apply',
                              headers=self.PLAN_VERSION)[1]
 
+    # Cancelling a plan is served from this microversion on.
+    PLAN_CANCEL_VERSION = {'OpenStack-API-Version': 'migration 1.6'}
+
+    def plan_cancel(self, plan_id):
+        """Returns the plan, now `cancelled`: it can never be applied."""
+        return self._request('POST', f'/v1/plans/{self._quote(plan_id)}/cancel',
+                             headers=self.PLAN_CANCEL_VERSION)[1]
+
     # -- operations -------------------------------------------------------------------------
 
     def readiness(self):

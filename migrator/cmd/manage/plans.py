@@ -101,6 +101,12 @@ def do_plan_apply(args):
     return 1
 
 
+def do_plan_cancel(args):
+    plan = args.client.plan_cancel(args.id)
+    output.emit(args, plan, lambda: f"Plan {plan['id']} cancelled: it can never be applied.")
+    return 0
+
+
 def _float_at_least_0(value):
     try:
         number = float(value)
@@ -137,4 +143,7 @@ def register(commands):
     leaf.add_argument('--wait', action='store_true',
                       help='Follow the plan until it ends; exit 0 only if it was applied in '
                            'full.')
-
+    leaf = output.leaf(plan, 'cancel', do_plan_cancel,
+                       'Cancel a plan that is planned, so that nobody applies it by mistake '
+                       '(a plan being applied is stopped by aborting its migrations).')
+    leaf.add_argument('id', metavar='ID')

@@ -147,6 +147,23 @@ def test_plan_commands_through_the_api(run, api_url, cluster, conductor):
     assert code == 1 and 'is applying' in err
 
 
+def test_plan_cancel_through_the_api(run, api_url, cluster, conductor):
+    conductor.planner = lambda goal, **kw: rebalance.create_plan(cluster, goal, **kw)['id']
+    plan = json.loads(run('plan', 'create', '-f', 'json', url=api_url)[1])
+    code, out, err = run('plan', 'cancel', plan['id'], url=api_url)
+    assert code == 0, err
+    assert f"Plan {plan['id']} cancelled" in out
+    code, out, err = run('plan', 'show', plan['id'], '-f', 'json', url=api_url)
+    assert json.loads(out)['status'] == 'cancelled'
+    # A cancelled plan can neither be applied nor cancelled again; nothing changes.
+    code, out, err = run('plan', 'apply', plan['id'], url=api_url)
+    assert code == 1 and 'is cancelled' in err and conductor.applied_plans == []
+    code, out, err = run('plan', 'cancel', plan['id'], url=api_url)
+    assert code == 1 and 'only a plan that is planned can be cancelled' in err
+    code, out, err = run('plan', 'cancel', 'nope', url=api_url)
+    assert code == 1 and "Plan 'nope' is not known" in err
+
+
 def test_offline_plan_has_the_shape_of_the_apis_plan(run, api_url, cluster, conductor,
                                                      tmp_path):
     conductor.planner = lambda goal, **kw: rebalance.create_plan(cluster, goal, **kw)['id']
@@ -164,7 +181,7 @@ def test_offline_plan_has_the_shape_of_the_apis_plan(run, api_url, cluster, cond
 
 
 def test_plan_usage_errors(run):
-    for argv in (['plan', 'create', '--max-moves', '0'], ['plan', 'apply'],
+    for argv in (['plan', 'create', '--max-moves', '0'], ['plan', 'apply'], ['plan', 'cancel'],
                  ['rebalance', 'plan'], ['rebalance', 'plan', '--snapshot', 'x',
                                          '--min-gain', '-1']):
         code, out, err = run(*argv)
