@@ -29,12 +29,13 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+from migrator.sandbox import process
 
 HORIZON_REQUIREMENTS = ('horizon==27.0.0', 'Django>=5.2,<6')
 DEFAULT_STATE_DIR = '/var/lib/migrator-horizon'
@@ -247,13 +248,7 @@ def _collect_static(python, plugin_dir, state_dir):
 # -- the server ------------------------------------------------------------------------------
 
 def _pid(state_dir):
-    try:
-        with open(_paths(state_dir)['horizon.pid']) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    return process.pidfile_process(_paths(state_dir)['horizon.pid'])
 
 
 def login_page_answers(url):
@@ -270,47 +265,17 @@ def _serve(python, state_dir, port, timeout=180):
     admin = os.path.join(os.path.dirname(python), 'django-admin')
     # runserver without its reloader (one process, the pid we record); --insecure: it
     # serves the collected static files although DEBUG is off.
-    with open(p['server.log'], 'ab') as log:
-        proc = subprocess.Popen([admin, 'runserver', '--noreload', '--insecure',
-                                 f'{HOST}:{port}'], env=_django_env(state_dir), cwd=state_dir,
-                                stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    with open(p['horizon.pid'], 'w') as f:
-        f.write(f'{proc.pid}\n')
-    deadline = time.monotonic() + timeout
-    while not login_page_answers(url):
-        if proc.poll() is not None:
-            raise HorizonError(f"Horizon exited with status {proc.returncode}; see "
-                               f"{p['server.log']} and {p['horizon.log']}")
-        if time.monotonic() > deadline:
-            stop(state_dir)
-            raise HorizonError(f'Horizon did not answer on {url} within {timeout} s; see '
-                               f'{p["server.log"]}')
-        time.sleep(0.2)
+    proc = process.spawn_server([admin, 'runserver', '--noreload', '--insecure',
+                                 f'{HOST}:{port}'], p['horizon.pid'], p['server.log'],
+                                env=_django_env(state_dir), cwd=state_dir)
+    process.wait_serving(proc, lambda: login_page_answers(url), timeout, what='Horizon',
+                         url=url, logs=f"{p['server.log']} and {p['horizon.log']}",
+                         error=HorizonError, stop=lambda: stop(state_dir))
 
 
 def stop(state_dir=DEFAULT_STATE_DIR, timeout=20):
     """Stops the server by its pid (SIGTERM, then SIGKILL); True when one was running."""
-    pid = _pid(state_dir)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        try:  # our own child (the tests): reap it, or it stays a zombie that kill(0) sees
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
-        except ChildProcessError:
-            pass
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    os.unlink(_paths(state_dir)['horizon.pid'])
-    return True
+    return process.stop_pidfile(_paths(state_dir)['horizon.pid'], timeout)
 
 
 def start(keystone_url, state_dir=DEFAULT_STATE_DIR, port=DEFAULT_PORT, venv=DEFAULT_VENV,

@@ -30,12 +30,13 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+from migrator.sandbox import process
 
 KEYSTONE_REQUIREMENTS = ('keystone==30.0.0', 'waitress==3.0.2')
 DEFAULT_STATE_DIR = '/var/lib/migrator-keystone'
@@ -198,13 +199,7 @@ def _bootstrap(python, state_dir, creds):
 # -- the server ------------------------------------------------------------------------------
 
 def _pid(state_dir):
-    try:
-        with open(_paths(state_dir)['keystone.pid']) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    return process.pidfile_process(_paths(state_dir)['keystone.pid'])
 
 
 def _answers(auth_url):
@@ -221,46 +216,16 @@ def _serve(python, state_dir, creds, timeout=120):
         return
     env = dict(os.environ, OS_KEYSTONE_CONFIG_DIR=state_dir,
                OS_KEYSTONE_CONFIG_FILES='keystone.conf')
-    with open(p['server.log'], 'ab') as log:
-        proc = subprocess.Popen([python, RUNNER, HOST, str(creds['port'])], env=env,
-                                stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    with open(p['keystone.pid'], 'w') as f:
-        f.write(f'{proc.pid}\n')
-    deadline = time.monotonic() + timeout
-    while not _answers(creds['auth_url']):
-        if proc.poll() is not None:
-            raise KeystoneError(f"Keystone exited with status {proc.returncode}; see "
-                                f"{p['server.log']} and {p['keystone.log']}")
-        if time.monotonic() > deadline:
-            stop(state_dir)
-            raise KeystoneError(f'Keystone did not answer on {creds["auth_url"]} within '
-                                f'{timeout} s; see {p["server.log"]}')
-        time.sleep(0.2)
+    proc = process.spawn_server([python, RUNNER, HOST, str(creds['port'])], p['keystone.pid'],
+                                p['server.log'], env=env)
+    process.wait_serving(proc, lambda: _answers(creds['auth_url']), timeout, what='Keystone',
+                         url=creds['auth_url'], logs=f"{p['server.log']} and {p['keystone.log']}",
+                         error=KeystoneError, stop=lambda: stop(state_dir))
 
 
 def stop(state_dir=DEFAULT_STATE_DIR, timeout=20):
     """Stops the server by its pid (SIGTERM, then SIGKILL); True when one was running."""
-    pid = _pid(state_dir)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        try:  # our own child (the tests): reap it, or it stays a zombie that kill(0) sees
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
-        except ChildProcessError:
-            pass
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    os.unlink(_paths(state_dir)['keystone.pid'])
-    return True
+    return process.stop_pidfile(_paths(state_dir)['keystone.pid'], timeout)
 
 
 # -- the REST calls ----------------------------------------------------------------------------

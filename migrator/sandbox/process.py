@@ -10,6 +10,7 @@ import errno
 import logging
 import os
 import signal
+import subprocess
 import time
 
 LOG = logging.getLogger(__name__)
@@ -99,3 +100,65 @@ def terminate(pids, timeout=10.0):
         LOG.warning('pids %s survived %s', pids, sig.name)
     return pids
 
+
+# -- servers the sandbox starts (Keystone, Horizon), each known by its pid file ------------
+
+def pidfile_process(path):
+    """The pid recorded in ``path`` if that process still exists, else None."""
+    pid = read_pidfile(path)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def spawn_server(argv, pid_file, log_path, env=None, cwd=None):
+    """Start a server in a session of its own, its output appended to ``log_path``, its pid
+    written to ``pid_file``; returns the Popen."""
+    with open(log_path, 'ab') as log:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(pid_file, 'w') as f:
+        f.write(f'{proc.pid}\n')
+    return proc
+
+
+def wait_serving(proc, answers, timeout, *, what, url, logs, error, stop):
+    """Wait until ``answers()``; if the server exits first, or ``timeout`` s pass (then
+    ``stop()`` is called), raise ``error`` with where to look (``logs``)."""
+    deadline = time.monotonic() + timeout
+    while not answers():
+        if proc.poll() is not None:
+            raise error(f"{what} exited with status {proc.returncode}; see {logs}")
+        if time.monotonic() > deadline:
+            stop()
+            raise error(f'{what} did not answer on {url} within {timeout} s; see {logs}')
+        time.sleep(0.2)
+
+
+def stop_pidfile(pid_file, timeout=20):
+    """Stop the server recorded in ``pid_file`` (SIGTERM, then SIGKILL after ``timeout``
+    s) and remove the file; True when one was running."""
+    pid = pidfile_process(pid_file)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        try:  # our own child (the tests): reap it, or it stays a zombie that kill(0) sees
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    os.unlink(pid_file)
+    return True
