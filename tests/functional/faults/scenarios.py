@@ -30,10 +30,12 @@ SETTLE_BOUND = 60          # seconds after the fault clears (the issue's target)
 TERMINAL = ('completed', 'failed', 'cancelled', 'error')
 UNLIMITED_MIB_S = 1 << 20
 # The speed a live or block job is held at when the fault strikes while it runs, from its
-# start to its end. The guest dirties 4 MiB/s, so the memory phase still converges (a live
-# job lasts 10-20 s here); a block job's disk copy counts the whole 1 GiB disk, zeroes
-# included (about 20 s at this speed), before its memory phase.
-HOLD_MIB_S = {'live': 12, 'block': 48}
+# start to its end: slow enough that the job runs for seconds, fast enough that its memory
+# phase takes few iterations (each one a chance for QEMU 7.2's TCG dirty-bitmap bug to lose
+# a guest write: at 12 MiB/s a sandbox guest hung once in 11 live runs). A live job lasts
+# about 4 s at this speed; a block job's disk copy counts the whole 1 GiB disk, zeroes
+# included (about 20 s), before its memory phase.
+HOLD_MIB_S = {'live': 24, 'block': 48}
 OUTAGE_S = 5               # how long a broker or database stays down
 NET_CUT_S = 10
 GUEST_TICK_TIMEOUT = 240   # seconds for the guest's console to tick once it settled
