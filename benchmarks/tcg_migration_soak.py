@@ -6,16 +6,20 @@ ours.
 Each mode gets a fresh guest (256 MiB, shared disk) on a private two-host sandbox and
 migrates it back and forth, peer to peer with the agent's flags, until --count migrations or
 until its kernel reports trouble on its console (checked after each migration, once the
-guest ticked again). Modes, all started at full speed:
+guest ticked again). Modes, all but `held` started at full speed:
 
   plain     nothing done to the job
   touch     mid-job migrateSetMaxSpeed/migrateSetMaxDowntime with values that change nothing
   speed     1 MiB/s from the start (as the fault suite's crawl), unlimited again mid-job
   downtime  the allowed downtime stepped 50 -> 500 ms, one step per memory iteration (as the
             agent does with the default live_migration_downtime and _steps)
+  held      --held-speed MiB/s (default 12) set before the job and never changed: a slow
+            job with many memory iterations (as the fault suite once held its live jobs)
 
 Prints one row per mode: migrations run, the migration after which trouble showed (or -),
-median seconds per migration, and the first trouble line.
+median seconds per migration, and the first trouble line. A guest that stops ticking for
+TICK_TIMEOUT s after a migration is trouble too (its kernel may say why only minutes later:
+"task ... blocked for more than 120 seconds").
 
   MIGRATOR_SANDBOX_NET=127.0.21 python -m benchmarks.tcg_migration_soak --count 40
 """
@@ -34,11 +38,12 @@ from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
 from tests.functional.faults import guest_health
 
-MODES = ('plain', 'touch', 'speed', 'downtime')
+MODES = ('plain', 'touch', 'speed', 'downtime', 'held')
 FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
          | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
          | libvirt.VIR_MIGRATE_UNSAFE)
 CRAWL_MIB_S, UNLIMITED_MIB_S = 1, 1 << 20
+HELD_MIB_S = 12
 DOWNTIME_STEPS_MS = [50 * i for i in range(1, 11)]
 DEFAULT_DOWNTIME_MS = 300     # QEMU's own default: what `touch` sets again
 TICK_TIMEOUT = 60
@@ -48,18 +53,18 @@ class Steer(threading.Thread):
     """Does the mode's changes to the job from a connection of its own (on the job's own
     connection migrateSetMaxSpeed was seen to block until the job ended)."""
 
-    def __init__(self, uri, name, mode, rng):
+    def __init__(self, uri, name, mode, rng, held_speed=HELD_MIB_S):
         super().__init__(daemon=True)
         self.conn = libvirt.open(uri)
         self.dom = self.conn.lookupByName(name)
         self.mode, self.rng = mode, rng
         self.done = threading.Event()
-        if mode == 'speed':
-            self.dom.migrateSetMaxSpeed(CRAWL_MIB_S, 0)
+        self.dom.migrateSetMaxSpeed({'speed': CRAWL_MIB_S, 'held': held_speed}.get(
+            mode, UNLIMITED_MIB_S), 0)
 
     def run(self):
         act_at = None
-        acted = self.mode in ('plain', 'downtime')
+        acted = self.mode in ('plain', 'downtime', 'held')
         seen = None
         step = 0
         while not self.done.wait(0.1):
@@ -103,7 +108,7 @@ class Steer(threading.Thread):
         self.conn.close()
 
 
-def soak(cluster, mode, count, seed, out):
+def soak(cluster, mode, count, seed, out, held_speed=HELD_MIB_S):
     """Migrates one fresh guest up to `count` times in `mode`; fills out[mode]."""
     rng = random.Random(seed)
     host_uris = {h['name']: h['uri'] for h in cluster['hosts']}
@@ -121,7 +126,7 @@ def soak(cluster, mode, count, seed, out):
             source = hosts[0]
             target = next(h for h in host_uris if h != source)
             mark = guest_health.console_mark(console)
-            steer = Steer(host_uris[source], name, mode, rng)
+            steer = Steer(host_uris[source], name, mode, rng, held_speed)
             steer.start()
             started = time.monotonic()
             try:
@@ -133,8 +138,10 @@ def soak(cluster, mode, count, seed, out):
                 steer.stop()
             row['seconds'].append(time.monotonic() - started)
             row['run'] = number
-            _wait_tick(console, mark)
+            ticked = _wait_tick(console, mark)
             trouble = guest_health.trouble_since(console, mark)
+            if not ticked:
+                trouble.append(f'stopped ticking (no tick within {TICK_TIMEOUT} s)')
             if trouble:
                 row['trouble_after'], row['trouble'] = number, trouble[0]
                 return
@@ -149,8 +156,9 @@ def _wait_tick(console, mark):
         with open(console, 'rb') as f:
             f.seek(mark)
             if len(probe.TICK_RE.findall(f.read())) >= 2:
-                return
+                return True
         time.sleep(0.5)
+    return False
 
 
 def main(argv=None):
@@ -159,6 +167,8 @@ def main(argv=None):
     parser.add_argument('--modes', default=','.join(MODES),
                         help=f'comma-separated, of {", ".join(MODES)}')
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--held-speed', type=int, default=HELD_MIB_S,
+                        help=f'MiB/s of the held mode (default {HELD_MIB_S})')
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(',') if m]
     unknown = set(modes) - set(MODES)
@@ -173,7 +183,7 @@ def main(argv=None):
         cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)
         cluster = cluster_mod.load(state_dir)
         threads = [threading.Thread(target=soak, args=(cluster, mode, args.count,
-                                                       args.seed + i, out))
+                                                       args.seed + i, out, args.held_speed))
                    for i, mode in enumerate(modes)]
         for t in threads:
             t.start()
