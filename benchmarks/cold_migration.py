@@ -90,7 +90,9 @@ def copy_volume(src_conn, dst_conn, path):
 
 
 def bare(cluster, name, source, target):
-    """(seconds for the whole move, seconds of the shutdown alone)."""
+    """(seconds for the whole move, {step: seconds}): the steps are the ACPI shutdown until
+    shut off, the copy, the define and start, and the removal from the source, the bare
+    counterparts of the states stopping, copying, starting and finishing."""
     hosts = {h['name']: h for h in cluster['hosts']}
     src_conn, dst_conn = libvirt.open(hosts[source]['uri']), libvirt.open(hosts[target]['uri'])
     try:
@@ -104,14 +106,18 @@ def bare(cluster, name, source, target):
             if time.monotonic() > deadline:
                 raise SystemExit(f'{name} ignored the ACPI shutdown for {SHUTDOWN_TIMEOUT}s')
             time.sleep(0.02)
-        shutdown = time.monotonic() - started
+        stopped = time.monotonic()
         for path in paths:
             copy_volume(src_conn, dst_conn, path)
+        copied = time.monotonic()
         dst_conn.defineXML(xml).create()
+        running = time.monotonic()
         dom.undefineFlags(0)
         for path in paths:
             disk_copy.delete_volume(src_conn, path)
-        return time.monotonic() - started, shutdown
+        ended = time.monotonic()
+        return ended - started, {'stopping': stopped - started, 'copying': copied - stopped,
+                                 'starting': running - copied, 'finishing': ended - running}
     finally:
         src_conn.close()
         dst_conn.close()
@@ -120,6 +126,9 @@ def bare(cluster, name, source, target):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('-n', type=int, default=5, help='migrations of each kind')
+    parser.add_argument('--bare-first', action='store_true',
+                        help='the bare move first (host1 -> host2), then through the API '
+                             'back: shows whether a difference is the host or migrator')
     args = parser.parse_args()
     events.start_event_loop()     # as in the agent: keep-alives on the copy's connections
     work = tempfile.mkdtemp(prefix='migrator-bench-coldmig-')
@@ -134,33 +143,50 @@ def main():
         proc, api = processes.start_migrator_all(work, state_dir)
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
-        api_times, bare_times, shutdowns = [], [], []
+        api_times, bare_times = [], []
+        bare_steps = {}
         in_state = {}
         for _ in range(args.n):
             source = probe.running_host(name, cluster=cluster)['name']
             target = 'sandbox-host2' if source == 'sandbox-host1' else 'sandbox-host1'
             processes.wait_until(lambda s=source: (api.instance(name) or {}).get('host') == s,
                                  30, 'the API to see the guest where it runs')
-            mark = console_size(guest)
-            elapsed, spent = through_api(api, name, target)
+            if args.bare_first:
+                mark = console_size(guest)
+                whole, steps = bare(cluster, name, source, target)
+                wait_booted(guest, mark)
+                processes.wait_until(
+                    lambda t=target: (api.instance(name) or {}).get('host') == t,
+                    30, 'the API to see the guest where it runs')
+                mark = console_size(guest)
+                elapsed, spent = through_api(api, name, source)
+                wait_booted(guest, mark)
+            else:
+                mark = console_size(guest)
+                elapsed, spent = through_api(api, name, target)
+                wait_booted(guest, mark)
+                mark = console_size(guest)
+                whole, steps = bare(cluster, name, target, source)
+                wait_booted(guest, mark)
             api_times.append(elapsed)
             for state, seconds in spent.items():
                 in_state.setdefault(state, []).append(seconds)
-            wait_booted(guest, mark)
-            mark = console_size(guest)
-            whole, shutdown = bare(cluster, name, target, source)
             bare_times.append(whole)
-            shutdowns.append(shutdown)
-            wait_booted(guest, mark)
-            print(f'through the API {elapsed:.2f} s, bare {whole:.2f} s '
-                  f'(shutdown {shutdown:.2f} s)', flush=True)
+            for state, seconds in steps.items():
+                bare_steps.setdefault(state, []).append(seconds)
+            print(f'through the API {elapsed:.2f} s, bare {whole:.2f} s (' + ', '.join(
+                f'{state} {seconds:.2f} s' for state, seconds in steps.items()) + ')',
+                flush=True)
         api_median, bare_median = statistics.median(api_times), statistics.median(bare_times)
         print(f'through the API (POST -> completed): {[round(t, 2) for t in api_times]}')
         print(f'bare (shutdown, copy, define, start): {[round(t, 2) for t in bare_times]}')
         print('median time in each state: ' + ', '.join(
             f'{state} {statistics.median(v) * 1000:.0f} ms' for state, v in in_state.items()))
         print(f'median ACPI shutdown of the sandbox guest (bare runs): '
-              f'{statistics.median(shutdowns):.2f} s')
+              f'{statistics.median(bare_steps["stopping"]):.2f} s')
+        print('median per state, through the API against the bare step: ' + ', '.join(
+            f'{state} {statistics.median(in_state.get(state, [0])) * 1000:.0f} / '
+            f'{statistics.median(v) * 1000:.0f} ms' for state, v in bare_steps.items()))
         print(f'median end-to-end {api_median:.2f} s, median bare {bare_median:.2f} s, '
               f'ratio {api_median / bare_median:.3f}')
     finally:

@@ -116,9 +116,11 @@ class ComputeManager:
     def _hypervisor_restored(self):
         self._wake.set()
 
-    def _job_callbacks(self, migration_id, conductor, ctxt=None):
+    def _job_callbacks(self, migration_id, conductor, ctxt=None, report=True):
         """(on_progress, on_done) of a migration job: casts to the conductor that drives it,
-        through the outbox."""
+        through the outbox. report: the end wakes a report of this host (a live job's end
+        moves a domain; a disk copy's does not, and the conductor starts the guest here the
+        moment it hears of it: a report then would run against this daemon beside it)."""
         ctxt = ctxt or migrator_context.get_admin_context()
 
         def on_progress(stats):
@@ -137,7 +139,8 @@ class ComputeManager:
                 lambda: self.conductor_api.migration_job_done(ctxt, conductor, migration_id,
                                                               outcome),
                 f'the job end of migration {migration_id}', must_deliver=True)
-            self._wake.set()
+            if report:
+                self._wake.set()
 
         return on_progress, on_done
 
@@ -294,7 +297,8 @@ class ComputeManager:
         [compute] disk_copy_bandwidth caps it too."""
         own = CONF.compute.disk_copy_bandwidth * 1024 * 1024 or None
         bandwidth = min(b for b in (bandwidth, own) if b) if (bandwidth or own) else None
-        on_progress, on_done = self._job_callbacks(migration_id, conductor, ctxt)
+        on_progress, on_done = self._job_callbacks(migration_id, conductor, ctxt,
+                                                   report=False)
         LOG.info('Copying %d disk(s) of migration %s from %s', len(disks), migration_id,
                  source_uri)
         return self.driver.copy_disks(migration_id, source_uri, disks, on_progress, on_done,

@@ -84,8 +84,10 @@ class ColdMigrationTask(base.MigrationTask):
                                         f'copy, {disk_count - len(unshared)} on shared storage',
                         {'block_migration': bool(unshared)})
         if unshared:
-            self._copy(unshared)
-        self.db.migration_update_progress(self.id, {'progress': 100.0, 'eta_seconds': 0.0})
+            self._copy(unshared)    # its last progress write says 100 %
+        else:
+            self.db.migration_update_progress(self.id, {'progress': 100.0,
+                                                        'eta_seconds': 0.0})
 
         self.check_abort()
         self._start_on_target(xml)
