@@ -4,20 +4,19 @@ MiB/s.
 
 Brings up a 2-host sandbox and migrator-all, then warms the cluster up as a real one is
 after some migrations: one migration from sandbox-host1 to sandbox-host2 (the only host pair
-the matrix uses) of a guest dirtying nothing, capped at 32 MiB/s as the matrix's faster
-migrations are (uncapped, the TCG job's sampled transfer rates swing too much to stand for
-the rate it went at), whose observation gives the forecasts their first learned fixed
-overhead (figures.overhead_source host_pair; each later migration of the run adds its own
-residual, as it would in production). Then for each pair it boots a fresh 128 MiB guest (a
+the matrix uses) of a guest dirtying nothing under each cap the matrix uses (8, then 32
+MiB/s), whose observations give the forecasts their first learned fixed overhead
+(figures.overhead_source host_pair) and the effective rate each cap gives
+(figures.effective_bandwidth_source host_pair); each later migration of the run adds its
+own, as it would in production. Then for each pair it boots a fresh 128 MiB guest (a
 busy TCG guest sometimes crashes after a completed migration: see
 tests/functional/convergence), measures nothing itself: it asks the API for a dry run
-(microversion 1.7: the forecast, whose dirty rate the source's QEMU measures and whose
-overhead is learned), then starts the migration with the same controls (no completion
-timeout, no auto-converge) and follows it until it completes or the API shows the stall
-diagnosis (convergence_verdict), which it
-then applies (force_complete) so the guest moves anyway. A forecast of
-converges_with_auto_converge is checked by a second run with auto_converge on, which must
-complete without a stall.
+(microversion 1.8: the forecast, whose dirty rate the source's QEMU measures, whose
+effective rate and overhead are learned), then starts the migration with the same
+controls (no completion timeout, no auto-converge) and follows it until it completes or
+the API shows the stall diagnosis (convergence_verdict), which it then applies
+(force_complete) so the guest moves anyway. A forecast of converges_with_auto_converge is
+checked by a second run with auto_converge on, which must complete without a stall.
 
 Prints, per pair: nominal dirty rate, the rate the forecast used (the guest's real one: TCG
 guests on a busy machine fall short of the nominal), the rate the migration then observed
@@ -65,9 +64,10 @@ def observed(api, name):
     return rows[0] if rows else {}
 
 
-def warm_up(api, state_dir, cluster, memory_mib):
-    """One completed migration from sandbox-host1 to sandbox-host2, so the forecasts that
-    follow have a learned overhead for that pair; returns its observation."""
+def warm_up(api, state_dir, cluster, memory_mib, cap):
+    """One completed migration from sandbox-host1 to sandbox-host2 under cap, so the
+    forecasts that follow have a learned overhead and effective rate for that pair; returns
+    its observation."""
     name = cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='shared',
                                  memory_mib=memory_mib, dirty_rate_mib=0)['name']
     try:
@@ -75,7 +75,7 @@ def warm_up(api, state_dir, cluster, memory_mib):
         probe.wait_for_tick(name, above=3, cluster=cluster_mod.load(state_dir))
         response = api.post('/v1/migrations', {'instance': name, 'type': 'live',
                                                'target_host': 'sandbox-host2',
-                                               'bandwidth_mib': max(CAPS)})
+                                               'bandwidth_mib': cap})
         assert response.status_code == 202, response.text
         m = api.wait_for_migration(response.json()['id'], timeout=600, interval=0.5)
         assert m['status'] == 'completed', m
@@ -100,7 +100,9 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
                    measured=fc['figures']['dirty_rate'] / MIB,
                    source=fc['figures']['dirty_rate_source'], iterations=fc['iterations'],
                    overhead=fc['figures']['overhead_seconds'],
-                   overhead_source=fc['figures']['overhead_source'])
+                   overhead_source=fc['figures']['overhead_source'],
+                   effective=fc['figures']['effective_bandwidth'] / MIB,
+                   effective_source=fc['figures']['effective_bandwidth_source'])
         started = time.monotonic()
         response = api.post('/v1/migrations', controls)
         assert response.status_code == 202, response.text
@@ -112,7 +114,9 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
                        real_iterations=m['iteration'])
             seen = observed(api, name)
             row.update(observed=(seen.get('dirty_rate') or 0) / MIB,
-                       transfer=(seen.get('transfer_rate') or 0) / MIB)
+                       transfer=(seen.get('transfer_rate') or 0) / MIB,
+                       achieved=(seen.get('effective_rate') or 0) / MIB,
+                       residual=seen.get('overhead_seconds'))
         else:
             verdict = m['convergence_verdict']
             row.update(happened=f"stalled@{verdict['iteration']}", real=None,
@@ -158,7 +162,8 @@ def print_table(runs, memory, n):
     print(f'\nguest {memory} MiB, max downtime 500 ms, {n} run(s) per pair '
           f'(medians)')
     print(f"{'dirty':>5} {'measured':>8} {'observed':>8} {'cap':>4}  {'verdict':<28} "
-          f"{'happened':<22} {'ovh s':>5} {'pred s':>6} {'real s':>6} {'err %':>6}  match")
+          f"{'happened':<22} {'eff':>5} {'ovh s':>5} {'pred s':>6} {'real s':>6} {'err %':>6}  "
+          "match")
     errors, all_match = [], True
     for (dirty, cap), rows in runs.items():
         last = rows[-1]
@@ -166,6 +171,7 @@ def print_table(runs, memory, n):
         seen = [r['observed'] for r in rows if r.get('observed') is not None]
         seen_text = f'{statistics.median(seen):8.1f}' if seen else f"{'-':>8}"
         overhead = statistics.median(r['overhead'] for r in rows)
+        effective = statistics.median(r.get('effective', cap) for r in rows)
         predicted = statistics.median(r['predicted'] for r in rows)
         reals = [r['real'] if r['real'] is not None else r.get('auto_real')
                  for r in rows]
@@ -181,7 +187,7 @@ def print_table(runs, memory, n):
         happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
                                        if 'with_auto_converge' in last else '')
         print(f'{dirty:5d} {measured:8.1f} {seen_text} {cap:4d}  {last["verdict"]:<28} '
-              f'{happened:<22} {overhead:5.1f} {predicted:6.1f} '
+              f'{happened:<22} {effective:5.1f} {overhead:5.1f} {predicted:6.1f} '
               f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
               f"{'yes' if ok else 'NO'}")
     within = sum(1 for e in errors if e <= 25.0)
@@ -223,12 +229,15 @@ def main():
         cluster = cluster_mod.load(state_dir)
         proc, api = processes.start_migrator_all(
             work, state_dir, compute={'progress_interval': 0.5},
-            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.7')
+            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.8')
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
-        first = warm_up(api, state_dir, cluster, args.memory)
-        print(f"# warm-up: host1 -> host2 in {first.get('duration_seconds')} s, residual "
-              f"overhead {first.get('overhead_seconds')} s", flush=True)
+        for cap in CAPS:
+            first = warm_up(api, state_dir, cluster, args.memory, cap)
+            print(f"# warm-up at {cap} MiB/s: host1 -> host2 in "
+                  f"{first.get('duration_seconds')} s, effective rate "
+                  f"{(first.get('effective_rate') or 0) / MIB:.1f} MiB/s, residual overhead "
+                  f"{first.get('overhead_seconds')} s", flush=True)
         runs = {}
         pairs = [tuple(int(x) for x in p.split('/')) for p in args.pairs] if args.pairs \
             else [(d, c) for c in CAPS for d in DIRTY_RATES]

@@ -40,6 +40,10 @@ HISTORY = {
            'recent migrations between the same hosts, else of the cluster, else '
            '[planner] migration_overhead_seconds. An observation has overhead_seconds (that '
            'residual).',
+    '1.8': "A live dry run's forecast figures have effective_bandwidth (bytes/s the job is "
+           'expected to reach under the cap, which the model uses), effective_bandwidth_source '
+           '(host_pair, cluster or default) and effective_bandwidth_note: learned from recent '
+           'migrations under the same cap. An observation has effective_rate.',
 }
 
 
@@ -65,6 +69,9 @@ CONVERGENCE_SINCE = '1.5'
 DRY_RUN_CONTROLS_SINCE = PLAN_CANCEL_SINCE = '1.6'
 # Where a forecast's fixed overhead came from (figures.overhead_source, overhead_note).
 FORECAST_OVERHEAD_SINCE = '1.7'
+# The effective rate a cap gives (figures.effective_bandwidth*, an observation's
+# effective_rate).
+EFFECTIVE_RATE_SINCE = '1.8'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

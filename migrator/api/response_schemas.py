@@ -242,6 +242,15 @@ FORECAST_FIGURES_ADDED = {
                                           'residual of recent migrations between the same '
                                           'hosts, of the cluster, or the configured default.'),
         'overhead_note': STR_OR_NULL},
+    microversion.EFFECTIVE_RATE_SINCE: {
+        'effective_bandwidth': _t('integer', description=(
+            'Bytes/s the job is expected to reach under bandwidth, which the model uses: the '
+            'median effective rate of recent migrations under the same cap.')),
+        'effective_bandwidth_source': _t('string', enum=['host_pair', 'cluster', 'default'],
+                                         description='Where effective_bandwidth came from: '
+                                                     'migrations between the same hosts, of '
+                                                     'the cluster, or bandwidth itself.'),
+        'effective_bandwidth_note': STR_OR_NULL},
 }
 
 
@@ -276,6 +285,10 @@ OBSERVATION_ADDED = {
         'number', 'null', description='Request to completion minus what its passes explain '
                                       'at the rate they went: the residual the forecast '
                                       'learns its fixed overhead from.')},
+    microversion.EFFECTIVE_RATE_SINCE: {'effective_rate': _t(
+        'integer', 'null', description='Bytes/s at which the job worked its passes off, bitmap '
+                                       'syncs and waits for a CPU included: what the '
+                                       'forecast learns a cap really gives.')},
 }
 
 

@@ -233,16 +233,24 @@ def dry_run(answer):
     view = dict(answer)
     if not microversion.at_least(microversion.CONVERGENCE_SINCE):
         view.pop('forecast', None)
-    elif view.get('forecast') and not microversion.at_least(
-            microversion.FORECAST_OVERHEAD_SINCE):
-        figures = {k: v for k, v in view['forecast'].get('figures', {}).items()
-                   if k not in FORECAST_OVERHEAD_FIELDS}
-        view['forecast'] = dict(view['forecast'], figures=figures)
+    elif view.get('forecast'):
+        hidden = set()
+        if not microversion.at_least(microversion.FORECAST_OVERHEAD_SINCE):
+            hidden.update(FORECAST_OVERHEAD_FIELDS)
+        if not microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
+            hidden.update(FORECAST_EFFECTIVE_FIELDS)
+        if hidden:
+            figures = {k: v for k, v in view['forecast'].get('figures', {}).items()
+                       if k not in hidden}
+            view['forecast'] = dict(view['forecast'], figures=figures)
     return view
 
 
 # Added to a forecast's figures in microversion 1.7.
 FORECAST_OVERHEAD_FIELDS = ('overhead_source', 'overhead_note')
+# Added to a forecast's figures in microversion 1.8.
+FORECAST_EFFECTIVE_FIELDS = ('effective_bandwidth', 'effective_bandwidth_source',
+                             'effective_bandwidth_note')
 
 
 OBSERVATION_FIELDS = (
@@ -256,6 +264,8 @@ def observation(record):
     view = _pick(record, OBSERVATION_FIELDS)
     if microversion.at_least(microversion.FORECAST_OVERHEAD_SINCE):
         view['overhead_seconds'] = record.get('overhead_seconds')
+    if microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
+        view['effective_rate'] = record.get('effective_rate')
     return view
 
 

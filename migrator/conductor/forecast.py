@@ -4,9 +4,11 @@ live migration that stopped converging, and what each completed one teaches abou
 The models are pure (migrator.common.forecast, migrator.common.stall); this module finds
 their figures: the guest's dirty rate (measured now by its hypervisor, else observed in its
 last completed migration, else [planner] default_dirty_rate_mib_s), the bandwidth (the
-request's cap, else [planner] assumed_bandwidth_mib_s), the fixed overhead (learned from the
-residuals of recent migrations between the same hosts, else of the cluster, else [planner]
-migration_overhead_seconds), the request's downtime limit and completion timeout.
+request's cap, else [planner] assumed_bandwidth_mib_s) and the effective rate the job will
+reach under it (learned from recent migrations between the same hosts under the same cap,
+else of the cluster under that cap, else the bandwidth itself), the fixed overhead (learned
+from the residuals of recent migrations between the same hosts, else of the cluster, else
+[planner] migration_overhead_seconds), the request's downtime limit and completion timeout.
 """
 
 import statistics
@@ -110,6 +112,28 @@ def fixed_overhead(db, source_host, target_host):
     return default, DEFAULT, '[planner] migration_overhead_seconds: no migration observed yet'
 
 
+def effective_bandwidth(db, source_host, target_host, cap_mib, nominal):
+    """(bytes/s, source, note): the median effective rate of the last
+    [convergence] overhead_observations migrations from source_host to target_host under the
+    same cap (cap_mib; None: uncapped), else of the cluster's under it, else nominal (the
+    cap, or [planner] assumed_bandwidth_mib_s)."""
+    count = CONF.convergence.overhead_observations
+    under = f'{cap_mib} MiB/s' if cap_mib else 'no cap'
+    if not count:
+        return nominal, DEFAULT, '[convergence] overhead_observations is 0'
+    if source_host and target_host:
+        rates = db.observation_effective_rates(source_host, target_host, cap_mib, limit=count)
+        if rates:
+            return (model.learned_rate(rates), HOST_PAIR,
+                    f'median of the last {len(rates)} migration(s) from {source_host} to '
+                    f'{target_host} under {under}')
+    rates = db.observation_effective_rates(bandwidth_mib=cap_mib, limit=count)
+    if rates:
+        return (model.learned_rate(rates), CLUSTER,
+                f'median of the last {len(rates)} migration(s) in the cluster under {under}')
+    return nominal, DEFAULT, f'no migration observed under {under}: the bandwidth itself'
+
+
 def _join(*parts):
     return '; '.join(p for p in parts if p)
 
@@ -125,11 +149,17 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
     else:
         bandwidth = CONF.planner.assumed_bandwidth_mib_s * MIB
         bandwidth_source = '[planner] assumed_bandwidth_mib_s'
+    effective, effective_source, effective_note = effective_bandwidth(
+        db, instance.get('host'), target_host, controls.get('bandwidth_mib') or None,
+        bandwidth)
     timeout = convergence.completion_timeout(controls.get('completion_timeout_per_gib'),
                                              memory)
     working_set = last.get('working_set_bytes') if last else None
     figures = model.Figures(
-        memory_bytes=memory, dirty_rate_bps=dirty, bandwidth_bps=bandwidth,
+        memory_bytes=memory, dirty_rate_bps=dirty,
+        # The later passes are pages the guest wrote: no faster than the cap.
+        bandwidth_bps=min(effective, bandwidth) if controls.get('bandwidth_mib') else effective,
+        first_pass_bps=effective,
         max_downtime_ms=controls['max_downtime_ms'],
         downtime_steps=controls['downtime_steps'],
         working_set_bytes=working_set,
@@ -146,6 +176,9 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         'working_set_bytes': working_set,
         'bandwidth': int(bandwidth),
         'bandwidth_source': bandwidth_source,
+        'effective_bandwidth': int(effective),
+        'effective_bandwidth_source': effective_source,
+        'effective_bandwidth_note': effective_note,
         'max_downtime_ms': controls['max_downtime_ms'],
         'downtime_steps': controls['downtime_steps'],
         'completion_timeout_seconds': round(timeout, 1) if timeout else None,
@@ -237,6 +270,10 @@ def observation(migration, samples):
     if migration.get('started_at') and migration.get('finished_at'):
         duration = (migration['finished_at'] - migration['started_at']).total_seconds()
     transfer = statistics.median(sent) if sent else None
+    effective = None if _post_copy(migration) else model.effective_rate(samples)
+    cap_mib = (migration.get('convergence') or {}).get('bandwidth_mib')
+    cap = min(effective or transfer, cap_mib * MIB) if cap_mib and (effective or transfer) \
+        else None
     return {
         'instance_uuid': migration['instance_uuid'],
         'migration_id': migration['id'],
@@ -250,13 +287,22 @@ def observation(migration, samples):
         'duration_seconds': round(duration, 3) if duration is not None else None,
         'downtime_ms': migration.get('downtime_ms'),
         'bandwidth_mib': (migration.get('convergence') or {}).get('bandwidth_mib') or None,
-        'overhead_seconds': _residual(migration, sizes, transfer),
+        'effective_rate': int(effective) if effective else None,
+        'overhead_seconds': _residual(migration, sizes, effective or transfer, cap),
     }
 
 
-def _residual(migration, sizes, transfer):
+def _post_copy(migration):
+    """Whether it switched to post-copy: the passes after the switch are no pre-copy's."""
+    return any(event.get('to_state') == states.POST_COPY
+               for event in migration.get('events') or ())
+
+
+def _residual(migration, sizes, transfer, later=None):
     """The migration's residual overhead, timed as a forecast's predicted duration is: from
-    the request (created_at: scheduling and the wait for the target count) to completion.
+    the request (created_at: scheduling and the wait for the target count) to completion,
+    less its passes at the rate it worked them off (its effective rate; the median sampled
+    transfer rate when too few samples tell it).
 
     Only of a migration that pre-copy alone finished, the one the fixed overhead is added to:
     auto-converge's throttled passes, a switch to post-copy or a pause do not go as the
@@ -268,7 +314,8 @@ def _residual(migration, sizes, transfer):
     if not _plain_pre_copy(migration):
         return None
     total = (migration['finished_at'] - migration['created_at']).total_seconds()
-    return model.residual_overhead(total, list(sizes.values()), transfer)
+    passes = [sizes[i] for i in sorted(sizes)]
+    return model.residual_overhead(total, passes, transfer, later)
 
 
 def _plain_pre_copy(migration):

@@ -10,10 +10,12 @@ opts = [
                     'completed migration, else [planner] default_dirty_rate_mib_s.'),
     cfg.IntOpt('overhead_observations', default=10, min=0, max=1000,
                help='Completed live migrations whose residual overhead (duration minus what '
-                    'their passes explain) a forecast takes the median of, newest first: '
-                    'those from the same source to the same target host when there are any, '
-                    'else those of the whole cluster. 0, or none observed yet: [planner] '
-                    'migration_overhead_seconds.'),
+                    'their passes explain) and effective rate (how fast their first pass '
+                    'was worked off under their bandwidth cap) a forecast takes the median '
+                    'of, newest first: those from the same source to the same target host '
+                    'when there are any (for the rate: under the same cap), else those of '
+                    'the whole cluster. 0, or none observed yet: [planner] '
+                    'migration_overhead_seconds, and the cap itself as the rate.'),
     cfg.IntOpt('stall_iterations', default=3, min=3, max=100,
                help='Memory iterations a live migration must have begun before it may be '
                     'diagnosed as stalled (every pass from the second on left at least 80 % '

@@ -38,8 +38,11 @@ class MigrationObservation(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Double)
     downtime_ms: Mapped[int | None] = mapped_column(Integer)
     bandwidth_mib: Mapped[int | None] = mapped_column(Integer)
+    # Bytes per second at which the job worked its passes off, syncs and waits for a CPU
+    # included (migrator.common.forecast.effective_rate): what the cap really gave.
+    effective_rate: Mapped[int | None] = mapped_column(BigInteger)
     # Seconds of the migration (request to completion) that its passes do not explain: the
-    # duration minus what the passes sent at the rate they were sent
+    # duration minus what the passes sent at its effective rate
     # (migrator.common.forecast.residual_overhead). The forecast's learned fixed overhead.
     overhead_seconds: Mapped[float | None] = mapped_column(Double)
 

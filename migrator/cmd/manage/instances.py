@@ -33,10 +33,12 @@ def format_observations(observations):
         return 'Observed in live migrations: none yet'
     mib = 2 ** 20
     return 'Observed in live migrations (newest first):\n' + output.format_table(
-        ['Time', 'Migration', 'Dirty MiB/s', 'Sent MiB/s', 'Working set MiB', 'Iterations',
-         'Duration s', 'Overhead s', 'Downtime ms', 'Cap MiB/s'],
+        ['Time', 'Migration', 'Dirty MiB/s', 'Sent MiB/s', 'Effective MiB/s',
+         'Working set MiB', 'Iterations', 'Duration s', 'Overhead s', 'Downtime ms',
+         'Cap MiB/s'],
         [(o.get('time'), o.get('migration_id'),
           _scaled(o.get('dirty_rate'), mib), _scaled(o.get('transfer_rate'), mib),
+          _scaled(o.get('effective_rate'), mib),
           _scaled(o.get('working_set_bytes'), mib), o.get('iterations'),
           o.get('duration_seconds'), o.get('overhead_seconds'), o.get('downtime_ms'),
           o.get('bandwidth_mib') or '-')

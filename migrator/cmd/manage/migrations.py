@@ -166,6 +166,10 @@ def format_forecast(forecast):
                        + (f": {f['dirty_rate_note']}" if f.get('dirty_rate_note') else '')
                        + ')'),
         ('Bandwidth', f"{_rate(f['bandwidth'])} ({f['bandwidth_source']})"),
+        *([('Effective rate', f"{_rate(f['effective_bandwidth'])} "
+                              f"({f.get('effective_bandwidth_source')}: "
+                              f"{f.get('effective_bandwidth_note')})")]
+          if f.get('effective_bandwidth') else []),
         ('Fixed overhead', f"{f['overhead_seconds']:.1f} s"
                            + (f" ({f['overhead_source']}: {f['overhead_note']})"
                               if f.get('overhead_source') else '')),

@@ -37,3 +37,20 @@ class ObservationQueries:
         query = query.order_by(o.id.desc()).limit(int(limit))
         with self._read() as conn:
             return [row.overhead_seconds for row in conn.execute(query)]
+
+    def observation_effective_rates(self, source_host=None, target_host=None,
+                                    bandwidth_mib=None, limit=10):
+        """The effective rates (bytes/s) of the last `limit` observed migrations that have one
+        and ran under the cap bandwidth_mib (None: uncapped), newest first: of the source ->
+        target pair when both are given, else of any."""
+        o = om.migration_observations.c
+        query = sa.select(o.effective_rate).where(o.effective_rate.is_not(None))
+        if bandwidth_mib:
+            query = query.where(o.bandwidth_mib == int(bandwidth_mib))
+        else:
+            query = query.where(o.bandwidth_mib.is_(None))
+        if source_host is not None and target_host is not None:
+            query = query.where(o.source_host == source_host, o.target_host == target_host)
+        query = query.order_by(o.id.desc()).limit(int(limit))
+        with self._read() as conn:
+            return [row.effective_rate for row in conn.execute(query)]

@@ -105,7 +105,11 @@ class FakeConductor:
                             'downtime_steps': figures.downtime_steps,
                             'completion_timeout_seconds': None, 'overhead_seconds': 2.0,
                             'overhead_source': 'default',
-                            'overhead_note': '[planner] migration_overhead_seconds'}}
+                            'overhead_note': '[planner] migration_overhead_seconds',
+                            'effective_bandwidth': int(figures.bandwidth_bps),
+                            'effective_bandwidth_source': 'default',
+                            'effective_bandwidth_note': 'no migration observed under 8 '
+                                                        'MiB/s: the bandwidth itself'}}
         return answer
 
     def migrate(self, ctxt, migration_id):

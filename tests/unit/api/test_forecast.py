@@ -90,3 +90,25 @@ def test_observations_of_an_instance(client, cluster):
 def test_observations_need_1_5_and_a_known_instance(client, cluster):
     assert_error(client.get('/v1/instances/vm1/observations'), 404, 'version 1.5')
     assert_error(client.get('/v1/instances/nope/observations', headers=V15), 404, 'nope')
+
+
+def test_the_effective_rate_shows_from_1_8(client, cluster, conductor):
+    shown = {}
+    for version in ('1.7', '1.8'):
+        resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                              'bandwidth_mib': 8},
+                           headers={'OpenStack-API-Version': f'migration {version}'})
+        assert resp.status_int == 200, resp.text
+        shown[version] = resp.json['dry_run']['forecast']['figures']
+    assert 'overhead_source' in shown['1.7'] and 'effective_bandwidth' not in shown['1.7']
+    assert shown['1.8']['effective_bandwidth'] == 8 * MIB
+    assert shown['1.8']['effective_bandwidth_source'] == 'default'
+    cluster.observation_create({'instance_uuid': fakes.uuid_of('vm1'), 'migration_id': 'm-1',
+                                'effective_rate': 10 * MIB, 'bandwidth_mib': 8})
+    for version, present in (('1.7', False), ('1.8', True)):
+        rows = client.get('/v1/instances/vm1/observations',
+                          headers={'OpenStack-API-Version': f'migration {version}'}
+                          ).json['observations']
+        assert ('effective_rate' in rows[0]) is present
+        if present:
+            assert rows[0]['effective_rate'] == 10 * MIB

@@ -137,12 +137,14 @@ def test_instance_show_lists_what_its_live_migrations_showed(run, cluster):
     cluster.observation_create({'instance_uuid': fakes.uuid_of('vm3'), 'migration_id': 'm-7',
                                 'dirty_rate': 3 * 2 ** 20, 'iterations': 5,
                                 'duration_seconds': 25.3, 'downtime_ms': 31,
-                                'bandwidth_mib': 8, 'overhead_seconds': 4.7})
+                                'bandwidth_mib': 8, 'overhead_seconds': 4.7,
+                                'effective_rate': int(9.6 * 2 ** 20)})
     code, out, err = run('instance', 'show', 'vm3')
     assert code == 0, err
     table = out.split('Observed in live migrations (newest first):')[1]
     assert 'm-7' in table and '| 3.0 ' in table and '| 25.3 ' in table and '| 31 ' in table
     assert 'Overhead s' in table and '| 4.7 ' in table
+    assert 'Effective MiB/s' in table and '| 9.6 ' in table
     code, out, err = run('instance', 'show', 'vm3', '-f', 'json')
     assert json.loads(out)['observations'][0]['iterations'] == 5
 
@@ -155,6 +157,8 @@ def test_dry_run_prints_the_convergence_forecast(run, cluster, conductor):
     assert 'Dirty rate:' in forecast and '(default' in forecast
     assert 'Bandwidth:' in forecast and '(bandwidth_mib)' in forecast
     assert 'Fixed overhead:      2.0 s (default: [planner] migration_overhead_seconds)' \
+        in forecast
+    assert 'Effective rate:      8.0 MiB/s (default: no migration observed under 8 MiB/s' \
         in forecast
     assert conductor.dry_run_controls[-1]['bandwidth_mib'] == 8
 

@@ -197,15 +197,27 @@ def test_an_observation_keeps_its_residual_overhead(vm):
                  'started_at': created + datetime.timedelta(seconds=1),
                  'finished_at': created + datetime.timedelta(seconds=26.5)}
     # Passes of 128, 40 and 16 MiB (each later one sampled a second after it began, so what
-    # went in that second, 8 MiB, is added back) at 8 MiB/s: 23 s of the 26.5 from request
-    # to completion.
-    samples = [_sample(1, 128, 0, 0), _sample(2, 32, 2, 16000), _sample(3, 8, 2, 20000)]
+    # went in that second, 8 MiB, is added back) worked off at 8 MiB/s (the first pass and
+    # 8 MiB of the second by 17 s of job): 23 s of the 26.5 from request to completion.
+    samples = [_sample(1, 128, 0, 0), _sample(2, 32, 2, 17000), _sample(3, 8, 2, 22000)]
     seen = forecast.observation(migration, samples)
+    assert seen['effective_rate'] == 8 * MIB
     assert seen['overhead_seconds'] == pytest.approx(3.5)
     assert seen['duration_seconds'] == 25.5   # started to finished, as before
-    # Without the rate the passes went at, nothing can be said of the overhead.
-    no_rate = [dict(s, transfer_rate=None) for s in samples]
+    # QEMU's sampled rate says 16 MiB/s (so the passes are 128, 48 and 24 MiB), yet 144 MiB
+    # were worked off in 17 s: the residual is of that rate (2.9 s), not of the sampled one,
+    # which would leave 26.5 - 200/16 = 14 s of "overhead".
+    fast = [dict(s, transfer_rate=16 * MIB) for s in samples]
+    assert forecast.observation(migration, fast)['overhead_seconds'] == pytest.approx(
+        26.5 - 200 / (144 / 17), abs=0.01)
+    # Under an 8 MiB/s cap the later passes (72 MiB) go no faster than 8 MiB/s.
+    capped = dict(migration, convergence={'bandwidth_mib': 8})
+    assert forecast.observation(capped, fast)['overhead_seconds'] == pytest.approx(
+        26.5 - 128 / (144 / 17) - 72 / 8, abs=0.01)
+    # Without the job's time or the rate the passes went at, nothing can be said.
+    no_rate = [dict(s, transfer_rate=None, elapsed_ms=None) for s in samples]
     assert forecast.observation(migration, no_rate)['overhead_seconds'] is None
+    assert forecast.observation(migration, no_rate)['effective_rate'] is None
     # Nor of one that pre-copy alone did not finish: the model's passes are not its passes.
     throttled = dict(migration, convergence={'auto_converge': True})
     assert forecast.observation(throttled, samples)['overhead_seconds'] is None
@@ -216,6 +228,9 @@ def test_an_observation_keeps_its_residual_overhead(vm):
         forced = dict(migration, events=[{'to_state': 'running', 'detail': 'started'},
                                          event])
         assert forecast.observation(forced, samples)['overhead_seconds'] is None
+        # The rate the link gave stands unless post-copy changed what the passes were.
+        assert (forecast.observation(forced, samples)['effective_rate'] is None) == \
+            (event['to_state'] == 'post_copy')
     assert forecast.observation(dict(migration, events=[{'to_state': 'completed',
                                                          'detail': 'running on host2'}]),
                                 samples)['overhead_seconds'] == pytest.approx(3.5)
@@ -238,3 +253,54 @@ def test_a_measurement_within_its_resolution_of_the_observed_rate_gives_way_to_i
     assert result['figures']['dirty_rate'] == pytest.approx(rate_mib * MIB, abs=1)
     if source == 'last_migration':
         assert 'the same within its resolution' in result['figures']['dirty_rate_note']
+
+
+def _observe_rate(db, rate_mib, cap, source='host1', target='host2'):
+    return db.observation_create({'instance_uuid': 'other', 'migration_id': f'm-{rate_mib}',
+                                  'source_host': source, 'target_host': target,
+                                  'bandwidth_mib': cap,
+                                  'effective_rate': int(rate_mib * MIB)})
+
+
+def test_the_effective_bandwidth_is_learned_per_cap_and_host_pair(db, vm):
+    compute = Compute(rate=14 * MIB)
+    before = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                              target_host='host2')
+    figures = before['figures']
+    assert figures['effective_bandwidth'] == 32 * MIB
+    assert figures['effective_bandwidth_source'] == 'default'
+    assert before['verdict'] == 'converges'   # 14 against 32 MiB/s
+
+    for rate in (15.0, 17.0, 16.0):     # what 32 MiB/s gave from host1 to host2
+        _observe_rate(db, rate, 32)
+    _observe_rate(db, 7.8, 8)           # another cap: says nothing of this one
+    _observe_rate(db, 30.0, 32, source='host2', target='host1')
+    learned = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                               target_host='host2')
+    figures = learned['figures']
+    assert figures['bandwidth'] == 32 * MIB          # the cap, as asked
+    assert figures['effective_bandwidth'] == 16 * MIB
+    assert figures['effective_bandwidth_source'] == 'host_pair'
+    assert 'last 3 migration(s) from host1 to host2 under 32 MiB/s' in \
+        figures['effective_bandwidth_note']
+    # 14 MiB/s against the 16 the job really moves: it stalls as the diagnosis judges.
+    assert learned['verdict'] == 'converges_with_auto_converge'
+    assert 'sent at 16.0 MiB/s' in learned['reason']
+
+    # Never from host1 to host3 under 32 MiB/s: the cluster's (15, 17, 16, 30).
+    other = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=32),
+                             target_host='host3')
+    assert other['figures']['effective_bandwidth_source'] == 'cluster'
+    assert other['figures']['effective_bandwidth'] == int(16.5 * MIB)
+    # Under 8 MiB/s: its own, above the cap too (zero pages cost a few bytes each).
+    _observe_rate(db, 10.0, 8)
+    _observe_rate(db, 9.6, 8)
+    slow = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=8),
+                            target_host='host2')
+    assert slow['figures']['effective_bandwidth'] == int(9.6 * MIB)
+    # Uncapped: only uncapped migrations say what the link gives; none yet.
+    free = forecast.dry_run(None, db, compute, vm, _controls(), target_host='host2')
+    assert free['figures']['effective_bandwidth_source'] == 'default'
+    _observe_rate(db, 400.0, None)
+    free = forecast.dry_run(None, db, compute, vm, _controls(), target_host='host2')
+    assert free['figures']['effective_bandwidth'] == 400 * MIB
