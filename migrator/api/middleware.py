@@ -20,14 +20,12 @@
   is not JSON of bounded depth with finite numbers (request_body).
 """
 
-import os
-import random
 import re
 import urllib.parse
-import uuid
 
 import webob
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 from oslo_middleware import cors, http_proxy_to_wsgi, request_id, sizelimit
 
 from migrator.api import errors, request_body
@@ -90,19 +88,6 @@ class ProxyHeaders:
         return self.app(environ, start_response)
 
 
-# Request ids from a generator seeded once from the system's randomness (and again in a
-# forked child, so two workers never share a sequence): uuid4() reads os.urandom for each,
-# a system call that gives the GIL away to the other server threads on every request.
-# A request id is a label for the logs, answered to the client, not a secret.
-_ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
-
-
-def generate_request_id():
-    """'req-' and a version-4 UUID, as oslo.context's generate_request_id."""
-    return f'req-{uuid.UUID(int=_ids.getrandbits(128), version=4)}'
-
-
 class RequestId:
     """oslo.middleware's request_id without its webob round trip (about 45 us of a GET
     that costs a few hundred, issue 15): a new local id in environ 'openstack.request_id'
@@ -119,7 +104,7 @@ class RequestId:
         given = environ.get('HTTP_X_OPENSTACK_REQUEST_ID', '')
         if given and self._ID.match(given):
             environ[request_id.GLOBAL_REQ_ID] = given
-        req_id = generate_request_id()
+        req_id = oslo_context.generate_request_id()
         environ[request_id.ENV_REQUEST_ID] = req_id
 
         def start(status, headers, exc_info=None):

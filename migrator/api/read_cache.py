@@ -137,13 +137,17 @@ class ReadCache:
         headers = [(name, req_id if name.lower() == _REQUEST_ID and req_id else value)
                    for name, value in entry.headers]
         start_response(entry.status, headers)
-        ctxt = context.from_environ(environ, request_id=req_id,
+        if access_log.enabled():
+            self._log(environ, entry, started)
+        return [entry.body]
+
+    def _log(self, environ, entry, started):
+        ctxt = context.from_environ(environ, request_id=environ.get('openstack.request_id'),
                                     global_request_id=environ.get('openstack.global_request_id'))
         access_log.log(ctxt, '%s "%s %s%s" status %s len %s time %.3f (cached)',
                        environ.get('REMOTE_ADDR'), 'GET', environ.get('PATH_INFO', ''),
                        '?' + environ['QUERY_STRING'] if environ.get('QUERY_STRING') else '',
                        entry.status.split(' ', 1)[0], len(entry.body), self.clock() - started)
-        return [entry.body]
 
     def _fill(self, environ, start_response, key, started, ttl):
         generation = self._generation

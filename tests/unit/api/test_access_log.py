@@ -1,12 +1,11 @@
 """The API's access log (migrator.api.access_log): a line per request, under the request's
-own id and caller, in order, none dropped, written by a thread of its own."""
+own id and caller, under one logger an operator can turn off."""
 
 import logging
-import threading
 
 import pytest
 
-from migrator.api import access_log, read_cache
+from migrator.api import read_cache
 from migrator.common import context
 from tests.unit.api.test_read_cache import Clock, Counting, get
 
@@ -15,11 +14,9 @@ class Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.INFO)
         self.records = []
-        self.threads = []
 
     def emit(self, record):
         self.records.append(record)
-        self.threads.append(threading.current_thread().name)
 
 
 @pytest.fixture
@@ -30,7 +27,6 @@ def records():
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     yield handler
-    access_log.flush()
     logger.removeHandler(handler)
     logger.setLevel(level)
 
@@ -43,7 +39,6 @@ def test_a_cached_answer_is_logged_under_its_own_request_id(config, records):
     context.from_environ({}, request_id='req-00000000-0000-4000-8000-0000000000ff') \
         .update_store()
     second = get(cache, request_id='req-00000000-0000-4000-8000-000000000002')
-    access_log.flush()
 
     assert second.headers['X-Openstack-Request-Id'] == \
         'req-00000000-0000-4000-8000-000000000002'
@@ -55,28 +50,10 @@ def test_a_cached_answer_is_logged_under_its_own_request_id(config, records):
     assert first.status_int == 200
 
 
-def test_lines_are_written_in_order_by_the_writer_thread(records):
-    log = access_log.AccessLog(logging.getLogger('migrator.api.access'))
-    for n in range(500):
-        log.log(None, 'line %d', n)
-    log.flush()
-    assert [r.getMessage() for r in records.records] == [f'line {n}' for n in range(500)]
-    assert set(records.threads) == {'api-access-log'}
-
-
-def test_past_the_backlog_bound_the_request_thread_writes_its_own_line(records):
-    log = access_log.AccessLog(logging.getLogger('migrator.api.access'), max_pending=0)
-    log.log(None, 'now %s', 'please')
-    # Written before log() returned, by this thread: nothing is dropped or left waiting.
-    assert [r.getMessage() for r in records.records] == ['now please']
-    assert records.threads == [threading.current_thread().name]
-    log.flush()
-
-
-def test_nothing_is_queued_when_info_is_off(records):
+def test_the_lines_can_be_turned_off_with_their_logger(config, records):
+    config('api', read_cache_ttl=30.0)
     logging.getLogger('migrator.api.access').setLevel(logging.WARNING)
-    log = access_log.AccessLog(logging.getLogger('migrator.api.access'))
-    log.log(None, 'not wanted')
-    log.flush()
+    cache = read_cache.ReadCache(Counting(), clock=Clock())
+    assert get(cache).status_int == 200
+    assert get(cache).status_int == 200   # the cached answer
     assert records.records == []
-    assert log._writer is None
