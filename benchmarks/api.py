@@ -13,7 +13,12 @@ database is filled, through the DB API as the conductor fills it, with --hosts h
 Each endpoint and the hello-world app are loaded in turns (--rounds rounds of -n requests
 each, ab's default: a new connection per request), so load from other work hits both
 alike; the medians over the rounds are printed: req/s, p50 and p99 latency (ms), and the
-ratio of the endpoint's req/s to hello-world's.
+ratio of the endpoint's req/s to hello-world's. Each run also counts the CPU time (user +
+system, from /proc) the serving process used, per request: on a machine shared with other
+work, req/s follows the share of the cores each server gets and the req/s ratio swings
+(0.29-0.84 for one endpoint in one run at load 17-28), while the CPU a request costs
+moves much less; "cpu ratio" (hello-world's CPU per request over the endpoint's) is the
+req/s ratio the two would have on cores of their own.
 
     .venv/bin/python -m benchmarks.api [-n 2000] [--rounds 3] [--db-url postgresql://...]
                                        [--read-cache-ttl SECONDS]
@@ -143,12 +148,22 @@ def wait_up(url, proc, what, timeout=120):
     raise RuntimeError(f'{what} did not answer {url} within {timeout} s')
 
 
-def ab(url, n, concurrency, keepalive):
-    """(req/s, p50 ms, p99 ms) of one ab run; every answer must be a 200."""
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def ab(url, n, concurrency, keepalive, pid):
+    """(req/s, p50 ms, p99 ms, CPU us per request of the server `pid`) of one ab run;
+    every answer must be a 200."""
+    before = cpu_seconds(pid)
     cmd = ['ab', '-q', '-n', str(n), '-c', str(concurrency)]
     if keepalive:
         cmd.append('-k')
     out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
+    cpu_us = (cpu_seconds(pid) - before) / n * 1e6
     failed = int(re.search(r'Failed requests:\s+(\d+)', out).group(1))
     # ab counts an answer whose length differs from the first one as failed: a document
     # with a heartbeat's age in it changes length between answers. Only real failures count.
@@ -162,7 +177,7 @@ def ab(url, n, concurrency, keepalive):
     rps = float(re.search(r'Requests per second:\s+([\d.]+)', out).group(1))
     p50 = float(re.search(r'^\s+50%\s+(\d+)', out, re.M).group(1))
     p99 = float(re.search(r'^\s+99%\s+(\d+)', out, re.M).group(1))
-    return rps, p50, p99
+    return rps, p50, p99, cpu_us
 
 
 def stop(proc):
@@ -229,17 +244,19 @@ def main(argv=None):
                   f'{args.rounds} rounds; '
                   f'load average before: {os.getloadavg()[0]:.2f}')
             print(f'{"request":26} {"req/s":>8} {"p50 ms":>7} {"p99 ms":>7} '
-                  f'{"hello req/s":>11} {"hello p50":>9} {"ratio":>6}')
+                  f'{"hello req/s":>11} {"hello p50":>9} {"ratio":>6} '
+                  f'{"cpu us/req":>10} {"hello cpu":>9} {"cpu ratio":>9}')
             for label, path in endpoints:
                 mine, theirs = [], []
                 for _ in range(args.rounds):
-                    mine.append(ab(base + path, args.n, args.c, args.keepalive))
+                    mine.append(ab(base + path, args.n, args.c, args.keepalive, api.pid))
                     theirs.append(ab(f'http://127.0.0.1:{hello_port}/', args.n, args.c,
-                                     args.keepalive))
+                                     args.keepalive, hello.pid))
                 m = [statistics.median(x) for x in zip(*mine, strict=True)]
                 h = [statistics.median(x) for x in zip(*theirs, strict=True)]
                 print(f'{label:26} {m[0]:8.0f} {m[1]:7.0f} {m[2]:7.0f} {h[0]:11.0f} '
-                      f'{h[1]:9.0f} {m[0] / h[0]:6.3f}', flush=True)
+                      f'{h[1]:9.0f} {m[0] / h[0]:6.3f} {m[3]:10.0f} {h[3]:9.0f} '
+                      f'{h[3] / m[3]:9.3f}', flush=True)
             print(f'load average after: {os.getloadavg()[0]:.2f}')
         finally:
             stop(api)

@@ -10,12 +10,20 @@ no stepping), the one the bare call runs with, so that the ratio is the orchestr
 without it they take the service's defaults ([libvirt] live_migration_downtime, stepped up
 from a tenth of it).
 
+Besides the states, it prints a timeline of the orchestration around the libvirt job
+(medians, ms), from the migration's events and the agent's own log lines in migrator-all's
+log: POST answered -> `running` recorded -> the agent has the request ("Starting live
+migration") -> migrateToURI3 called (its return minus the duration the agent logs) ->
+migrateToURI3 returned -> `finishing` -> `completed`. The job itself (the agent's
+migrateToURI3) is then set against the bare call; what is left is the orchestration's own.
+
     .venv/bin/python -m benchmarks.overhead [-n 5] [--qemu-downtime]
 """
 
 import argparse
 import collections
 import datetime
+import re
 import statistics
 import tempfile
 import time
@@ -47,7 +55,39 @@ def through_api(api, name, target, controls=None):
     assert done['status'] == 'completed', done
     times = {e['to_state']: datetime.datetime.fromisoformat(e['time']) for e in done['events']}
     elapsed = posted + (times['completed'] - times['accepted']).total_seconds()
-    return elapsed, phases(done['events'])
+    return elapsed, phases(done['events']), done
+
+
+_LOG_TIME = r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) '
+
+
+def _log_time(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%d %H:%M:%S.%f').replace(
+        tzinfo=datetime.UTC)
+
+
+def timeline(log_path, migration, uuid):
+    """ms between the steps around the job (module docstring), or None when the agent's
+    lines are not in the log. Log times are the machine's (UTC here), to the millisecond."""
+    with open(log_path, errors='replace') as f:
+        text = f.read()
+    got = re.findall(_LOG_TIME + r'.*Starting live migration ' + re.escape(migration['id']),
+                     text, re.M)
+    ret = re.findall(_LOG_TIME + r'.*migrateToURI3 of ' + re.escape(uuid)
+                     + r' returned after ([\d.]+)s', text, re.M)
+    if not got or not ret:
+        return None
+    events = {e['to_state']: datetime.datetime.fromisoformat(e['time'])
+              for e in migration['events']}
+    received = _log_time(got[-1])
+    returned = _log_time(ret[-1][0])
+    called = returned - datetime.timedelta(seconds=float(ret[-1][1]))
+    marks = [('accepted', events['accepted']), ('running', events['running']),
+             ('agent has it', received), ('migrateToURI3 called', called),
+             ('migrateToURI3 returned', returned), ('finishing', events['finishing']),
+             ('completed', events['completed'])]
+    return {f'{a} -> {b}': (tb - ta).total_seconds() * 1000
+            for (a, ta), (b, tb) in zip(marks, marks[1:], strict=False)}
 
 
 def phases(events):
@@ -90,13 +130,17 @@ def main():
                              'both hosts')
         api_times, bare_times = [], []
         in_state = collections.defaultdict(list)
+        steps = collections.defaultdict(list)
+        uuid = api.instance(name)['uuid']
         for _ in range(args.n):
             source = probe.running_host(name, cluster=cluster)['name']
             target = 'sandbox-host2' if source == 'sandbox-host1' else 'sandbox-host1'
             processes.wait_until(lambda s=source: (api.instance(name) or {}).get('host') == s,
                                  30, 'the API to see the guest where it runs')
-            elapsed, spent = through_api(api, name, target, controls)
+            elapsed, spent, done = through_api(api, name, target, controls)
             api_times.append(elapsed)
+            for step, ms in (timeline(f'{work}/all.log', done, uuid) or {}).items():
+                steps[step].append(ms)
             for state, seconds in spent.items():
                 in_state[state].append(seconds)
             bare_times.append(bare(cluster, name, target, source))
@@ -106,6 +150,13 @@ def main():
         print(f'bare migrateToURI3:                   {[round(t, 3) for t in bare_times]}')
         print('median time in each state: ' + ', '.join(
             f'{state} {statistics.median(v) * 1000:.0f} ms' for state, v in in_state.items()))
+        if steps:
+            print('median timeline (ms): ' + ', '.join(
+                f'{step} {statistics.median(v):.0f}' for step, v in steps.items()))
+            job = statistics.median(steps['migrateToURI3 called -> migrateToURI3 returned'])
+            print(f'median agent migrateToURI3 {job / 1000:.3f} s against bare '
+                  f'{bare_median:.3f} s; the rest of end-to-end, '
+                  f'{(api_median - job / 1000) * 1000:.0f} ms, is outside the job')
         print(f'median end-to-end {api_median:.3f} s, median bare {bare_median:.3f} s, '
               f'ratio {api_median / bare_median:.3f}')
     finally:

@@ -3,13 +3,10 @@
 import re
 import time
 
-from oslo_log import log as logging
 from pecan import hooks
 
-from migrator.api import errors
+from migrator.api import access_log, errors
 from migrator.common import context
-
-LOG = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
 # oslo.middleware's format: req-<uuid4>. Anything else a client sends is ignored.
@@ -58,9 +55,9 @@ class ContextHook(hooks.PecanHook):
         state.response.headers[REQUEST_ID_HEADER] = ctxt.request_id
         start = request.context.get('migrator_start')
         elapsed = time.monotonic() - start if start is not None else 0.0
-        LOG.info('%s "%s %s" status %s len %s time %.3f', request.client_addr,
-                 request.method, request.path_qs, state.response.status_int,
-                 state.response.content_length, elapsed)
+        access_log.log(ctxt, '%s "%s %s" status %s len %s time %.3f', request.client_addr,
+                       request.method, request.path_qs, state.response.status_int,
+                       state.response.content_length, elapsed)
 
 
 class ResourcesHook(hooks.PecanHook):

@@ -18,7 +18,8 @@ What keeps it correct:
   are built from. A reader and an admin, or two projects, never share an entry; only
   200 answers are kept, so a refusal is always decided afresh. A change to the policy file
   is seen when the entries made under the old one expire (within the TTL).
-- Every answer has its own X-Openstack-Request-Id, and is logged like any other request.
+- Every answer has its own X-Openstack-Request-Id, and is logged like any other request,
+  under that id and caller (migrator.api.access_log).
 """
 
 import re
@@ -26,12 +27,11 @@ import threading
 import time
 
 from oslo_config import cfg
-from oslo_log import log as logging
 
-from migrator.api import auth
+from migrator.api import access_log, auth
+from migrator.common import context
 
 CONF = cfg.CONF
-LOG = logging.getLogger(__name__)
 
 # The read documents kept: the lists and single documents of hosts, instances and
 # migrations, and the v1 document. Sub-resources (samples, observations, drains) are not.
@@ -137,11 +137,17 @@ class ReadCache:
         headers = [(name, req_id if name.lower() == _REQUEST_ID and req_id else value)
                    for name, value in entry.headers]
         start_response(entry.status, headers)
-        LOG.info('%s "%s %s%s" status %s len %s time %.3f (cached)',
-                 environ.get('REMOTE_ADDR'), 'GET', environ.get('PATH_INFO', ''),
-                 '?' + environ['QUERY_STRING'] if environ.get('QUERY_STRING') else '',
-                 entry.status.split(' ', 1)[0], len(entry.body), self.clock() - started)
+        if access_log.enabled():
+            self._log(environ, entry, started)
         return [entry.body]
+
+    def _log(self, environ, entry, started):
+        ctxt = context.from_environ(environ, request_id=environ.get('openstack.request_id'),
+                                    global_request_id=environ.get('openstack.global_request_id'))
+        access_log.log(ctxt, '%s "%s %s%s" status %s len %s time %.3f (cached)',
+                       environ.get('REMOTE_ADDR'), 'GET', environ.get('PATH_INFO', ''),
+                       '?' + environ['QUERY_STRING'] if environ.get('QUERY_STRING') else '',
+                       entry.status.split(' ', 1)[0], len(entry.body), self.clock() - started)
 
     def _fill(self, environ, start_response, key, started, ttl):
         generation = self._generation
