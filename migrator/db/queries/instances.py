@@ -22,7 +22,8 @@ class InstanceQueries:
         the instance: then only that migration's end moves it. reported_at is when the
         agent looked: a report older than a row's last change (a migration that completed
         while the report was on the bus) neither moves nor removes that instance.
-        Returns {'host', 'removed'}.
+        Returns {'host', 'removed', 'synced_at' (the updated_at of the rows written),
+        'count' (the instances on host now)}.
         """
         now = utcnow()
         reported_at = naive_utc(reported_at or now)
@@ -73,7 +74,10 @@ class InstanceQueries:
             removed = sorted(u for (u,) in known if u not in reported)
             if removed:
                 conn.execute(sa.delete(instances).where(free_here, tbl.uuid.in_(removed)))
-        return {'host': host, 'removed': removed}
+            # What the DB holds for this host now, for the conductor's heartbeats (a later
+            # change of these rows, or one more or fewer, makes its next report a full one).
+            count = conn.execute(sa.select(sa.func.count()).where(tbl.host == host)).scalar()
+        return {'host': host, 'removed': removed, 'synced_at': now, 'count': count}
 
     def instance_get(self, ident):
         """By UUID, else by name; a name shared by several instances is refused."""

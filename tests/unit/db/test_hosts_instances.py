@@ -85,9 +85,11 @@ def test_sync_host_removes_vanished_instances_unless_migrating(db, add_instance)
     add_instance('kept', host='h1')
     add_instance('other', host='h2')
     result = db.instance_sync_host('h1', [dom('kept')])
-    assert result == {'host': 'h1', 'removed': ['gone']}
+    assert (result['host'], result['removed'], result['count']) == ('h1', ['gone'], 2)
+    assert db.instance_get('kept')['updated_at'] == result['synced_at']
     assert sorted(i['uuid'] for i in db.instance_list()) == ['kept', 'moving', 'other']
-    assert db.instance_sync_host('h1', []) == {'host': 'h1', 'removed': ['kept']}
+    result = db.instance_sync_host('h1', [])
+    assert (result['removed'], result['count']) == (['kept'], 1)
 
 
 def test_instance_get_list_set_host(db, add_instance):

@@ -1,0 +1,211 @@
+"""Reports that change nothing are heartbeats, batched; a change is written at once in full
+(migrator.conductor.reports)."""
+
+import datetime
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from oslo_config import cfg
+
+from migrator.conductor import reports
+from migrator.db.models import instances
+
+CONF = cfg.CONF
+
+
+def guest_rows(db):
+    with db.engine.connect() as conn:
+        return {r.uuid: r for r in conn.execute(sa.select(instances))}
+
+
+@pytest.fixture
+def batched(cluster):
+    """The conductor's report writer with its flusher running, flushing only when told."""
+    CONF.set_override('heartbeat_flush_interval', 3600, 'conductor')
+    cluster.conductor.reports.start()
+    yield cluster.conductor.reports
+    cluster.conductor.reports.stop()
+    CONF.clear_override('heartbeat_flush_interval', 'conductor')
+
+
+def statements(db):
+    seen = []
+    sa.event.listen(db.engine, 'before_cursor_execute',
+                    lambda conn, cur, statement, *a: seen.append(statement.split()[0]))
+    return seen
+
+
+def test_an_unchanged_report_rewrites_no_guest_row(cluster, db):
+    cluster.drivers['host1'].add_domain('vm1', memory_mb=1024)
+    cluster.report_all()
+    before = guest_rows(db)
+    beat_before = db.host_get('host1')['last_heartbeat']
+    cluster.report_all()
+    after = guest_rows(db)
+    assert {u: r.updated_at for u, r in after.items()} == \
+        {u: r.updated_at for u, r in before.items()}
+    assert db.host_get('host1')['last_heartbeat'] > beat_before
+    assert cluster.conductor.reports.heartbeats == 3
+
+
+def test_heartbeats_wait_for_the_flush_and_go_in_one_update(cluster, db, batched):
+    cluster.report_all()          # first reports: written in full
+    beats = {h: db.host_get(h)['last_heartbeat'] for h in ('host1', 'host2', 'host3')}
+    cluster.report_all()
+    assert {h: db.host_get(h)['last_heartbeat'] for h in beats} == beats
+    seen = statements(db)
+    assert batched.flush() == 3
+    assert [s for s in seen if s.upper() in ('INSERT', 'UPDATE', 'DELETE')] == ['UPDATE']
+    flushed = {h: db.host_get(h) for h in beats}
+    assert all(flushed[h]['last_heartbeat'] > beats[h] for h in beats)
+    # The scheduler's cache sees the heartbeat (HostUpFilter reads it there).
+    state = cluster.conductor.scheduler.cache.get('host1')
+    assert state.reported_heartbeat == flushed['host1']['last_heartbeat']
+
+
+def test_a_change_is_written_at_once_not_at_the_flush(cluster, db, batched):
+    cluster.report_all()
+    cluster.report_all()
+    guest = cluster.drivers['host2'].add_domain('vm-new', memory_mb=1536)
+    cluster.compute_api.agents['host2']._report()
+    assert db.host_get('host2')['memory_mb_used'] == 1536
+    assert db.instance_get(guest['uuid'])['host'] == 'host2'
+    assert cluster.conductor.scheduler.cache.get('host2').memory_mb_used == 1536
+    # And a guest leaving.
+    with cluster.cloud.lock:
+        cluster.cloud.domains['host2'].pop(guest['uuid'])
+    cluster.compute_api.agents['host2']._report()
+    assert db.host_get('host2')['memory_mb_used'] == 0
+    assert guest['uuid'] not in guest_rows(db)
+
+
+def test_a_guest_row_changed_behind_the_reports_is_put_right(cluster, db):
+    guest = cluster.drivers['host1'].add_domain('vm1', memory_mb=1024)
+    cluster.report_all()
+    db.instance_set_host(guest['uuid'], 'host3')       # wrong, and newer than the report
+    cluster.compute_api.agents['host1']._report()
+    assert db.instance_get(guest['uuid'])['host'] == 'host1'
+
+
+def test_a_report_of_another_conductor_between_makes_the_next_one_full(cluster, db):
+    """Two conductors take turns on one agent's reports: the state the agent goes back to
+    is written again, though this conductor wrote that very report before."""
+    agent = cluster.compute_api.agents['host1']
+    other = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
+    captured = []
+    agent.conductor_api = type('Capture', (), {
+        'report_host': lambda self, ctxt, host, inv, doms, at: captured.append(
+            (host, inv, doms, at))})()
+
+    def send(writer):
+        agent._report()
+        host, inv, doms, at = captured.pop()
+        writer.handle(host, inv, doms, datetime.datetime.fromisoformat(at))
+
+    mine = cluster.conductor.reports
+    send(mine)                                               # state A, by this conductor
+    guest = cluster.drivers['host1'].add_domain('vm1', memory_mb=2048)
+    send(other)                                              # state B, by the other one
+    assert db.host_get('host1')['memory_mb_used'] == 2048
+    with cluster.cloud.lock:
+        cluster.cloud.domains['host1'].pop(guest['uuid'])
+    send(mine)                                               # state A again
+    assert db.host_get('host1')['memory_mb_used'] == 0
+    assert guest['uuid'] not in guest_rows(db)
+
+
+def test_after_a_restart_or_a_db_reset_the_first_report_is_full(cluster, db):
+    cluster.drivers['host1'].add_domain('vm1', memory_mb=1024)
+    cluster.report_all()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql('DELETE FROM instances')
+        conn.exec_driver_sql('DELETE FROM hosts')
+    cluster.report_all()                       # same reports: the swap misses, full writes
+    assert db.host_get('host1')['memory_mb_used'] == 1024
+    assert len(guest_rows(db)) == 1
+    restarted = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
+    cluster.conductor.reports = restarted
+    cluster.report_all()
+    assert restarted.full_writes == 3 and restarted.heartbeats == 0
+
+
+def test_every_report_in_full_after_the_full_write_interval(cluster, db):
+    CONF.set_override('report_full_write_interval', 0, 'conductor')
+    try:
+        cluster.report_all()
+        cluster.report_all()
+    finally:
+        CONF.clear_override('report_full_write_interval', 'conductor')
+    assert cluster.conductor.reports.full_writes == 6
+    assert cluster.conductor.reports.heartbeats == 0
+
+
+def test_digest_ignores_guest_order_but_not_content():
+    a = {'uuid': 'a', 'memory_mb': 1}
+    b = {'uuid': 'b', 'memory_mb': 1}
+    inv = {'memory_mb': 4096}
+    assert reports.digest(inv, [a, b]) == reports.digest(inv, [b, a])
+    assert reports.digest(inv, [a, b]) != reports.digest(inv, [a, {**b, 'memory_mb': 2}])
+    assert reports.digest(inv, [a]) != reports.digest({'memory_mb': 4097}, [a])
+
+
+def test_full_writes_are_bounded_below_the_db_pool(cluster, db):
+    """64 RPC threads once raced for 15 DB connections; now at most report_db_workers
+    reports are written at once and the rest wait for a turn."""
+    CONF.set_override('report_db_workers', 2, 'conductor')
+    cond = threading.Condition()
+    state = {'inside': 0, 'most': 0}
+    release = threading.Event()
+
+    class Slow:
+        def __getattr__(self, name):
+            return getattr(db, name)
+
+        def host_report(self, *args, **kwargs):
+            with cond:
+                state['inside'] += 1
+                state['most'] = max(state['most'], state['inside'])
+                cond.notify_all()
+            release.wait(30)
+            with cond:
+                state['inside'] -= 1
+            return db.host_report(*args, **kwargs)
+
+    try:
+        writer = reports.ReportWriter(Slow(), cluster.conductor.scheduler.cache)
+        now = datetime.datetime.now(datetime.UTC)
+        threads = [threading.Thread(target=writer.handle,
+                                    args=(f'h{i}', {'memory_mb': 1024}, [], now))
+                   for i in range(5)]
+        for thread in threads:
+            thread.start()
+        with cond:
+            assert cond.wait_for(lambda: state['inside'] == 2, timeout=30)
+            # A third writer would get in now if it could.
+            assert not cond.wait_for(lambda: state['inside'] > 2, timeout=0.5)
+        release.set()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        release.set()
+        CONF.clear_override('report_db_workers', 'conductor')
+    assert state['most'] == 2
+    assert writer.full_writes == 5
+
+
+def test_forced_full_writes_are_spread_over_the_second_half_of_the_interval(cluster, db):
+    """After a slow start every host was first written within a few minutes; forced full
+    writes falling due all at once swamped the conductor."""
+    CONF.set_override('report_full_write_interval', 1000, 'conductor')
+    try:
+        writer = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
+        now = datetime.datetime.now(datetime.UTC)
+        for i in range(40):
+            writer.handle(f'h{i}', {'memory_mb': 1024}, [], now)
+    finally:
+        CONF.clear_override('report_full_write_interval', 'conductor')
+    dues = sorted(w.full_due for w in writer._written.values())
+    assert dues[-1] - dues[0] > 100          # not one instant
+    assert all(500 - 5 <= due - time.monotonic() <= 1000 for due in dues)
