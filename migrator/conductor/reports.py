@@ -15,7 +15,11 @@ of that host, or a claim, a status change or a down mark touched it, the row's u
 moved, the swap misses, and the report is written in full after all. A host that some
 migration's claim targets is always written in full (a report settles claims). A conductor
 that restarts, or a database that was reset, has no matching stamp: the first report of each
-host is written in full. No RPC changes: the agents, old or new, send what they always sent.
+host is written in full. Only a report the DB took in full is stamped: when the instance
+sync left a guest out (incoming, held by a migration elsewhere, newer elsewhere) or the
+report was older than one applied already, the same report again is written in full, since
+the DB does not hold what it says (a heartbeat would keep the DB's older word on those
+guests). No RPC changes: the agents, old or new, send what they always sent.
 
 Also every [conductor] report_full_write_interval seconds (each host at a random point of
 the second half of it) a host's report is written in full whatever its digest, so that
@@ -145,10 +149,13 @@ class ReportWriter:
             synced = self.db.instance_sync_host(host, domains, reported_at)
         self.full_writes += 1
         with self._lock:
-            if row.get('usage_reported_at') == _naive(reported_at):
+            if row.get('usage_reported_at') == _naive(reported_at) and synced['complete']:
                 self._written[host] = _Written(dig, row, synced)
             else:
-                # A newer report was applied (by another conductor): not ours to stamp.
+                # A newer report was applied (by another thread or conductor): not ours to
+                # stamp. Or the DB does not hold all this report says (a guest incoming or
+                # held by a migration elsewhere, or newer elsewhere): the same report again
+                # is not "nothing changed" but must be written again, until the DB agrees.
                 self._written.pop(host, None)
 
     def flush(self):
