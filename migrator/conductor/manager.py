@@ -383,6 +383,7 @@ class ConductorManager:
         """The host's agent lost its hypervisor (libvirtd restarting): the host counts as
         down at once, not service_down_time later, until a report newer than this one."""
         reported_at = datetime.datetime.fromisoformat(reported_at)
+        self.reports.host_down(host, reported_at)
         row = self.db.host_mark_down(
             host, reported_at,
             down_since=reported_at - datetime.timedelta(

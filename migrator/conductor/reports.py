@@ -87,6 +87,7 @@ class ReportWriter:
         self._lock = threading.Lock()
         self._written = {}     # host -> _Written
         self._pending = {}     # host -> _Pending: heartbeats waiting for the next flush
+        self._down = {}        # host -> when its agent said it lost the hypervisor
         self._full_slots = threading.BoundedSemaphore(CONF.conductor.report_db_workers)
         self._stopping = threading.Event()
         self._flusher = None
@@ -124,6 +125,11 @@ class ReportWriter:
         reported_at = _naive(reported_at)
         dig = digest(inventory, domains)
         with self._lock:
+            down_at = self._down.get(host)
+            if down_at is not None:
+                if reported_at <= down_at:
+                    return      # sent before the agent lost its hypervisor: says nothing
+                del self._down[host]
             written = self._written.get(host)
             if (written is not None and written.digest == dig
                     and time.monotonic() < written.full_due):
@@ -138,6 +144,20 @@ class ReportWriter:
         elif not batched:
             # No flusher (unit tests drive the manager without start()): at once.
             self.flush()
+
+    def host_down(self, host, reported_at):
+        """The host's agent lost its hypervisor at reported_at (the host is marked down):
+        its reports from before, queued as heartbeats or still arriving, are dropped. Written
+        after the mark, such a report missed the heartbeat's swap, went in full, and as a
+        report older than the one applied it refreshed the host's heartbeat: the host read
+        up again while libvirtd was away."""
+        reported_at = _naive(reported_at)
+        with self._lock:
+            self._down[host] = max(reported_at, self._down.get(host, reported_at))
+            queued = self._pending.get(host)
+            if queued is not None and queued.reported_at <= reported_at:
+                del self._pending[host]
+            self._written.pop(host, None)
 
     def write_full(self, host, inventory, domains, reported_at, dig=None):
         """The report applied to the host row, its claims and its guests' rows."""

@@ -308,3 +308,20 @@ def test_an_older_report_handled_after_a_newer_one_writes_no_guest(cluster, db):
     assert db.instance_get(guest['uuid'])['power_state'] == 'running'
     mine.handle(*take())
     assert db.instance_get(guest['uuid'])['power_state'] == 'running'
+
+
+def test_a_heartbeat_queued_before_a_host_down_report_does_not_bring_it_back(cluster, db,
+                                                                              batched):
+    """The agent lost libvirtd and said so: a heartbeat of a report it sent before, still
+    queued for the flush, must not make the host look alive again."""
+    cluster.report_all()
+    cluster.report_all()                  # queued as heartbeats
+    down_at = datetime.datetime.now(datetime.UTC)
+    cluster.conductor.report_host_down(None, 'host1', 'libvirtd unreachable: test',
+                                       down_at.isoformat())
+    marked = db.host_get('host1')['last_heartbeat']
+    assert marked < down_at.replace(tzinfo=None) - datetime.timedelta(
+        seconds=CONF.conductor.service_down_time)
+    batched.flush()
+    assert db.host_get('host1')['last_heartbeat'] == marked
+    assert db.host_get('host2')['last_heartbeat'] > marked     # the others' beats went in
