@@ -24,6 +24,7 @@ on a libvirt event) until the hosts row the scheduler reads shows it.
 
 import argparse
 import contextlib
+import datetime
 import os
 import shutil
 import signal
@@ -114,13 +115,15 @@ class Fleet:
             thread.join(30)
 
 
-def start_conductor(tmp, name, rabbit_url, db_url):
+def start_conductor(tmp, name, rabbit_url, db_url, full_every=None):
     conf = os.path.join(tmp, f'{name}.conf')
     with open(conf, 'w') as f:
         f.write(f'[DEFAULT]\nhost = {name}\ntransport_url = {rabbit_url}\n'
                 f'log_file = {tmp}/{name}.log\nuse_stderr = false\n'
                 f'[database]\nconnection = {db_url}\n'
                 '[metrics]\nconductor_port = 0\n')
+        if full_every is not None:
+            f.write(f'[conductor]\nreport_full_write_interval = {full_every}\n')
     binary = os.path.join(os.path.dirname(sys.executable), 'migrator-conductor')
     return subprocess.Popen([binary, '--config-file', conf], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -136,8 +139,9 @@ def stop_process(proc):
             proc.wait()
 
 
-def change_latency(fleet, engine, samples, timeout=60.0):
-    """Seconds from a guest started on a host until the host row shows its memory."""
+def change_latency(fleet, engine, samples, timeout=30.0):
+    """Seconds from a guest started on a host until the host row shows its memory; inf for
+    a change not seen within timeout (a conductor that fell behind)."""
     from migrator.db.models import hosts
     result = []
     for k in range(samples):
@@ -157,6 +161,8 @@ def change_latency(fleet, engine, samples, timeout=60.0):
                 break
             time.sleep(0.01)
         result.append(seen if seen is not None else float('inf'))
+        if seen is None and k >= 2 and result.count(float('inf')) == len(result):
+            break   # the conductors are behind by more than timeout: each would time out
         with fleet.cloud.lock:
             fleet.cloud.domains[agent.host].pop(guest['uuid'])
     return result
@@ -183,7 +189,7 @@ def backlog(rabbit):
                if line.split() and line.split()[-1].isdigit())
 
 
-def run_case(args, rabbit, admin, agents, conductors, tmp):
+def run_case(args, rabbit, admin, agents, conductors, tmp, full_every=None):
     from oslo_config import cfg
 
     from migrator.common import rpc
@@ -203,12 +209,21 @@ def run_case(args, rabbit, admin, agents, conductors, tmp):
         db.dispose()
         engine = sa.create_engine(db_url, pool_size=2)
         for i in range(conductors):
-            procs.append(start_conductor(tmp, f'bench-conductor-{i}', rabbit.url, db_url))
+            procs.append(start_conductor(tmp, f'bench-conductor-{i}', rabbit.url, db_url,
+                                         full_every))
         cfg.CONF.set_override('transport_url', rabbit.url)
         fleet = Fleet(agents, 'sim', rpcapi.ConductorAPI())
         interval = cfg.CONF.compute.report_interval
         fleet.start(interval, args.senders)
-        time.sleep(interval)            # warm-up: every host's first report (inserts)
+        # Warm-up: every host's first report applied (a loaded machine starts a conductor
+        # slowly), then one more interval.
+        ready = time.monotonic() + 600
+        while time.monotonic() < ready:
+            with engine.connect() as conn:
+                if conn.exec_driver_sql('SELECT count(*) FROM hosts').scalar() >= agents:
+                    break
+            time.sleep(1)
+        time.sleep(interval)
         for proc in procs:
             if proc.poll() is not None:
                 raise RuntimeError(f'a conductor exited ({proc.returncode}); see {tmp}')
@@ -262,13 +277,94 @@ def run_case(args, rabbit, admin, agents, conductors, tmp):
     }
 
 
+def statements_per_report(admin, hosts=200):
+    """In this process, on a database of its own: SQL statements and rows per report when
+    every report is written in full, and when a report that changes nothing is a heartbeat
+    (flushed once for all hosts), with the conductor's CPU seconds per report for each."""
+    from oslo_config import cfg
+
+    from migrator.compute import manager
+    from migrator.compute.virt import fake
+    from migrator.conductor import reports
+    from migrator.conductor.scheduler import host_state
+    from migrator.db import api as db_api
+
+    name = f'migrator_bench_stmts_{uuid.uuid4().hex[:8]}'
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE {name}')
+    db_url = f'postgresql+psycopg2://postgres@127.0.0.1:5432/{name}'
+    db = None
+    try:
+        db = db_api.Database(db_url)
+        db.sync()
+        count = {'statements': 0, 'rows': 0}
+
+        def counted(conn, cursor, statement, params, context, executemany):
+            count['statements'] += 1
+            if statement.lstrip()[:6].upper() in ('INSERT', 'UPDATE', 'DELETE') \
+                    and cursor.rowcount > 0:
+                count['rows'] += cursor.rowcount
+        sa.event.listen(db.engine, 'after_cursor_execute', counted)
+        cloud = fake.FakeCloud()
+
+        class Capture:
+            def report_host(self, ctxt, host, inventory, domains, reported_at):
+                self.last = (host, inventory, domains, reported_at)
+
+        agents = []
+        for i in range(hosts):
+            driver = fake.FakeDriver(cloud, memory_mb=65536, vcpus=32)
+            driver.init_host(f'stm{i:05d}')
+            for j in range(GUESTS_PER_HOST):
+                driver.add_domain(f'stm{i:05d}-vm{j}', memory_mb=2048, vcpus=2)
+            agents.append(manager.ComputeManager(f'stm{i:05d}', driver, Capture()))
+        results = {}
+        for label, full_every in (('every report in full', 0),
+                                  ('unchanged = heartbeat', 300)):
+            cfg.CONF.set_override('report_full_write_interval', full_every, 'conductor')
+            cfg.CONF.set_override('heartbeat_flush_interval', 3600, 'conductor')
+            writer = reports.ReportWriter(db, host_state.HostStateCache(db))
+            writer.start()
+
+            def one_round(writer=writer):
+                for agent in agents:
+                    agent._report()
+                    host, inventory, domains, reported_at = agent.conductor_api.last
+                    writer.handle(host, inventory, domains,
+                                  datetime.datetime.fromisoformat(reported_at))
+                writer.flush()
+            one_round()                      # this writer's first report of each host
+            count.update(statements=0, rows=0)
+            cpu0 = time.process_time()
+            one_round()
+            cpu = time.process_time() - cpu0
+            results[label] = (count['statements'] / hosts, count['rows'] / hosts,
+                              cpu / hosts * 1e3)
+            writer.stop()
+        return results
+    finally:
+        cfg.CONF.clear_override('report_full_write_interval', 'conductor')
+        cfg.CONF.clear_override('heartbeat_flush_interval', 'conductor')
+        if db is not None:
+            db.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--agents', default='1000,10000')
     parser.add_argument('--conductors', default='1,2')
     parser.add_argument('--window', type=float, default=30.0)
-    parser.add_argument('--senders', type=int, default=4)
-    parser.add_argument('--latency-samples', type=int, default=5)
+    # Each cast waits for RabbitMQ's publisher confirm: on a loaded machine 4 senders could
+    # not keep up with 1,000 agents; each sender takes its own pooled connection.
+    parser.add_argument('--senders', type=int, default=32)
+    parser.add_argument('--no-in-process', dest='in_process', action='store_false',
+                        help='skip the in-process statements/rows/CPU per report comparison')
+    parser.add_argument('--latency-samples', type=int, default=20)
+    parser.add_argument('--baseline-agents', type=int, default=1000,
+                        help='agents of the baseline case (one conductor writing every '
+                             'report in full, as before); 0 for none')
     parser.add_argument('--logs', help='a directory to copy the conductors\' logs to')
     args = parser.parse_args(argv)
 
@@ -288,19 +384,36 @@ def main(argv=None):
         print(f'report_interval = {cfg.CONF.compute.report_interval:g} s, '
               f'{GUESTS_PER_HOST} guests per host, {args.senders} sender threads, '
               f'window {args.window:g} s; load average {os.getloadavg()[0]:.2f}')
+        stmts = statements_per_report(admin) if args.in_process else {}
+        for label, (statements, rows, cpu_ms) in stmts.items():
+            print(f'in process, 200 hosts, {label}: {statements:.3f} SQL statements, '
+                  f'{rows:.1f} rows written, {cpu_ms:.2f} ms CPU per report')
+        if stmts:
+            full, beat = stmts['every report in full'], stmts['unchanged = heartbeat']
+            print(f'  ratio heartbeat/full: statements {beat[0] / full[0]:.3f}, '
+                  f'rows {beat[1] / full[1]:.2f}, CPU {beat[2] / full[2]:.2f}', flush=True)
         print(f'{"agents":>6} {"cond":>4} {"sent/s":>7} {"handled/s":>9} '
-              f'{"cpu cores each":>16} {"rows/report":>11} {"seen p50/max s":>15} '
+              f'{"cpu cores each":>16} {"rows/report":>11} {"seen p50/p99 s":>15} '
               f'{"backlog":>7} {"failed/s":>8}')
-        for agents in [int(a) for a in args.agents.split(',')]:
-            for conductors in [int(c) for c in args.conductors.split(',')]:
-                r = run_case(args, rabbit, admin, agents, conductors, tmp)
-                cpu = '/'.join(f'{c:.2f}' for c in r['cpu'])
-                lat = f'{statistics.median(r["latency"]):.2f}/{max(r["latency"]):.2f}'
-                print(f'{agents:6d} {conductors:4d} {r["sent"]:7.0f} {r["handled"]:9.0f} '
-                      f'{cpu:>16} {r["rows"]:11.1f} {lat:>15} {r["backlog"]:7d} {r["failed"]:8.1f}'
-                      f'  (errors {r["errors"]}; rows by table '
-                      + ', '.join(f'{t} {n:.1f}' for t, n in sorted(r['by_table'].items()))
-                      + f'; load {os.getloadavg()[0]:.1f})', flush=True)
+        cases = [(agents, conductors, None)
+                 for agents in [int(a) for a in args.agents.split(',')]
+                 for conductors in [int(c) for c in args.conductors.split(',')]]
+        if args.baseline_agents:
+            # The baseline: every report written in full, as before reports.py, right after
+            # the first case (so both see about the same load).
+            cases.insert(1, (args.baseline_agents, 1, 0))
+        for agents, conductors, full_every in cases:
+            r = run_case(args, rabbit, admin, agents, conductors, tmp, full_every)
+            cpu = '/'.join(f'{c:.2f}' for c in r['cpu'])
+            lat = (f'{statistics.median(r["latency"]):.2f}/'
+                   f'{statistics.quantiles(r["latency"], n=100, method="inclusive")[98]:.2f}')
+            print(f'{agents:6d} {conductors:4d} {r["sent"]:7.0f} {r["handled"]:9.0f} '
+                  f'{cpu:>16} {r["rows"]:11.1f} {lat:>15} {r["backlog"]:7d} {r["failed"]:8.1f}'
+                  f'  (errors {r["errors"]}; rows by table '
+                  + ', '.join(f'{t} {n:.1f}' for t, n in sorted(r['by_table'].items()))
+                  + f'; load {os.getloadavg()[0]:.1f}'
+                  + ('; BASELINE: every report in full' if full_every == 0 else '')
+                  + ')', flush=True)
     admin.dispose()
     return 0
 

@@ -7,6 +7,7 @@ tests). Servers use the threading executor: no eventlet.
 
 import oslo_messaging as messaging
 from oslo_config import cfg
+from oslo_messaging import opts as messaging_opts
 
 from migrator.common import context as migrator_context
 from migrator.common import exceptions, metrics
@@ -21,6 +22,22 @@ COMPUTE_TOPIC = 'migrator-compute'
 ALLOWED_EXMODS = ['migrator.common.exceptions']
 
 _TRANSPORT = None
+
+# Messages RabbitMQ hands one consumer before it has acknowledged them. oslo.messaging's
+# default (0) is unbounded: the broker then pushes a whole backlog of agents' reports onto a
+# conductor that falls behind; its socket fills, RabbitMQ's send to it times out after 15 s,
+# the broker closes the connection and delivers everything again, to the same slow reader
+# (seen with 1,000 simulated agents on a loaded 2-core machine: the conductor reconnected
+# every minute and handled nothing). A bound larger than the executor's 64 threads keeps
+# them busy. An operator's own [oslo_messaging_rabbit] rabbit_qos_prefetch_count wins.
+RABBIT_PREFETCH = 128
+
+
+def _set_bus_defaults():
+    for group, opts in messaging_opts.list_opts():
+        if group == 'oslo_messaging_rabbit':
+            CONF.register_opts(opts, group=group)
+            CONF.set_default('rabbit_qos_prefetch_count', RABBIT_PREFETCH, group=group)
 
 
 def _version_tuple(version):
@@ -49,6 +66,7 @@ def require_version(client, service, method, needed):
 def get_transport():
     global _TRANSPORT
     if _TRANSPORT is None:
+        _set_bus_defaults()
         _TRANSPORT = messaging.get_rpc_transport(CONF, allowed_remote_exmods=ALLOWED_EXMODS)
     return _TRANSPORT
 

@@ -29,7 +29,8 @@ LOG = logging.getLogger(__name__)
 
 FIRST_DELAY = 0.5
 MAX_DELAY = 10.0
-NOT_RETRIED = frozenset({'host_report', 'instance_sync_host', 'migration_update_progress',
+NOT_RETRIED = frozenset({'host_report', 'host_heartbeats', 'instance_sync_host',
+                         'migration_update_progress',
                          'conductor_heartbeat', 'conductor_stopped'})
 
 

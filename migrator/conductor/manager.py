@@ -31,6 +31,7 @@ from migrator.conductor import (
     job_waiters,
     progress,
     recovery,
+    reports,
     shared_storage,
     takeover,
 )
@@ -60,6 +61,8 @@ class ConductorManager:
         self._tasks_lock = threading.Lock()
         self._tasks = {}    # migration id -> the task running it here
         self.scheduler = scheduler or scheduler_mod.Scheduler(db)
+        # Reports that change nothing are heartbeats, batched (reports.py).
+        self.reports = reports.ReportWriter(db, self.scheduler.cache)
         self.queue = queue_mod.MigrationQueue(db, self.host)
         self._queue_lock = threading.Lock()
         self._queue_wanted = threading.Event()
@@ -92,6 +95,7 @@ class ConductorManager:
                                         daemon=True)
         self._poller.start()
         self.drains.start()
+        self.reports.start()
         for plan in self.db.work_owned_by('plan', self.host):
             self.adopt_plan(plan)
         self.liveness.start()
@@ -154,6 +158,7 @@ class ConductorManager:
         self._stopping.set()
         self.liveness.stop()
         self.drains.stop()
+        self.reports.stop()
         if self._poller is not None:
             self._poller.join(timeout=10)
         self.executor.shutdown(wait=False)
@@ -370,16 +375,15 @@ class ConductorManager:
     # -- from the compute agents ------------------------------------------------------------
 
     def report_host(self, ctxt, host, inventory, domains, reported_at):
-        reported_at = datetime.datetime.fromisoformat(reported_at)
-        row = self.db.host_report(host, inventory, reported_at,
-                                  [d['uuid'] for d in domains if d.get('active')])
-        self.scheduler.cache.update(row)
-        self.db.instance_sync_host(host, domains, reported_at)
+        """Written in full when it changes something, else queued as a heartbeat."""
+        self.reports.handle(host, inventory, domains,
+                            datetime.datetime.fromisoformat(reported_at))
 
     def report_host_down(self, ctxt, host, reason, reported_at):
         """The host's agent lost its hypervisor (libvirtd restarting): the host counts as
         down at once, not service_down_time later, until a report newer than this one."""
         reported_at = datetime.datetime.fromisoformat(reported_at)
+        self.reports.host_down(host, reported_at)
         row = self.db.host_mark_down(
             host, reported_at,
             down_since=reported_at - datetime.timedelta(

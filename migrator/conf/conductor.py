@@ -40,6 +40,24 @@ opts = [
                     'judges it: an `accepted` one no conductor took, a `running` live one '
                     'without a libvirt job; also how long after it landed a claim may wait '
                     'for its target to account for the guest.'),
+    # -- agents' reports (migrator.conductor.reports) ----------------------------------------
+    cfg.FloatOpt('heartbeat_flush_interval', default=1.0, min=0.05,
+                 help='Seconds between two writes of the queued heartbeats: a report that '
+                      'changes nothing on its host is only a heartbeat, and the heartbeats '
+                      'of all such hosts are written together, in one transaction, this '
+                      'often. A report that changes something is written at once.'),
+    cfg.IntOpt('report_full_write_interval', default=300, min=0,
+               help='A host\'s report is written in full (host row and every guest\'s row) '
+                    'at least this often, in seconds, even though it changed nothing since '
+                    'the last one this conductor wrote, so that a row changed behind the '
+                    'reports\' back is put right within this long. Each host falls due at a '
+                    'random point of the second half of the interval, so hosts first '
+                    'written together are not all written in full together again. 0 writes '
+                    'every report in full.'),
+    cfg.IntOpt('report_db_workers', default=4, min=1,
+               help='Reports written in full at once by this conductor. Keep it below the '
+                    'database connection pool (5 connections plus 10 overflow): the other '
+                    'RPC threads then wait for a turn, not for a DB connection.'),
     # -- liveness and take-over (migrator.conductor.takeover) -------------------------------
     cfg.IntOpt('takeover_after', default=30, min=3,
                deprecated_opts=[cfg.DeprecatedOpt('orphan_timeout', group='drain')],

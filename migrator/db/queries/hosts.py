@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from migrator.common import exceptions
 from migrator.db import engine as db_engine
 from migrator.db import models, paging
-from migrator.db.models import hosts, instances, utcnow
+from migrator.db.models import hosts, instances, scheduler_claims, utcnow
 from migrator.db.rows import as_dict, naive_utc
 
 
@@ -57,6 +57,48 @@ class HostQueries:
             self._release_landed_claims(conn, name, reported_at, active_uuids)
             self._count_claims(conn, name, active_uuids)
             return as_dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
+
+    @db_engine.retry_on_deadlock
+    def host_heartbeats(self, beats, now=None):
+        """The heartbeats of many hosts whose reports changed nothing, in one transaction.
+
+        beats: (name, stamp, reported_at, synced_at, count) each: stamp is the host row's
+        updated_at when the caller last wrote (or heartbeated) that host's report, synced_at
+        and count what instance_sync_host answered then. A host's heartbeat is applied only
+        when the DB still holds what that report said: its row is still that one (nobody
+        wrote a report, a claim, a status or a down mark since), no newer report was
+        applied, its instances are as many and none changed since, and no claim of a
+        migration targets it (a report settles those, so it must be written in full).
+        Returns (the time set as last_heartbeat and updated_at, the names heartbeated); the
+        caller writes the others' reports in full.
+        """
+        now = now or utcnow()
+        h = hosts.c
+        stmt = sa.update(hosts).where(
+            h.name == sa.bindparam('b_name'),
+            h.updated_at == sa.bindparam('b_stamp'),
+            h.usage_reported_at < sa.bindparam('b_reported'),
+            ~sa.exists().where(scheduler_claims.c.target_host == h.name),
+            ~sa.exists().where(instances.c.host == h.name,
+                               instances.c.updated_at > sa.bindparam('b_synced')),
+            sa.select(sa.func.count()).where(instances.c.host == h.name).scalar_subquery()
+            == sa.bindparam('b_count'),
+        ).values(last_heartbeat=sa.bindparam('b_now'), updated_at=sa.bindparam('b_now'),
+                 usage_reported_at=sa.bindparam('b_reported'))
+        params = [{'b_name': name, 'b_stamp': stamp, 'b_reported': naive_utc(reported_at),
+                   'b_synced': synced_at, 'b_count': count, 'b_now': now}
+                  for name, stamp, reported_at, synced_at, count in beats]
+        if not params:
+            return now, set()
+        names = [p['b_name'] for p in params]
+        with self._write() as conn:
+            res = conn.execute(stmt, params)
+            if res.rowcount == len(params):
+                return now, set(names)
+            # Some did not match: the rows now stamped with this flush's time are ours.
+            done = set(conn.execute(sa.select(h.name).where(
+                h.name.in_(names), h.updated_at == now)).scalars())
+        return now, done
 
     @db_engine.retry_on_deadlock
     def host_mark_down(self, name, reported_at, down_since):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from migrator.common import exceptions
 from migrator.db import engine as db_engine
 from migrator.db import models, paging
-from migrator.db.models import instances, utcnow
+from migrator.db.models import hosts, instances, utcnow
 from migrator.db.rows import as_dict, naive_utc
 
 
@@ -22,7 +22,23 @@ class InstanceQueries:
         the instance: then only that migration's end moves it. reported_at is when the
         agent looked: a report older than a row's last change (a migration that completed
         while the report was on the bus) neither moves nor removes that instance.
-        Returns {'host', 'removed'}.
+
+        While a migration holds an instance, another host's word on it is not written at all:
+        that is the migration's target, whose domain is not the guest yet (libvirt shows it
+        'paused' while it starts up, before its pause reason says "migration"), and copying
+        it made a guest that moved read 'paused' on its new host. A report older than the
+        newest one applied to this host (hosts.usage_reported_at; reports of one host can be
+        handled out of order, by several threads or conductors) writes nothing either: the
+        newer report's sync says more, and an older one written after it put the guests'
+        rows back to what the agent saw before, with a later updated_at than the newer
+        report's sync. The host's row is locked first, so that check and the writes are one
+        step against the newer report's host_report.
+
+        Returns {'host', 'removed', 'synced_at' (the updated_at of the rows written),
+        'count' (the instances on host now), 'complete' (every domain the report lists was
+        written: none was incoming, held by a migration elsewhere, newer elsewhere, and the
+        report was not stale; the conductor treats only a complete report's content as
+        held by the DB)}.
         """
         now = utcnow()
         reported_at = naive_utc(reported_at or now)
@@ -54,13 +70,22 @@ class InstanceQueries:
             mine = sa.or_(tbl.host.is_(None), tbl.host == new.host)
             return {k: sa.case((mine, new[k]), else_=tbl[k]) for k in copied + ('host',)}
 
+        complete = len(active) + len(inactive) == len(reported)     # none incoming
         with self._write() as conn:
+            applied = conn.execute(sa.select(hosts.c.usage_reported_at)
+                                   .where(hosts.c.name == host).with_for_update()).scalar()
+            if applied is not None and applied > reported_at:
+                return {'host': host, 'removed': [], 'synced_at': now, 'count': None,
+                        'complete': False}
             if reported:
-                newer_elsewhere = {u for (u,) in conn.execute(
-                    sa.select(tbl.uuid).where(tbl.uuid.in_(reported), tbl.host != host,
-                                              tbl.updated_at > reported_at))}
-                active = [r for r in active if r['uuid'] not in newer_elsewhere]
-                inactive = [r for r in inactive if r['uuid'] not in newer_elsewhere]
+                not_ours = {u for (u,) in conn.execute(
+                    sa.select(tbl.uuid).where(
+                        tbl.uuid.in_(reported), tbl.host != host,
+                        sa.or_(tbl.updated_at > reported_at, tbl.migration_id.is_not(None))))}
+                if not_ours:
+                    complete = False
+                active = [r for r in active if r['uuid'] not in not_ours]
+                inactive = [r for r in inactive if r['uuid'] not in not_ours]
             if active:
                 conn.execute(db_engine.upsert(self.engine, instances, ['uuid'], active_set),
                              active)
@@ -73,7 +98,11 @@ class InstanceQueries:
             removed = sorted(u for (u,) in known if u not in reported)
             if removed:
                 conn.execute(sa.delete(instances).where(free_here, tbl.uuid.in_(removed)))
-        return {'host': host, 'removed': removed}
+            # What the DB holds for this host now, for the conductor's heartbeats (a later
+            # change of these rows, or one more or fewer, makes its next report a full one).
+            count = conn.execute(sa.select(sa.func.count()).where(tbl.host == host)).scalar()
+        return {'host': host, 'removed': removed, 'synced_at': now, 'count': count,
+                'complete': complete}
 
     def instance_get(self, ident):
         """By UUID, else by name; a name shared by several instances is refused."""

@@ -37,3 +37,17 @@ def test_a_call_nobody_answers_times_out(fake_bus):
     client = rpc.get_client(messaging.Target(topic='nobody-listens'), timeout=0.2)
     with pytest.raises(messaging.MessagingTimeout):
         client.call(context.get_admin_context(), 'ping')
+
+
+def test_rabbit_prefetch_is_bounded_unless_the_operator_set_it():
+    """An unbounded prefetch let RabbitMQ push a whole backlog onto a slow conductor and
+    then drop its connection (send timeout), over and over."""
+    conf = cfg.CONF
+    rpc._set_bus_defaults()
+    assert conf.oslo_messaging_rabbit.rabbit_qos_prefetch_count == rpc.RABBIT_PREFETCH > 64
+    conf.set_override('rabbit_qos_prefetch_count', 10, 'oslo_messaging_rabbit')
+    try:
+        rpc._set_bus_defaults()
+        assert conf.oslo_messaging_rabbit.rabbit_qos_prefetch_count == 10
+    finally:
+        conf.clear_override('rabbit_qos_prefetch_count', 'oslo_messaging_rabbit')

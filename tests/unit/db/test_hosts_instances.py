@@ -53,11 +53,34 @@ def test_sync_host_active_domains_upsert_and_follow_the_hypervisor(db):
     assert db.instance_get('a')['host'] == 'h2'
 
 
-def test_sync_host_leaves_host_of_instance_with_migration_in_flight(db, add_instance):
+def test_sync_host_leaves_instance_with_migration_in_flight_to_its_host(db, add_instance):
     add_instance('a', host='h1', migration_id='m-1')
-    db.instance_sync_host('h2', [dom('a', power_state='paused', vcpus=2)])
+    # The target's domain, starting up (libvirt: paused, reason "starting up", not yet
+    # "migration"): not the guest's state, and not written.
+    result = db.instance_sync_host('h2', [dom('a', power_state='paused', vcpus=2)])
+    a = db.instance_get('a')
+    assert a['host'] == 'h1' and a['power_state'] == 'running' and a['vcpus'] == 1
+    assert result['complete'] is False
+    # The source's own word still is (a guest paused there to finish the migration).
+    result = db.instance_sync_host('h1', [dom('a', power_state='paused', vcpus=2)])
     a = db.instance_get('a')
     assert a['host'] == 'h1' and a['power_state'] == 'paused' and a['vcpus'] == 2
+    assert result['complete'] is True
+
+
+def test_sync_host_of_a_report_older_than_the_applied_one_writes_nothing(db):
+    """Reports of one host handled out of order: the older one's sync must not put the
+    guests back as the agent saw them before (its rows would also read newer than the
+    newer report's, which hides them from the conductor's heartbeat checks)."""
+    older = datetime.datetime(2026, 1, 1, 12, 0, 0)
+    newer = older + datetime.timedelta(seconds=2)
+    db.host_report('h1', {'memory_mb': 4096}, newer)
+    db.instance_sync_host('h1', [dom('a'), dom('b')], newer)
+    db.host_report('h1', {'memory_mb': 4096}, older)          # dropped: older
+    result = db.instance_sync_host('h1', [dom('a', power_state='paused')], older)
+    assert result['complete'] is False and result['removed'] == []
+    assert db.instance_get('a')['power_state'] == 'running'
+    assert db.instance_get('b')['host'] == 'h1'
 
 
 def test_sync_host_inactive_domain_does_not_steal_an_instance(db, add_instance):
@@ -85,9 +108,11 @@ def test_sync_host_removes_vanished_instances_unless_migrating(db, add_instance)
     add_instance('kept', host='h1')
     add_instance('other', host='h2')
     result = db.instance_sync_host('h1', [dom('kept')])
-    assert result == {'host': 'h1', 'removed': ['gone']}
+    assert (result['host'], result['removed'], result['count']) == ('h1', ['gone'], 2)
+    assert db.instance_get('kept')['updated_at'] == result['synced_at']
     assert sorted(i['uuid'] for i in db.instance_list()) == ['kept', 'moving', 'other']
-    assert db.instance_sync_host('h1', []) == {'host': 'h1', 'removed': ['kept']}
+    result = db.instance_sync_host('h1', [])
+    assert (result['removed'], result['count']) == (['kept'], 1)
 
 
 def test_instance_get_list_set_host(db, add_instance):
