@@ -6,7 +6,7 @@ ours.
 Each mode gets a fresh guest (256 MiB, shared disk) on a private two-host sandbox and
 migrates it back and forth, peer to peer with the agent's flags, until --count migrations or
 until its kernel reports trouble on its console (checked after each migration, once the
-guest ticked again). Modes, all but `held` started at full speed:
+guest ticked again). Modes, all but `held` and `cut` started at full speed:
 
   plain     nothing done to the job
   touch     mid-job migrateSetMaxSpeed/migrateSetMaxDowntime with values that change nothing
@@ -15,6 +15,9 @@ guest ticked again). Modes, all but `held` started at full speed:
             agent does with the default live_migration_downtime and _steps)
   held      --held-speed MiB/s (default 12) set before the job and never changed: a slow
             job with many memory iterations (as the fault suite once held its live jobs)
+  cut       as held, and the migration network between the hosts cut for CUT_S s once
+            the job copies memory (as the fault suite's network_cut): the job stalls, then
+            resumes
 
 Prints one row per mode: migrations run, the migration after which trouble showed (or -),
 median seconds per migration, and the first trouble line. A guest that stops ticking for
@@ -35,15 +38,16 @@ import time
 import libvirt
 
 from migrator.sandbox import cluster as cluster_mod
-from migrator.sandbox import probe
+from migrator.sandbox import faults, probe
 from tests.functional.faults import guest_health
 
-MODES = ('plain', 'touch', 'speed', 'downtime', 'held')
+MODES = ('plain', 'touch', 'speed', 'downtime', 'held', 'cut')
 FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
          | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
          | libvirt.VIR_MIGRATE_UNSAFE)
 CRAWL_MIB_S, UNLIMITED_MIB_S = 1, 1 << 20
 HELD_MIB_S = 12
+CUT_S = 10
 DOWNTIME_STEPS_MS = [50 * i for i in range(1, 11)]
 DEFAULT_DOWNTIME_MS = 300     # QEMU's own default: what `touch` sets again
 TICK_TIMEOUT = 60
@@ -53,13 +57,15 @@ class Steer(threading.Thread):
     """Does the mode's changes to the job from a connection of its own (on the job's own
     connection migrateSetMaxSpeed was seen to block until the job ended)."""
 
-    def __init__(self, uri, name, mode, rng, held_speed=HELD_MIB_S):
+    def __init__(self, uri, name, mode, rng, held_speed=HELD_MIB_S, addresses=()):
         super().__init__(daemon=True)
+        self.addresses = addresses
         self.conn = libvirt.open(uri)
         self.dom = self.conn.lookupByName(name)
         self.mode, self.rng = mode, rng
         self.done = threading.Event()
-        self.dom.migrateSetMaxSpeed({'speed': CRAWL_MIB_S, 'held': held_speed}.get(
+        self.dom.migrateSetMaxSpeed({'speed': CRAWL_MIB_S, 'held': held_speed,
+                                     'cut': held_speed}.get(
             mode, UNLIMITED_MIB_S), 0)
 
     def run(self):
@@ -83,6 +89,10 @@ class Steer(threading.Thread):
                 seen, step = self._step(stats.get('memory_iteration'), seen, step)
 
     def _act(self):
+        if self.mode == 'cut':
+            with faults.MigrationNetworkCut(self.addresses):
+                self.done.wait(CUT_S)
+            return True
         try:
             self.dom.migrateSetMaxSpeed(UNLIMITED_MIB_S, 0)
             if self.mode == 'touch':
@@ -126,7 +136,8 @@ def soak(cluster, mode, count, seed, out, held_speed=HELD_MIB_S):
             source = hosts[0]
             target = next(h for h in host_uris if h != source)
             mark = guest_health.console_mark(console)
-            steer = Steer(host_uris[source], name, mode, rng, held_speed)
+            steer = Steer(host_uris[source], name, mode, rng, held_speed,
+                          [h['address'] for h in cluster['hosts']])
             steer.start()
             started = time.monotonic()
             try:
