@@ -10,7 +10,9 @@ loses guest writes in live migrations under TCG by itself (its dirty-bitmap fast
 the TCG TLB stale; fixed upstream by "physmem: Fix migration dirty bitmap coherency with TCG
 memory access", not in Debian 12's 7.2.22). Bare libvirt migrations of a sandbox guest,
 with the bandwidth or downtime changed mid-job, oops it within 2-20 migrations on this
-machine, with no migrator code involved.
+machine, with no migrator code involved; with the migration network cut for 10 s mid-job,
+once in 36 (benchmarks/tcg_migration_soak.py). The damage can also show as a task blocked
+for ever, which the tick check catches, not this one.
 
 Lockup and RCU-stall warnings are not counted: a guest paused for a while (a long
 switchover, a libvirtd restart) or starved by a loaded host prints them with its memory
