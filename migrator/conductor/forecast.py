@@ -95,21 +95,9 @@ def fixed_overhead(db, source_host, target_host):
     """(seconds, source, note): the median residual overhead of the last
     [convergence] overhead_observations migrations from source_host to target_host, else of
     the cluster's, else [planner] migration_overhead_seconds."""
-    count = CONF.convergence.overhead_observations
-    default = CONF.planner.migration_overhead_seconds
-    if not count:
-        return default, DEFAULT, '[convergence] overhead_observations is 0'
-    if source_host and target_host:
-        residuals = db.observation_overheads(source_host, target_host, limit=count)
-        if residuals:
-            return (model.learned_overhead(residuals), HOST_PAIR,
-                    f'median of the last {len(residuals)} migration(s) from {source_host} '
-                    f'to {target_host}')
-    residuals = db.observation_overheads(limit=count)
-    if residuals:
-        return (model.learned_overhead(residuals), CLUSTER,
-                f'median of the last {len(residuals)} migration(s) in the cluster')
-    return default, DEFAULT, '[planner] migration_overhead_seconds: no migration observed yet'
+    return _learned(lambda **kw: db.observation_overheads(**kw), model.learned_overhead,
+                    source_host, target_host, CONF.planner.migration_overhead_seconds,
+                    '[planner] migration_overhead_seconds: no migration observed yet')
 
 
 def effective_bandwidth(db, source_host, target_host, cap_mib, nominal):
@@ -117,21 +105,31 @@ def effective_bandwidth(db, source_host, target_host, cap_mib, nominal):
     [convergence] overhead_observations migrations from source_host to target_host under the
     same cap (cap_mib; None: uncapped), else of the cluster's under it, else nominal (the
     cap, or [planner] assumed_bandwidth_mib_s)."""
-    count = CONF.convergence.overhead_observations
     under = f'{cap_mib} MiB/s' if cap_mib else 'no cap'
+    return _learned(lambda **kw: db.observation_effective_rates(bandwidth_mib=cap_mib, **kw),
+                    model.learned_rate, source_host, target_host, nominal,
+                    f'no migration observed under {under}: the bandwidth itself',
+                    f' under {under}')
+
+
+def _learned(recent, reduce, source_host, target_host, default, default_note, scope=''):
+    """(value, source, note) from the last [convergence] overhead_observations values
+    recent(source_host=, target_host=, limit=) gives, reduced: of the host pair, else of
+    the cluster, else default."""
+    count = CONF.convergence.overhead_observations
     if not count:
-        return nominal, DEFAULT, '[convergence] overhead_observations is 0'
+        return default, DEFAULT, '[convergence] overhead_observations is 0'
     if source_host and target_host:
-        rates = db.observation_effective_rates(source_host, target_host, cap_mib, limit=count)
-        if rates:
-            return (model.learned_rate(rates), HOST_PAIR,
-                    f'median of the last {len(rates)} migration(s) from {source_host} to '
-                    f'{target_host} under {under}')
-    rates = db.observation_effective_rates(bandwidth_mib=cap_mib, limit=count)
-    if rates:
-        return (model.learned_rate(rates), CLUSTER,
-                f'median of the last {len(rates)} migration(s) in the cluster under {under}')
-    return nominal, DEFAULT, f'no migration observed under {under}: the bandwidth itself'
+        values = recent(source_host=source_host, target_host=target_host, limit=count)
+        if values:
+            return (reduce(values), HOST_PAIR,
+                    f'median of the last {len(values)} migration(s) from {source_host} to '
+                    f'{target_host}{scope}')
+    values = recent(limit=count)
+    if values:
+        return (reduce(values), CLUSTER,
+                f'median of the last {len(values)} migration(s) in the cluster{scope}')
+    return default, DEFAULT, default_note
 
 
 def _join(*parts):

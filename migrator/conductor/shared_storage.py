@@ -6,9 +6,10 @@ their own, like /var/lib/libvirt/images). Disks in one directory share the answe
 asked once per directory.
 
 The probe is removed in a thread of its own once the source has answered: the answer is
-all the migration waits for, and the removal (a call to the target) took one more round
-trip out of every migration's `preparing` (issue 15). A probe a removal could not delete
-is logged; it is a small hidden file (storage.PROBE_PREFIX) and nothing reads it again.
+all the migration waits for, and the removal, a cast to the target, still waits for the
+broker to take it (for as long as the broker is away, during an outage). A probe a removal
+could not delete is logged; it is a small hidden file (storage.PROBE_PREFIX) and nothing
+reads it again.
 """
 
 import os

@@ -30,13 +30,7 @@ class ObservationQueries:
     def observation_overheads(self, source_host=None, target_host=None, limit=10):
         """The residual overheads (seconds) of the last `limit` observed migrations that have
         one, newest first: of the source -> target pair when both are given, else of any."""
-        o = om.migration_observations.c
-        query = sa.select(o.overhead_seconds).where(o.overhead_seconds.is_not(None))
-        if source_host is not None and target_host is not None:
-            query = query.where(o.source_host == source_host, o.target_host == target_host)
-        query = query.order_by(o.id.desc()).limit(int(limit))
-        with self._read() as conn:
-            return [row.overhead_seconds for row in conn.execute(query)]
+        return self._recent('overhead_seconds', source_host, target_host, limit)
 
     def observation_effective_rates(self, source_host=None, target_host=None,
                                     bandwidth_mib=None, limit=10):
@@ -44,13 +38,17 @@ class ObservationQueries:
         and ran under the cap bandwidth_mib (None: uncapped), newest first: of the source ->
         target pair when both are given, else of any."""
         o = om.migration_observations.c
-        query = sa.select(o.effective_rate).where(o.effective_rate.is_not(None))
-        if bandwidth_mib:
-            query = query.where(o.bandwidth_mib == int(bandwidth_mib))
-        else:
-            query = query.where(o.bandwidth_mib.is_(None))
+        cap = (o.bandwidth_mib == int(bandwidth_mib)) if bandwidth_mib else \
+            o.bandwidth_mib.is_(None)
+        return self._recent('effective_rate', source_host, target_host, limit, cap)
+
+    def _recent(self, column, source_host, target_host, limit, *where):
+        """The column's values of the last `limit` observations that have one, newest first,
+        of the source -> target pair when both are given."""
+        o = om.migration_observations.c
+        query = sa.select(o[column]).where(o[column].is_not(None), *where)
         if source_host is not None and target_host is not None:
             query = query.where(o.source_host == source_host, o.target_host == target_host)
         query = query.order_by(o.id.desc()).limit(int(limit))
         with self._read() as conn:
-            return [row.effective_rate for row in conn.execute(query)]
+            return [row[0] for row in conn.execute(query)]
