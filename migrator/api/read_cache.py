@@ -113,7 +113,7 @@ class ReadCache:
         started = self.clock()
         entry = self._entries.get(key)
         if entry is not None and entry.expires > started:
-            return self._answer(environ, start_response, entry, started)
+            return self._answer(environ, start_response, entry, started, key)
         # One request makes the answer; the same requests arriving meanwhile wait for it
         # instead of each reading and rendering it too (at expiry, all [api] threads would).
         with self._lock:
@@ -124,7 +124,7 @@ class ReadCache:
             filling.wait(FILL_WAIT)
             entry = self._entries.get(key)
             if entry is not None and entry.expires > started:
-                return self._answer(environ, start_response, entry, started)
+                return self._answer(environ, start_response, entry, started, key)
             return self.app(environ, start_response)   # not kept (an error, a write)
         try:
             return self._fill(environ, start_response, key, started, ttl)
@@ -132,22 +132,25 @@ class ReadCache:
             with self._lock:
                 self._filling.pop(key).set()
 
-    def _answer(self, environ, start_response, entry, started):
+    def _answer(self, environ, start_response, entry, started, key):
         req_id = environ.get('openstack.request_id')
         headers = [(name, req_id if name.lower() == _REQUEST_ID and req_id else value)
                    for name, value in entry.headers]
         start_response(entry.status, headers)
         if access_log.enabled():
-            self._log(environ, entry, started)
+            self._log(environ, entry, started, key[3])
         return [entry.body]
 
-    def _log(self, environ, entry, started):
-        ctxt = context.from_environ(environ, request_id=environ.get('openstack.request_id'),
-                                    global_request_id=environ.get('openstack.global_request_id'))
-        access_log.log(ctxt, '%s "%s %s%s" status %s len %s time %.3f (cached)',
+    def _log(self, environ, entry, started, identity):
+        # The context is made in the access log's writer thread, from the identity
+        # headers the key holds: a request thread's time is the cache's to save.
+        ids = {'request_id': environ.get('openstack.request_id'),
+               'global_request_id': environ.get('openstack.global_request_id')}
+        access_log.log(None, '%s "%s %s%s" status %s len %s time %.3f (cached)',
                        environ.get('REMOTE_ADDR'), 'GET', environ.get('PATH_INFO', ''),
                        '?' + environ['QUERY_STRING'] if environ.get('QUERY_STRING') else '',
-                       entry.status.split(' ', 1)[0], len(entry.body), self.clock() - started)
+                       entry.status.split(' ', 1)[0], len(entry.body), self.clock() - started,
+                       make_context=lambda: context.from_environ(dict(identity), **ids))
 
     def _fill(self, environ, start_response, key, started, ttl):
         generation = self._generation
