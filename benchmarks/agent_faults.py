@@ -25,24 +25,23 @@ import datetime
 import os
 import pathlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
-
-import psycopg2
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
 from tests.functional.service import processes
-from tests.functional.service.test_agent_faults import (
+from tests.functional.service.conductor_services import (
+    UNLIMITED_MIB_S,
     Services,
+    set_bandwidth,
+)
+from tests.functional.service.test_agent_faults import (
     _host,
     _restart_agent_and_wait_for_progress,
+    _start_agent,
     _start_crawling_migration,
 )
-from tests.functional.service.test_conductor_restart import UNLIMITED_MIB_S, _set_bandwidth
 from tests.functional.service.test_live_migration import _base_config, _ready_api
 
 
@@ -53,10 +52,10 @@ def _heartbeat(api, host):
 
 def idle_restart(services, host):
     api = services.api
-    services.kill_agent(host)
+    services.kill(host)
     started = time.monotonic()
     wall = datetime.datetime.now(datetime.UTC)
-    services.start_agent(host)
+    _start_agent(services, host)
 
     def reported():
         beat = _heartbeat(api, host)
@@ -76,7 +75,7 @@ def reattach(services, cluster, name):
     try:
         seconds = _restart_agent_and_wait_for_progress(services, source, migration_id)
     finally:
-        _set_bandwidth(cluster, source, name, UNLIMITED_MIB_S)
+        set_bandwidth(cluster, source, name, UNLIMITED_MIB_S)
     done = api.wait_for_migration(migration_id, timeout=300)
     assert done['status'] == 'completed', done
     return seconds
@@ -93,7 +92,7 @@ def libvirtd_restart(services, cluster, name):
                              f'{source} to be reported up again', interval=0.05)
         seconds = time.monotonic() - back
     finally:
-        _set_bandwidth(cluster, source, name, UNLIMITED_MIB_S)
+        set_bandwidth(cluster, source, name, UNLIMITED_MIB_S)
     done = api.wait_for_migration(migration_id, timeout=300)
     assert done['status'] == 'failed', done
     assert probe.where(name, cluster=cluster) == [source]
@@ -106,61 +105,43 @@ def main(argv=None):
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix='migrator-bench-agent-faults-')
     state_dir = os.path.join(work, 'sandbox')
-    db_name = f'migrator_bench_af_{uuid.uuid4().hex[:10]}'
-    admin = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE {db_name}')
-    services = None
     try:
         cluster_mod.up(hosts=3, guests_per_host=0, state_dir=state_dir)
         cluster_mod.add_guest(state_dir=state_dir, host='sandbox-host1', disks='shared')
         cluster = cluster_mod.load(state_dir)
         name = cluster['guests'][0]['name']
-        with processes.rabbit_vhost() as url:
+        with processes.rabbit_vhost() as url, \
+                processes.postgres_database('migrator_bench_af') as db_url:
             port = processes.free_port()
-            config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{db_name}', port,
-                                  url)
-            services = Services(pathlib.Path(work), config,
+            services = Services(pathlib.Path(work), _base_config(db_url, port, url),
                                 {h['name']: h['uri'] for h in cluster['hosts']})
-            api_conf = services.conf('api', 'api')
-            subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
-                            '--config-file', str(api_conf), 'db', 'sync'], check=True,
-                           capture_output=True)
-            services.others.append(processes.ServiceProcess('migrator-api', api_conf,
-                                                            f'{work}/api.log'))
-            services.others.append(processes.ServiceProcess(
-                'migrator-conductor', services.conf('conductor', 'conductor1'),
-                f'{work}/conductor.log'))
-            for host in services.host_uri:
-                services.start_agent(host)
-            processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,
-                                 'the API to answer')
-            services.api = _ready_api(port, cluster)
-            rows = []
-            for run in range(1, args.runs + 1):
-                [source] = probe.where(name, cluster=cluster)
-                idle = idle_restart(services, source)
-                attached = reattach(services, cluster, name)
-                libvirtd = libvirtd_restart(services, cluster, name)
-                rows.append((idle, attached, libvirtd))
-                print(f'run {run}: idle agent restart -> heartbeat {idle:6.2f} s   '
-                      f're-attach -> progress {attached:6.2f} s   '
-                      f'libvirtd back -> host up {libvirtd:5.2f} s', flush=True)
-            idle_m, attached_m, libvirtd_m = (statistics.median(c) for c in zip(*rows, strict=True))
-            print(f'median ({args.runs} runs): idle restart {idle_m:.2f} s, re-attach -> '
-                  f'progress {attached_m:.2f} s (ratio {attached_m / idle_m:.3f}), libvirtd '
-                  f'back -> host up {libvirtd_m:.2f} s')
-            for proc in list(services.agents.values()) + list(reversed(services.others)):
-                proc.stop()
-            services = None
+            try:
+                services.sync_db()
+                services.start('migrator-api', 'api')
+                services.start('migrator-conductor', 'conductor1')
+                for host in services.host_uri:
+                    _start_agent(services, host)
+                processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers,
+                                     240, 'the API to answer')
+                services.api = _ready_api(port, cluster)
+                rows = []
+                for run in range(1, args.runs + 1):
+                    [source] = probe.where(name, cluster=cluster)
+                    idle = idle_restart(services, source)
+                    attached = reattach(services, cluster, name)
+                    libvirtd = libvirtd_restart(services, cluster, name)
+                    rows.append((idle, attached, libvirtd))
+                    print(f'run {run}: idle agent restart -> heartbeat {idle:6.2f} s   '
+                          f're-attach -> progress {attached:6.2f} s   '
+                          f'libvirtd back -> host up {libvirtd:5.2f} s', flush=True)
+            finally:
+                services.stop_all()
+        idle_m, attached_m, libvirtd_m = (statistics.median(c) for c in zip(*rows, strict=True))
+        print(f'median ({args.runs} runs): idle restart {idle_m:.2f} s, re-attach -> '
+              f'progress {attached_m:.2f} s (ratio {attached_m / idle_m:.3f}), libvirtd '
+              f'back -> host up {libvirtd_m:.2f} s')
     finally:
-        if services is not None:
-            for proc in list(services.agents.values()) + list(reversed(services.others)):
-                proc.stop()
         cluster_mod.down(state_dir)
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS {db_name} WITH (FORCE)')
-        admin.close()
-
 
 if __name__ == '__main__':
     main()

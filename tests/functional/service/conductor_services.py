@@ -10,6 +10,10 @@ import libvirt
 from tests.functional.service import processes
 
 SCRIPT_DIR = os.path.dirname(sys.executable)
+# libvirt bandwidth caps (MiB/s): a job slowed so that a fault lands while it runs, and the
+# cap lifted again (libvirt takes any large figure as "no cap").
+CRAWL_MIB_S = 1
+UNLIMITED_MIB_S = 1 << 20
 
 
 def set_bandwidth(cluster, host_name, guest, mib_per_s):
@@ -20,6 +24,13 @@ def set_bandwidth(cluster, host_name, guest, mib_per_s):
         conn.lookupByName(guest).migrateSetMaxSpeed(mib_per_s, 0)
     finally:
         conn.close()
+
+
+def slots_and_claims_given_back(api, timeout=60):
+    processes.wait_until(
+        lambda: all(h['migrations_in_flight'] == [] and h['memory_mb_claimed'] == 0
+                    for h in api.get('/v1/hosts').json()['hosts']), timeout,
+        'the slots and claims to be given back')
 
 
 class Services:

@@ -1,8 +1,6 @@
 import os
 import shutil
-import uuid
 
-import psycopg2
 import pytest
 
 from migrator.sandbox import cluster as cluster_mod
@@ -43,15 +41,25 @@ def module_rabbit_url():
 @pytest.fixture
 def pg_url():
     """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f'migrator_func_{uuid.uuid4().hex[:10]}'
-    admin = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE {name}')
-    try:
-        yield f'postgresql+psycopg2://postgres@127.0.0.1/{name}'
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
-        admin.close()
+    with processes.postgres_database() as url:
+        yield url
+
+
+# What local_guest writes into its disk: enough that a cold copy at the agents' 4 MiB/s
+# lasts long enough for a test to strike during it.
+LOCAL_GUEST_DATA_MIB = 48
+
+
+@pytest.fixture(scope='module')
+def local_guest(sandbox):
+    """A guest on a local (unshared) disk with LOCAL_GUEST_DATA_MIB of data on it, on
+    sandbox-host2; (its name, the cluster)."""
+    guest = cluster_mod.add_guest(state_dir=sandbox['state_dir'], host='sandbox-host2',
+                                  disks='local')
+    cluster = cluster_mod.load(sandbox['state_dir'])
+    probe.qemu_io(guest['name'], f'write -P 0x3c 8M {LOCAL_GUEST_DATA_MIB}M',
+                  cluster=cluster, timeout=60)
+    return guest['name'], cluster
 
 
 def guest_name(cluster):

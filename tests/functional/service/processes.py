@@ -31,6 +31,22 @@ def rabbit_vhost():
         subprocess.run(ctl + ['delete_vhost', name], check=False, capture_output=True)
 
 
+@contextlib.contextmanager
+def postgres_database(prefix='migrator_func'):
+    """A PostgreSQL database of its own, dropped afterwards (connections and all); yields
+    its SQLAlchemy URL."""
+    import psycopg2
+    name = f'{prefix}_{uuid.uuid4().hex[:10]}'
+    admin = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(f'CREATE DATABASE {name}')
+        yield f'postgresql+psycopg2://postgres@127.0.0.1/{name}'
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        admin.close()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

@@ -18,119 +18,58 @@ are printed; run with -s to see them.
 
 import datetime
 import os
-import subprocess
-import sys
 import threading
 import time
-import uuid
 
-import psycopg2
 import pytest
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
 from tests.functional.service import processes
-from tests.functional.service.conftest import guest_name
-from tests.functional.service.test_conductor_restart import (
+from tests.functional.service.conductor_services import (
     CRAWL_MIB_S,
     UNLIMITED_MIB_S,
-    _set_bandwidth,
-    _slots_and_claims_given_back,
+    Services,
+    set_bandwidth,
+    slots_and_claims_given_back,
 )
+from tests.functional.service.conftest import guest_name
 from tests.functional.service.test_live_migration import _base_config, _ready_api
 
 COPY_MIB_S = 4
-DATA_MIB = 48
 
 
-class Services:
-    """api, conductor and one agent per host; agents are killed and started by the tests."""
-
-    def __init__(self, workdir, config, host_uri):
-        self.workdir = workdir
-        self.config = config
-        self.host_uri = host_uri
-        self.others = []
-        self.agents = {}
-        self.runs = 0
-
-    def conf(self, name, host, **sections):
-        values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': host}}
-        if host in self.host_uri:
-            values['libvirt'] = {'virt_type': 'qemu', 'connection_uri': self.host_uri[host]}
-        for section, extra in sections.items():
-            values[section] = {**values.get(section, {}), **extra}
-        return processes.write_config(self.workdir / f'{name}.conf', values)
-
-    def start_agent(self, host):
-        self.runs += 1
-        self.agents[host] = processes.ServiceProcess(
-            'migrator-compute',
-            self.conf(host, host, compute={'disk_copy_bandwidth': COPY_MIB_S}),
-            self.workdir / f'{host}-{self.runs}.log')
-
-    def kill_agent(self, host):
-        """SIGKILL: no clean shutdown, as if the process crashed."""
-        agent = self.agents[host]
-        agent.proc.kill()
-        agent.proc.wait()
-        agent.stop()
-
-    def logs(self):
-        procs = self.others + list(self.agents.values())
-        return '\n'.join(f'--- {p.script} {p.log_file} ---\n{p.log()[-5000:]}' for p in procs)
-
-
-@pytest.fixture(scope='module')
-def local_guest(sandbox):
-    """A guest on a local (unshared) disk with data on it, on sandbox-host2."""
-    guest = cluster_mod.add_guest(state_dir=sandbox['state_dir'], host='sandbox-host2',
-                                  disks='local')
-    cluster = cluster_mod.load(sandbox['state_dir'])
-    probe.qemu_io(guest['name'], f'write -P 0x3c 8M {DATA_MIB}M', cluster=cluster,
-                  timeout=60)
-    return guest['name'], cluster
+def _start_agent(services, host):
+    services.start_agent(host, compute={'disk_copy_bandwidth': COPY_MIB_S})
 
 
 @pytest.fixture(scope='module')
 def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
+    """api, conductor and one agent per host; agents are killed and started by the tests."""
     workdir = tmp_path_factory.mktemp('agent-faults')
-    name = f'migrator_agentf_{uuid.uuid4().hex[:10]}'
-    admin = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE {name}')
-    port = processes.free_port()
-    config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
-                          module_rabbit_url)
-    config['conductor'] = {'shutdown_timeout': 3, 'disk_copy_check_interval': 1}
-    services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
-    try:
-        api_conf = services.conf('api', 'api')
-        subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
-                        '--config-file', str(api_conf), 'db', 'sync'], check=True)
-        services.others.append(processes.ServiceProcess('migrator-api', api_conf,
-                                                        workdir / 'api.log'))
-        services.others.append(processes.ServiceProcess(
-            'migrator-conductor', services.conf('conductor', 'conductor1'),
-            workdir / 'conductor.log'))
-        for host in services.host_uri:
-            services.start_agent(host)
-        # Five services start at once on a busy machine: a generous bound for the first.
-        processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,
-                             'the API to answer')
-        services.api = _ready_api(port, sandbox)
-        processes.wait_until(lambda: services.api.instance(local_guest[0]), 30,
-                             'the local guest to be reported')
-        yield services
-    except BaseException:
-        print(services.logs())
-        raise
-    finally:
-        # The agents first: a report cast after the conductor left would wait for nobody.
-        for proc in list(services.agents.values()) + list(reversed(services.others)):
-            proc.stop()
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
-        admin.close()
+    with processes.postgres_database('migrator_agentf') as db_url:
+        port = processes.free_port()
+        config = _base_config(db_url, port, module_rabbit_url)
+        config['conductor'] = {'shutdown_timeout': 3, 'disk_copy_check_interval': 1}
+        services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+        try:
+            services.sync_db()
+            services.start('migrator-api', 'api')
+            services.start('migrator-conductor', 'conductor1')
+            for host in services.host_uri:
+                _start_agent(services, host)
+            # Five services start at once on a busy machine: a generous bound for the first.
+            processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,
+                                 'the API to answer')
+            services.api = _ready_api(port, sandbox)
+            processes.wait_until(lambda: services.api.instance(local_guest[0]), 30,
+                                 'the local guest to be reported')
+            yield services
+        except BaseException:
+            print(services.logs())
+            raise
+        finally:
+            services.stop_all()
 
 
 def _migration(api, migration_id):
@@ -139,7 +78,7 @@ def _migration(api, migration_id):
 
 def _start_crawling_migration(api, sandbox, name, source):
     """A live migration of name at 1 MiB/s, once its job reports progress."""
-    _set_bandwidth(sandbox, source, name, CRAWL_MIB_S)
+    set_bandwidth(sandbox, source, name, CRAWL_MIB_S)
     response = api.post('/v1/migrations', {'instance': name})
     assert response.status_code == 202, response.text
     migration_id = response.json()['id']
@@ -152,11 +91,11 @@ def _restart_agent_and_wait_for_progress(services, source, migration_id):
     """Kills the source agent, starts it again; seconds from the start to the first
     progress sample of the new process."""
     api = services.api
-    services.kill_agent(source)
+    services.kill(source)
     before = _migration(api, migration_id)
     assert before['status'] == 'running', before
     started = time.monotonic()
-    services.start_agent(source)
+    _start_agent(services, source)
     # At 1 MiB/s a sample of the new process is ahead of any the old one left in flight
     # by far more than a MiB.
     processes.wait_until(
@@ -180,7 +119,7 @@ def test_a_restarted_source_agent_reattaches_to_the_running_live_migration(servi
     try:
         migration_id = _start_crawling_migration(api, sandbox, name, source)
         resumed = _restart_agent_and_wait_for_progress(services, source, migration_id)
-        log = services.agents[source].log()
+        log = services.running[source].log()
         assert 're-attached to its libvirt job' in log
         print(f'\nFIGURE agent restart -> progress samples resume: {resumed:.2f} s '
               f'(agent listening -> job re-attached: '
@@ -190,20 +129,20 @@ def test_a_restarted_source_agent_reattaches_to_the_running_live_migration(servi
         response = api.post(f'/v1/migrations/{migration_id}/action', {'force_complete': None})
         assert response.status_code == 202, response.text
         assert response.json()['forced'] == 'paused'
-        _set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
+        set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
 
         done = api.wait_for_migration(migration_id, timeout=120)
         assert done['status'] == 'completed', done
         assert 'paused to finish it' in done['events'][-2]['detail'], done['events']
         assert probe.where(name, cluster=sandbox) == [done['target_host']] != [source]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
-        _slots_and_claims_given_back(api)
+        slots_and_claims_given_back(api)
     except BaseException:
         print(services.logs())
         raise
     finally:
         for host in probe.where(name, cluster=sandbox):
-            _set_bandwidth(sandbox, host, name, UNLIMITED_MIB_S)
+            set_bandwidth(sandbox, host, name, UNLIMITED_MIB_S)
 
 
 def test_an_abort_after_the_agent_restart_cancels_the_job(services, sandbox):
@@ -221,12 +160,12 @@ def test_an_abort_after_the_agent_restart_cancels_the_job(services, sandbox):
         assert probe.where(name, cluster=sandbox) == [source]
         assert probe.where(name, cluster=sandbox, active_only=False) == [source]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
-        _slots_and_claims_given_back(api)
+        slots_and_claims_given_back(api)
     except BaseException:
         print(services.logs())
         raise
     finally:
-        _set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
+        set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
 
 
 def _host(api, name):
@@ -265,11 +204,11 @@ def test_a_source_libvirtd_restart_fails_the_migration_with_the_guest_on_its_sou
         assert probe.where(name, cluster=sandbox) == [source]
         assert probe.where(name, cluster=sandbox, active_only=False) == [source]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
-        _slots_and_claims_given_back(api)
-        assert 'Reconnected to libvirtd' in services.agents[source].log()
+        slots_and_claims_given_back(api)
+        assert 'Reconnected to libvirtd' in services.running[source].log()
 
         # The reconnected agent works as before: the guest moves.
-        _set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
+        set_bandwidth(sandbox, source, name, UNLIMITED_MIB_S)
         response = api.post('/v1/migrations', {'instance': name})
         assert response.status_code == 202, response.text
         assert api.wait_for_migration(response.json()['id'])['status'] == 'completed'
@@ -278,7 +217,7 @@ def test_a_source_libvirtd_restart_fails_the_migration_with_the_guest_on_its_sou
         raise
     finally:
         for host in probe.where(name, cluster=sandbox):
-            _set_bandwidth(sandbox, host, name, UNLIMITED_MIB_S)
+            set_bandwidth(sandbox, host, name, UNLIMITED_MIB_S)
 
 
 def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, local_guest):
@@ -297,9 +236,9 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
             lambda: (_migration(api, migration_id)['disk_processed'] or 0) > 0, 90,
             'the disk copy to make progress')
         assert os.path.exists(copy)
-        services.kill_agent(target['name'])
+        services.kill(target['name'])
         console_size = os.path.getsize(guest['console_log'])   # the guest is off now
-        services.start_agent(target['name'])
+        _start_agent(services, target['name'])
 
         done = api.wait_for_migration(migration_id, timeout=120)
         assert done['status'] == 'failed', done
@@ -313,7 +252,7 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
                 return probe.TICK_RE.search(f.read())
         processes.wait_until(ticked_again, 120, 'a new tick on the serial console',
                              interval=0.2)
-        _slots_and_claims_given_back(api)
+        slots_and_claims_given_back(api)
     except BaseException:
         print(services.logs())
         raise

@@ -10,19 +10,22 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
 from migrator.sandbox import probe
 from tests.functional.service import processes
-from tests.functional.service.conductor_services import Services, set_bandwidth
+from tests.functional.service.conductor_services import (
+    CRAWL_MIB_S,
+    UNLIMITED_MIB_S,
+    Services,
+    set_bandwidth,
+    slots_and_claims_given_back,
+)
 from tests.functional.service.conftest import guest_name
 from tests.functional.service.test_live_migration import _base_config
 
 CONDUCTORS = ('conductor-a', 'conductor-b')
-CRAWL_MIB_S = 1
-UNLIMITED_MIB_S = 1 << 20
 
 
 def _ready_api(port, cluster):
@@ -39,43 +42,29 @@ def _ready_api(port, cluster):
 
 @pytest.fixture(scope='module')
 def services(sandbox, module_rabbit_url, tmp_path_factory):
-    import psycopg2
     workdir = tmp_path_factory.mktemp('takeover-services')
-    name = f'migrator_takeover_{uuid.uuid4().hex[:10]}'
-    admin = psycopg2.connect(host='127.0.0.1', user='postgres', dbname='postgres')
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE {name}')
-    port = processes.free_port()
-    config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
-                          module_rabbit_url)
-    services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
-    try:
-        services.sync_db()
-        services.start('migrator-api', 'api')
-        for host in services.host_uri:
-            services.start_agent(host)
-        for conductor in CONDUCTORS:
-            services.start('migrator-conductor', conductor)
-        services.api = _ready_api(port, sandbox)
-        for conductor in CONDUCTORS:
-            processes.wait_until(
-                lambda c=conductor: 'Listening on migrator-conductor' in
-                services.running[c].log(), 240, f'{conductor} to listen')
-        yield services
-    except BaseException:
-        print(services.logs())
-        raise
-    finally:
-        services.stop_all()
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
-        admin.close()
-
-
-def _slots_and_claims_given_back(api):
-    processes.wait_until(
-        lambda: all(h['migrations_in_flight'] == [] and h['memory_mb_claimed'] == 0
-                    for h in api.get('/v1/hosts').json()['hosts']), 60,
-        'the slots and claims to be given back')
+    with processes.postgres_database('migrator_takeover') as db_url:
+        port = processes.free_port()
+        config = _base_config(db_url, port, module_rabbit_url)
+        services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+        try:
+            services.sync_db()
+            services.start('migrator-api', 'api')
+            for host in services.host_uri:
+                services.start_agent(host)
+            for conductor in CONDUCTORS:
+                services.start('migrator-conductor', conductor)
+            services.api = _ready_api(port, sandbox)
+            for conductor in CONDUCTORS:
+                processes.wait_until(
+                    lambda c=conductor: 'Listening on migrator-conductor' in
+                    services.running[c].log(), 240, f'{conductor} to listen')
+            yield services
+        except BaseException:
+            print(services.logs())
+            raise
+        finally:
+            services.stop_all()
 
 
 def _start_crawling_migration(services, sandbox, name, source, **request):
@@ -127,7 +116,7 @@ def test_a_live_migration_of_a_conductor_killed_for_good_is_settled_by_the_other
         target = done['target_host']
         assert probe.where(name, cluster=sandbox) == [target] != [source]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
-        _slots_and_claims_given_back(api)
+        slots_and_claims_given_back(api)
         _status_shows_the_dead_conductor(api, owner, done['conductor'])
     except BaseException:
         print(services.logs())
@@ -172,7 +161,7 @@ def test_a_job_end_lost_with_its_source_agent_costs_seconds_not_the_timeout(
         assert done['status'] == 'completed', done
         assert probe.where(name, cluster=sandbox) == [target]
         probe.wait_for_tick(name, above=tick + 1, cluster=sandbox)
-        _slots_and_claims_given_back(api)
+        slots_and_claims_given_back(api)
     except BaseException:
         print(services.logs())
         raise

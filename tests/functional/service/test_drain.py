@@ -10,12 +10,11 @@ import os
 import subprocess
 import sys
 
-import libvirt
 import pytest
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
-from tests.functional.service import processes
+from tests.functional.service import crowded_host, processes
 
 SOURCE = 'sandbox-host1'
 OFFERED_MB = 1024
@@ -23,56 +22,18 @@ OFFERED_MB = 1024
 
 @pytest.fixture(scope='module')
 def sandbox(tmp_path_factory):
-    if os.geteuid() != 0 or not os.path.exists('/usr/sbin/libvirtd'):
-        pytest.fail('the functional tests need root and tools/install-deps.sh')
-    state_dir = str(tmp_path_factory.mktemp('drain-sandbox') / 'state')
-    try:
-        cluster_mod.up(hosts=3, guests_per_host=0, memory_mib=128, dirty_rate_mib=1,
-                       state_dir=state_dir)
-        names = [cluster_mod.add_guest(state_dir=state_dir, host=SOURCE, wait=False)['name']
-                 for _ in range(4)]
-        cluster = cluster_mod.load(state_dir)
-        for name in names:
-            probe.wait_for_tick(name, cluster=cluster, timeout=120)
+    with crowded_host.sandbox_with_guests(tmp_path_factory, 'drain', SOURCE, guests=4,
+                                          memory_mib=128, dirty_rate_mib=1) as cluster:
         yield cluster
-    finally:
-        cluster_mod.down(state_dir)
 
 
 @pytest.fixture(scope='module')
 def service(sandbox, tmp_path_factory):
     """migrator-all on the sandbox; yields (api client, config file)."""
-    workdir = tmp_path_factory.mktemp('drain-service')
-    conn = libvirt.open(sandbox['hosts'][0]['uri'])
-    try:
-        memory_mb = conn.getInfo()[1]
-    finally:
-        conn.close()
-    port = processes.free_port()
-    conf = processes.write_config(workdir / 'all.conf', {
-        'DEFAULT': {'host': 'all-in-one'},
-        'database': {'connection': f'sqlite:///{workdir}/migrator.sqlite'},
-        'api': {'port': port},
-        'all': {'sandbox_state_dir': sandbox['state_dir']},
-        'compute': {'report_interval': 2, 'progress_interval': 0.2,
-                    'reserved_host_memory_mb': memory_mb - OFFERED_MB},
-        'libvirt': {'virt_type': 'qemu'},
-        'drain': {'max_parallel': 2, 'poll_interval': 0.1},
-    })
-    proc = processes.ServiceProcess('migrator-all', conf, workdir / 'all.log')
-    try:
-        api = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(api.answers, 60, 'the API to answer')
-        processes.wait_until(lambda: api.hosts_up([h['name'] for h in sandbox['hosts']]), 60,
-                             'every compute agent to report')
-        processes.wait_until(lambda: all(api.instance(g['name']) for g in sandbox['guests']),
-                             30, 'the guests to be reported')
-        yield api, conf
-    except BaseException:
-        print(f'--- migrator-all log ---\n{proc.log()[-8000:]}')
-        raise
-    finally:
-        proc.stop()
+    with crowded_host.all_in_one(sandbox, tmp_path_factory.mktemp('drain-service'),
+                                 OFFERED_MB,
+                                 {'report_interval': 2, 'progress_interval': 0.2}) as service:
+        yield service
 
 
 def _wait_for_job(api, job_id, timeout=300):

@@ -10,15 +10,11 @@ guest's own usage after it landed -- or beside its incoming domain while it arri
 refuse the last guests of the return for lack of room.
 """
 
-import os
 
-import libvirt
 import pytest
-import requests
 
-from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import probe
-from tests.functional.service import processes
+from tests.functional.service import crowded_host, processes
 
 FULL = 'sandbox-host1'
 GUESTS = 3
@@ -27,65 +23,17 @@ GUEST_MIB = 128
 
 @pytest.fixture(scope='module')
 def sandbox(tmp_path_factory):
-    if os.geteuid() != 0 or not os.path.exists('/usr/sbin/libvirtd'):
-        pytest.fail('the functional tests need root and tools/install-deps.sh')
-    state_dir = str(tmp_path_factory.mktemp('full-host-sandbox') / 'state')
-    try:
-        cluster_mod.up(hosts=3, guests_per_host=0, memory_mib=GUEST_MIB, dirty_rate_mib=2,
-                       state_dir=state_dir)
-        names = [cluster_mod.add_guest(state_dir=state_dir, host=FULL, wait=False)['name']
-                 for _ in range(GUESTS)]
-        cluster = cluster_mod.load(state_dir)
-        for name in names:
-            probe.wait_for_tick(name, cluster=cluster, timeout=120)
+    with crowded_host.sandbox_with_guests(tmp_path_factory, 'full-host', FULL, GUESTS,
+                                          memory_mib=GUEST_MIB, dirty_rate_mib=2) as cluster:
         yield cluster
-    finally:
-        cluster_mod.down(state_dir)
 
 
 @pytest.fixture(scope='module')
 def api(sandbox, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp('full-host-service')
-    conn = libvirt.open(sandbox['hosts'][0]['uri'])
-    try:
-        memory_mb = conn.getInfo()[1]
-    finally:
-        conn.close()
-    port = processes.free_port()
-    conf = processes.write_config(workdir / 'all.conf', {
-        'DEFAULT': {'host': 'all-in-one'},
-        'database': {'connection': f'sqlite:///{workdir}/migrator.sqlite'},
-        'api': {'port': port},
-        'all': {'sandbox_state_dir': sandbox['state_dir']},
-        'compute': {'report_interval': 10, 'progress_interval': 0.5,
-                    'reserved_host_memory_mb': memory_mb - GUESTS * GUEST_MIB},
-        'libvirt': {'virt_type': 'qemu'},
-        'drain': {'max_parallel': 2, 'poll_interval': 0.1},
-    })
-    proc = processes.ServiceProcess('migrator-all', conf, workdir / 'all.log')
-    try:
-        client = processes.ApiClient(f'http://127.0.0.1:{port}')
-        processes.wait_until(lambda: _answers(client), 240, 'the API to answer')
-        processes.wait_until(lambda: client.hosts_up([h['name'] for h in sandbox['hosts']]),
-                             240, 'every compute agent to report')
-        processes.wait_until(lambda: all(client.instance(g['name'])
-                                         for g in sandbox['guests']), 30,
-                             'the guests to be reported')
-        yield client
-    except BaseException:
-        print(f'--- migrator-all log ---\n{proc.log()[-8000:]}')
-        raise
-    finally:
-        proc.stop()
-
-
-def _answers(client):
-    """The API answers (migrator-all serves only once every agent has started, which takes
-    a while on a busy machine: a connection accepted but not answered yet is no answer)."""
-    try:
-        return client.answers()
-    except requests.RequestException:
-        return False
+    with crowded_host.all_in_one(sandbox, tmp_path_factory.mktemp('full-host-service'),
+                                 GUESTS * GUEST_MIB,
+                                 {'report_interval': 10, 'progress_interval': 0.5}) as service:
+        yield service[0]
 
 
 def _wait_for_job(api, job_id):
