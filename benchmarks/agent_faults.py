@@ -121,7 +121,7 @@ def main(argv=None):
             config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{db_name}', port,
                                   url)
             services = Services(pathlib.Path(work), config,
-                                {h['name']: h['uri'] for h in cluster['hosts']})
+                                {h['name']: h for h in cluster['hosts']})
             api_conf = services.conf('api', 'api')
             subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
                             '--config-file', str(api_conf), 'db', 'sync'], check=True,
@@ -131,7 +131,7 @@ def main(argv=None):
             services.others.append(processes.ServiceProcess(
                 'migrator-conductor', services.conf('conductor', 'conductor1'),
                 f'{work}/conductor.log'))
-            for host in services.host_uri:
+            for host in services.hosts:
                 services.start_agent(host)
             processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,
                                  'the API to answer')

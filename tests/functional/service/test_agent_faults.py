@@ -28,6 +28,7 @@ import psycopg2
 import pytest
 
 from migrator.sandbox import cluster as cluster_mod
+from migrator.sandbox import host as host_mod
 from migrator.sandbox import probe
 from tests.functional.service import processes
 from tests.functional.service.conftest import guest_name
@@ -46,18 +47,19 @@ DATA_MIB = 48
 class Services:
     """api, conductor and one agent per host; agents are killed and started by the tests."""
 
-    def __init__(self, workdir, config, host_uri):
+    def __init__(self, workdir, config, hosts):
         self.workdir = workdir
         self.config = config
-        self.host_uri = host_uri
+        self.hosts = hosts
         self.others = []
         self.agents = {}
         self.runs = 0
 
     def conf(self, name, host, **sections):
         values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': host}}
-        if host in self.host_uri:
-            values['libvirt'] = {'virt_type': 'qemu', 'connection_uri': self.host_uri[host]}
+        if host in self.hosts:
+            for section, options in host_mod.agent_options(self.hosts[host]).items():
+                values[section] = {**values.get(section, {}), **options}
         for section, extra in sections.items():
             values[section] = {**values.get(section, {}), **extra}
         return processes.write_config(self.workdir / f'{name}.conf', values)
@@ -103,7 +105,7 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
     config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
                           module_rabbit_url)
     config['conductor'] = {'shutdown_timeout': 3, 'disk_copy_check_interval': 1}
-    services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+    services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
     try:
         api_conf = services.conf('api', 'api')
         subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
@@ -113,7 +115,7 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
         services.others.append(processes.ServiceProcess(
             'migrator-conductor', services.conf('conductor', 'conductor1'),
             workdir / 'conductor.log'))
-        for host in services.host_uri:
+        for host in services.hosts:
             services.start_agent(host)
         # Five services start at once on a busy machine: a generous bound for the first.
         processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,

@@ -14,6 +14,7 @@ import libvirt
 import pytest
 
 from migrator.sandbox import cluster as cluster_mod
+from migrator.sandbox import host as host_mod
 from migrator.sandbox import probe
 from tests.functional.service import processes
 from tests.functional.service.conftest import guest_name
@@ -38,18 +39,19 @@ class Services:
     """api and an agent per host, running for the module; conductors started and killed
     by the tests."""
 
-    def __init__(self, workdir, config, host_uri):
+    def __init__(self, workdir, config, hosts):
         self.workdir = workdir
         self.config = config
-        self.host_uri = host_uri
+        self.hosts = hosts
         self.started = []
         self.conductor = None
         self.runs = 0
 
     def conf(self, name, host, **sections):
         values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': host}}
-        if host in self.host_uri:
-            values['libvirt'] = {'virt_type': 'qemu', 'connection_uri': self.host_uri[host]}
+        if host in self.hosts:
+            for section, options in host_mod.agent_options(self.hosts[host]).items():
+                values[section] = {**values.get(section, {}), **options}
         for section, extra in sections.items():
             values[section] = {**values.get(section, {}), **extra}
         return processes.write_config(self.workdir / f'{name}.conf', values)
@@ -94,14 +96,14 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
     config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
                           module_rabbit_url)
     config['conductor'] = {'shutdown_timeout': 3}
-    services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+    services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
     try:
         api_conf = services.conf('api', 'api')
         subprocess.run([os.path.join(os.path.dirname(sys.executable), 'migrator-manage'),
                         '--config-file', str(api_conf), 'db', 'sync'], check=True)
         services.started.append(processes.ServiceProcess('migrator-api', api_conf,
                                                          workdir / 'api.log'))
-        for host in services.host_uri:
+        for host in services.hosts:
             services.started.append(processes.ServiceProcess(
                 'migrator-compute',
                 services.conf(host, host, compute={'disk_copy_bandwidth': COPY_MIB_S}),

@@ -48,11 +48,11 @@ def services(sandbox, module_rabbit_url, tmp_path_factory):
     port = processes.free_port()
     config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
                           module_rabbit_url)
-    services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+    services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
     try:
         services.sync_db()
         services.start('migrator-api', 'api')
-        for host in services.host_uri:
+        for host in services.hosts:
             services.start_agent(host)
         for conductor in CONDUCTORS:
             services.start('migrator-conductor', conductor)
