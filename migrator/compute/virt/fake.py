@@ -348,7 +348,9 @@ class FakeDriver(driver.ComputeDriver):
                    exports=None, psk=None):
         if exports is not None:
             self.copied_from[migration_id] = {'exports': exports, 'psk': psk}
-        source = source_uri.removeprefix('fake://')
+            source = exports['address']     # the exporting host, whatever its URI says
+        else:
+            source = source_uri.removeprefix('fake://')
         with self.cloud.lock:
             for disk in disks:
                 if not self.cloud.file_present(source, disk['path']):

@@ -50,6 +50,7 @@ class ColdMigrationTask(base.MigrationTask):
         self.volumes = []             # target paths the copy created (rollback deletes them)
         self.copy_started = False
         self.exports_started = False  # the source may run exports (rollback stops them)
+        self.copied_by = None         # how the disks came: for the starting event's detail
         self.defined_on_target = False
         self._copy_lock = threading.Lock()
 
@@ -170,6 +171,8 @@ class ColdMigrationTask(base.MigrationTask):
                 reason=f'the disk copy did not end within {CONF.conductor.migration_timeout}s')
         if not outcome['success']:
             raise exceptions.MigrationFailed(reason=outcome['error'])
+        self.copied_by = ('libvirt stream' if exports is None else
+                          'nbd with TLS-PSK' if exports['tls'] else 'nbd, unencrypted')
         final = progress.progress_values(outcome.get('stats') or {})
         final['progress'] = 100.0
         final['eta_seconds'] = 0.0
@@ -243,7 +246,8 @@ class ColdMigrationTask(base.MigrationTask):
                     'outcome': None}
 
     def _start_on_target(self, xml):
-        self.transition(states.STARTING, f'defining on {self.target}'
+        copied = f'disks copied by {self.copied_by}; ' if self.copied_by else ''
+        self.transition(states.STARTING, f'{copied}defining on {self.target}'
                         + (' and starting' if self.was_running else ''))
         self.defined_on_target = True
         self.compute_api.define_instance(self.ctxt, self.target, xml, self.copies,

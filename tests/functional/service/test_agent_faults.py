@@ -105,6 +105,8 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
     config = _base_config(f'postgresql+psycopg2://postgres@127.0.0.1/{name}', port,
                           module_rabbit_url)
     config['conductor'] = {'shutdown_timeout': 3, 'disk_copy_check_interval': 1}
+    # The agents' records of their qemu-nbd and qemu-img processes, and their keys.
+    config['DEFAULT'] = {**config['DEFAULT'], 'state_path': str(workdir / 'state')}
     services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
     try:
         api_conf = services.conf('api', 'api')
@@ -308,6 +310,11 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
         assert 'without reporting its end' in done['error'], done
         assert probe.where(name, cluster=cluster) == [source]   # running again
         assert not os.path.exists(copy)
+        # The qemu-img the killed agent left writing was stopped by the next one, and the
+        # source's export by the rollback: no tool, record or key is left.
+        state = str(services.workdir / 'state' / 'disk-copy')
+        assert not [os.path.join(d, f) for d, _, files in os.walk(state) for f in files]
+        assert not _processes_naming(state)
 
         def ticked_again():
             with open(guest['console_log'], 'rb') as f:
@@ -319,6 +326,19 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
     except BaseException:
         print(services.logs())
         raise
+
+
+def _processes_naming(text):
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
 
 
 pytestmark = pytest.mark.functional
