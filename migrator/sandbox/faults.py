@@ -183,11 +183,11 @@ class PrivatePostgres:
 class MigrationNetworkCut:
     """While active, the migration network between sandbox hosts at `addresses` is cut:
     nothing reaches their migration ports (the memory stream and the NBD disk copy of a
-    live migration, the nbd exports of a cold one), in both directions. The libvirt daemons' own port stays open, so the
-    agents still reach their hosts (on one machine every connection to a sandbox address
-    comes from 127.0.0.1, so the daemons' control connection cannot be told apart from the
-    agents'). The rules live in a chain of their own, named after the addresses, removed
-    on exit whatever happened."""
+    live migration, the nbd exports of a cold one), in both directions. The libvirt
+    daemons' own port stays open, so the agents still reach their hosts (on one machine
+    every connection to a sandbox address comes from 127.0.0.1, so the daemons' control
+    connection cannot be told apart from the agents'). The rules live in a chain of their
+    own, named after the addresses, removed on exit whatever happened."""
 
     def __init__(self, addresses):
         self.addresses = list(addresses)

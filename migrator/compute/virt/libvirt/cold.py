@@ -41,8 +41,9 @@ class ColdMigrationMixin:
     _tool_records = None
 
     def _init_disk_copy(self):
-        """At agent start: the qemu-nbd and qemu-img an earlier process of this agent left
-        running are stopped (by pid), their keys removed."""
+        """At agent start, once connected: the qemu-nbd and qemu-img an earlier process of
+        this agent left running are stopped (by pid), their keys removed. (The options
+        were checked before the connection: nbd_export.check_config.)"""
         self.tool_records.stop_leftovers()
 
     @property

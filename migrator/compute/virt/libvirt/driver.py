@@ -22,6 +22,7 @@ from migrator.compute.virt.libvirt import (
     events,
     job_record,
     migration,
+    nbd_export,
     remote,
     storage,
 )
@@ -75,6 +76,8 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     def init_host(self, host):
         self.host = host
+        # A bad disk copy option stops the agent with its reason, not the first migration.
+        nbd_export.check_config()
         events.start_event_loop()
         self._connection = connection.HypervisorConnection(
             self.uri, host, self._connection_opened, on_lost=self._connection_lost,

@@ -43,6 +43,17 @@ def port_range():
     return range(low, high + 1)
 
 
+def check_config():
+    """Invalid naming the option, for the agent's start: oslo.config checks a choice only
+    when the option is read, which would be the first cold migration."""
+    try:
+        method = CONF.compute.disk_copy_method
+    except ValueError as exc:
+        raise exceptions.Invalid(f'[compute] disk_copy_method: {exc}') from exc
+    port_range()
+    return method
+
+
 def export_command(wrapper, path, fmt, address, port, pid_file, keys_dir):
     args = ['qemu-nbd', '--read-only', f'--format={fmt}', '--fork', f'--bind={address}',
             f'--port={port}', f'--export-name={EXPORT_NAME}', f'--pid-file={pid_file}']

@@ -34,15 +34,19 @@ TERM_GRACE = 5.0
 
 
 def running_with(pid, marker):
-    """True when pid runs (not a zombie) and its command line contains marker."""
+    """True when pid runs and its command line contains marker. A zombie no longer runs
+    once it is its last thread (while the other threads of an exiting process still
+    run, its leader shows as a zombie but its sockets are still open)."""
     try:
         with open(f'/proc/{pid}/cmdline', 'rb') as f:
             cmdline = f.read()
-        with open(f'/proc/{pid}/stat') as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+        with open(f'/proc/{pid}/status') as f:
+            status = dict(line.split(':', 1) for line in f if ':' in line)
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return state != 'Z' and marker.encode() in cmdline.replace(b'\0', b' ')
+    if status.get('State', '').strip().startswith('Z'):
+        return int(status.get('Threads', '1')) > 1
+    return marker.encode() in cmdline.replace(b'\0', b' ')
 
 
 def stop_pid(pid, marker, grace=TERM_GRACE):
