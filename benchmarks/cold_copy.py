@@ -11,7 +11,8 @@ writes --data-mib MiB into it, then alternates, N times each:
   and without a per-migration TLS-PSK key;
 - the baseline, QEMU's own cross-host copy: `qemu-nbd` exporting the image read-only on
   host1's address and `qemu-img convert` from that nbd:// URL into host2's image directory
-  (plain, and with the same TLS-PSK credentials for the encrypted ratio);
+  (plain; and with TLS-PSK, with the same GnuTLS priority as ours ([compute]
+  disk_copy_tls_priority) for the encrypted ratio, and with QEMU's default priority);
 - a local `qemu-img convert -O qcow2` of the same image file (memory speed: what no copy
   between two hosts reaches).
 
@@ -175,17 +176,19 @@ def nbd_copy_once(cluster, path, records_dir, key):
         local.close()
 
 
-def nbd_convert_once(cluster, outside, port, keys_dir=None):
+def nbd_convert_once(cluster, outside, port, keys_dir=None, priority=None):
     """Seconds of `qemu-img convert` from an NBD export of the image on host1's address
     into host2's image directory: the same bytes crossing a socket, with QEMU's own tools
-    at both ends and nothing of libvirt or migrator (keys_dir: TLS-PSK, both ends)."""
+    at both ends and nothing of libvirt or migrator (keys_dir: TLS-PSK, both ends, with
+    the GnuTLS priority string priority, None: QEMU's default)."""
     source, target = cluster['hosts'][0], cluster['hosts'][1]
     dest = os.path.join(target['image_dir_outside'], 'nbd-copy.qcow2')
     pid_file = os.path.join(os.path.dirname(dest), 'bench-nbd.pid')
     server_tls, client_tls, client_opt = [], [], ''
     if keys_dir:
-        server_tls = ['--object', psk_keys.object_arg(keys_dir, 'server'), '--tls-creds=tls0']
-        client_tls = ['--object', psk_keys.object_arg(keys_dir, 'client')]
+        server_tls = ['--object', psk_keys.object_arg(keys_dir, 'server', priority),
+                      '--tls-creds=tls0']
+        client_tls = ['--object', psk_keys.object_arg(keys_dir, 'client', priority)]
         client_opt = ',tls-creds=tls0'
     started = time.monotonic()
     # --fork returns once the export listens; without --persistent the server exits when
@@ -254,7 +257,8 @@ def main():
             port = sock.getsockname()[1]
 
         runs = {name: [] for name in ('stream', 'nbd', 'nbd_tls', 'qemu', 'qemu_tls',
-                                      'local', 'bare')}
+                                      'qemu_tls_default', 'local', 'bare')}
+        priority = conf.CONF.compute.disk_copy_tls_priority
         loads = [load_average()]
         for _ in range(args.n):
             runs['stream'].append(copy_once(cluster, path)[0])
@@ -264,7 +268,10 @@ def main():
             runs['qemu'].append(nbd_convert_once(cluster, outside, port))
             runs['nbd_tls'].append(nbd_copy_once(cluster, path, work, key))
             remove_copy(cluster, path)
-            runs['qemu_tls'].append(nbd_convert_once(cluster, outside, port, keys_dir))
+            runs['qemu_tls'].append(nbd_convert_once(cluster, outside, port, keys_dir,
+                                                     priority))
+            runs['qemu_tls_default'].append(nbd_convert_once(cluster, outside, port,
+                                                             keys_dir))
             runs['local'].append(convert_once(outside, work))
             if args.bare:
                 runs['bare'].append(bare_stream_once(cluster, path, os.path.getsize(outside)))
@@ -283,6 +290,7 @@ def main():
                 ('nbd_tls', 'cold copy, nbd + TLS-PSK', 'qemu_tls'),
                 ('qemu', 'qemu-nbd -> qemu-img convert (TCP)', None),
                 ('qemu_tls', 'qemu-nbd -> qemu-img convert, TLS-PSK', None),
+                ('qemu_tls_default', '  the same, QEMU\'s default TLS priority', None),
                 ('local', 'local qemu-img convert -O qcow2', None),
                 ('bare', 'bare libvirt stream loop', None)]
         for name, label, _ in rows:

@@ -51,6 +51,14 @@ opts = [
                help='Address the nbd disk copy\'s exports listen on. Unset: the host of '
                     'this host\'s [libvirt] migration_uri, the address live migrations '
                     'reach it on.'),
+    cfg.StrOpt('disk_copy_tls_priority',
+               default='NORMAL:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305',
+               help='GnuTLS priority string of the nbd disk copy\'s TLS-PSK sessions, on '
+                    'both ends (QEMU\'s tls-creds priority; QEMU adds the PSK key '
+                    'exchanges). The default prefers AES-128-GCM: with QEMU 7.2 on this '
+                    'project\'s machines the copy ran 2-4x faster with it than with '
+                    'QEMU\'s default choice. Empty: QEMU\'s default. Keep it the same on '
+                    'every host: two hosts without a common cipher cannot copy.'),
     cfg.FloatOpt('disk_copy_stall_timeout', default=30.0, min=1.0,
                  help='Seconds an nbd disk copy may move no data before the target stops '
                       'it as failed (the migration rolls back). QEMU\'s NBD client has no '

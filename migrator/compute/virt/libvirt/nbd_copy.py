@@ -46,7 +46,8 @@ def convert_command(wrapper, export, address, target_path, keys_dir, bandwidth):
     if bandwidth:
         args += ['-r', str(int(bandwidth))]
     if keys_dir is not None:
-        args += ['--object', psk_keys.object_arg(keys_dir, 'client')]
+        args += ['--object', psk_keys.object_arg(keys_dir, 'client',
+                                                 CONF.compute.disk_copy_tls_priority)]
         source += ',tls-creds=tls0'
     return qemu_tools.command(wrapper, *args, '--image-opts', source, target_path)
 

@@ -58,7 +58,9 @@ def export_command(wrapper, path, fmt, address, port, pid_file, keys_dir):
     args = ['qemu-nbd', '--read-only', f'--format={fmt}', '--fork', f'--bind={address}',
             f'--port={port}', f'--export-name={EXPORT_NAME}', f'--pid-file={pid_file}']
     if keys_dir is not None:
-        args += ['--object', psk_keys.object_arg(keys_dir, 'server'), '--tls-creds=tls0']
+        args += ['--object', psk_keys.object_arg(keys_dir, 'server',
+                                                 CONF.compute.disk_copy_tls_priority),
+                 '--tls-creds=tls0']
     return qemu_tools.command(wrapper, *args, path)
 
 

@@ -47,10 +47,14 @@ def remove(directory):
         pass
 
 
-def object_arg(directory, endpoint):
-    """qemu's --object argument of the credentials (endpoint: server or client)."""
-    # A comma in a value is written twice in QEMU's option syntax.
-    arg = f"tls-creds-psk,id=tls0,endpoint={endpoint},dir={directory.replace(',', ',,')}"
+def object_arg(directory, endpoint, priority=None):
+    """qemu's --object argument of the credentials (endpoint: server or client; priority:
+    a GnuTLS priority string, None for QEMU's default)."""
+    def value(text):
+        return text.replace(',', ',,')     # a comma in a value is written twice
+    arg = f'tls-creds-psk,id=tls0,endpoint={endpoint},dir={value(directory)}'
     if endpoint == 'client':
         arg += f',username={USERNAME}'
+    if priority:
+        arg += f',priority={value(priority)}'
     return arg
