@@ -17,8 +17,10 @@ writes --data-mib MiB into it, then alternates, N times each:
   between two hosts reaches).
 
 Throughput is the image's data (its allocation) over the time each took, from starting
-the export (or the stream) to the copy on disk. Prints the runs, the medians, the load
-average before and after, and the ratios baseline / ours (target for nbd >= 0.9).
+the export (or the stream) to the copy on disk (not synced: as a copy ends). Every copy
+starts after a sync, and each run takes the paths in another order. Prints the runs, the
+medians, the load average along the way, and the ratios baseline / ours (target for nbd
+>= 0.9).
 
     MIGRATOR_SANDBOX_NET=127.0.x .venv/bin/python -m benchmarks.cold_copy [-n 5] \
         [--data-mib 256]
@@ -259,23 +261,39 @@ def main():
         runs = {name: [] for name in ('stream', 'nbd', 'nbd_tls', 'qemu', 'qemu_tls',
                                       'qemu_tls_default', 'local', 'bare')}
         priority = conf.CONF.compute.disk_copy_tls_priority
+        def stream():
+            elapsed = copy_once(cluster, path)[0]
+            remove_copy(cluster, path)
+            return elapsed
+
+        def ours(tls_key):
+            elapsed = nbd_copy_once(cluster, path, work, tls_key)
+            remove_copy(cluster, path)
+            return elapsed
+
+        def bare():
+            elapsed = bare_stream_once(cluster, path, os.path.getsize(outside))
+            remove_copy(cluster, path)
+            return elapsed
+
+        steps = [('stream', stream),
+                 ('nbd', lambda: ours(None)),
+                 ('qemu', lambda: nbd_convert_once(cluster, outside, port)),
+                 ('nbd_tls', lambda: ours(key)),
+                 ('qemu_tls', lambda: nbd_convert_once(cluster, outside, port, keys_dir,
+                                                       priority)),
+                 ('qemu_tls_default', lambda: nbd_convert_once(cluster, outside, port,
+                                                               keys_dir)),
+                 ('local', lambda: convert_once(outside, work))]
+        if args.bare:
+            steps.append(('bare', bare))
         loads = [load_average()]
-        for _ in range(args.n):
-            runs['stream'].append(copy_once(cluster, path)[0])
-            remove_copy(cluster, path)
-            runs['nbd'].append(nbd_copy_once(cluster, path, work, None))
-            remove_copy(cluster, path)
-            runs['qemu'].append(nbd_convert_once(cluster, outside, port))
-            runs['nbd_tls'].append(nbd_copy_once(cluster, path, work, key))
-            remove_copy(cluster, path)
-            runs['qemu_tls'].append(nbd_convert_once(cluster, outside, port, keys_dir,
-                                                     priority))
-            runs['qemu_tls_default'].append(nbd_convert_once(cluster, outside, port,
-                                                             keys_dir))
-            runs['local'].append(convert_once(outside, work))
-            if args.bare:
-                runs['bare'].append(bare_stream_once(cluster, path, os.path.getsize(outside)))
-                remove_copy(cluster, path)
+        for run in range(args.n):
+            # Each run in another order, each copy starting with the page cache written
+            # back: no path always pays for the writeback of the one before it.
+            for name, step in steps[run % len(steps):] + steps[:run % len(steps)]:
+                os.sync()
+                runs[name].append(step())
             loads.append(load_average())
         median = {name: statistics.median(times) for name, times in runs.items() if times}
 
