@@ -93,6 +93,9 @@ class ColdMigrationTask(base.MigrationTask):
 
         self.check_abort()
         self._start_on_target(xml)
+        # Off the critical path: each qemu-nbd exits by itself once its client is done;
+        # this removes its record and the key (and stops one that lingers).
+        self._stop_exports()
 
         self.check_abort()
         self.transition(states.FINISHING, f'running on {self.target}'
@@ -160,12 +163,8 @@ class ColdMigrationTask(base.MigrationTask):
             outcome = self._wait_for_copy(waiter)
         finally:
             self.waiters.release(self.id)
-            if self.exports_started:
-                # Each qemu-nbd exits once its client is done; this removes the records
-                # and the key, and stops an export whose client never came (a copy that
-                # failed or will be rolled back).
-                disk_exports.stop_exports(self.ctxt, self.compute_api, self.source, self.id)
-                self.exports_started = False
+        # A failed copy's exports are stopped by the rollback; a successful one's once the
+        # guest runs on the target.
         if outcome is None:
             raise exceptions.MigrationFailed(
                 reason=f'the disk copy did not end within {CONF.conductor.migration_timeout}s')
@@ -177,6 +176,12 @@ class ColdMigrationTask(base.MigrationTask):
         final['progress'] = 100.0
         final['eta_seconds'] = 0.0
         self.db.migration_update_progress(self.id, final)
+
+    def _stop_exports(self):
+        if self.exports_started:
+            disk_exports.stop_exports(self.ctxt, self.compute_api, self.source, self.id)
+            self.exports_started = False
+            self.exports_started = False
 
     def _export(self, disks):
         """(exports, key) for the nbd copy: the source's exports of the disks, or (None,
@@ -300,8 +305,7 @@ class ColdMigrationTask(base.MigrationTask):
     def rollback(self, exc):
         if self.instance is None:
             return None
-        if self.exports_started:
-            disk_exports.stop_exports(self.ctxt, self.compute_api, self.source, self.id)
+        self._stop_exports()
         if self.target is not None and (self.copy_started or self.defined_on_target):
             try:
                 self.compute_api.remove_migrated_copy(self.ctxt, self.target, self.id,
