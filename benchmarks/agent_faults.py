@@ -114,12 +114,12 @@ def main(argv=None):
                 processes.postgres_database('migrator_bench_af') as db_url:
             port = processes.free_port()
             services = Services(pathlib.Path(work), _base_config(db_url, port, url),
-                                {h['name']: h['uri'] for h in cluster['hosts']})
+                                {h['name']: h for h in cluster['hosts']})
             try:
                 services.sync_db()
                 services.start('migrator-api', 'api')
                 services.start('migrator-conductor', 'conductor1')
-                for host in services.host_uri:
+                for host in services.hosts:
                     _start_agent(services, host)
                 processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers,
                                      240, 'the API to answer')

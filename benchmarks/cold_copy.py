@@ -1,22 +1,35 @@
-"""Cold-migration disk copy throughput against a plain `qemu-img convert` of the same disk.
+"""Cold-migration disk copy throughput, both data paths, against QEMU's own cross-host copy.
 
-Brings up a 2-host sandbox, creates a qcow2 volume in host1's private image pool and writes
---data-mib MiB into it, then alternates, N times each: the cold migration's copy path (the
-target agent's DiskCopyJob: sparse download from host1's libvirtd, sparse upload into
-host2's, through this process) and `qemu-img convert -O qcow2` of the same image file into
-a new file on the same filesystem; and, to show where the time goes, a bare download ->
-upload loop between the same daemons without the job around it, and the fastest plain
-cross-host copy QEMU itself offers: `qemu-nbd` exporting the image read-only on host1's
-address and `qemu-img convert` from that nbd:// URL into host2's image directory. Throughput
-is the image's data (its allocation) over the time each took. Prints the runs, the medians,
-the ratio copy / convert (target >= 0.8) and what any copy between two hosts reaches here.
+Brings up a 2-host sandbox, creates a 2 GiB qcow2 volume in host1's private image pool and
+writes --data-mib MiB into it, then alternates, N times each:
 
-    .venv/bin/python -m benchmarks.cold_copy [-n 5] [--data-mib 256]
+- stream: the cold migration's libvirt path (the target agent's DiskCopyJob: sparse
+  download from host1's libvirtd, sparse upload into host2's, through this process);
+- nbd and nbd+TLS-PSK: the cold migration's nbd path ([compute] disk_copy_method = nbd):
+  the source agent's Exporter (qemu-nbd on host1's address, in host1's mount namespace)
+  and the target agent's NbdCopyJob (qemu-img convert into host2's image directory), with
+  and without a per-migration TLS-PSK key;
+- the baseline, QEMU's own cross-host copy: `qemu-nbd` exporting the image read-only on
+  host1's address and `qemu-img convert` from that nbd:// URL into host2's image directory
+  (plain; and with TLS-PSK, with the same GnuTLS priority as ours ([compute]
+  disk_copy_tls_priority) for the encrypted ratio, and with QEMU's default priority);
+- a local `qemu-img convert -O qcow2` of the same image file (memory speed: what no copy
+  between two hosts reaches).
+
+Throughput is the image's data (its allocation) over the time each took, from starting
+the export (or the stream) to the copy on disk (not synced: as a copy ends). Every copy
+starts after a sync, and each run takes the paths in another order. Prints the runs, the
+medians, the load average along the way, and the ratios baseline / ours (target for nbd
+>= 0.9).
+
+    MIGRATOR_SANDBOX_NET=127.0.x .venv/bin/python -m benchmarks.cold_copy [-n 5] \
+        [--data-mib 256]
 """
 
 import argparse
 import filecmp
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -27,8 +40,15 @@ import time
 
 import libvirt
 
-from migrator import conf  # noqa: F401 - registers the options storage's checks read
-from migrator.compute.virt.libvirt import disk_copy, events
+from migrator import conf  # registers the options storage's and the copy's checks read
+from migrator.compute.virt.libvirt import (
+    disk_copy,
+    events,
+    nbd_copy,
+    nbd_export,
+    psk_keys,
+    tool_processes,
+)
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import guest as guest_mod
 
@@ -122,24 +142,68 @@ def convert_once(outside, work):
     return elapsed
 
 
-def nbd_convert_once(cluster, outside, port):
+def nbd_copy_once(cluster, path, records_dir, key):
+    """Seconds the nbd copy path took (exports started, copy made): the source agent's and
+    the target agent's code, each running the tools in its host's namespace."""
+    source, target = cluster['hosts'][0], cluster['hosts'][1]
+    local = libvirt.open(target['uri'])
+    done = threading.Event()
+    outcome = {}
+
+    def on_done(result):
+        outcome.update(result)
+        done.set()
+
+    exporter = nbd_export.Exporter(
+        tool_processes.ProcessRecords(os.path.join(records_dir, 'source')),
+        source['tool_wrapper'])
+    try:
+        started = time.monotonic()
+        exports = exporter.export('bench', [path], source['address'], key, key is not None)
+        job = nbd_copy.NbdCopyJob(
+            'bench', exports, local, [{'path': path, 'target_path': path}], key,
+            tool_processes.ProcessRecords(os.path.join(records_dir, 'target')),
+            lambda stats: None, on_done, 60, wrapper=target['tool_wrapper'])
+        job.prepare()
+        job.start()
+        done.wait()
+        # As in a migration, the exports are stopped off the critical path (qemu-nbd
+        # exits by itself once its client is done).
+        elapsed = time.monotonic() - started
+        if not outcome['success']:
+            raise RuntimeError(outcome['error'])
+        return elapsed
+    finally:
+        exporter.stop('bench')
+        local.close()
+
+
+def nbd_convert_once(cluster, outside, port, keys_dir=None, priority=None):
     """Seconds of `qemu-img convert` from an NBD export of the image on host1's address
     into host2's image directory: the same bytes crossing a socket, with QEMU's own tools
-    at both ends and nothing of libvirt or migrator."""
+    at both ends and nothing of libvirt or migrator (keys_dir: TLS-PSK, both ends, with
+    the GnuTLS priority string priority, None: QEMU's default)."""
     source, target = cluster['hosts'][0], cluster['hosts'][1]
     dest = os.path.join(target['image_dir_outside'], 'nbd-copy.qcow2')
     pid_file = os.path.join(os.path.dirname(dest), 'bench-nbd.pid')
+    server_tls, client_tls, client_opt = [], [], ''
+    if keys_dir:
+        server_tls = ['--object', psk_keys.object_arg(keys_dir, 'server', priority),
+                      '--tls-creds=tls0']
+        client_tls = ['--object', psk_keys.object_arg(keys_dir, 'client', priority)]
+        client_opt = ',tls-creds=tls0'
     started = time.monotonic()
     # --fork returns once the export listens; without --persistent the server exits when
     # its one client disconnects.
     subprocess.run(['qemu-nbd', '--read-only', '--format=qcow2', '--fork',
                     f'--bind={source["address"]}', f'--port={port}', '--export-name=disk',
-                    f'--pid-file={pid_file}', outside], check=True)
+                    f'--pid-file={pid_file}', *server_tls, outside], check=True)
     with open(pid_file) as f:
         server = int(f.read())
     try:
-        subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2',
-                        f'nbd://{source["address"]}:{port}/disk', dest], check=True)
+        subprocess.run(['qemu-img', 'convert', *client_tls, '-O', 'qcow2', '--image-opts',
+                        f'driver=nbd,host={source["address"]},port={port},export=disk'
+                        f'{client_opt}', dest], check=True)
         elapsed = time.monotonic() - started
     finally:
         try:
@@ -152,61 +216,111 @@ def nbd_convert_once(cluster, outside, port):
     return elapsed
 
 
+def load_average():
+    with open('/proc/loadavg') as f:
+        return f.read().split()[0]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('-n', type=int, default=5, help='runs of each')
     parser.add_argument('--data-mib', type=int, default=256,
                         help='MiB of data written into the 2 GiB image')
+    parser.add_argument('--bare', action='store_true',
+                        help='also time a bare libvirt download -> upload loop (no copy job)')
     args = parser.parse_args()
+    conf.CONF([], project='migrator', default_config_files=[], default_config_dirs=[])
     events.start_event_loop()     # as in the agent: keep-alives on the copy's connections
     work = tempfile.mkdtemp(prefix='migrator-bench-cold-')
     state_dir = os.path.join(work, 'sandbox')
+    key = secrets.token_hex(32)
+    keys_dir = psk_keys.write(os.path.join(work, 'baseline-tls'), key)
     cluster_mod.up(hosts=2, guests_per_host=0, state_dir=state_dir)
     try:
         cluster = cluster_mod.load(state_dir)
         path, outside = make_disk(cluster, args.data_mib)
         data = os.stat(outside).st_blocks * 512
-
-        elapsed, sent = copy_once(cluster, path)    # warm-up, and a check of the copy
         target_outside = os.path.join(cluster['hosts'][1]['image_dir_outside'], VOLUME)
+
+        # Warm-up, and a check of each copy.
+        _elapsed, sent = copy_once(cluster, path)
         if not filecmp.cmp(outside, target_outside, shallow=False):
-            raise SystemExit('the copy differs from the source image')
+            raise SystemExit('the stream copy differs from the source image')
         remove_copy(cluster, path)
+        for tls_key in (None, key):
+            nbd_copy_once(cluster, path, work, tls_key)
+            if subprocess.run(['qemu-img', 'compare', '-q', outside,
+                               target_outside]).returncode != 0:
+                raise SystemExit('the nbd copy differs from the source image')
+            remove_copy(cluster, path)
         convert_once(outside, work)
         with socket.socket() as sock:
             sock.bind((cluster['hosts'][0]['address'], 0))
             port = sock.getsockname()[1]
 
-        copy_times, bare_times, convert_times, nbd_times = [], [], [], []
-        for _ in range(args.n):
-            copy_times.append(copy_once(cluster, path)[0])
+        runs = {name: [] for name in ('stream', 'nbd', 'nbd_tls', 'qemu', 'qemu_tls',
+                                      'qemu_tls_default', 'local', 'bare')}
+        priority = conf.CONF.compute.disk_copy_tls_priority
+        def stream():
+            elapsed = copy_once(cluster, path)[0]
             remove_copy(cluster, path)
-            bare_times.append(bare_stream_once(cluster, path, os.path.getsize(outside)))
+            return elapsed
+
+        def ours(tls_key):
+            elapsed = nbd_copy_once(cluster, path, work, tls_key)
             remove_copy(cluster, path)
-            convert_times.append(convert_once(outside, work))
-            nbd_times.append(nbd_convert_once(cluster, outside, port))
-        copy_median = statistics.median(copy_times)
-        convert_median = statistics.median(convert_times)
-        print(f'image: 2 GiB qcow2, {data / MIB:.1f} MiB allocated, {sent / MIB:.1f} MiB '
-              f'of data sent by the copy (identical bytes on the target)')
-        print(f'cold copy (libvirt volume streams): {[round(t, 3) for t in copy_times]} s')
-        print(f'bare stream loop (no copy job):     {[round(t, 3) for t in bare_times]} s')
-        print(f'qemu-img convert -O qcow2:          {[round(t, 3) for t in convert_times]} s')
-        print(f'qemu-nbd -> qemu-img convert (TCP): {[round(t, 3) for t in nbd_times]} s')
-        copy_rate = data / copy_median / MIB
-        convert_rate = data / convert_median / MIB
-        print(f'median cold copy {copy_median:.3f} s ({copy_rate:.0f} MiB/s), median '
-              f'qemu-img convert {convert_median:.3f} s ({convert_rate:.0f} MiB/s), '
-              f'throughput ratio copy/convert {copy_rate / convert_rate:.3f}')
-        bare_median = statistics.median(bare_times)
-        print(f'median bare stream loop {bare_median:.3f} s: the copy job takes '
-              f'{copy_median / bare_median:.2f}x the bare libvirt stream path, which itself '
-              f'reaches {convert_median / bare_median:.3f} of qemu-img convert')
-        nbd_median = statistics.median(nbd_times)
-        print(f'median qemu-nbd -> qemu-img convert over TCP {nbd_median:.3f} s: a copy '
-              f'between two hosts with QEMU\'s own tools reaches '
-              f'{convert_median / nbd_median:.3f} of the local convert; the cold copy '
-              f'reaches {nbd_median / copy_median:.3f} of it')
+            return elapsed
+
+        def bare():
+            elapsed = bare_stream_once(cluster, path, os.path.getsize(outside))
+            remove_copy(cluster, path)
+            return elapsed
+
+        steps = [('stream', stream),
+                 ('nbd', lambda: ours(None)),
+                 ('qemu', lambda: nbd_convert_once(cluster, outside, port)),
+                 ('nbd_tls', lambda: ours(key)),
+                 ('qemu_tls', lambda: nbd_convert_once(cluster, outside, port, keys_dir,
+                                                       priority)),
+                 ('qemu_tls_default', lambda: nbd_convert_once(cluster, outside, port,
+                                                               keys_dir)),
+                 ('local', lambda: convert_once(outside, work))]
+        if args.bare:
+            steps.append(('bare', bare))
+        loads = [load_average()]
+        for run in range(args.n):
+            # Each run in another order, each copy starting with the page cache written
+            # back: no path always pays for the writeback of the one before it.
+            for name, step in steps[run % len(steps):] + steps[:run % len(steps)]:
+                os.sync()
+                runs[name].append(step())
+            loads.append(load_average())
+        median = {name: statistics.median(times) for name, times in runs.items() if times}
+
+        def rate(name):
+            return data / median[name] / MIB
+
+        print(f'image: 2 GiB qcow2, {data / MIB:.1f} MiB allocated ({sent / MIB:.1f} MiB of '
+              f'data sent by the stream copy); {args.n} runs each; load average '
+              f'{" -> ".join(loads)}')
+        rows = [('stream', 'cold copy, libvirt volume streams', 'qemu'),
+                ('nbd', 'cold copy, nbd', 'qemu'),
+                ('nbd_tls', 'cold copy, nbd + TLS-PSK', 'qemu_tls'),
+                ('qemu', 'qemu-nbd -> qemu-img convert (TCP)', None),
+                ('qemu_tls', 'qemu-nbd -> qemu-img convert, TLS-PSK', None),
+                ('qemu_tls_default', '  the same, QEMU\'s default TLS priority', None),
+                ('local', 'local qemu-img convert -O qcow2', None),
+                ('bare', 'bare libvirt stream loop', None)]
+        for name, label, _ in rows:
+            if name in median:
+                print(f'{label:40} {[round(t, 3) for t in runs[name]]} s')
+        print()
+        print(f'{"path":40} {"median":>8} {"MiB/s":>7}  ratio to QEMU\'s own (same TLS)')
+        for name, label, baseline in rows:
+            if name not in median:
+                continue
+            ratio = f'{median[baseline] / median[name]:.3f}' if baseline else ''
+            print(f'{label:40} {median[name]:7.3f}s {rate(name):7.0f}  {ratio}')
     finally:
         cluster_mod.down(state_dir)
         subprocess.run(['rm', '-rf', work], check=False)

@@ -24,7 +24,7 @@ from migrator.conductor import rpcapi as conductor_rpcapi
 
 CONF = cfg.CONF
 SERVER = 'node-1'
-VERSIONS = [f'1.{minor}' for minor in range(10)]
+VERSIONS = [f'1.{minor}' for minor in range(11)]
 
 # method -> [(version, the arguments it takes from that version on)], oldest first.
 CONDUCTOR_HISTORY = {
@@ -69,7 +69,9 @@ COMPUTE_HISTORY = {
     'start_instance': [('1.2', {'instance_uuid'})],
     'prepare_cold_destination': [('1.2', {'instance_uuid', 'paths'})],
     'copy_disks': [('1.2', {'migration_id', 'source_uri', 'disks', 'bandwidth',
-                            'conductor'})],
+                            'conductor'}),
+                   ('1.10', {'migration_id', 'source_uri', 'disks', 'bandwidth',
+                             'conductor', 'exports', 'psk'})],
     'abort_disk_copy': [('1.2', {'migration_id'})],
     'define_instance': [('1.2', {'xml', 'disk_paths', 'start'})],
     'remove_migrated_copy': [('1.2', {'migration_id', 'instance_uuid', 'volumes'})],
@@ -82,6 +84,8 @@ COMPUTE_HISTORY = {
     'peer_domain_state': [('1.7', {'instance_uuid', 'peer_uri'})],
     'measure_dirty_rate': [('1.8', {'instance_uuid', 'seconds'})],
     'disk_copy_state': [('1.9', {'migration_id'})],
+    'export_disks': [('1.10', {'migration_id', 'paths', 'psk', 'encrypt'})],
+    'stop_disk_exports': [('1.10', {'migration_id'})],
 }
 
 # Every client method, called with every argument it has (optional ones set).
@@ -130,8 +134,9 @@ COMPUTE_CALLS = {
     'start_instance': lambda api, c: api.start_instance(c, SERVER, 'uuid-1'),
     'prepare_cold_destination': lambda api, c: api.prepare_cold_destination(
         c, SERVER, 'uuid-1', []),
-    'copy_disks': lambda api, c: api.copy_disks(c, SERVER, 'm-1', 'qemu:///system', [], 0,
-                                                'conductor-1'),
+    'copy_disks': lambda api, c: api.copy_disks(
+        c, SERVER, 'm-1', 'qemu:///system', [], 0, 'conductor-1',
+        exports={'address': 'node-1', 'tls': True, 'exports': []}, psk='0' * 64),
     'abort_disk_copy': lambda api, c: api.abort_disk_copy(c, SERVER, 'm-1'),
     'define_instance': lambda api, c: api.define_instance(c, SERVER, '<domain/>', [], True),
     'remove_migrated_copy': lambda api, c: api.remove_migrated_copy(c, SERVER, 'm-1',
@@ -148,6 +153,9 @@ COMPUTE_CALLS = {
                                                               'qemu:///system'),
     'measure_dirty_rate': lambda api, c: api.measure_dirty_rate(c, SERVER, 'uuid-1', 1),
     'disk_copy_state': lambda api, c: api.disk_copy_state(c, SERVER, 'm-1'),
+    'export_disks': lambda api, c: api.export_disks(c, SERVER, 'm-1', ['/d/disk'], '0' * 64,
+                                                    True),
+    'stop_disk_exports': lambda api, c: api.stop_disk_exports(c, SERVER, 'm-1'),
 }
 
 SERVICES = {
@@ -160,7 +168,8 @@ SERVICES = {
 
 # Calls that leave out an argument rather than refuse, under a pin below its version.
 DEGRADED = {('conductor', 'select_destination'): 'block_migration',
-            ('compute', 'live_migrate'): 'controls'}
+            ('compute', 'live_migrate'): 'controls',
+            ('compute', 'copy_disks'): 'exports'}
 # Casts that are dropped (with a warning) under a pin below their version.
 SKIPPED = {('conductor', 'report_host_down')}
 

@@ -27,22 +27,25 @@ LOG = logging.getLogger(__name__)
 
 
 def compute_hosts():
-    """(name, uri, virt_type, remote_tls_pki_path) of every compute agent this process runs.
+    """(name, uri, virt_type, remote_tls_pki_path, tool_wrapper) of every compute agent
+    this process runs.
 
-    A sandbox made with --tls gives each host client credentials of its own; agents of
-    [all] compute_hosts use [libvirt] remote_tls_pki_path."""
+    A sandbox made with --tls gives each host client credentials of its own, and each host
+    a script that runs the nbd disk copy's tools in its libvirtd's mount namespace; agents
+    of [all] compute_hosts use [libvirt] remote_tls_pki_path and [compute]
+    disk_tool_wrapper."""
     hosts = []
     cluster_file = os.path.join(CONF.all.sandbox_state_dir, 'cluster.json')
     if os.path.exists(cluster_file):
         with open(cluster_file) as f:
             cluster = json.load(f)
         hosts.extend((h['name'], h['uri'], cluster.get('virt_type', 'qemu'),
-                      h.get('tls_pki_path')) for h in cluster['hosts'])
+                      h.get('tls_pki_path'), h.get('tool_wrapper')) for h in cluster['hosts'])
     for entry in CONF.all.compute_hosts:
         name, sep, uri = entry.partition('=')
         if not sep or not name or not uri:
             raise exceptions.Invalid(f"[all] compute_hosts entry '{entry}' is not name=uri")
-        hosts.append((name.strip(), uri.strip(), CONF.libvirt.virt_type, None))
+        hosts.append((name.strip(), uri.strip(), CONF.libvirt.virt_type, None, None))
     return hosts
 
 
@@ -54,9 +57,10 @@ class AllInOne:
         self.db = db_api.get_database()
         self.conductor, self.conductor_service = conductor_cmd.build(self.db)
         self.agents = []
-        for name, uri, virt_type, pki_path in compute_hosts():
+        for name, uri, virt_type, pki_path, tool_wrapper in compute_hosts():
             self.agents.append(compute_cmd.build(host=name, uri=uri, virt_type=virt_type,
-                                                 remote_tls_pki_path=pki_path))
+                                                 remote_tls_pki_path=pki_path,
+                                                 tool_wrapper=tool_wrapper))
         self.api_server = wsgi.build_server(api_app.setup_app(db=self.db), CONF.api.host_ip,
                                             CONF.api.port, CONF.api.threads)
         self.api_thread = None

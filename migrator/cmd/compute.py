@@ -14,12 +14,14 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-def build(host=None, uri=None, virt_type=None, migration_uri=None, remote_tls_pki_path=None):
+def build(host=None, uri=None, virt_type=None, migration_uri=None, remote_tls_pki_path=None,
+          tool_wrapper=None):
     """A compute agent for one host and its RPC service, neither started."""
     host = host or CONF.host
     driver = libvirt_driver.LibvirtDriver(uri=uri, virt_type=virt_type,
                                           migration_uri=migration_uri,
-                                          remote_tls_pki_path=remote_tls_pki_path)
+                                          remote_tls_pki_path=remote_tls_pki_path,
+                                          tool_wrapper=tool_wrapper)
     agent = manager.ComputeManager(host, driver)
     return agent, service.RPCService(rpc.COMPUTE_TOPIC, host, agent)
 

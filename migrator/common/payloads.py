@@ -167,6 +167,24 @@ class DiskCopy(TypedDict):
     target_path: str
 
 
+class DiskExport(TypedDict):
+    """One disk the source exports over NBD for a cold migration's copy."""
+    path: str
+    port: int
+    name: str                  # the NBD export name
+    format: str                # the image's format, which its copy keeps
+    virtual_size: int
+    allocation: int            # bytes on disk (the copy's progress counts these)
+    create_options: dict[str, str]   # qcow2 options the copy is created with
+
+
+class DiskExports(TypedDict):
+    """export_disks: where the source's exports listen, and whether they need TLS-PSK."""
+    address: str
+    tls: bool
+    exports: list[DiskExport]
+
+
 class PowerOffResult(TypedDict):
     was_running: bool
     forced: bool

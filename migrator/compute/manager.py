@@ -50,7 +50,7 @@ ENDED_JOBS_KEPT = 512
 
 
 class ComputeManager:
-    target = messaging.Target(version='1.9')
+    target = messaging.Target(version='1.10')
 
     def __init__(self, host, driver, conductor_api=None):
         self.host = host
@@ -292,17 +292,33 @@ class ComputeManager:
         return self.driver.cold_destination_paths(instance_uuid, paths)
 
     @_translate_errors
-    def copy_disks(self, ctxt, migration_id, source_uri, disks, bandwidth, conductor):
+    def export_disks(self, ctxt, migration_id, paths, psk, encrypt):  # 1.10
+        """The source's half of an nbd disk copy: the disks exported read-only for the
+        target to pull (None: this host copies by libvirt stream)."""
+        return self.driver.export_disks(migration_id, paths, psk, encrypt)
+
+    @_translate_errors
+    def stop_disk_exports(self, ctxt, migration_id):  # 1.10
+        stopped = self.driver.stop_disk_exports(migration_id)
+        if stopped:
+            LOG.info('Stopped %d disk export(s) of migration %s', stopped, migration_id)
+        return stopped
+
+    @_translate_errors
+    def copy_disks(self, ctxt, migration_id, source_uri, disks, bandwidth, conductor,
+                   exports=None, psk=None):
         """bandwidth: bytes/s the request allows (None: any); this host's
-        [compute] disk_copy_bandwidth caps it too."""
+        [compute] disk_copy_bandwidth caps it too. exports, psk (1.10): pull from the
+        source's nbd exports (export_disks) instead of through its libvirt daemon."""
         own = CONF.compute.disk_copy_bandwidth * 1024 * 1024 or None
         bandwidth = min(b for b in (bandwidth, own) if b) if (bandwidth or own) else None
         on_progress, on_done = self._job_callbacks(migration_id, conductor, ctxt,
                                                    report=False)
-        LOG.info('Copying %d disk(s) of migration %s from %s', len(disks), migration_id,
-                 source_uri)
+        LOG.info('Copying %d disk(s) of migration %s from %s (%s)', len(disks), migration_id,
+                 source_uri, 'stream' if exports is None else
+                 f"nbd{' with TLS-PSK' if exports.get('tls') else ''}")
         return self.driver.copy_disks(migration_id, source_uri, disks, on_progress, on_done,
-                                      bandwidth)
+                                      bandwidth, exports=exports, psk=psk)
 
     @_translate_errors
     def disk_copy_active(self, ctxt, migration_id):

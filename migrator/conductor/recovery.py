@@ -41,6 +41,7 @@ from oslo_log import log as logging
 
 from migrator.common import exceptions, kinds, states
 from migrator.conductor import shared_storage, source_check
+from migrator.conductor.disk_exports import stop_exports
 from migrator.conductor.tasks.cold import ALREADY_SHUT_OFF
 
 CONF = cfg.CONF
@@ -295,6 +296,8 @@ class MigrationRecovery:
                 self.ctxt, target, uuid, paths).values())
             self.compute_api.remove_migrated_copy(self.ctxt, target, migration['id'], uuid,
                                                   volumes)
+            if reached == states.COPYING:
+                stop_exports(self.ctxt, self.compute_api, source, migration['id'])
         if reached == states.STOPPING and was_running:
             self._wait_for_stop(source, uuid)
         on_source = self._where(source, uuid)

@@ -26,7 +26,9 @@ RABBIT_BIN = '/usr/lib/rabbitmq/bin'
 PG_USER = 'postgres'
 # libvirt's default migration_port_min..max: where a target's QEMU listens for the
 # incoming memory stream and, for a block migration, its NBD server for the disks.
-MIGRATION_PORTS = '49152:49215'
+# libvirt's live migration ports, then the cold copy's nbd exports ([compute]
+# disk_export_port_min..max).
+MIGRATION_PORTS = '49152:49279'
 
 
 def free_port():
@@ -181,11 +183,11 @@ class PrivatePostgres:
 class MigrationNetworkCut:
     """While active, the migration network between sandbox hosts at `addresses` is cut:
     nothing reaches their migration ports (the memory stream and the NBD disk copy of a
-    live migration), in both directions. The libvirt daemons' own port stays open, so the
-    agents still reach their hosts (on one machine every connection to a sandbox address
-    comes from 127.0.0.1, so the daemons' control connection cannot be told apart from the
-    agents'). The rules live in a chain of their own, named after the addresses, removed
-    on exit whatever happened."""
+    live migration, the nbd exports of a cold one), in both directions. The libvirt
+    daemons' own port stays open, so the agents still reach their hosts (on one machine
+    every connection to a sandbox address comes from 127.0.0.1, so the daemons' control
+    connection cannot be told apart from the agents'). The rules live in a chain of their
+    own, named after the addresses, removed on exit whatever happened."""
 
     def __init__(self, addresses):
         self.addresses = list(addresses)

@@ -157,6 +157,7 @@ def prepare(state_dir, index, pki_dir=None):
     }
     host['image_dir_outside'] = outside(host, IMAGE_DIR)
     os.makedirs(host['image_dir_outside'], exist_ok=True)
+    host['tool_wrapper'] = write_tool_wrapper(host)
     libvirtd_conf = LIBVIRTD_CONF.format(listen_tls=int(pki_dir is not None), **host)
     qemu_conf = QEMU_CONF.format(**host)
     if pki_dir is not None:
@@ -176,6 +177,28 @@ def prepare(state_dir, index, pki_dir=None):
     with open(os.path.join(etc, 'qemu.conf'), 'w') as f:
         f.write(qemu_conf)
     return host
+
+
+def write_tool_wrapper(host):
+    """A script that runs a command in the host's mount namespace, where its libvirtd's
+    paths are: an agent's [compute] disk_tool_wrapper (its qemu-nbd and qemu-img open the
+    disks by the paths libvirt gives). It enters the namespace of the daemon running now,
+    so it follows a libvirtd restart; exec keeps the pid, so the agent stops the tool by
+    the pid it started."""
+    path = os.path.join(host['root'], 'in-host')
+    with open(path, 'w') as f:
+        f.write('#!/bin/sh\n'
+                f'# Runs a command in the mount namespace of {host["name"]}\'s libvirtd.\n'
+                f'exec nsenter --target "$(cat {shlex.quote(pidfile(host))})" --mount -- '
+                f'"$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+def agent_options(host):
+    """The config sections of a compute agent of this host ([libvirt] and [compute])."""
+    return {'libvirt': {'virt_type': 'qemu', 'connection_uri': host['uri']},
+            'compute': {'disk_tool_wrapper': host['tool_wrapper']}}
 
 
 def launch(host):

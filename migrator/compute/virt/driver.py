@@ -144,9 +144,22 @@ class ComputeDriver(abc.ABC):
         without its checks: where an interrupted copy left its volumes."""
 
     @abc.abstractmethod
-    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
+    def export_disks(self, migration_id, paths, psk, encrypt):
+        """Exports the disks at paths (a shut-off guest's) read-only for a target to pull,
+        with TLS-PSK (key psk) when encrypt or this host's settings say so; the exports'
+        description ({'address', 'tls', 'exports'}), or None when this host copies by
+        libvirt stream ([compute] disk_copy_method)."""
+
+    @abc.abstractmethod
+    def stop_disk_exports(self, migration_id):
+        """Stops the migration's exports still running here; how many were."""
+
+    @abc.abstractmethod
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth,
+                   exports=None, psk=None):
         """Creates the volumes of disks [{'path', 'target_path'}] here and starts copying
-        them from the daemon at source_uri; returns the created paths once it runs.
+        them from the daemon at source_uri (from the source's exports when given, with the
+        key psk); returns the created paths once it runs.
 
         on_progress(stats) while it runs; on_done(outcome) once at the end with {'success',
         'error', 'stats', 'volumes'}; a failed or aborted copy removes its volumes itself.

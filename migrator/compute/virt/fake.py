@@ -10,8 +10,12 @@ import os
 import threading
 import uuid as uuidlib
 
+from oslo_config import cfg
+
 from migrator.common import exceptions
 from migrator.compute.virt import driver
+
+CONF = cfg.CONF
 
 
 class FakeCloud:
@@ -85,6 +89,8 @@ class FakeDriver(driver.ComputeDriver):
         self.host = None
         self.on_domain_event = None
         self.copies = {}
+        self.exports = {}           # migration id -> {'psk', 'paths'} exported here
+        self.copied_from = {}       # migration id -> the exports and key a copy was given
 
     def init_host(self, host):
         self.host = host
@@ -322,8 +328,29 @@ class FakeDriver(driver.ComputeDriver):
     def cold_destination_paths(self, uuid, paths):
         return {p: os.path.join(self.cloud.images_path, os.path.basename(p)) for p in paths}
 
-    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
-        source = source_uri.removeprefix('fake://')
+    def export_disks(self, migration_id, paths, psk, encrypt):
+        if CONF.compute.disk_copy_method != 'nbd':
+            return None
+        with self.cloud.lock:
+            for path in paths:
+                if not self.cloud.file_present(self.host, path):
+                    raise exceptions.MigrationFailed(reason=f'no {path} on {self.host}')
+            self.exports[migration_id] = {'psk': psk, 'paths': list(paths)}
+        return {'address': self.host, 'tls': bool(encrypt), 'exports': [
+            {'path': p, 'port': 49216 + i, 'name': 'disk', 'format': 'qcow2',
+             'virtual_size': 1000, 'allocation': 1000, 'create_options': {}}
+            for i, p in enumerate(paths)]}
+
+    def stop_disk_exports(self, migration_id):
+        return int(self.exports.pop(migration_id, None) is not None)
+
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth,
+                   exports=None, psk=None):
+        if exports is not None:
+            self.copied_from[migration_id] = {'exports': exports, 'psk': psk}
+            source = exports['address']     # the exporting host, whatever its URI says
+        else:
+            source = source_uri.removeprefix('fake://')
         with self.cloud.lock:
             for disk in disks:
                 if not self.cloud.file_present(source, disk['path']):

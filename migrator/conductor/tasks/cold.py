@@ -21,7 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions, states
-from migrator.conductor import progress, shared_storage, source_check
+from migrator.conductor import disk_exports, progress, shared_storage, source_check
 from migrator.conductor.tasks import base
 
 CONF = cfg.CONF
@@ -49,6 +49,8 @@ class ColdMigrationTask(base.MigrationTask):
         self.copies = {}              # source path -> path of its copy on the target
         self.volumes = []             # target paths the copy created (rollback deletes them)
         self.copy_started = False
+        self.exports_started = False  # the source may run exports (rollback stops them)
+        self.copied_by = None         # how the disks came: for the starting event's detail
         self.defined_on_target = False
         self._copy_lock = threading.Lock()
 
@@ -91,6 +93,9 @@ class ColdMigrationTask(base.MigrationTask):
 
         self.check_abort()
         self._start_on_target(xml)
+        # Off the critical path: each qemu-nbd exits by itself once its client is done;
+        # this removes its record and the key (and stops one that lingers).
+        self._stop_exports()
 
         self.check_abort()
         self.transition(states.FINISHING, f'running on {self.target}'
@@ -139,12 +144,14 @@ class ColdMigrationTask(base.MigrationTask):
         disks = [{'path': d['path'], 'target_path': self.copies[d['path']]} for d in unshared]
         waiter = self.waiters.register(self.id)
         try:
+            exports, key = self._export(disks)
+            self.check_abort()
             with self._copy_lock:
                 self.copy_started = True
             try:
                 self.volumes = self.compute_api.copy_disks(
                     self.ctxt, self.target, self.id, self._source_uri(), disks, None,
-                    CONF.host)
+                    CONF.host, exports=exports, psk=key)
             except messaging.MessagingTimeout:
                 # The answer was lost, not necessarily the work: the rollback must look
                 # for every copy the target may have made.
@@ -156,15 +163,45 @@ class ColdMigrationTask(base.MigrationTask):
             outcome = self._wait_for_copy(waiter)
         finally:
             self.waiters.release(self.id)
+        # A failed copy's exports are stopped by the rollback; a successful one's once the
+        # guest runs on the target.
         if outcome is None:
             raise exceptions.MigrationFailed(
                 reason=f'the disk copy did not end within {CONF.conductor.migration_timeout}s')
         if not outcome['success']:
             raise exceptions.MigrationFailed(reason=outcome['error'])
+        self.copied_by = ('libvirt stream' if exports is None else
+                          'nbd with TLS-PSK' if exports['tls'] else 'nbd, unencrypted')
         final = progress.progress_values(outcome.get('stats') or {})
         final['progress'] = 100.0
         final['eta_seconds'] = 0.0
         self.db.migration_update_progress(self.id, final)
+
+    def _stop_exports(self):
+        if self.exports_started:
+            disk_exports.stop_exports(self.ctxt, self.compute_api, self.source, self.id)
+            self.exports_started = False
+            self.exports_started = False
+
+    def _export(self, disks):
+        """(exports, key) for the nbd copy: the source's exports of the disks, or (None,
+        None) when the copy goes by libvirt stream (the source's [compute]
+        disk_copy_method, or an agent before compute RPC 1.10)."""
+        key = disk_exports.new_key()
+        encrypt = disk_exports.encrypt(self._source_uri(),
+                                       self.db.host_get(self.target).get('hypervisor_uri'))
+        self.exports_started = True
+        try:
+            exports = self.compute_api.export_disks(
+                self.ctxt, self.source, self.id, [d['path'] for d in disks], key, encrypt)
+        except exceptions.ServiceTooOld:
+            exports = None      # nothing was sent: [upgrade_levels] compute < 1.10
+        if exports is None:
+            self.exports_started = False
+            return None, None
+        LOG.info('Migration %s: %s exports the disks on %s (%s)', self.id, self.source,
+                 exports['address'], 'TLS-PSK' if exports['tls'] else 'unencrypted')
+        return exports, key
 
     def _wait_for_copy(self, waiter):
         """The copy's outcome (None after [conductor] migration_timeout). The copy runs in
@@ -214,7 +251,8 @@ class ColdMigrationTask(base.MigrationTask):
                     'outcome': None}
 
     def _start_on_target(self, xml):
-        self.transition(states.STARTING, f'defining on {self.target}'
+        copied = f'disks copied by {self.copied_by}; ' if self.copied_by else ''
+        self.transition(states.STARTING, f'{copied}defining on {self.target}'
                         + (' and starting' if self.was_running else ''))
         self.defined_on_target = True
         self.compute_api.define_instance(self.ctxt, self.target, xml, self.copies,
@@ -267,6 +305,7 @@ class ColdMigrationTask(base.MigrationTask):
     def rollback(self, exc):
         if self.instance is None:
             return None
+        self._stop_exports()
         if self.target is not None and (self.copy_started or self.defined_on_target):
             try:
                 self.compute_api.remove_migrated_copy(self.ctxt, self.target, self.id,

@@ -19,6 +19,7 @@ import libvirt
 
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import faults, probe
+from migrator.sandbox import host as host_mod
 from tests.functional.service import processes
 
 BIN = os.path.dirname(sys.executable)
@@ -119,10 +120,10 @@ class Deployment:
                         'db', 'sync'], check=True, capture_output=True)
         self._add(Service('api', 'migrator-api', api_conf, self._log('api'), env))
         for host in self.cluster['hosts']:
-            self._add(Service(host['name'], 'migrator-compute', self._conf(
-                host['name'], {'libvirt': {'virt_type': 'qemu',
-                                           'connection_uri': host['uri']}}),
-                self._log(host['name']), env))
+            agent = host_mod.agent_options(host)
+            agent['compute'] = {**self.config['compute'], **agent['compute']}
+            self._add(Service(host['name'], 'migrator-compute', self._conf(host['name'], agent),
+                              self._log(host['name']), env))
         for name in CONDUCTORS:
             self._add(Service(name, 'migrator-conductor', self._conf(name, {}),
                               self._log(name), env))

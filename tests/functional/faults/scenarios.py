@@ -161,10 +161,11 @@ class DropJobEnd(Fault):
 
 
 class CutNetwork(Fault):
-    """The migration network between the two hypervisors cut during the job."""
+    """The migration network between the two hypervisors cut during the job (for cold: the
+    nbd copy between the source's exports and the target's qemu-img)."""
     name = 'network_cut'
     points = ('running',)
-    kinds = ('live', 'block')
+    kinds = ('live', 'block', 'cold')
 
     def inject(self, dep, ctx):
         addresses = [dep.host(ctx[side])['address'] for side in ('source', 'target')]

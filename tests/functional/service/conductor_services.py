@@ -7,6 +7,7 @@ import sys
 
 import libvirt
 
+from migrator.sandbox import host as host_mod
 from tests.functional.service import processes
 
 SCRIPT_DIR = os.path.dirname(sys.executable)
@@ -34,12 +35,13 @@ def slots_and_claims_given_back(api, timeout=60):
 
 
 class Services:
-    """api, agents and conductors; `host_uri` maps each compute host to its libvirt URI."""
+    """api, agents and conductors; `hosts` maps each compute host's name to its sandbox
+    record."""
 
-    def __init__(self, workdir, config, host_uri):
+    def __init__(self, workdir, config, hosts):
         self.workdir = workdir
         self.config = config
-        self.host_uri = host_uri
+        self.hosts = hosts
         self.running = {}    # name -> ServiceProcess
         self.finished = []   # processes stopped or killed, for their logs
         self.api = None
@@ -47,8 +49,9 @@ class Services:
 
     def conf(self, name, host, **sections):
         values = {**self.config, 'DEFAULT': {**self.config['DEFAULT'], 'host': host}}
-        if host in self.host_uri:
-            values['libvirt'] = {'virt_type': 'qemu', 'connection_uri': self.host_uri[host]}
+        if host in self.hosts:
+            for section, options in host_mod.agent_options(self.hosts[host]).items():
+                values[section] = {**values.get(section, {}), **options}
         for section, extra in sections.items():
             values[section] = {**values.get(section, {}), **extra}
         return processes.write_config(self.workdir / f'{name}.conf', values)

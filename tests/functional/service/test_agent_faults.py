@@ -51,12 +51,14 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
         port = processes.free_port()
         config = _base_config(db_url, port, module_rabbit_url)
         config['conductor'] = {'shutdown_timeout': 3, 'disk_copy_check_interval': 1}
-        services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+        # The agents' records of their qemu-nbd and qemu-img processes, and their keys.
+        config['DEFAULT'] = {**config['DEFAULT'], 'state_path': str(workdir / 'state')}
+        services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
         try:
             services.sync_db()
             services.start('migrator-api', 'api')
             services.start('migrator-conductor', 'conductor1')
-            for host in services.host_uri:
+            for host in services.hosts:
                 _start_agent(services, host)
             # Five services start at once on a busy machine: a generous bound for the first.
             processes.wait_until(processes.ApiClient(f'http://127.0.0.1:{port}').answers, 240,
@@ -245,6 +247,11 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
         assert 'without reporting its end' in done['error'], done
         assert probe.where(name, cluster=cluster) == [source]   # running again
         assert not os.path.exists(copy)
+        # The qemu-img the killed agent left writing was stopped by the next one, and the
+        # source's export by the rollback: no tool, record or key is left.
+        state = str(services.workdir / 'state' / 'disk-copy')
+        assert not [os.path.join(d, f) for d, _, files in os.walk(state) for f in files]
+        assert not _processes_naming(state)
 
         def ticked_again():
             with open(guest['console_log'], 'rb') as f:
@@ -256,6 +263,19 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
     except BaseException:
         print(services.logs())
         raise
+
+
+def _processes_naming(text):
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
 
 
 pytestmark = pytest.mark.functional

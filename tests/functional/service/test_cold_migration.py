@@ -6,7 +6,9 @@ long enough to watch the progress rise and to abort it while it copies, without 
 The last test adds a guest on shared storage, whose disk must not be copied.
 """
 
+import json
 import os
+import subprocess
 import threading
 
 import libvirt
@@ -48,7 +50,7 @@ def api(local_sandbox, tmp_path_factory):
     workdir = tmp_path_factory.mktemp('cold-service')
     port = processes.free_port()
     conf = processes.write_config(workdir / 'all.conf', {
-        'DEFAULT': {'host': 'all-in-one'},
+        'DEFAULT': {'host': 'all-in-one', 'state_path': str(workdir / 'state')},
         'database': {'connection': f'sqlite:///{workdir}/migrator.sqlite'},
         'api': {'port': port},
         'all': {'sandbox_state_dir': local_sandbox['state_dir']},
@@ -60,6 +62,7 @@ def api(local_sandbox, tmp_path_factory):
     proc = processes.ServiceProcess('migrator-all', conf, workdir / 'all.log')
     try:
         client = processes.ApiClient(f'http://127.0.0.1:{port}')
+        client.state_path = workdir / 'state'     # the agents' tool records and keys
         processes.wait_until(client.answers, 60, 'the API to answer')
         processes.wait_until(
             lambda: client.hosts_up([h['name'] for h in local_sandbox['hosts']]), 60,
@@ -127,6 +130,28 @@ def _wait_for_new_tick(cluster):
     processes.wait_until(ticked, 120, 'a new tick on the serial console', interval=0.2)
 
 
+def _image_info(path):
+    proc = subprocess.run(['qemu-img', 'info', '--output=json', '-U', path],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def _tools_left(api):
+    """Files (records, keys) under the agents' disk-copy state, and qemu-nbd or qemu-img
+    processes that name it: what a copy left behind."""
+    state = str(api.state_path / 'disk-copy')
+    left = [os.path.join(d, f) for d, _, files in os.walk(state) for f in files]
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if state in cmdline:
+            left.append(cmdline)
+    return left
+
+
 def _where_defined(cluster):
     return probe.where(_guest(cluster)['name'], cluster=cluster, active_only=False)
 
@@ -152,6 +177,9 @@ def test_cold_migration_moves_running_guest_with_its_disk(local_sandbox, api):
     # The sandbox guest answers the ACPI power button: it shut down, nothing forced it.
     assert 'shut down by the guest' in done['events'][4]['detail']
     assert '1 disk(s) to copy' in done['events'][4]['detail']
+    # The default copy: qemu-nbd on the source, qemu-img on the target, in clear (no
+    # encryption is configured anywhere here).
+    assert done['events'][5]['detail'].startswith('disks copied by nbd, unencrypted'), done
 
     # Progress as the API showed it: never backwards, with an ETA while copying, to 100.
     progress = [s['progress'] for s in watcher.samples]
@@ -172,6 +200,11 @@ def test_cold_migration_moves_running_guest_with_its_disk(local_sandbox, api):
                            cluster=cluster) == bytes([DATA_PATTERN]) * 4096
     assert not os.path.exists(_disk_outside(cluster, source))
     assert os.path.exists(_disk_outside(cluster, target))
+    # Still a qcow2, still sparse: the 1 GiB image holds little more than its data.
+    info = _image_info(_disk_outside(cluster, target))
+    assert info['format'] == 'qcow2', info
+    assert DATA_LENGTH <= info['actual-size'] < 4 * DATA_LENGTH, info
+    assert not _tools_left(api)
     processes.wait_until(lambda: (api.instance(name) or {}).get('host') == target, 30,
                          'the instance to show on its new host')
 
@@ -203,6 +236,9 @@ def test_abort_while_copying_leaves_guest_running_on_source(local_sandbox, api):
     assert _where_defined(cluster) == [source]
     assert not os.path.exists(_disk_outside(cluster, target))
     assert os.path.exists(_disk_outside(cluster, source))
+    # The source's export and the target's qemu-img were stopped, their records and keys
+    # removed.
+    assert not _tools_left(api)
     _wait_for_new_tick(cluster)
     assert probe.has_marker(name, cluster=cluster)
     processes.wait_until(lambda: (api.instance(name) or {}).get('host') == source, 30,

@@ -34,11 +34,11 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
         port = processes.free_port()
         config = _base_config(db_url, port, module_rabbit_url)
         config['conductor'] = {'shutdown_timeout': 3}
-        services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+        services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
         try:
             services.sync_db()
             services.start('migrator-api', 'api')
-            for host in services.host_uri:
+            for host in services.hosts:
                 services.start_agent(host, compute={'disk_copy_bandwidth': COPY_MIB_S})
             services.start('migrator-conductor', CONDUCTOR)
             services.api = _ready_api(port, sandbox)

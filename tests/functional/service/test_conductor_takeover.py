@@ -46,11 +46,11 @@ def services(sandbox, module_rabbit_url, tmp_path_factory):
     with processes.postgres_database('migrator_takeover') as db_url:
         port = processes.free_port()
         config = _base_config(db_url, port, module_rabbit_url)
-        services = Services(workdir, config, {h['name']: h['uri'] for h in sandbox['hosts']})
+        services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
         try:
             services.sync_db()
             services.start('migrator-api', 'api')
-            for host in services.host_uri:
+            for host in services.hosts:
                 services.start_agent(host)
             for conductor in CONDUCTORS:
                 services.start('migrator-conductor', conductor)

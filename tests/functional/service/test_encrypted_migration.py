@@ -16,9 +16,10 @@ import shutil
 
 import libvirt
 import pytest
+from oslo_config import cfg
 
 import migrator.conf  # noqa: F401 - disk_copy reads [libvirt] and [compute] options
-from migrator.compute.virt.libvirt import disk_copy
+from migrator.compute.virt.libvirt import disk_copy, remote
 from migrator.sandbox import cluster as cluster_mod
 from migrator.sandbox import host as host_mod
 from migrator.sandbox import pki, probe
@@ -28,6 +29,7 @@ MARK = 0x3c
 MARK_OFFSET = 8 << 20
 MARK_LENGTH = 4 << 20
 NEEDLE = bytes([MARK]) * 4096
+CONF = cfg.CONF
 SHUTDOWN_TIMEOUT = 3
 # Migrations and copies are capped so that tcpdump keeps up on a busy machine (each capture
 # must have dropped nothing, or it would prove nothing).
@@ -58,7 +60,7 @@ def api(tls_sandbox, tmp_path_factory):
     workdir = tmp_path_factory.mktemp('tls-service')
     port = processes.free_port()
     conf = processes.write_config(workdir / 'all.conf', {
-        'DEFAULT': {'host': 'all-in-one'},
+        'DEFAULT': {'host': 'all-in-one', 'state_path': str(workdir / 'state')},
         'database': {'connection': f'sqlite:///{workdir}/migrator.sqlite'},
         'api': {'port': port},
         'all': {'sandbox_state_dir': tls_sandbox['state_dir']},
@@ -72,6 +74,7 @@ def api(tls_sandbox, tmp_path_factory):
     proc = processes.ServiceProcess('migrator-all', conf, workdir / 'all.log')
     try:
         client = processes.ApiClient(f'http://127.0.0.1:{port}')
+        client.state_path = workdir / 'state'     # the agents' records and keys
         processes.wait_until(client.answers, 60, 'the API to answer')
         names = [h['name'] for h in tls_sandbox['hosts']]
         processes.wait_until(lambda: client.hosts_up(names), 60, 'both agents to report')
@@ -192,23 +195,82 @@ def test_live_block_migration_with_native_tls(tls_sandbox, api, workdir):
     assert not cap.contains(NEEDLE)
 
 
-def test_cold_migration_copies_over_tls(tls_sandbox, api, workdir):
+def test_cold_migration_copies_over_nbd_with_tls_psk(tls_sandbox, api, workdir):
+    """The default cold copy (nbd): the source's qemu-nbd serves the disk to the target's
+    qemu-img over TLS-PSK, with a key made for this migration, gone afterwards."""
     cluster = tls_sandbox
     source, target = _source_and_target(cluster)
+    low, high = CONF.compute.disk_export_port_min, CONF.compute.disk_export_port_max
 
     with capture.Capture(workdir / 'cold.pcap', _to_and_from(source)) as cap:
         done = _migrate(api, {'instance': _guest(cluster), 'type': 'cold',
                               'target_host': target['name']})
 
     assert done['status'] == 'completed', done
+    starting = next(e for e in done['events'] if e['to_state'] == 'starting')
+    assert starting['detail'].startswith('disks copied by nbd with TLS-PSK'), starting
     assert probe.where(_guest(cluster), cluster=cluster) == [target['name']]
     assert _has_marker(cluster)
-    # The disk's data came from the source daemon's TLS port, and nothing of it in clear.
-    tls_from_source = cap.payload_bytes(
-        f'src host {source["address"]} and src port {host_mod.TLS_PORT}')
+    # The disk's data came from an export port of the source, and nothing of it in clear.
+    from_exports = cap.payload_bytes(
+        f'src host {source["address"]} and src portrange {low}-{high}')
     assert cap.dropped() == 0
-    assert tls_from_source > MARK_LENGTH, tls_from_source
+    assert from_exports > MARK_LENGTH, from_exports
     assert not cap.contains(NEEDLE)
+    # Neither a key nor an export is left behind on either host.
+    assert not _files_under(api.state_path / 'disk-copy')
+    assert not _tools_running(api.state_path)
+
+
+def test_stream_copy_over_qemu_tls(tls_sandbox, workdir):
+    """[compute] disk_copy_method = stream with remote_transport = tls: the target's agent
+    pulls the disk from the source daemon's TLS port, nothing of it in clear."""
+    cluster = tls_sandbox
+    [source_name] = probe.where(_guest(cluster), cluster=cluster, active_only=False)
+    source = _host(cluster, source_name)
+    target = _host(cluster, next(h['name'] for h in cluster['hosts']
+                                 if h['name'] != source_name))
+    path = _disk_path(cluster)
+    copy_path = os.path.join(host_mod.IMAGE_DIR, 'tls-copy.qcow2')
+    uri = remote.peer_uri(source['tls_uri'], 'tls', target['tls_pki_path'], source['name'])
+    local = libvirt.open(target['uri'])
+    outcome = {}
+    try:
+        with capture.Capture(workdir / 'stream.pcap', _to_and_from(source)) as cap:
+            job = disk_copy.DiskCopyJob('tls', uri, local,
+                                        [{'path': path, 'target_path': copy_path}],
+                                        lambda stats: None, outcome.update, 0.5,
+                                        bandwidth=CAPTURE_MIB_PER_S << 20)
+            job.prepare()
+            job.start()
+            assert job.wait(120), 'the copy did not end'
+        assert outcome['success'], outcome
+        assert cap.dropped() == 0
+        assert cap.payload_bytes(
+            f'src host {source["address"]} and src port {host_mod.TLS_PORT}') > MARK_LENGTH
+        assert not cap.contains(NEEDLE)
+    finally:
+        disk_copy.delete_volume(local, copy_path)
+        local.close()
+
+
+def _files_under(directory):
+    return [os.path.join(d, f) for d, _, files in os.walk(directory) for f in files]
+
+
+def _tools_running(state_path):
+    """qemu-nbd or qemu-img processes of this test's agents (their records and keys live
+    under their state_path)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if str(state_path) in cmdline and ('qemu-nbd' in cmdline or 'qemu-img' in cmdline):
+            found.append(cmdline)
+    return found
 
 
 def test_native_tls_to_a_host_without_credentials_fails_clearly(tls_sandbox, api):

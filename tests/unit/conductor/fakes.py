@@ -1,6 +1,6 @@
 """Wiring of a conductor and compute agents without a bus, over the fake virt driver."""
 
-from migrator.common import context
+from migrator.common import context, exceptions
 from migrator.compute import manager as compute_manager
 from migrator.compute.virt import fake
 
@@ -10,6 +10,7 @@ class DirectComputeAPI:
 
     def __init__(self):
         self.agents = {}
+        self.nbd_allowed = True     # False: as under [upgrade_levels] compute < 1.10
 
     def __getattr__(self, method):
         def call(ctxt, host, *args, rpc_timeout=None, **kwargs):
@@ -17,6 +18,9 @@ class DirectComputeAPI:
             # the agent.
             if method == 'report_now':
                 return None
+            if method == 'export_disks' and not self.nbd_allowed:
+                raise exceptions.ServiceTooOld(service='compute', method=method,
+                                               needed='1.10', cap='1.9')
             return getattr(self.agents[host], method)(ctxt, *args, **kwargs)
         return call
 

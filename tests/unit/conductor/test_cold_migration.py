@@ -5,9 +5,11 @@ import threading
 import time
 
 import pytest
+from oslo_config import cfg
 
-from migrator.common import failpoints, states
-from migrator.conductor import manager
+from migrator.common import exceptions, failpoints, states
+from migrator.compute.virt import fake
+from migrator.conductor import disk_exports, manager
 from migrator.conductor.tasks import cold
 from tests.unit.conductor import fakes
 
@@ -305,3 +307,112 @@ def test_source_copy_stays_unless_the_source_sees_the_guest_on_the_target(db, cl
     assert 'could not confirm' in migration['error']
     assert cluster.cloud.has_file('host1', '/local/vm1.qcow2')
     assert domain['uuid'] in cluster.cloud.domains['host1']
+
+
+# -- the nbd disk copy ([compute] disk_copy_method, compute RPC 1.10) -----------------------
+
+
+def test_the_default_copy_goes_by_nbd_with_a_key_and_stops_the_exports(db, cluster):
+    _local_vm(cluster)
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED, migration
+    starting = next(e for e in migration['events'] if e['to_state'] == 'starting')
+    assert starting['detail'].startswith('disks copied by nbd, unencrypted'), starting
+    given = cluster.drivers['host2'].copied_from[migration['id']]
+    assert [e['path'] for e in given['exports']['exports']] == ['/local/vm1.qcow2']
+    # The key both agents got (the source may encrypt on its own); not in the DB.
+    assert len(given['psk']) == 64 and int(given['psk'], 16)
+    assert given['psk'] not in repr(db.migration_get(migration['id']))
+    # The source's exports are stopped once the copy ended.
+    assert cluster.drivers['host1'].exports == {}
+
+
+def test_every_migration_gets_a_key_of_its_own():
+    keys = {disk_exports.new_key() for _ in range(100)}
+    assert len(keys) == 100
+    assert all(len(k) == 64 and int(k, 16) >= 0 for k in keys)
+
+
+def test_a_source_with_tls_gets_an_encrypted_copy(db, cluster, monkeypatch):
+    """A host reporting a qemu+tls:// URI runs with [libvirt] remote_transport = tls."""
+    monkeypatch.setattr(fake.FakeDriver, 'migration_uri', property(
+        lambda self: 'qemu+tls://host1/system' if self.host == 'host1'
+        else f'fake://{self.host}'))
+    _local_vm(cluster)
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED, migration
+    starting = next(e for e in migration['events'] if e['to_state'] == 'starting')
+    assert starting['detail'].startswith('disks copied by nbd with TLS-PSK'), starting
+    assert cluster.drivers['host2'].copied_from[migration['id']]['exports']['tls'] is True
+
+
+def test_the_conductors_own_tls_setting_encrypts_the_copy(db, cluster):
+    cfg.CONF.set_override('remote_transport', 'tls', group='libvirt')
+    try:
+        _local_vm(cluster)
+        migration = _request(db, cluster, 'vm1')
+    finally:
+        cfg.CONF.clear_override('remote_transport', group='libvirt')
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert cluster.drivers['host2'].copied_from[migration['id']]['exports']['tls'] is True
+
+
+def test_a_source_set_to_stream_copies_by_stream(db, cluster):
+    cfg.CONF.set_override('disk_copy_method', 'stream', group='compute')
+    try:
+        _local_vm(cluster)
+        migration = _request(db, cluster, 'vm1')
+    finally:
+        cfg.CONF.clear_override('disk_copy_method', group='compute')
+
+    assert migration['status'] == states.COMPLETED, migration
+    starting = next(e for e in migration['events'] if e['to_state'] == 'starting')
+    assert starting['detail'].startswith('disks copied by libvirt stream'), starting
+    assert cluster.drivers['host2'].copied_from == {}
+
+
+def test_agents_pinned_below_1_10_copy_by_stream(db, cluster):
+    cluster.compute_api.nbd_allowed = False
+    _local_vm(cluster)
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.COMPLETED, migration
+    assert cluster.drivers['host2'].copied_from == {}
+    assert cluster.drivers['host1'].exports == {}
+
+
+def test_a_failed_nbd_copy_stops_the_exports_and_rolls_back(db, cluster):
+    domain = _local_vm(cluster)
+    cluster.cloud.fail_next_copy = 'disk copy failed: qemu-img convert exited with 1'
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.FAILED, migration
+    assert 'qemu-img convert exited with 1' in migration['error']
+    assert cluster.drivers['host2'].copied_from[migration['id']]
+    assert cluster.drivers['host1'].exports == {}
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
+
+
+def test_an_export_the_source_refuses_rolls_back_before_any_copy(db, cluster, monkeypatch):
+    domain = _local_vm(cluster)
+
+    def refuse(*args, **kwargs):
+        raise exceptions.MigrationFailed(reason='no free port for the export of '
+                                                '/local/vm1.qcow2')
+    monkeypatch.setattr(cluster.drivers['host1'], 'export_disks', refuse)
+
+    migration = _request(db, cluster, 'vm1')
+
+    assert migration['status'] == states.FAILED, migration
+    assert 'no free port' in migration['error']
+    assert cluster.where(domain['uuid']) == ['host1']
+    assert cluster.cloud.domains['host1'][domain['uuid']]['active']
+    assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')

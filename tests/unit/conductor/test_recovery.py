@@ -143,8 +143,11 @@ def test_an_interrupted_cold_copy_is_removed_and_the_guest_runs_again_on_the_sou
     _stop(cluster, 'host1', uuid)
     with cluster.cloud.lock:     # the partial copy
         cluster.cloud.add_file('host2', '/local/vm1.qcow2')
+    # ... pulled from an nbd export of the source (its key and process still there)
+    cluster.drivers['host1'].exports[mid] = {'psk': 'ab' * 32, 'paths': ['/local/vm1.qcow2']}
 
     assert cluster.conductor.recover() == {mid: states.FAILED}
+    assert cluster.drivers['host1'].exports == {}
     assert not cluster.cloud.has_file('host2', '/local/vm1.qcow2')
     assert cluster.cloud.has_file('host1', '/local/vm1.qcow2')
     assert cluster.where(uuid) == ['host1']

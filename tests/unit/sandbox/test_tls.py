@@ -86,14 +86,15 @@ def test_migrator_all_gives_each_sandbox_agent_its_host_credentials(tmp_path):
     with open(tmp_path / 'cluster.json', 'w') as f:
         json.dump({'virt_type': 'qemu', 'hosts': [
             {'name': 'sandbox-host1', 'uri': 'qemu+tcp://127.0.9.2/system',
-             'tls_pki_path': '/s/hosts/sandbox-host1/etc/pki/libvirt'},
+             'tls_pki_path': '/s/hosts/sandbox-host1/etc/pki/libvirt',
+             'tool_wrapper': '/s/hosts/sandbox-host1/in-host'},
             {'name': 'sandbox-host2', 'uri': 'qemu+tcp://127.0.9.3/system'}]}, f)
     CONF.set_override('sandbox_state_dir', str(tmp_path), group='all')
     try:
         assert all_cmd.compute_hosts() == [
             ('sandbox-host1', 'qemu+tcp://127.0.9.2/system', 'qemu',
-             '/s/hosts/sandbox-host1/etc/pki/libvirt'),
-            ('sandbox-host2', 'qemu+tcp://127.0.9.3/system', 'qemu', None)]
+             '/s/hosts/sandbox-host1/etc/pki/libvirt', '/s/hosts/sandbox-host1/in-host'),
+            ('sandbox-host2', 'qemu+tcp://127.0.9.3/system', 'qemu', None, None)]
     finally:
         CONF.clear_override('sandbox_state_dir', group='all')
 

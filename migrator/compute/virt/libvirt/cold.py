@@ -7,23 +7,80 @@ disk paths moved to the copies, and the removal of all of it when the migration 
 
 A mixin of LibvirtDriver: it uses the driver's connection (self.conn), its domain lookup and
 its job lock; self._copies and self._stop_waiters are set up in the driver's __init__.
+
+Two data paths for the disks ([compute] disk_copy_method, read on the source): libvirt
+storage-volume streams (disk_copy), or qemu-nbd exports on the source (nbd_export) pulled
+by qemu-img on the target (nbd_copy), whose processes are recorded in
+<state_path>/disk-copy/<host>-<digest of its URI> and stopped when an agent starts.
 """
 
+import hashlib
+import os
 import threading
 import time
+import urllib.parse
 
 import libvirt
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from migrator.common import exceptions
-from migrator.compute.virt.libvirt import disk_copy, domain_xml
+from migrator.compute.virt.libvirt import (
+    disk_copy,
+    domain_xml,
+    nbd_copy,
+    nbd_export,
+    tool_processes,
+)
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
 class ColdMigrationMixin:
+    _tool_records = None
+
+    def _init_disk_copy(self):
+        """At agent start, once connected: the qemu-nbd and qemu-img an earlier process of
+        this agent left running are stopped (by pid), their keys removed. (The options
+        were checked before the connection: nbd_export.check_config.)"""
+        self.tool_records.stop_leftovers()
+
+    @property
+    def tool_records(self):
+        """The records of this agent's tool processes: one directory per host name and
+        hypervisor URI, so agents sharing a state_path (one machine running several, as
+        the sandbox does) never stop each other's."""
+        if self._tool_records is None:
+            digest = hashlib.sha256(self.uri.encode()).hexdigest()[:12]
+            self._tool_records = tool_processes.ProcessRecords(
+                os.path.join(CONF.state_path, 'disk-copy', f'{self.host}-{digest}'))
+        return self._tool_records
+
+    def export_address(self):
+        """Where this host's disk exports listen: [compute] disk_export_address, else the
+        host of its migration URI (the address live migrations reach it on)."""
+        if CONF.compute.disk_export_address:
+            return CONF.compute.disk_export_address
+        address = urllib.parse.urlsplit(self.migration_uri).hostname
+        if not address:
+            raise exceptions.MigrationFailed(
+                reason=f'no address to export disks on: the migration URI '
+                       f'{self.migration_uri} names no host; set [compute] '
+                       f'disk_export_address')
+        return address
+
+    def export_disks(self, migration_id, paths, psk, encrypt):
+        """None when this host copies by stream ([compute] disk_copy_method): the target
+        then pulls through libvirt as before. Else the exports (nbd_export)."""
+        if CONF.compute.disk_copy_method != 'nbd':
+            return None
+        return nbd_export.Exporter(self.tool_records, self.tool_wrapper).export(
+            migration_id, paths, self.export_address(), psk, encrypt)
+
+    def stop_disk_exports(self, migration_id):
+        return nbd_export.Exporter(self.tool_records, self.tool_wrapper).stop(migration_id)
+
     def _domain_stopped(self, uuid):
         """From the lifecycle event: wakes a power_off waiting for this domain."""
         with self._jobs_lock:
@@ -95,7 +152,8 @@ class ColdMigrationMixin:
     def cold_destination_paths(self, uuid, paths):
         return {path: disk_copy.target_path(CONF.libvirt.images_path, path) for path in paths}
 
-    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth):
+    def copy_disks(self, migration_id, source_uri, disks, on_progress, on_done, bandwidth,
+                   exports=None, psk=None):
         def done(outcome):
             # An ended job has nothing left to stop: on failure it removed its volumes.
             with self._jobs_lock:
@@ -103,11 +161,17 @@ class ColdMigrationMixin:
                     del self._copies[migration_id]
             on_done(outcome)
 
-        # With remote_transport = tls the disks' contents come over qemu+tls:// only.
-        source_uri = self.peer_uri(source_uri)
-        job = disk_copy.DiskCopyJob(migration_id, source_uri, self.conn,
-                                    [dict(d) for d in disks], on_progress, done,
-                                    CONF.compute.progress_interval, bandwidth)
+        if exports is not None:
+            job = nbd_copy.NbdCopyJob(migration_id, exports, self.conn,
+                                      [dict(d) for d in disks], psk, self.tool_records,
+                                      on_progress, done, CONF.compute.progress_interval,
+                                      bandwidth, wrapper=self.tool_wrapper)
+        else:
+            # With remote_transport = tls the disks' contents come over qemu+tls:// only.
+            source_uri = self.peer_uri(source_uri)
+            job = disk_copy.DiskCopyJob(migration_id, source_uri, self.conn,
+                                        [dict(d) for d in disks], on_progress, done,
+                                        CONF.compute.progress_interval, bandwidth)
         with self._jobs_lock:
             running = self._copies.get(migration_id)
             if running is not None and not running.wait(0):

@@ -22,6 +22,7 @@ from migrator.compute.virt.libvirt import (
     events,
     job_record,
     migration,
+    nbd_export,
     remote,
     storage,
 )
@@ -48,11 +49,13 @@ _INCOMING_PAUSE_REASONS = {libvirt.VIR_DOMAIN_PAUSED_MIGRATION,
 
 class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
     def __init__(self, uri=None, virt_type=None, migration_uri=None, on_domain_event=None,
-                 remote_tls_pki_path=None):
+                 remote_tls_pki_path=None, tool_wrapper=None):
         self.uri = uri or CONF.libvirt.connection_uri
         self.virt_type = virt_type or CONF.libvirt.virt_type
         self._migration_uri = migration_uri or CONF.libvirt.migration_uri
         self.remote_tls_pki_path = remote_tls_pki_path or CONF.libvirt.remote_tls_pki_path
+        # Before qemu-nbd and qemu-img of the nbd disk copy (qemu_tools).
+        self.tool_wrapper = tool_wrapper or CONF.compute.disk_tool_wrapper
         self.on_domain_event = on_domain_event
         # Hooks the agent sets: job_callbacks(migration_id, conductor) -> (on_progress,
         # on_done) for a job found running at start; hypervisor_lost(reason) and
@@ -73,12 +76,15 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     def init_host(self, host):
         self.host = host
+        # A bad disk copy option stops the agent with its reason, not the first migration.
+        nbd_export.check_config()
         events.start_event_loop()
         self._connection = connection.HypervisorConnection(
             self.uri, host, self._connection_opened, on_lost=self._connection_lost,
             on_restored=self._connection_restored)
         self._connection.open()
         LOG.info('Connected to %s as host %s', self.uri, host)
+        self._init_disk_copy()
 
     def cleanup_host(self):
         if self._connection is not None:
