@@ -27,10 +27,11 @@ swap, and written in full only if that misses, so a change is seen as fast as be
 RPC changes: the agents, old or new, send what they always sent.
 
 Also every [conductor] report_full_write_interval seconds a host's report is written in full
-whatever its digest (the swap requires the last full write to be younger than a random point
-of the second half of the interval, so hosts first written together do not all fall due
-together again), so that nothing the digest does not see (a row changed by hand) stays wrong
-for longer than that. The due time is the row's, so two conductors do not each force one.
+whatever its digest (the swap requires the last full write to be younger than a point of
+the second half of the interval fixed per host, so hosts first written together do not all
+fall due together again), so that nothing the digest does not see (a row changed by hand)
+stays wrong for longer than that. The due time is the row's, so two conductors do not each
+force one.
 
 Full writes run at most [conductor] report_db_workers at a time, below the DB pool size: the
 other RPC threads wait for a turn instead of for a connection (which timed out after 30 s).
@@ -39,8 +40,8 @@ other RPC threads wait for a turn instead of for a connection (which timed out a
 import datetime
 import hashlib
 import json
-import random
 import threading
+import zlib
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -68,11 +69,16 @@ class _Pending:
         self.reported_at = reported_at
 
 
-def _fresh_after(now):
-    """The oldest full write a heartbeat may follow now: a random point of the second half
-    of report_full_write_interval back (see the module's docstring)."""
+def _fresh_after(now, host):
+    """The oldest full write a heartbeat of host may follow now: a point of the second half
+    of report_full_write_interval back, fixed per host (by its name, so every conductor
+    picks the same one) and spread evenly over the hosts: hosts first written together (a
+    fleet's first start, a schema upgrade) do not all fall due together again. A point
+    drawn again at every report made most hosts due early in the half (after about 0.63
+    of the interval instead of 0.75 on average)."""
+    spread = zlib.crc32(host.encode()) / 0xFFFFFFFF
     return now - datetime.timedelta(
-        seconds=CONF.conductor.report_full_write_interval * random.uniform(0.5, 1.0))
+        seconds=CONF.conductor.report_full_write_interval * (0.5 + 0.5 * spread))
 
 
 class ReportWriter:
@@ -181,7 +187,7 @@ class ReportWriter:
     def _heartbeat(self, reports):
         """The swaps of [(host, _Pending)] in one transaction; the set of hosts done."""
         now = utcnow()
-        beats = [(host, report.digest.hex(), report.reported_at, _fresh_after(now))
+        beats = [(host, report.digest.hex(), report.reported_at, _fresh_after(now, host))
                  for host, report in reports]
         when, done = self.db.host_heartbeats(beats, now)
         with self._lock:
