@@ -70,7 +70,10 @@ class HostQueries:
         only when the DB holds what that report says, which the row itself tells, whichever
         conductor wrote it: the report last written in full had this digest
         (hosts.report_digest, NULL while a full write is under way or when the DB took a
-        report only in part), no newer report was applied, no guest row of the host changed
+        report only in part) and nothing but such reports' writes and heartbeats moved the
+        row's usage_reported_at since (report_digest_at: a down mark, or a conductor of an
+        older release that knows nothing of the digest, leaves it behind), no newer report
+        was applied, no guest row of the host changed
         and none came or went since that write (report_synced_at, report_instances), it was
         written at or after fresh_after (a full write is due now and then, whatever the
         digest), and no claim of a migration targets the host (a report settles those, so it
@@ -82,6 +85,7 @@ class HostQueries:
         stmt = sa.update(hosts).where(
             h.name == sa.bindparam('b_name'),
             h.report_digest == sa.bindparam('b_digest'),
+            h.usage_reported_at == h.report_digest_at,
             h.usage_reported_at < sa.bindparam('b_reported'),
             h.report_synced_at >= sa.bindparam('b_fresh'),
             ~sa.exists().where(scheduler_claims.c.target_host == h.name),
@@ -90,7 +94,8 @@ class HostQueries:
             sa.select(sa.func.count()).where(instances.c.host == h.name).scalar_subquery()
             == h.report_instances,
         ).values(last_heartbeat=sa.bindparam('b_now'), updated_at=sa.bindparam('b_now'),
-                 usage_reported_at=sa.bindparam('b_reported'))
+                 usage_reported_at=sa.bindparam('b_reported'),
+                 report_digest_at=sa.bindparam('b_reported'))
         params = [{'b_name': name, 'b_digest': digest, 'b_reported': naive_utc(reported_at),
                    'b_fresh': naive_utc(fresh_after), 'b_now': now}
                   for name, digest, reported_at, fresh_after in beats]

@@ -38,7 +38,7 @@ class InstanceQueries:
         taken whole -- its host_report applied (it is the newest report of the host) and
         every domain it lists written: none incoming, held by a migration elsewhere, or
         newer elsewhere -- the host row records that the DB holds it: report_digest,
-        report_synced_at, report_instances, read by host_heartbeats.
+        report_digest_at, report_synced_at, report_instances, read by host_heartbeats.
 
         Returns {'host', 'removed', 'synced_at' (the updated_at of the rows written),
         'count' (the instances on host now), 'complete' (the report was taken whole),
@@ -111,8 +111,8 @@ class InstanceQueries:
                 # locked since the check above; its host_report cleared the old digest).
                 held = conn.execute(sa.update(hosts).where(
                     hosts.c.name == host, hosts.c.usage_reported_at == reported_at,
-                ).values(report_digest=digest, report_synced_at=now,
-                         report_instances=count)).rowcount == 1
+                ).values(report_digest=digest, report_digest_at=reported_at,
+                         report_synced_at=now, report_instances=count)).rowcount == 1
         return {'host': host, 'removed': removed, 'synced_at': now, 'count': count,
                 'complete': complete, 'held': held}
 

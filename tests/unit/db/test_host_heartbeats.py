@@ -5,7 +5,7 @@ import datetime
 
 import sqlalchemy as sa
 
-from migrator.db.models import instances, scheduler_claims, utcnow
+from migrator.db.models import hosts, instances, scheduler_claims, utcnow
 
 
 def dom(uuid, **kw):
@@ -49,13 +49,17 @@ def test_a_host_changed_since_is_not_heartbeated(db):
     t0 = utcnow() - datetime.timedelta(seconds=60)
     rows = {n: written(db, n, [f'{n}-a'], t0)
             for n in ('status', 'newer', 'claimed', 'moved', 'gone', 'other', 'writing',
-                      'due', 'same')}
+                      'due', 'older-release', 'down', 'same')}
     t1 = t0 + datetime.timedelta(seconds=10)
     db.host_set_status('status', 'disabled', 'operator')      # not the reports': no matter
     newer = db.host_report('newer', {'memory_mb': 4096}, t1 + datetime.timedelta(seconds=5))
     assert newer['usage_reported_at'] > t1                          # a newer report applied
     db.host_report('writing', {'memory_mb': 4096}, t0 + datetime.timedelta(seconds=5))
+    db.host_mark_down('down', t0 + datetime.timedelta(seconds=5), t0)   # its agent said
     with db.engine.begin() as conn:
+        # A conductor of the release before wrote a report: it knows no digest to clear.
+        conn.execute(sa.update(hosts).where(hosts.c.name == 'older-release').values(
+            memory_mb=8192, usage_reported_at=t0 + datetime.timedelta(seconds=5)))
         conn.execute(sa.insert(scheduler_claims).values(           # a claim targets it
             migration_id='m1', instance_uuid='x', source_host='same',
             target_host='claimed'))
