@@ -226,6 +226,21 @@ def test_full_writes_are_bounded_below_the_db_pool(cluster, db):
     assert writer.full_writes == 5
 
 
+def test_a_missed_heartbeat_is_written_in_full_beside_the_flush(cluster, db, batched):
+    """The flush's misses (a full write due, a row changed elsewhere) are written by the
+    report_db_workers threads, not one after the other by the flusher."""
+    cluster.report_all()
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(hosts).where(hosts.c.name == 'host1').values(
+            report_synced_at=datetime.datetime(2000, 1, 1)))     # long due
+    full = batched.full_writes
+    cluster.report_all()                                          # queued: hints match
+    assert batched.flush() == 2
+    batched.wait_missed()
+    assert batched.full_writes == full + 1
+    assert db.host_get('host1')['report_synced_at'] > datetime.datetime(2000, 1, 1)
+
+
 def test_a_full_write_falls_due_after_the_full_write_interval(cluster, db):
     """Whatever its digest, a host's report is written in full once its last full write is
     older than a random point of the second half of report_full_write_interval; the due
