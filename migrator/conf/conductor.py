@@ -49,11 +49,12 @@ opts = [
     cfg.IntOpt('report_full_write_interval', default=300, min=0,
                help='A host\'s report is written in full (host row and every guest\'s row) '
                     'at least this often, in seconds, even though it changed nothing since '
-                    'the last one this conductor wrote, so that a row changed behind the '
-                    'reports\' back is put right within this long. Each host falls due at a '
-                    'random point of the second half of the interval, so hosts first '
-                    'written together are not all written in full together again. 0 writes '
-                    'every report in full.'),
+                    'the last one written in full (by any conductor: the host\'s row says '
+                    'when), so that a row changed behind the reports\' back is put right '
+                    'within this long. Each host falls due at a point of the second half of '
+                    'the interval fixed by its name, so hosts first written together are '
+                    'not all written in full together again. 0 writes every report in '
+                    'full.'),
     cfg.IntOpt('report_db_workers', default=4, min=1,
                help='Reports written in full at once by this conductor. Keep it below the '
                     'database connection pool (5 connections plus 10 overflow): the other '

@@ -173,6 +173,18 @@ class Host(Base):
     usage_reported_at: Mapped[datetime.datetime | None]
     # The migrator version of the host's agent, as it last reported it.
     agent_version: Mapped[str | None] = mapped_column(String(64))
+    # What the DB holds of the host's last report (migrator.conductor.reports): the digest
+    # of the report last written in full, host row and guests' rows alike (NULL while a full
+    # write is under way, or when the DB took a report only in part); the agent's time of
+    # the newest report it stands for (a full write's or a heartbeat's: anything else that
+    # moves usage_reported_at -- a down mark, a conductor of an older release writing a
+    # report -- leaves the two unequal, and the digest stands for nothing); when its guests'
+    # rows were written, and how many the host had then. A report with this digest is a
+    # heartbeat on any conductor, as long as no guest row of the host changed since.
+    report_digest: Mapped[str | None] = mapped_column(String(32))
+    report_digest_at: Mapped[datetime.datetime | None]
+    report_synced_at: Mapped[datetime.datetime | None]
+    report_instances: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
 

@@ -140,6 +140,14 @@ class HostStateCache:
                 state.update(row)
             return state
 
+    def heartbeat(self, name, when):
+        """A heartbeat of the host was written (last_heartbeat and updated_at set to
+        when); a host not in the cache yet is read by the next refresh."""
+        with self._lock:
+            state = self._hosts.get(name)
+            if state is not None:
+                state.reported_heartbeat = state.last_heartbeat = state.updated_at = when
+
     def refresh(self):
         started = utcnow()
         rows = self.db.host_list_changed(self._since)

@@ -34,7 +34,11 @@ class HostQueries:
         fields = {k: v for k, v in values.items() if k in models.HOST_REPORT_FIELDS}
         if isinstance(fields.get('cpu_models'), (list, tuple)):
             fields['cpu_models'] = json.dumps(sorted(fields['cpu_models']))
-        fields.update(last_heartbeat=now, updated_at=now, usage_reported_at=reported_at)
+        # The digest of what the DB holds is unknown until this report's instance sync
+        # says it took the whole report (instance_sync_host stores it then): meanwhile no
+        # heartbeat may take the old one for what the row says.
+        fields.update(last_heartbeat=now, updated_at=now, usage_reported_at=reported_at,
+                      report_digest=None)
         h = hosts.c
         with self._write() as conn:
             # UPDATE first: an upsert on every heartbeat would burn an id (sequence value)
@@ -60,34 +64,41 @@ class HostQueries:
 
     @db_engine.retry_on_deadlock
     def host_heartbeats(self, beats, now=None):
-        """The heartbeats of many hosts whose reports changed nothing, in one transaction.
+        """The heartbeats of hosts whose reports change nothing, in one transaction.
 
-        beats: (name, stamp, reported_at, synced_at, count) each: stamp is the host row's
-        updated_at when the caller last wrote (or heartbeated) that host's report, synced_at
-        and count what instance_sync_host answered then. A host's heartbeat is applied only
-        when the DB still holds what that report said: its row is still that one (nobody
-        wrote a report, a claim, a status or a down mark since), no newer report was
-        applied, its instances are as many and none changed since, and no claim of a
-        migration targets it (a report settles those, so it must be written in full).
-        Returns (the time set as last_heartbeat and updated_at, the names heartbeated); the
-        caller writes the others' reports in full.
+        beats: (name, digest, reported_at, fresh_after) each. A host's heartbeat is applied
+        only when the DB holds what that report says, which the row itself tells, whichever
+        conductor wrote it: the report last written in full had this digest
+        (hosts.report_digest, NULL while a full write is under way or when the DB took a
+        report only in part) and nothing but such reports' writes and heartbeats moved the
+        row's usage_reported_at since (report_digest_at: a down mark, or a conductor of an
+        older release that knows nothing of the digest, leaves it behind), no newer report
+        was applied, no guest row of the host changed
+        and none came or went since that write (report_synced_at, report_instances), it was
+        written at or after fresh_after (a full write is due now and then, whatever the
+        digest), and no claim of a migration targets the host (a report settles those, so it
+        must be written in full). Returns (the time set as last_heartbeat and updated_at,
+        the names heartbeated); the caller writes the others' reports in full.
         """
         now = now or utcnow()
         h = hosts.c
         stmt = sa.update(hosts).where(
             h.name == sa.bindparam('b_name'),
-            h.updated_at == sa.bindparam('b_stamp'),
+            h.report_digest == sa.bindparam('b_digest'),
+            h.usage_reported_at == h.report_digest_at,
             h.usage_reported_at < sa.bindparam('b_reported'),
+            h.report_synced_at >= sa.bindparam('b_fresh'),
             ~sa.exists().where(scheduler_claims.c.target_host == h.name),
             ~sa.exists().where(instances.c.host == h.name,
-                               instances.c.updated_at > sa.bindparam('b_synced')),
+                               instances.c.updated_at > h.report_synced_at),
             sa.select(sa.func.count()).where(instances.c.host == h.name).scalar_subquery()
-            == sa.bindparam('b_count'),
+            == h.report_instances,
         ).values(last_heartbeat=sa.bindparam('b_now'), updated_at=sa.bindparam('b_now'),
-                 usage_reported_at=sa.bindparam('b_reported'))
-        params = [{'b_name': name, 'b_stamp': stamp, 'b_reported': naive_utc(reported_at),
-                   'b_synced': synced_at, 'b_count': count, 'b_now': now}
-                  for name, stamp, reported_at, synced_at, count in beats]
+                 usage_reported_at=sa.bindparam('b_reported'),
+                 report_digest_at=sa.bindparam('b_reported'))
+        params = [{'b_name': name, 'b_digest': digest, 'b_reported': naive_utc(reported_at),
+                   'b_fresh': naive_utc(fresh_after), 'b_now': now}
+                  for name, digest, reported_at, fresh_after in beats]
         if not params:
             return now, set()
         names = [p['b_name'] for p in params]

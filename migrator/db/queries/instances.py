@@ -15,7 +15,7 @@ from migrator.db.rows import as_dict, naive_utc
 class InstanceQueries:
 
     @db_engine.retry_on_deadlock
-    def instance_sync_host(self, host, domains, reported_at=None):
+    def instance_sync_host(self, host, domains, reported_at=None, digest=None):
         """Make the instances table agree with the domains a host's agent reports.
 
         The hypervisor is the truth about where a VM runs, except while a migration holds
@@ -34,11 +34,15 @@ class InstanceQueries:
         report's sync. The host's row is locked first, so that check and the writes are one
         step against the newer report's host_report.
 
+        digest: the report's (migrator.conductor.reports.digest). When the report was
+        taken whole -- its host_report applied (it is the newest report of the host) and
+        every domain it lists written: none incoming, held by a migration elsewhere, or
+        newer elsewhere -- the host row records that the DB holds it: report_digest,
+        report_digest_at, report_synced_at, report_instances, read by host_heartbeats.
+
         Returns {'host', 'removed', 'synced_at' (the updated_at of the rows written),
-        'count' (the instances on host now), 'complete' (every domain the report lists was
-        written: none was incoming, held by a migration elsewhere, newer elsewhere, and the
-        report was not stale; the conductor treats only a complete report's content as
-        held by the DB)}.
+        'count' (the instances on host now), 'complete' (the report was taken whole),
+        'held' (its digest was recorded)}.
         """
         now = utcnow()
         reported_at = naive_utc(reported_at or now)
@@ -76,7 +80,7 @@ class InstanceQueries:
                                    .where(hosts.c.name == host).with_for_update()).scalar()
             if applied is not None and applied > reported_at:
                 return {'host': host, 'removed': [], 'synced_at': now, 'count': None,
-                        'complete': False}
+                        'complete': False, 'held': False}
             if reported:
                 not_ours = {u for (u,) in conn.execute(
                     sa.select(tbl.uuid).where(
@@ -101,8 +105,16 @@ class InstanceQueries:
             # What the DB holds for this host now, for the conductor's heartbeats (a later
             # change of these rows, or one more or fewer, makes its next report a full one).
             count = conn.execute(sa.select(sa.func.count()).where(tbl.host == host)).scalar()
+            held = False
+            if complete and digest is not None:
+                # Only while this report is still the newest applied to the row (the row is
+                # locked since the check above; its host_report cleared the old digest).
+                held = conn.execute(sa.update(hosts).where(
+                    hosts.c.name == host, hosts.c.usage_reported_at == reported_at,
+                ).values(report_digest=digest, report_digest_at=reported_at,
+                         report_synced_at=now, report_instances=count)).rowcount == 1
         return {'host': host, 'removed': removed, 'synced_at': now, 'count': count,
-                'complete': complete}
+                'complete': complete, 'held': held}
 
     def instance_get(self, ident):
         """By UUID, else by name; a name shared by several instances is refused."""

@@ -2,15 +2,15 @@
 (migrator.conductor.reports)."""
 
 import datetime
+import statistics
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
 from migrator.conductor import reports
-from migrator.db.models import instances
+from migrator.db.models import hosts, instances
 
 CONF = cfg.CONF
 
@@ -116,6 +116,20 @@ def test_a_report_of_another_conductor_between_makes_the_next_one_full(cluster, 
     assert guest['uuid'] not in guest_rows(db)
 
 
+def test_two_conductors_taking_turns_write_an_unchanged_host_once(cluster, db):
+    """Each conductor's full write used to make the other's next report of the host a full
+    one (each remembered only its own writes): with two conductors every report was."""
+    take = _captured(cluster.compute_api.agents['host1'])
+    cluster.drivers['host1'].add_domain('vm1', memory_mb=1024)
+    mine = cluster.conductor.reports
+    other = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
+    for turn in range(6):
+        (mine if turn % 2 else other).handle(*take())
+    assert mine.full_writes + other.full_writes == 1
+    assert mine.heartbeats + other.heartbeats == 5
+    assert db.host_get('host1')['memory_mb_used'] == 1024
+
+
 def test_after_a_restart_or_a_db_reset_the_first_report_is_full(cluster, db):
     cluster.drivers['host1'].add_domain('vm1', memory_mb=1024)
     cluster.report_all()
@@ -125,10 +139,27 @@ def test_after_a_restart_or_a_db_reset_the_first_report_is_full(cluster, db):
     cluster.report_all()                       # same reports: the swap misses, full writes
     assert db.host_get('host1')['memory_mb_used'] == 1024
     assert len(guest_rows(db)) == 1
+
+def test_a_restarted_or_other_conductor_heartbeats_what_the_db_holds(cluster, db):
+    """The host's row says what the DB holds: a conductor that never wrote this host's
+    report (new, restarted, or the other one) writes an unchanged report as a heartbeat,
+    one statement, without rewriting the host's or its guests' rows."""
+    cluster.drivers['host1'].add_domain('vm1', memory_mb=1024)
+    cluster.report_all()
+    before = guest_rows(db)
     restarted = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
     cluster.conductor.reports = restarted
+    seen = statements(db)
     cluster.report_all()
-    assert restarted.full_writes == 3 and restarted.heartbeats == 0
+    assert restarted.full_writes == 0 and restarted.heartbeats == 3
+    assert [s for s in seen if s.upper() in ('INSERT', 'UPDATE', 'DELETE')] == ['UPDATE'] * 3
+    assert {u: r.updated_at for u, r in guest_rows(db).items()} == \
+        {u: r.updated_at for u, r in before.items()}
+    # And a change is still written at once.
+    cluster.drivers['host1'].add_domain('vm2', memory_mb=512)
+    cluster.compute_api.agents['host1']._report()
+    assert db.host_get('host1')['memory_mb_used'] == 1536
+    assert restarted.full_writes == 1
 
 
 def test_every_report_in_full_after_the_full_write_interval(cluster, db):
@@ -195,20 +226,58 @@ def test_full_writes_are_bounded_below_the_db_pool(cluster, db):
     assert writer.full_writes == 5
 
 
-def test_forced_full_writes_are_spread_over_the_second_half_of_the_interval(cluster, db):
-    """After a slow start every host was first written within a few minutes; forced full
-    writes falling due all at once swamped the conductor."""
-    CONF.set_override('report_full_write_interval', 1000, 'conductor')
+def test_a_missed_heartbeat_is_written_in_full_beside_the_flush(cluster, db, batched):
+    """The flush's misses (a full write due, a row changed elsewhere) are written by the
+    report_db_workers threads, not one after the other by the flusher."""
+    cluster.report_all()
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(hosts).where(hosts.c.name == 'host1').values(
+            report_synced_at=datetime.datetime(2000, 1, 1)))     # long due
+    full = batched.full_writes
+    cluster.report_all()                                          # queued: hints match
+    assert batched.flush() == 2
+    batched.wait_missed()
+    assert batched.full_writes == full + 1
+    assert db.host_get('host1')['report_synced_at'] > datetime.datetime(2000, 1, 1)
+
+
+def test_a_full_write_falls_due_after_the_full_write_interval(cluster, db):
+    """Whatever its digest, a host's report is written in full once its last full write is
+    older than a random point of the second half of report_full_write_interval; the due
+    time is the row's, so any conductor sees it."""
+    CONF.set_override('report_full_write_interval', 100, 'conductor')
     try:
-        writer = reports.ReportWriter(db, cluster.conductor.scheduler.cache)
-        now = datetime.datetime.now(datetime.UTC)
-        for i in range(40):
-            writer.handle(f'h{i}', {'memory_mb': 1024}, [], now)
+        cluster.report_all()
+        mine = cluster.conductor.reports
+        full = mine.full_writes
+        with db.engine.begin() as conn:
+            for name, age in (('host1', 101), ('host2', 49)):
+                synced = db.host_get(name)['report_synced_at']
+                conn.execute(sa.update(hosts).where(hosts.c.name == name).values(
+                    report_synced_at=synced - datetime.timedelta(seconds=age)))
+        cluster.report_all()
+        assert mine.full_writes == full + 1                  # host1's; host2 not yet due
+        cluster.report_all()
+        assert mine.full_writes == full + 1                  # host1 written afresh
     finally:
         CONF.clear_override('report_full_write_interval', 'conductor')
-    dues = sorted(w.full_due for w in writer._written.values())
-    assert dues[-1] - dues[0] > 100          # not one instant
-    assert all(500 - 5 <= due - time.monotonic() <= 1000 for due in dues)
+
+
+def test_forced_full_writes_are_spread_over_the_second_half_of_the_interval():
+    """After a slow start every host was first written within a few minutes; forced full
+    writes falling due all at once swamped the conductor. Each host has its own point of
+    the second half of the interval, the same on every conductor."""
+    CONF.set_override('report_full_write_interval', 1000, 'conductor')
+    try:
+        now = datetime.datetime(2026, 1, 1)
+        ages = sorted((now - reports._fresh_after(now, f'host{i}')).total_seconds()
+                      for i in range(200))
+        again = (now - reports._fresh_after(now, 'host7')).total_seconds()
+    finally:
+        CONF.clear_override('report_full_write_interval', 'conductor')
+    assert 500 <= ages[0] and ages[-1] <= 1000
+    assert 600 <= statistics.median(ages) <= 900         # evenly, not all early
+    assert again in ages
 
 
 def _captured(agent):
