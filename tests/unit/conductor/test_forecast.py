@@ -316,3 +316,44 @@ def test_the_effective_bandwidth_is_learned_per_cap_and_host_pair(db, vm):
     _observe_rate(db, 400.0, None)
     free = forecast.dry_run(None, db, compute, vm, _controls(), target_host='host2')
     assert free['figures']['effective_bandwidth'] == 400 * MIB
+
+
+def test_a_guest_measured_within_its_resolution_of_the_cap_is_borderline(db, vm):
+    # Ten 1 s periods of a 128 MiB guest around 7 MiB/s under a cap of 8: the passes
+    # stop shrinking above 6.4 MiB/s, and the sample cannot tell which side it is on.
+    readings = [int(r * MIB) for r in (8, 6, 4, 10, 8, 6, 8, 4, 10, 6)]
+    result = forecast.dry_run(None, db, Compute(readings=readings), vm,
+                              _controls(bandwidth_mib=8), target_host='host2')
+    figures = result['figures']
+    assert figures['dirty_rate'] == 7 * MIB and figures['dirty_rate_source'] == 'measured'
+    assert figures['dirty_rate_low'] < int(6.4 * MIB) < figures['dirty_rate_high']
+    assert result['borderline'] is True
+    assert result['verdict'] == 'converges_with_auto_converge'   # never "converges"
+    assert result['verdict_at_low'] == 'converges'
+    assert result['suggested_action'] == 'auto_converge'
+    assert result['reason'].startswith('borderline: ')
+
+    # The same guest under 32 MiB/s: clear of the edge.
+    clear = forecast.dry_run(None, db, Compute(readings=readings), vm,
+                             _controls(bandwidth_mib=32), target_host='host2')
+    assert clear['verdict'] == 'converges' and clear['borderline'] is False
+
+
+def test_an_older_agents_one_reading_still_gives_an_interval(db, vm):
+    class OldCompute(Compute):
+        def measure_dirty_rate(self, ctxt, host, instance_uuid, seconds):
+            return {'dirty_rate': 3 * MIB, 'seconds': 2, 'mode': 'page-sampling'}
+
+    result = forecast.dry_run(None, db, OldCompute(), vm, _controls(bandwidth_mib=8))
+    figures = result['figures']
+    assert figures['dirty_rate'] == 3 * MIB
+    assert 'page-sampling, 1 x 2 s' in figures['dirty_rate_note']
+    assert figures['dirty_rate_low'] < 3 * MIB < figures['dirty_rate_high']
+
+
+def test_an_unmeasured_rate_has_no_interval_and_is_never_borderline(db, vm):
+    compute = Compute(error=exceptions.Conflict('QEMU cannot measure'))
+    result = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=8))
+    assert result['figures']['dirty_rate_low'] is None
+    assert result['figures']['dirty_rate_high'] is None
+    assert result['borderline'] is False
