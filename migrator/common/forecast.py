@@ -276,7 +276,7 @@ def forecast(figures, dirty_rate_interval=None):
                 f'the measurement tells, which allows anything from {_mib(low)}/s to '
                 f'{_mib(high)}/s; at {_mib(low)}/s the verdict would be {at_low.verdict}, '
                 f'at {_mib(high)}/s {judged.verdict}: the forecast takes the cautious one')
-        reason = f'{note}. At {_mib(high)}/s, {reason}'
+        reason = f'{note}. At the high end, {reason}'
     return {
         'verdict': judged.verdict,
         'predicted_seconds': round(seconds, 1),
