@@ -34,7 +34,8 @@ auto-converge) and the error of the prediction for those that converge, and the 
 average at each dry run. -n repeats the matrix and prints each run's table, then the
 medians.
 
-    .venv/bin/python -m benchmarks.forecast [-n 1] [--memory 128]
+    .venv/bin/python -m benchmarks.forecast [-n 1] [--memory 128] [--pairs 8/8 32/32]
+        [--period SECONDS]
 """
 
 import argparse
@@ -236,6 +237,8 @@ def main():
     parser.add_argument('--memory', type=int, default=128, help='guest memory, MiB')
     parser.add_argument('--pairs', nargs='*', metavar='DIRTY/CAP',
                         help='only these pairs (MiB/s), e.g. 8/8 32/32')
+    parser.add_argument('--period', type=int, default=None, metavar='SECONDS',
+                        help='[libvirt] dirty_rate_period_seconds (default: the option\'s)')
     parser.add_argument('--table', metavar='LOG',
                         help="only print the table of the '# {...}' rows of an earlier run's "
                              'output (one cut short, say)')
@@ -251,8 +254,10 @@ def main():
     try:
         cluster = cluster_mod.load(state_dir)
         proc, api = processes.start_migrator_all(
-            work, state_dir, compute={'progress_interval': 0.5},
-            version='1.9')
+            work, state_dir, compute={'progress_interval': 0.5}, version='1.9',
+            # The whole group: start_migrator_all's [libvirt] has virt_type qemu.
+            extra={'libvirt': {'virt_type': 'qemu', 'dirty_rate_period_seconds': args.period}}
+            if args.period else None)
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
         for cap in CAPS:

@@ -75,6 +75,13 @@ def test_one_second_gives_one_period(clock):
     assert dirty_rate.measure(Conn(guest), guest, 1)['readings'] == [14 * MIB]
 
 
+def test_longer_periods_when_configured(clock):
+    guest = Guest(clock, [9, 12, 9, 6, 8])
+    result = dirty_rate.measure(Conn(guest), guest, 10, period=2)
+    assert 4 <= len(result['readings']) <= 5 and result['period_seconds'] == 2
+    assert {s[0] for s in guest.started} == {2}
+
+
 def test_a_qemu_that_cannot_measure_is_a_conflict(clock):
     guest = Guest(clock, [], fail='unsupported')
     with pytest.raises(exceptions.Conflict, match='cannot measure the dirty rate'):

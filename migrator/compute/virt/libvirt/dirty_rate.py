@@ -9,13 +9,15 @@ read from monitor: Connection reset by peer"), so it is never used.
 
 A sample that small is coarse for a small guest (a 128 MiB guest is judged on 64 pages, and
 libvirt cannot ask QEMU for more: it has no sample-pages argument), so the agent measures
-several periods of PERIOD_SECONDS, each on a new random sample, and returns every reading:
-the conductor combines them into a rate and the interval they allow
-(migrator.common.dirty_rate_estimate). One-second periods, the shortest libvirt allows:
-a page the guest rewrites twice within a period counts once, so a longer period reads a
-guest that cycles over a small working set too low (a guest rewriting 32 MiB/s of a 32 MiB
-working set read about half that over 2 s), and at 1 s QEMU's whole-MiB/s figure is exact
-(2 MiB per sampled page).
+several periods ([libvirt] dirty_rate_period_seconds), each on a new random sample, and
+returns every reading: the conductor combines them into a rate and the interval they allow
+(migrator.common.dirty_rate_estimate). The period is a trade-off: a page the guest rewrites
+twice within a period counts once, so a longer period reads a guest that cycles over a
+small working set too low (a guest rewriting 32 MiB/s of a 32 MiB working set read 16 over
+2 s), while a shorter one counts every second the pages a guest keeps rewriting (buffers,
+its kernel's), which a pre-copy pass of several seconds sends once (a guest set to 2 MiB/s
+read 5.0 over 1 s, 3.0 over 2 s, 2.5 over 3 s). At 1 and 2 s QEMU's whole-MiB/s figure is
+exact (2 MiB per sampled page).
 """
 
 import time
@@ -25,20 +27,20 @@ import libvirt
 from migrator.common import exceptions
 
 MIB = 2 ** 20
-PERIOD_SECONDS = 1
 POLL_SECONDS = 0.05
 MODE = 'page-sampling'
 
 
-def measure(conn, dom, seconds):
+def measure(conn, dom, seconds, period=1):
     """{'dirty_rate': mean bytes/s, 'readings': [bytes/s per period], 'period_seconds',
-    'seconds': time measured, 'mode'}: as many periods of PERIOD_SECONDS as fit in `seconds`
-    (1-60) of wall time, at least one."""
+    'seconds': time measured, 'mode'}: as many periods of `period` seconds as fit in
+    `seconds` (1-60) of wall time, at least one."""
     seconds = max(1, min(60, int(seconds)))
+    period = max(1, min(seconds, int(period)))
     started = time.monotonic()
     readings = []
     while True:
-        readings.append(_one_period(conn, dom, PERIOD_SECONDS))
+        readings.append(_one_period(conn, dom, period))
         # Each period costs a little more than its length (starting it, polling its end):
         # stop before the next would overrun what the caller waits for.
         spent = time.monotonic() - started
@@ -46,7 +48,7 @@ def measure(conn, dom, seconds):
             break
     return {'dirty_rate': int(sum(readings) / len(readings)),
             'readings': readings,
-            'period_seconds': PERIOD_SECONDS,
+            'period_seconds': period,
             'seconds': round(time.monotonic() - started, 1),
             'mode': MODE}
 
