@@ -243,6 +243,13 @@ def dry_run(answer):
             hidden.update(FORECAST_INTERVAL_FIELDS)
             view['forecast'] = {k: v for k, v in view['forecast'].items()
                                 if k not in FORECAST_BORDERLINE_FIELDS}
+        else:
+            # A conductor of the release before (a rolling upgrade) judged no interval.
+            view['forecast'] = {'borderline': False, 'verdict_at_low': None,
+                                'borderline_note': None, **view['forecast']}
+            view['forecast']['figures'] = {
+                **dict.fromkeys(FORECAST_INTERVAL_FIELDS),
+                **view['forecast'].get('figures', {})}
         if hidden:
             figures = {k: v for k, v in view['forecast'].get('figures', {}).items()
                        if k not in hidden}
