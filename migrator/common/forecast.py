@@ -165,23 +165,30 @@ def effective_rate(samples, min_seconds=1.0):
 
 def recent_median(values, decay=1.0):
     """The weighted median of values (newest first), the i-th newest weighing decay**i;
-    None without any. decay 1 is the plain median; below it the newest count more, so the
-    figure follows a host pair whose load changes within minutes, while a single odd value
-    (a migration that waited for a slot) still moves nothing: at 0.7 over ten values the
-    two newest weigh more than half only together.
+    None without any. Interpolated between neighbouring values (each value sits at the
+    middle of its weight on the cumulative scale), so that with decay 1 it is the plain
+    median, and two values give a figure between them, nearer the newer, not the newer
+    alone. Below 1 the newest count more, so the figure follows a host pair whose load
+    changes within minutes, while a single odd value (a migration that waited for a slot)
+    still moves nothing: at 0.7 over ten values one odd newest leaves it, two move it
+    part of the way, three all of it.
     """
     pairs = sorted((v, decay ** i) for i, v in enumerate(values) if v is not None)
     if not pairs:
         return None
-    half = sum(w for _, w in pairs) / 2.0
-    seen = 0.0
-    for index, (value, weight) in enumerate(pairs):
+    total = sum(w for _, w in pairs)
+    points, seen = [], 0.0
+    for value, weight in pairs:
+        points.append(((seen + weight / 2.0) / total, value))
         seen += weight
-        if abs(seen - half) <= 1e-9 * half and index + 1 < len(pairs):
-            return (value + pairs[index + 1][0]) / 2.0   # even split: between the two
-        if seen > half:
-            return value
-    return pairs[-1][0]
+    if points[0][0] >= 0.5:
+        return points[0][1]
+    for (low_at, low), (high_at, high) in zip(points, points[1:], strict=False):
+        if low_at <= 0.5 <= high_at:
+            if high_at == low_at:
+                return low
+            return low + (0.5 - low_at) / (high_at - low_at) * (high - low)
+    return points[-1][1]
 
 
 def learned_rate(rates, decay=1.0):
@@ -199,7 +206,7 @@ def learned_overhead(residuals, decay=1.0):
 
     A median (recency-weighted: recent_median): a migration that waited for a slot, or whose
     target was slow to start, is one long residual among several and must not move the
-    forecast of the next one; two in a row are the host pair's new normal.
+    forecast of the next one; two or three in a row are the host pair's new normal.
     """
     value = recent_median(residuals, decay)
     return round(value, 2) if value is not None else None

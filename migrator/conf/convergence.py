@@ -25,7 +25,7 @@ opts = [
                       'before it this much, the next this squared...). 1: the plain median. '
                       'Below 1 the learned overhead and effective rate follow a host pair '
                       'whose load changes within minutes; at 0.7 one odd migration still moves '
-                      'nothing, two in a row do.'),
+                      'nothing, two in a row move it part of the way, three all of it.'),
     cfg.IntOpt('stall_iterations', default=3, min=3, max=100,
                help='Memory iterations a live migration must have begun before it may be '
                     'diagnosed as stalled (every pass from the second on left at least 80 % '

@@ -211,12 +211,16 @@ def test_an_interval_clear_of_the_edge_keeps_the_measured_figures():
     assert fast['verdict'] == forecast.WITH_AUTO_CONVERGE and fast['borderline'] is False
 
 
-def test_the_recent_median_ignores_one_odd_value_and_follows_two():
+def test_the_recent_median_ignores_one_odd_value_and_follows_a_new_normal():
     assert forecast.recent_median([]) is None
     assert forecast.recent_median([4.0, 1.0, 2.0, 3.0]) == 2.5        # decay 1: the median
+    assert forecast.recent_median([3.0, 1.0, 2.0]) == 2.0
     usual = [1.5] * 8
     assert forecast.recent_median([5.0, *usual], 0.7) == 1.5          # one slow start
-    assert forecast.recent_median([5.0, 4.0, *usual], 0.7) == 4.0     # the load rose
+    two = forecast.recent_median([5.0, 4.0, *usual], 0.7)             # the load rose
+    assert 2.5 < two < 4.0
+    assert 4.0 < forecast.recent_median([5.0, 4.0, 5.0, *usual], 0.7) <= 5.0   # three: all of it
     assert forecast.recent_median([5.0, 4.0, *usual], 1.0) == 1.5     # the plain median lags
-    assert forecast.learned_overhead([5.0, 4.0, *usual], 0.7) == 4.0
-    assert forecast.learned_rate([None, 30 * MIB, 40 * MIB, 41 * MIB], 0.7) == 40 * MIB
+    assert forecast.learned_overhead([5.0, 4.0, *usual], 0.7) == round(two, 2)
+    # Two values: between them, nearer the newer; not the newer alone.
+    assert 39 * MIB < forecast.learned_rate([None, 33 * MIB, 50 * MIB], 0.7) < 41 * MIB
