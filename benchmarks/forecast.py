@@ -11,26 +11,36 @@ MiB/s), whose observations give the forecasts their first learned fixed overhead
 own, as it would in production. Then for each pair it boots a fresh 128 MiB guest (a
 busy TCG guest sometimes crashes after a completed migration: see
 tests/functional/convergence), measures nothing itself: it asks the API for a dry run
-(microversion 1.8: the forecast, whose dirty rate the source's QEMU measures, whose
-effective rate and overhead are learned), then starts the migration with the same
+(microversion 1.9: the forecast, whose dirty rate the source's QEMU measures, with the
+interval its sampled pages allow, whose effective rate and overhead are learned), then
+starts the migration with the same
 controls (no completion timeout, no auto-converge) and follows it until it completes or
 the API shows the stall diagnosis (convergence_verdict), which it then applies
 (force_complete) so the guest moves anyway. A forecast of converges_with_auto_converge is
 checked by a second run with auto_converge on, which must complete without a stall.
+
+A borderline forecast (the verdict differs between the ends of the measured rate's
+interval) carries the verdict of the high end, the cautious one, and is judged like any
+other: it matches only when the migration then needed that help (stalled unaided, and for
+converges_with_auto_converge completed with it); one that converged unaided is a miss.
+The table marks it (B) with its interval.
 
 Prints, per pair: nominal dirty rate, the rate the forecast used (the guest's real one: TCG
 guests on a busy machine fall short of the nominal), the rate the migration then observed
 (its observation's dirty_rate: the evidence for choosing between the two), the learned
 overhead the forecast used, cap, verdict, what happened, predicted
 and real seconds (POST to completed; for converges_with_auto_converge, of the run with
-auto-converge) and the error of the prediction for those that converge. -n repeats the
-matrix and quotes medians.
+auto-converge) and the error of the prediction for those that converge, and the load
+average at each dry run. -n repeats the matrix and prints each run's table, then the
+medians.
 
-    .venv/bin/python -m benchmarks.forecast [-n 1] [--memory 128]
+    .venv/bin/python -m benchmarks.forecast [-n 1] [--memory 128] [--pairs 8/8 32/32]
+        [--period SECONDS]
 """
 
 import argparse
 import ast
+import os
 import statistics
 import tempfile
 import time
@@ -96,7 +106,13 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
         dry = api.post('/v1/migrations', {**controls, 'dry_run': True})
         assert dry.status_code == 200, dry.text
         fc = dry.json()['dry_run']['forecast']
+        low, high = fc['figures'].get('dirty_rate_low'), fc['figures'].get('dirty_rate_high')
         row.update(verdict=fc['verdict'], predicted=fc['predicted_seconds'],
+                   borderline=fc.get('borderline', False),
+                   verdict_at_low=fc.get('verdict_at_low'),
+                   low=low / MIB if low is not None else None,
+                   high=high / MIB if high is not None else None,
+                   load=round(os.getloadavg()[0], 1),
                    measured=fc['figures']['dirty_rate'] / MIB,
                    source=fc['figures']['dirty_rate_source'], iterations=fc['iterations'],
                    overhead=fc['figures']['overhead_seconds'],
@@ -157,17 +173,22 @@ def matches(row):
     return row['happened'].startswith('stalled')
 
 
-def print_table(runs, memory, n):
+def print_table(runs, memory, n, title='medians'):
     """The matrix's table: per pair, medians over its runs."""
-    print(f'\nguest {memory} MiB, max downtime 500 ms, {n} run(s) per pair '
-          f'(medians)')
-    print(f"{'dirty':>5} {'measured':>8} {'observed':>8} {'cap':>4}  {'verdict':<28} "
-          f"{'happened':<22} {'eff':>5} {'ovh s':>5} {'pred s':>6} {'real s':>6} {'err %':>6}  "
-          "match")
-    errors, all_match = [], True
+    loads = [r['load'] for rows in runs.values() for r in rows if r.get('load') is not None]
+    print(f'\nguest {memory} MiB, max downtime 500 ms, {n} run(s) per pair ({title}); load '
+          f"average {min(loads, default=0):.1f}-{max(loads, default=0):.1f}")
+    print(f"{'dirty':>5} {'measured':>8} {'interval':>11} {'observed':>8} {'cap':>4}  "
+          f"{'verdict':<30} {'happened':<22} {'eff':>5} {'ovh s':>5} {'pred s':>6} "
+          f"{'real s':>6} {'err %':>6}  match")
+    errors, matched, total, borderline = [], 0, 0, 0
     for (dirty, cap), rows in runs.items():
         last = rows[-1]
         measured = statistics.median(r['measured'] for r in rows)
+        lows = [r['low'] for r in rows if r.get('low') is not None]
+        highs = [r['high'] for r in rows if r.get('high') is not None]
+        interval = (f'{statistics.median(lows):4.1f}-{statistics.median(highs):<5.1f}'
+                    if lows and highs else '-')
         seen = [r['observed'] for r in rows if r.get('observed') is not None]
         seen_text = f'{statistics.median(seen):8.1f}' if seen else f"{'-':>8}"
         overhead = statistics.median(r['overhead'] for r in rows)
@@ -177,8 +198,10 @@ def print_table(runs, memory, n):
                  for r in rows]
         reals = [r for r in reals if r is not None]
         real = statistics.median(reals) if reals else None
-        ok = all(matches(r) for r in rows)
-        all_match &= ok
+        ok = sum(1 for r in rows if matches(r))
+        matched += ok
+        total += len(rows)
+        borderline += sum(1 for r in rows if r.get('borderline'))
         err = ''
         if last['verdict'] in ('converges', 'converges_with_auto_converge') and real:
             error = 100.0 * (predicted - real) / real
@@ -186,13 +209,14 @@ def print_table(runs, memory, n):
             err = f'{error:+6.1f}'
         happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
                                        if 'with_auto_converge' in last else '')
-        print(f'{dirty:5d} {measured:8.1f} {seen_text} {cap:4d}  {last["verdict"]:<28} '
-              f'{happened:<22} {effective:5.1f} {overhead:5.1f} {predicted:6.1f} '
-              f"{(f'{real:6.1f}' if real else '     -')} {err:>6}  "
-              f"{'yes' if ok else 'NO'}")
+        verdict = last['verdict'] + (' (B)' if last.get('borderline') else '')
+        print(f'{dirty:5d} {measured:8.1f} {interval:>11} {seen_text} {cap:4d}  '
+              f'{verdict:<30} {happened:<22} {effective:5.1f} {overhead:5.1f} '
+              f"{predicted:6.1f} {(f'{real:6.1f}' if real else '     -')} {err:>6}  "
+              f"{'yes' if ok == len(rows) else f'{ok}/{len(rows)}'}")
     within = sum(1 for e in errors if e <= 25.0)
-    print(f'verdicts match: {all_match}; durations within 25 %: {within}/{len(errors)}; '
-          f"largest |error| of converging pairs: "
+    print(f'verdicts match: {matched}/{total} ({borderline} borderline); durations within '
+          f'25 %: {within}/{len(errors)}; largest |error| of converging pairs: '
           f"{max(errors) if errors else float('nan'):.1f} %")
 
 
@@ -213,6 +237,8 @@ def main():
     parser.add_argument('--memory', type=int, default=128, help='guest memory, MiB')
     parser.add_argument('--pairs', nargs='*', metavar='DIRTY/CAP',
                         help='only these pairs (MiB/s), e.g. 8/8 32/32')
+    parser.add_argument('--period', type=int, default=None, metavar='SECONDS',
+                        help='[libvirt] dirty_rate_period_seconds (default: the option\'s)')
     parser.add_argument('--table', metavar='LOG',
                         help="only print the table of the '# {...}' rows of an earlier run's "
                              'output (one cut short, say)')
@@ -228,8 +254,10 @@ def main():
     try:
         cluster = cluster_mod.load(state_dir)
         proc, api = processes.start_migrator_all(
-            work, state_dir, compute={'progress_interval': 0.5},
-            extra={'convergence': {'dirty_rate_measure_seconds': 2}}, version='1.8')
+            work, state_dir, compute={'progress_interval': 0.5}, version='1.9',
+            # The whole group: start_migrator_all's [libvirt] has virt_type qemu.
+            extra={'libvirt': {'virt_type': 'qemu', 'dirty_rate_period_seconds': args.period}}
+            if args.period else None)
         processes.wait_until(lambda: api.hosts_up(['sandbox-host1', 'sandbox-host2']), 60,
                              'both hosts')
         for cap in CAPS:
@@ -241,11 +269,16 @@ def main():
         runs = {}
         pairs = [tuple(int(x) for x in p.split('/')) for p in args.pairs] if args.pairs \
             else [(d, c) for c in CAPS for d in DIRTY_RATES]
-        for _ in range(args.n):
+        for number in range(1, args.n + 1):
+            this_run = {}
             for dirty, cap in pairs:
                 row = run_pair(api, state_dir, cluster, dirty, cap, args.memory)
+                row['run'] = number
                 runs.setdefault((dirty, cap), []).append(row)
+                this_run[(dirty, cap)] = [row]
                 print('#', row, flush=True)
+            if args.n > 1:
+                print_table(this_run, args.memory, 1, f'run {number}')
         print_table(runs, args.memory, args.n)
     finally:
         if proc is not None:

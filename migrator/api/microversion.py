@@ -44,6 +44,11 @@ HISTORY = {
            'expected to reach under the cap, which the model uses), effective_bandwidth_source '
            '(host_pair, cluster or default) and effective_bandwidth_note: learned from recent '
            'migrations under the same cap. An observation has effective_rate.',
+    '1.9': "A live dry run's forecast has borderline (the measured dirty rate's interval "
+           'spans a verdict boundary: the verdict is the one at its high end, the cautious '
+           'side), verdict_at_low (the verdict at its low end when borderline, else null) and '
+           'borderline_note; its figures have dirty_rate_low and dirty_rate_high (the '
+           'interval the measurement allows, bytes/s; null when the rate was not measured).',
 }
 
 
@@ -72,6 +77,9 @@ FORECAST_OVERHEAD_SINCE = '1.7'
 # The effective rate a cap gives (figures.effective_bandwidth*, an observation's
 # effective_rate).
 EFFECTIVE_RATE_SINCE = '1.8'
+# A forecast's borderline, verdict_at_low, borderline_note and the dirty rate's interval
+# (figures.dirty_rate_low, dirty_rate_high).
+BORDERLINE_SINCE = '1.9'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

@@ -251,6 +251,26 @@ FORECAST_FIGURES_ADDED = {
                                                      'migrations between the same hosts, of '
                                                      'the cluster, or bandwidth itself.'),
         'effective_bandwidth_note': STR_OR_NULL},
+    microversion.BORDERLINE_SINCE: {
+        'dirty_rate_low': _t('integer', 'null', description=(
+            'Bytes/s: the low end of the interval the measurement of the dirty rate allows '
+            '(from the pages QEMU sampled); null when the rate was not measured now.')),
+        'dirty_rate_high': _t('integer', 'null', description=(
+            'Bytes/s: the high end of that interval; null when the rate was not measured '
+            'now.'))},
+}
+
+FORECAST_ADDED = {
+    microversion.BORDERLINE_SINCE: {
+        'borderline': _t('boolean', description=(
+            'The verdict differs between the ends of the interval the dirty rate\'s '
+            'measurement allows (figures.dirty_rate_low, dirty_rate_high): the guest is '
+            'within the measurement\'s resolution of what the bandwidth absorbs. verdict, '
+            'predicted_seconds, iterations and downtime_ms are then those at the high end: '
+            'the cautious side, never converges.')),
+        'verdict_at_low': _t('string', 'null', enum=[*forecast.VERDICTS, None], description=(
+            'When borderline: the verdict at the low end of the interval; else null.')),
+        'borderline_note': STR_OR_NULL},
 }
 
 
@@ -259,6 +279,7 @@ def forecast_schema(version=microversion.MAX_VERSION):
         'verdict': _t('string', enum=list(forecast.VERDICTS)),
     'predicted_seconds': NUM, 'iterations': INT, 'downtime_ms': NUM_OR_NULL, 'reason': STR,
         'expected_outcome': STR, 'suggested_action': STR_OR_NULL,
+        **_added(FORECAST_ADDED, version),
         'figures': _obj({
             'memory_bytes': INT, 'dirty_rate': INT,
             'dirty_rate_source': _t('string', enum=['measured', 'last_migration', 'default']),

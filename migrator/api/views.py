@@ -239,6 +239,17 @@ def dry_run(answer):
             hidden.update(FORECAST_OVERHEAD_FIELDS)
         if not microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
             hidden.update(FORECAST_EFFECTIVE_FIELDS)
+        if not microversion.at_least(microversion.BORDERLINE_SINCE):
+            hidden.update(FORECAST_INTERVAL_FIELDS)
+            view['forecast'] = {k: v for k, v in view['forecast'].items()
+                                if k not in FORECAST_BORDERLINE_FIELDS}
+        else:
+            # A conductor of the release before (a rolling upgrade) judged no interval.
+            view['forecast'] = {'borderline': False, 'verdict_at_low': None,
+                                'borderline_note': None, **view['forecast']}
+            view['forecast']['figures'] = {
+                **dict.fromkeys(FORECAST_INTERVAL_FIELDS),
+                **view['forecast'].get('figures', {})}
         if hidden:
             figures = {k: v for k, v in view['forecast'].get('figures', {}).items()
                        if k not in hidden}
@@ -251,6 +262,9 @@ FORECAST_OVERHEAD_FIELDS = ('overhead_source', 'overhead_note')
 # Added to a forecast's figures in microversion 1.8.
 FORECAST_EFFECTIVE_FIELDS = ('effective_bandwidth', 'effective_bandwidth_source',
                              'effective_bandwidth_note')
+# Added in microversion 1.9: to a forecast, and to its figures.
+FORECAST_BORDERLINE_FIELDS = ('borderline', 'verdict_at_low', 'borderline_note')
+FORECAST_INTERVAL_FIELDS = ('dirty_rate_low', 'dirty_rate_high')
 
 
 OBSERVATION_FIELDS = (

@@ -30,13 +30,12 @@ learned fixed overhead absorb a rate error that grows with the cap (about 3.5 s 
 The fixed overhead (the request's scheduling, starting the target QEMU, the hand-over) is not
 modelled but learned: each completed migration leaves its residual, the duration its passes
 do not explain at its effective rate (residual_overhead), and the forecast takes a robust
-statistic of the last few (learned_overhead).
+statistic of the last few (learned_overhead: a median weighted towards the newest).
 
 This module is pure: the conductor supplies the figures (migrator.conductor.forecast).
 """
 
 import dataclasses
-import statistics
 
 from migrator.common import convergence, stall
 
@@ -164,23 +163,53 @@ def effective_rate(samples, min_seconds=1.0):
     return (h1 - h0) / (t1 - t0)
 
 
-def learned_rate(rates):
-    """The effective rate the rates of recent migrations under the same cap suggest: their
-    median, or None without any. Not bounded by the cap: a page QEMU finds all zeros goes
-    as a few bytes, so a guest with untouched memory works its passes off faster than the
-    cap (a 128 MiB sandbox guest at 10 MiB/s under 8, 37 under 32)."""
-    rates = [r for r in rates if r]
-    return statistics.median(rates) if rates else None
-
-
-def learned_overhead(residuals):
-    """The fixed overhead the residuals of recent migrations suggest, or None without any.
-
-    The median: a migration that waited for a slot, or whose target was slow to start, is
-    one long residual among several and must not move the forecast of the next one.
+def recent_median(values, decay=1.0):
+    """The weighted median of values (newest first), the i-th newest weighing decay**i;
+    None without any. Interpolated between neighbouring values (each value sits at the
+    middle of its weight on the cumulative scale), so that with decay 1 it is the plain
+    median, and two values give a figure between them, nearer the newer, not the newer
+    alone. Below 1 the newest count more, so the figure follows a host pair whose load
+    changes within minutes, while a single odd value (a migration that waited for a slot)
+    still moves nothing: at 0.7 over ten values one odd newest leaves it, two move it
+    part of the way, three all of it.
     """
-    residuals = [r for r in residuals if r is not None]
-    return round(statistics.median(residuals), 2) if residuals else None
+    pairs = sorted((v, decay ** i) for i, v in enumerate(values) if v is not None)
+    if not pairs:
+        return None
+    total = sum(w for _, w in pairs)
+    points, seen = [], 0.0
+    for value, weight in pairs:
+        points.append(((seen + weight / 2.0) / total, value))
+        seen += weight
+    if points[0][0] >= 0.5:
+        return points[0][1]
+    for (low_at, low), (high_at, high) in zip(points, points[1:], strict=False):
+        if low_at <= 0.5 <= high_at:
+            if high_at == low_at:
+                return low
+            return low + (0.5 - low_at) / (high_at - low_at) * (high - low)
+    return points[-1][1]
+
+
+def learned_rate(rates, decay=1.0):
+    """The effective rate the rates of recent migrations under the same cap (newest first)
+    suggest: their recency-weighted median (recent_median), or None without any. Not
+    bounded by the cap: a page QEMU finds all zeros goes as a few bytes, so a guest with
+    untouched memory works its passes off faster than the cap (a 128 MiB sandbox guest at
+    10 MiB/s under 8, 37 under 32)."""
+    return recent_median([r for r in rates if r], decay)
+
+
+def learned_overhead(residuals, decay=1.0):
+    """The fixed overhead the residuals of recent migrations (newest first) suggest, or None
+    without any.
+
+    A median (recency-weighted: recent_median): a migration that waited for a slot, or whose
+    target was slow to start, is one long residual among several and must not move the
+    forecast of the next one; two or three in a row are the host pair's new normal.
+    """
+    value = recent_median(residuals, decay)
+    return round(value, 2) if value is not None else None
 
 
 def _after_first_pass_switch(figures):
@@ -196,30 +225,74 @@ def _within(seconds, timeout):
     return timeout is None or seconds <= timeout
 
 
-def forecast(figures):
-    """The verdict and the expected figures of a live migration (a dict for the API)."""
+@dataclasses.dataclass
+class _Judgement:
+    figures: Figures      # judged with this dirty rate
+    verdict: str
+    run: Run | None       # the run the verdict rests on; None: post-copy or a pause
+    plain: Run
+    auto: Run | None
+
+
+def _judge(figures):
     plain = simulate(figures)
     auto = None
     if plain.converged and _within(plain.seconds, figures.completion_timeout_s):
-        verdict, run = CONVERGES, plain
-    elif plain.converged:
-        verdict, run = TIMEOUT, plain
-    else:
-        auto = simulate(figures, auto_converge=True)
-        if auto.converged and _within(auto.seconds, figures.completion_timeout_s):
-            verdict, run = WITH_AUTO_CONVERGE, auto
+        return _Judgement(figures, CONVERGES, plain, plain, auto)
+    if plain.converged:
+        return _Judgement(figures, TIMEOUT, plain, plain, auto)
+    auto = simulate(figures, auto_converge=True)
+    if auto.converged and _within(auto.seconds, figures.completion_timeout_s):
+        return _Judgement(figures, WITH_AUTO_CONVERGE, auto, plain, auto)
+    return _Judgement(figures, NEEDS_POST_COPY, None, plain, auto)
+
+
+def forecast(figures, dirty_rate_interval=None):
+    """The verdict and the expected figures of a live migration (a dict for the API).
+
+    dirty_rate_interval: (low, high) bytes/s, what the measurement of the dirty rate allows
+    (migrator.common.dirty_rate_estimate), or None when nothing says how good the rate is.
+    The verdict is then judged at both ends too; when they differ, the guest is within the
+    measurement's resolution of what the bandwidth absorbs and nothing tells which side it
+    is on: the forecast is *borderline*, and its verdict and figures are those at the high
+    end (the cautious side: the verdict that needs help, never converges), with
+    verdict_at_low saying what the low end would have been.
+    """
+    judged = _judge(figures)
+    at_low = None
+    if dirty_rate_interval is not None:
+        low, high = dirty_rate_interval
+        at_high = _judge(dataclasses.replace(
+            figures, dirty_rate_bps=max(high, figures.dirty_rate_bps)))
+        at_low = _judge(dataclasses.replace(
+            figures, dirty_rate_bps=min(low, figures.dirty_rate_bps)))
+        if at_low.verdict != at_high.verdict:
+            judged = at_high
         else:
-            verdict, run = NEEDS_POST_COPY, None
-    if run is not None:
-        seconds, iterations, downtime = run.seconds, run.iterations, run.downtime_ms
+            at_low = None
+    if judged.run is not None:
+        seconds, iterations, downtime = (judged.run.seconds, judged.run.iterations,
+                                         judged.run.downtime_ms)
     else:
-        seconds, iterations, downtime = _after_first_pass_switch(figures), 1, None
+        seconds, iterations, downtime = _after_first_pass_switch(judged.figures), 1, None
+    reason = _reason(judged.verdict, judged.figures, judged.plain, judged.auto)
+    note = None
+    if at_low is not None:
+        low, high = dirty_rate_interval
+        note = (f'borderline: the guest dirties {_mib(figures.dirty_rate_bps)}/s as far as '
+                f'the measurement tells, which allows anything from {_mib(low)}/s to '
+                f'{_mib(high)}/s; at {_mib(low)}/s the verdict would be {at_low.verdict}, '
+                f'at {_mib(high)}/s {judged.verdict}: the forecast takes the cautious one')
+        reason = f'{note}. At the high end, {reason}'
     return {
-        'verdict': verdict,
+        'verdict': judged.verdict,
         'predicted_seconds': round(seconds, 1),
         'iterations': iterations,
         'downtime_ms': downtime,
-        'reason': _reason(verdict, figures, plain, auto),
+        'reason': reason,
+        'borderline': at_low is not None,
+        'verdict_at_low': at_low.verdict if at_low is not None else None,
+        'borderline_note': note,
     }
 
 

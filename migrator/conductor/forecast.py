@@ -17,7 +17,14 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from migrator.common import convergence, exceptions, notifications, stall, states
+from migrator.common import (
+    convergence,
+    dirty_rate_estimate,
+    exceptions,
+    notifications,
+    stall,
+    states,
+)
 from migrator.common import forecast as model
 
 CONF = cfg.CONF
@@ -28,13 +35,16 @@ MEASURED, LAST_MIGRATION, DEFAULT = 'measured', 'last_migration', 'default'
 # Where the fixed overhead came from (besides DEFAULT).
 HOST_PAIR, CLUSTER = 'host_pair', 'cluster'
 
-# QEMU's page sampling hashes 512 pages per GiB: each sampled page stands for 2 MiB of guest
-# memory, so over a period of s seconds one page more or less moves the figure by 2/s MiB/s.
-SAMPLED_PAGE_BYTES = 2 ** 30 // 512
+# How far a guest's dirty rate may drift from one migration to the next: an observed rate is
+# taken to hold for the guest now within this fraction of itself (sandbox guests observed at
+# 2.2 and 2.5 MiB/s, 7.7 and 7.8, 20.5 and 21.3 in successive runs).
+GUEST_VARIATION = 0.25
 
 
 def guest_dirty_rate(ctxt, db, compute_api, instance):
-    """(bytes/s, source, note, last observation or None) for the guest's dirty rate."""
+    """(bytes/s, source, note, last observation or None, (low, high) bytes/s or None) for
+    the guest's dirty rate; the interval only when the rate was measured now, from the
+    measurement's sample (migrator.common.dirty_rate_estimate)."""
     note = None
     seconds = CONF.convergence.dirty_rate_measure_seconds
     observations = db.observation_list(instance['uuid'], limit=1)
@@ -43,14 +53,20 @@ def guest_dirty_rate(ctxt, db, compute_api, instance):
         try:
             measured = compute_api.measure_dirty_rate(ctxt, instance['host'],
                                                       instance['uuid'], seconds)
-            how = (f"QEMU calc-dirty-rate ({measured.get('mode')}, "
-                   f"{measured.get('seconds')} s) on {instance['host']}")
-            if _agrees(measured['dirty_rate'], last, measured.get('seconds') or seconds):
-                return (last['dirty_rate'], LAST_MIGRATION,
-                        f"observed in migration {last['migration_id']}; {how} measured "
-                        f"{measured['dirty_rate'] / MIB:.1f} MiB/s, the same within its "
-                        f"resolution", last)
-            return measured['dirty_rate'], MEASURED, how, last
+            estimate = _estimate(measured, (instance.get('memory_mb') or 0) * MIB)
+            how = _how(measured, estimate, instance['host'])
+            if estimate is None:
+                return measured['dirty_rate'], MEASURED, how, last, None
+            if _agrees(estimate, last):
+                observed = last['dirty_rate']
+                # Both hold: the guest is within its variation of what it did then, and
+                # within the sample's interval of what it does now.
+                low = max(estimate.low, observed * (1.0 - GUEST_VARIATION))
+                high = min(estimate.high, observed * (1.0 + GUEST_VARIATION))
+                return (observed, LAST_MIGRATION,
+                        f"observed in migration {last['migration_id']}; {how}, the same "
+                        f"within its resolution", last, (min(low, observed), max(high, observed)))
+            return estimate.rate, MEASURED, how, last, (estimate.low, estimate.high)
         except messaging.UnsupportedVersion:
             note = f"the agent on {instance['host']} is too old to measure it"
         except messaging.MessagingTimeout:
@@ -63,45 +79,64 @@ def guest_dirty_rate(ctxt, db, compute_api, instance):
         note = '[convergence] dirty_rate_measure_seconds is 0'
     if last is not None and last.get('dirty_rate') is not None:
         return (last['dirty_rate'], LAST_MIGRATION,
-                _join(note, f"observed in migration {last['migration_id']}"), last)
+                _join(note, f"observed in migration {last['migration_id']}"), last, None)
     return (CONF.planner.default_dirty_rate_mib_s * MIB, DEFAULT,
-            _join(note, '[planner] default_dirty_rate_mib_s'), last)
+            _join(note, '[planner] default_dirty_rate_mib_s'), last, None)
 
 
-def _agrees(measured, last, seconds):
-    """Whether a page-sampled rate and the guest's last observed one are the same figure
-    within the sampling's resolution (two sampled pages, plus a quarter of the observed rate
-    for the guest's own variation from one run to the next).
+def _estimate(measured, memory):
+    """The Estimate of an agent's answer: its readings, one per period (an agent of this
+    release), else its one figure over its `seconds` (an older one); None without memory."""
+    readings = measured.get('readings') or [measured.get('dirty_rate')]
+    period = measured.get('period_seconds') or measured.get('seconds') or 1
+    return dirty_rate_estimate.combine(readings, period, memory)
 
-    When they are, the observed one is taken: it counts every page the migration's dirty
+
+def _how(measured, estimate, host):
+    periods = len(measured.get('readings') or ()) or 1
+    period = measured.get('period_seconds') or measured.get('seconds')
+    how = f"QEMU calc-dirty-rate ({measured.get('mode')}, {periods} x {period} s) on {host}"
+    if estimate is None:
+        return how
+    return f'{how}: {dirty_rate_estimate.describe(estimate)}'
+
+
+def _agrees(estimate, last):
+    """Whether the page-sampled estimate and the guest's last observed rate can be the same
+    figure: the observed one, give or take the guest's own variation from one run to the
+    next (GUEST_VARIATION), meets the estimate's interval.
+
+    When they can, the observed one is taken: it counts every page the migration's dirty
     bitmap saw over many seconds, while page sampling judges a small guest on a few dozen
-    pages over two seconds and misreads slow dirtiers by a page or two either way (a guest
-    dirtying 2 MiB/s sampled at 4.0, 3.0 and 0.0 in three runs, observed at 2.2 and 2.5; see
-    doc/source/admin/convergence-forecast.rst). When they are not, the guest has changed
-    since, and only the measurement says what it does now.
+    pages a period and misreads slow dirtiers by a page or two either way (a guest
+    dirtying 2 MiB/s sampled at 4.0, 3.0 and 0.0 in three runs of one 2 s period, observed
+    at 2.2 and 2.5; see doc/source/admin/convergence-forecast.rst). When they cannot, the
+    guest has changed since, and only the measurement says what it does now.
 
     An observed 0 says nothing: QEMU updates the rate it reports only at a sync of the dirty
     bitmap a second or more after the one before, so a migration whose later passes were all
     shorter reports 0 whatever the guest did (seen for guests dirtying 2 and 8 MiB/s under
     a 32 MiB/s cap on the sandbox).
     """
-    if last is None or not last.get('dirty_rate') or measured is None:
+    if last is None or not last.get('dirty_rate') or estimate is None:
         return False
-    resolution = 2 * SAMPLED_PAGE_BYTES / max(1, seconds)
-    return abs(measured - last['dirty_rate']) <= resolution + 0.25 * last['dirty_rate']
+    observed = last['dirty_rate']
+    return (observed * (1.0 - GUEST_VARIATION) <= estimate.high
+            and observed * (1.0 + GUEST_VARIATION) >= estimate.low)
 
 
 def fixed_overhead(db, source_host, target_host):
     """(seconds, source, note): the median residual overhead of the last
     [convergence] overhead_observations migrations from source_host to target_host, else of
-    the cluster's, else [planner] migration_overhead_seconds."""
+    the cluster's, else [planner] migration_overhead_seconds; the median weighted towards
+    the newest by [convergence] observation_decay."""
     return _learned(lambda **kw: db.observation_overheads(**kw), model.learned_overhead,
                     source_host, target_host, CONF.planner.migration_overhead_seconds,
                     '[planner] migration_overhead_seconds: no migration observed yet')
 
 
 def effective_bandwidth(db, source_host, target_host, cap_mib, nominal):
-    """(bytes/s, source, note): the median effective rate of the last
+    """(bytes/s, source, note): the (recency-weighted) median effective rate of the last
     [convergence] overhead_observations migrations from source_host to target_host under the
     same cap (cap_mib; None: uncapped), else of the cluster's under it, else nominal (the
     cap, or [planner] assumed_bandwidth_mib_s)."""
@@ -117,19 +152,25 @@ def _learned(recent, reduce, source_host, target_host, default, default_note, sc
     recent(source_host=, target_host=, limit=) gives, reduced: of the host pair, else of
     the cluster, else default."""
     count = CONF.convergence.overhead_observations
+    decay = CONF.convergence.observation_decay
     if not count:
         return default, DEFAULT, '[convergence] overhead_observations is 0'
     if source_host and target_host:
         values = recent(source_host=source_host, target_host=target_host, limit=count)
         if values:
-            return (reduce(values), HOST_PAIR,
-                    f'median of the last {len(values)} migration(s) from {source_host} to '
-                    f'{target_host}{scope}')
+            return (reduce(values, decay), HOST_PAIR,
+                    f'{_median(decay)} of the last {len(values)} migration(s) from '
+                    f'{source_host} to {target_host}{scope}')
     values = recent(limit=count)
     if values:
-        return (reduce(values), CLUSTER,
-                f'median of the last {len(values)} migration(s) in the cluster{scope}')
+        return (reduce(values, decay), CLUSTER,
+                f'{_median(decay)} of the last {len(values)} migration(s) in the '
+                f'cluster{scope}')
     return default, DEFAULT, default_note
+
+
+def _median(decay):
+    return 'median' if decay >= 1.0 else f'median (weights {decay:g}**age)'
 
 
 def _join(*parts):
@@ -139,7 +180,7 @@ def _join(*parts):
 def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
     """The forecast a dry run answers for a live migration with these controls."""
     memory = (instance.get('memory_mb') or 0) * MIB
-    dirty, source, note, last = guest_dirty_rate(ctxt, db, compute_api, instance)
+    dirty, source, note, last, interval = guest_dirty_rate(ctxt, db, compute_api, instance)
     overhead, overhead_source, overhead_note = fixed_overhead(db, instance.get('host'),
                                                               target_host)
     if controls.get('bandwidth_mib'):
@@ -163,7 +204,7 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         working_set_bytes=working_set,
         overhead_seconds=overhead,
         completion_timeout_s=timeout)
-    result = model.forecast(figures)
+    result = model.forecast(figures, dirty_rate_interval=interval)
     result['expected_outcome'] = model.expected_outcome(result['verdict'], controls)
     result['suggested_action'] = model.suggested_action(result['verdict'], controls)
     result['figures'] = {
@@ -171,6 +212,8 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         'dirty_rate': int(dirty),
         'dirty_rate_source': source,
         'dirty_rate_note': note,
+        'dirty_rate_low': int(interval[0]) if interval else None,
+        'dirty_rate_high': int(interval[1]) if interval else None,
         'working_set_bytes': working_set,
         'bandwidth': int(bandwidth),
         'bandwidth_source': bandwidth_source,

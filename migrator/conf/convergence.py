@@ -3,10 +3,13 @@ from oslo_config import cfg
 group = cfg.OptGroup('convergence', title='Convergence forecast and stall diagnosis options')
 
 opts = [
-    cfg.IntOpt('dirty_rate_measure_seconds', default=2, min=0, max=60,
+    cfg.IntOpt('dirty_rate_measure_seconds', default=10, min=0, max=60,
                help='Seconds the source hypervisor measures a guest\'s memory dirty rate for '
-                    'a dry run\'s forecast (QEMU calc-dirty-rate, page sampling); the dry run '
-                    'waits that long. 0: never measure; the forecast uses the guest\'s last '
+                    'a dry run\'s forecast (QEMU calc-dirty-rate, page sampling, in periods '
+                    'of 1 s, each a new sample of 512 pages per GiB); the dry run waits that '
+                    'long. The interval the forecast states for the rate narrows with the '
+                    'square root of this; a verdict that differs between its ends is '
+                    'borderline. 0: never measure; the forecast uses the guest\'s last '
                     'completed migration, else [planner] default_dirty_rate_mib_s.'),
     cfg.IntOpt('overhead_observations', default=10, min=0, max=1000,
                help='Completed live migrations whose residual overhead (duration minus what '
@@ -16,6 +19,13 @@ opts = [
                     'when there are any (for the rate: under the same cap), else those of '
                     'the whole cluster. 0, or none observed yet: [planner] '
                     'migration_overhead_seconds, and the cap itself as the rate.'),
+    cfg.FloatOpt('observation_decay', default=0.7, min=0.1, max=1.0,
+                 help='How much less each older one of those overhead_observations migrations '
+                      'weighs in the median the forecast takes (the newest weighs 1, the one '
+                      'before it this much, the next this squared...). 1: the plain median. '
+                      'Below 1 the learned overhead and effective rate follow a host pair '
+                      'whose load changes within minutes; at 0.7 one odd migration still moves '
+                      'nothing, two in a row move it part of the way, three all of it.'),
     cfg.IntOpt('stall_iterations', default=3, min=3, max=100,
                help='Memory iterations a live migration must have begun before it may be '
                     'diagnosed as stalled (every pass from the second on left at least 80 % '

@@ -92,6 +92,13 @@ opts = [
                         ('force_complete', 'switch to post-copy when permitted, else pause the '
                                            'guest so that the copy finishes')],
                help='What the source agent does when the completion timeout hits.'),
+    cfg.IntOpt('dirty_rate_period_seconds', default=1, min=1, max=60,
+               help='Length of each page-sampling period when this agent measures a guest\'s '
+                    'dirty rate for a forecast ([convergence] dirty_rate_measure_seconds '
+                    'holds as many as fit). A page rewritten twice within a period counts '
+                    'once: a longer period reads a guest cycling over a small working set too '
+                    'low, a shorter one counts every second the pages a guest keeps '
+                    'rewriting, which a pass of several seconds sends once.'),
     # Surviving a libvirtd restart (compute/virt/libvirt/connection.py).
     cfg.FloatOpt('reconnect_interval', default=0.2, min=0.01,
                  help='Seconds before the first attempt to reopen a lost connection to '

@@ -153,8 +153,12 @@ def format_forecast(forecast):
     f = forecast['figures']
     downtime = (f"{forecast['downtime_ms']:.0f} ms" if forecast.get('downtime_ms') is not None
                 else 'none (it does not converge)')
+    verdict = forecast['verdict']
+    if forecast.get('borderline'):
+        verdict += (f" (BORDERLINE: {forecast.get('verdict_at_low')} at the low end of the "
+                    f"dirty rate's interval)")
     rows = [
-        ('Verdict', forecast['verdict']),
+        ('Verdict', verdict),
         ('Why', forecast['reason']),
         ('Predicted duration', f"{forecast['predicted_seconds']:.1f} s"),
         ('Pre-copy iterations', forecast['iterations']),
@@ -165,6 +169,9 @@ def format_forecast(forecast):
         ('Dirty rate', f"{_rate(f['dirty_rate'])} ({f['dirty_rate_source']}"
                        + (f": {f['dirty_rate_note']}" if f.get('dirty_rate_note') else '')
                        + ')'),
+        *([('Dirty rate interval', f"{_rate(f['dirty_rate_low'])} to "
+                                   f"{_rate(f['dirty_rate_high'])}")]
+          if f.get('dirty_rate_high') is not None else []),
         ('Bandwidth', f"{_rate(f['bandwidth'])} ({f['bandwidth_source']})"),
         *([('Effective rate', f"{_rate(f['effective_bandwidth'])} "
                               f"({f.get('effective_bandwidth_source')}: "

@@ -71,6 +71,8 @@ class FakeConductor:
         self.apply_error = None    # raised by apply_plan when set
         self.audits = []           # the fix flag of each audit asked of it
         self.audit_answer = None   # audit(fix) -> its answer, when set
+        self.dirty_rate = 2 * 2 ** 20       # what the forecast's guest dirties, bytes/s
+        self.dirty_rate_interval = None     # (low, high) bytes/s, as measured; None: not
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -89,15 +91,17 @@ class FakeConductor:
         if controls is not None:
             # What the conductor answers, from the real model over fixed figures.
             figures = forecast_model.Figures(
-                memory_bytes=128 * 2 ** 20, dirty_rate_bps=2 * 2 ** 20,
+                memory_bytes=128 * 2 ** 20, dirty_rate_bps=self.dirty_rate,
                 bandwidth_bps=(controls['bandwidth_mib'] or 1000) * 2 ** 20,
                 max_downtime_ms=controls['max_downtime_ms'],
                 downtime_steps=controls['downtime_steps'])
             answer['forecast'] = {
-                **forecast_model.forecast(figures),
+                **forecast_model.forecast(figures, self.dirty_rate_interval),
                 'expected_outcome': 'completes', 'suggested_action': None,
-                'figures': {'memory_bytes': 128 * 2 ** 20, 'dirty_rate': 2 * 2 ** 20,
+                'figures': {'memory_bytes': 128 * 2 ** 20, 'dirty_rate': self.dirty_rate,
                             'dirty_rate_source': 'default', 'dirty_rate_note': None,
+                            'dirty_rate_low': (self.dirty_rate_interval or (None,))[0],
+                            'dirty_rate_high': (self.dirty_rate_interval or (None, None))[1],
                             'working_set_bytes': None,
                             'bandwidth': int(figures.bandwidth_bps),
                             'bandwidth_source': 'bandwidth_mib',

@@ -112,3 +112,47 @@ def test_the_effective_rate_shows_from_1_8(client, cluster, conductor):
         assert ('effective_rate' in rows[0]) is present
         if present:
             assert rows[0]['effective_rate'] == 10 * MIB
+
+
+def test_a_borderline_forecast_shows_from_1_9(client, cluster, conductor):
+    # 7 MiB/s measured as 5-9.5 against a cap of 8: below 6.4 pre-copy converges, above it
+    # the passes stop shrinking.
+    conductor.dirty_rate, conductor.dirty_rate_interval = 7 * MIB, (5 * MIB, int(9.5 * MIB))
+    shown = {}
+    for version in ('1.8', '1.9'):
+        resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                              'bandwidth_mib': 8},
+                           headers={'OpenStack-API-Version': f'migration {version}'})
+        assert resp.status_int == 200, resp.text
+        shown[version] = resp.json['dry_run']['forecast']
+    old, new = shown['1.8'], shown['1.9']
+    assert 'borderline' not in old and 'verdict_at_low' not in old
+    assert 'dirty_rate_low' not in old['figures']
+    assert new['borderline'] is True
+    assert new['verdict'] == 'converges_with_auto_converge'
+    assert new['verdict_at_low'] == 'converges'
+    assert new['figures']['dirty_rate_low'] == 5 * MIB
+    assert new['figures']['dirty_rate_high'] == int(9.5 * MIB)
+    assert 'borderline' in new['borderline_note'] and '5.0 MiB/s' in new['borderline_note']
+
+
+def test_at_1_9_a_forecast_of_an_older_conductor_is_not_borderline(client, cluster, conductor,
+                                                                   monkeypatch):
+    answer_of = conductor.schedule_dry_run
+
+    def older(*args, **kwargs):   # the release before 1.9 judged no interval
+        answer = answer_of(*args, **kwargs)
+        for key in ('borderline', 'verdict_at_low', 'borderline_note'):
+            answer['forecast'].pop(key)
+        for key in ('dirty_rate_low', 'dirty_rate_high'):
+            answer['forecast']['figures'].pop(key)
+        return answer
+
+    monkeypatch.setattr(conductor, 'schedule_dry_run', older)
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                          'bandwidth_mib': 8},
+                       headers={'OpenStack-API-Version': 'migration 1.9'})
+    assert resp.status_int == 200, resp.text
+    fc = resp.json['dry_run']['forecast']
+    assert fc['borderline'] is False and fc['verdict_at_low'] is None
+    assert fc['figures']['dirty_rate_low'] is None and fc['figures']['dirty_rate_high'] is None

@@ -161,6 +161,20 @@ def test_dry_run_prints_the_convergence_forecast(run, cluster, conductor):
     assert 'Effective rate:      8.0 MiB/s (default: no migration observed under 8 MiB/s' \
         in forecast
     assert conductor.dry_run_controls[-1]['bandwidth_mib'] == 8
+    assert 'BORDERLINE' not in forecast and 'Dirty rate interval' not in forecast
+
+
+def test_dry_run_says_a_forecast_is_borderline(run, cluster, conductor):
+    conductor.dirty_rate = 7 * 2 ** 20
+    conductor.dirty_rate_interval = (5 * 2 ** 20, int(9.5 * 2 ** 20))
+    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
+    assert code == 0, err
+    forecast = out.split('Convergence forecast:')[1]
+    assert ('Verdict:             converges_with_auto_converge (BORDERLINE: converges at the '
+            "low end of the dirty rate's interval)") in forecast
+    assert 'Why:                 borderline: ' in forecast
+    assert 'Dirty rate interval: 5.0 MiB/s to 9.5 MiB/s' in forecast
+    assert 'Suggested action:' in forecast
 
 
 # -- migrations -----------------------------------------------------------------------------

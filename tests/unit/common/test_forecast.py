@@ -178,3 +178,49 @@ def test_a_cap_that_gives_half_its_rate_stalls_a_guest_it_would_carry_at_full_ra
     # under that cap on a loaded host it does not (within a fifth: the diagnosis's stall).
     assert forecast.forecast(_figures(15, 32))['verdict'] == forecast.CONVERGES
     assert forecast.forecast(_figures(15, 16))['verdict'] == forecast.WITH_AUTO_CONVERGE
+
+
+def test_a_rate_whose_interval_spans_the_edge_is_borderline_and_takes_the_cautious_verdict():
+    # 6 MiB/s against 8: converges (the passes shrink by a quarter); but the measurement
+    # allows 4-9 MiB/s, and above 6.4 the passes stop shrinking as the stall rule judges.
+    point = forecast.forecast(_figures(6, 8))
+    assert point['verdict'] == forecast.CONVERGES and point['borderline'] is False
+    result = forecast.forecast(_figures(6, 8), dirty_rate_interval=(4 * MIB, 9 * MIB))
+    assert result['borderline'] is True
+    assert result['verdict'] == forecast.WITH_AUTO_CONVERGE
+    assert result['verdict_at_low'] == forecast.CONVERGES
+    # The figures are the cautious side's: the auto-converged run at 9 MiB/s.
+    at_high = forecast.forecast(_figures(9, 8))
+    assert result['predicted_seconds'] == at_high['predicted_seconds']
+    assert result['iterations'] == at_high['iterations']
+    assert result['borderline_note'].startswith('borderline: the guest dirties 6.0 MiB/s')
+    assert 'anything from 4.0 MiB/s to 9.0 MiB/s' in result['borderline_note']
+    assert result['reason'].startswith(result['borderline_note'])
+    assert 'the guest dirties 9.0 MiB/s' in result['reason']     # the high end's reason
+    assert forecast.suggested_action(result['verdict'], {}) == 'auto_converge'
+
+
+def test_an_interval_clear_of_the_edge_keeps_the_measured_figures():
+    plain = forecast.forecast(_figures(2, 8))
+    result = forecast.forecast(_figures(2, 8), dirty_rate_interval=(1 * MIB, 3.7 * MIB))
+    assert result['verdict'] == forecast.CONVERGES and result['borderline'] is False
+    assert result['verdict_at_low'] is None and result['borderline_note'] is None
+    assert result['predicted_seconds'] == plain['predicted_seconds']
+    # Clear of it on the other side too: stalls at either end.
+    fast = forecast.forecast(_figures(30, 8), dirty_rate_interval=(24 * MIB, 36 * MIB))
+    assert fast['verdict'] == forecast.WITH_AUTO_CONVERGE and fast['borderline'] is False
+
+
+def test_the_recent_median_ignores_one_odd_value_and_follows_a_new_normal():
+    assert forecast.recent_median([]) is None
+    assert forecast.recent_median([4.0, 1.0, 2.0, 3.0]) == 2.5        # decay 1: the median
+    assert forecast.recent_median([3.0, 1.0, 2.0]) == 2.0
+    usual = [1.5] * 8
+    assert forecast.recent_median([5.0, *usual], 0.7) == 1.5          # one slow start
+    two = forecast.recent_median([5.0, 4.0, *usual], 0.7)             # the load rose
+    assert 2.5 < two < 4.0
+    assert 4.0 < forecast.recent_median([5.0, 4.0, 5.0, *usual], 0.7) <= 5.0   # three: all of it
+    assert forecast.recent_median([5.0, 4.0, *usual], 1.0) == 1.5     # the plain median lags
+    assert forecast.learned_overhead([5.0, 4.0, *usual], 0.7) == round(two, 2)
+    # Two values: between them, nearer the newer; not the newer alone.
+    assert 39 * MIB < forecast.learned_rate([None, 33 * MIB, 50 * MIB], 0.7) < 41 * MIB

@@ -330,7 +330,8 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
         return storage.domain_disks(self._lookup(uuid))
 
     def measure_dirty_rate(self, uuid, seconds):
-        return dirty_rate.measure(self.conn, self._lookup(uuid), seconds)
+        return dirty_rate.measure(self.conn, self._lookup(uuid), seconds,
+                                  CONF.libvirt.dirty_rate_period_seconds)
 
     def peer_domain_state(self, uuid, peer_uri):
         """The domain as the libvirt daemon at peer_uri describes it (read-only connection
