@@ -19,6 +19,9 @@ The answer's verdict, most favourable first:
   converges_with_auto_converge     only once auto-converge throttles the guest
   needs_post_copy_or_pause         neither ends it: switch to post-copy or pause the guest
   will_not_converge_in_time        it would converge, but the completion timeout fires first
+When the dirty rate comes with an interval (a measurement's: migrator.common.
+dirty_rate_estimate) and the verdict differs between its ends, the forecast is borderline
+and takes the verdict at the high end, the cautious one (forecast()).
 The first pass does not go at the bandwidth cap but at the rate the host pair really works
 memory off under that cap (effective_rate: bytes of the pass per second of the job, the
 bitmap sync and a migration thread short of CPU included, and zero pages, which cost a few
