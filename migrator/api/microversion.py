@@ -48,7 +48,9 @@ HISTORY = {
            'spans a verdict boundary: the verdict is the one at its high end, the cautious '
            'side), verdict_at_low (the verdict at its low end when borderline, else null) and '
            'borderline_note; its figures have dirty_rate_low and dirty_rate_high (the '
-           'interval the measurement allows, bytes/s; null when the rate was not measured).',
+           'interval the measurement allows, bytes/s; null when the rate was not measured). '
+           'A dry run may say "forecast": false: no forecast, and none of the seconds the '
+           "source spends measuring the guest's dirty rate for it.",
 }
 
 
@@ -80,6 +82,8 @@ EFFECTIVE_RATE_SINCE = '1.8'
 # A forecast's borderline, verdict_at_low, borderline_note and the dirty rate's interval
 # (figures.dirty_rate_low, dirty_rate_high).
 BORDERLINE_SINCE = '1.9'
+# A dry run's "forecast": false.
+FORECAST_OPT_OUT_SINCE = '1.9'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

@@ -77,6 +77,15 @@ def _response(description, schema=None):
     return result
 
 
+def _migration_create(version):
+    """The create body as `version` takes it: "forecast" from 1.9."""
+    if version >= microversion.Version.parse(microversion.FORECAST_OPT_OUT_SINCE):
+        return schemas.MIGRATION_CREATE
+    properties = {k: v for k, v in schemas.MIGRATION_CREATE['properties'].items()
+                  if k != 'forecast'}
+    return dict(schemas.MIGRATION_CREATE, properties=properties)
+
+
 def _operation(op_id, summary, responses, params=(), body=None, errors=('400', '404')):
     op = {'operationId': op_id, 'summary': summary, 'parameters': list(params),
           'responses': dict(responses)}
@@ -159,7 +168,7 @@ def _paths(version):
                 'createMigration', 'Move an instance (or, with dry_run, only ask where).',
                 {'202': _response('The migration, accepted.', mig),
                  '200': _response("dry_run: the scheduler's answer.", rs.dry_run(version))},
-                body=schemas.MIGRATION_CREATE, errors=('400', '404', '409', '503')),
+                body=_migration_create(version), errors=('400', '404', '409', '503')),
         },
         '/v1/migrations/{migration_id}': {
             'get': _operation('showMigration', 'One migration, with its history.',

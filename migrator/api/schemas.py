@@ -82,6 +82,13 @@ MIGRATION_CREATE = {
             'description': 'Only ask the scheduler: answer the target it would choose and why, '
                            'or why no host fits; create and move nothing.',
         },
+        'forecast': {
+            'type': 'boolean', 'default': True,
+            'description': 'A live dry run only (microversion 1.9): false answers without '
+                           'the convergence forecast, and so without waiting the seconds '
+                           "([convergence] dirty_rate_measure_seconds) the source spends "
+                           "measuring the guest's dirty rate for it.",
+        },
     },
     'required': ['instance'],
     'additionalProperties': False,

@@ -27,6 +27,7 @@ class MigrationRequest:
     convergence: dict | None        # the effective controls of a live migration
     priority: int
     dry_run: bool
+    forecast: bool = True           # a live dry run's convergence forecast wanted
 
     @classmethod
     def from_body(cls, body):
@@ -49,10 +50,13 @@ class MigrationRequest:
             raise exceptions.Invalid(
                 f"fields {', '.join(sorted(convergence.requested(body)))} apply to live "
                 f"migrations only, not {migration_type}")
+        if body.get('forecast') is False and not (body['dry_run'] and kind.live):
+            raise exceptions.Invalid("field 'forecast' applies to dry runs of live "
+                                     'migrations only; leave it out')
         return cls(instance=body['instance'], type=migration_type,
                    target_host=body['target_host'], block_migration=block_migration,
                    convergence=controls, priority=body['priority'],
-                   dry_run=bool(body['dry_run']))
+                   dry_run=bool(body['dry_run']), forecast=body.get('forecast', True))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,11 +108,12 @@ class MigrationService:
         """
         placement = self._place(request)
         request = self._settle(request, placement)
-        # The controls go along for the conductor's convergence forecast of a live move.
+        # The controls go along for the conductor's convergence forecast of a live move;
+        # without them it makes none (and measures nothing on the source).
         return self.conductor_api.schedule_dry_run(
             self.ctxt, placement.instance['uuid'], request.type,
             target_host=placement.target, block_migration=request.block_migration,
-            controls=request.convergence)
+            controls=request.convergence if request.forecast else None)
 
     def create(self, request):
         """Creates the migration and hands it to a conductor; returns its record.

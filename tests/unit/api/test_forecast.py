@@ -156,3 +156,29 @@ def test_at_1_9_a_forecast_of_an_older_conductor_is_not_borderline(client, clust
     fc = resp.json['dry_run']['forecast']
     assert fc['borderline'] is False and fc['verdict_at_low'] is None
     assert fc['figures']['dirty_rate_low'] is None and fc['figures']['dirty_rate_high'] is None
+
+
+V19 = {'OpenStack-API-Version': 'migration 1.9'}
+
+
+def test_a_dry_run_that_asks_for_no_forecast_measures_nothing(client, cluster, conductor):
+    resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                          'forecast': False}, headers=V19)
+    assert resp.status_int == 200, resp.text
+    # No controls, no forecast: the conductor has nothing to measure the guest for.
+    assert conductor.dry_run_controls[-1] is None
+    assert 'forecast' not in resp.json['dry_run']
+    assert resp.json['dry_run']['possible'] is True
+    # The controls the migration would run with are still answered (1.6).
+    assert resp.json['dry_run']['convergence']['max_downtime_ms'] == 500
+
+
+def test_forecast_false_needs_1_9_and_a_live_dry_run(client, cluster, conductor):
+    body = {'instance': 'vm1', 'dry_run': True, 'forecast': False}
+    v18 = {'OpenStack-API-Version': 'migration 1.8'}
+    assert_error(client.post('/v1/migrations', body, headers=v18), 400, 'microversion 1.9')
+    for wrong in (dict(body, type='cold'), dict(body, dry_run=False)):
+        assert_error(client.post('/v1/migrations', wrong, headers=V19), 400,
+                     'dry runs of live migrations')
+    assert conductor.dry_run_controls == []
+    assert cluster.migration_list() == []

@@ -67,6 +67,12 @@ class MigrationsController(rest.RestController):
         dry_run = isinstance(document, dict) and document.get('dry_run') is True
         policy.authorize('migrator:migration:dry_run' if dry_run
                          else 'migrator:migration:create')
+        if isinstance(document, dict) and 'forecast' in document and not \
+                microversion.at_least(microversion.FORECAST_OPT_OUT_SINCE):
+            raise exceptions.Invalid(
+                f"field 'forecast' needs microversion {microversion.FORECAST_OPT_OUT_SINCE} "
+                f"or later (OpenStack-API-Version: migration "
+                f"{microversion.FORECAST_OPT_OUT_SINCE}); leave it out or ask for that version")
         body = schemas.validate(schemas.MIGRATION_CREATE, document)
         migration_request = migration_service.MigrationRequest.from_body(body)
         service = utils.service(migration_service.MigrationService)
