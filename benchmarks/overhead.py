@@ -127,7 +127,7 @@ def main():
     parser.add_argument('--memory-mib', type=int,
                         help="the guest's memory (default: the sandbox's guest size); a larger "
                              'guest makes a longer job, as on a real host')
-    parser.add_argument('--dirty-rate', type=float, metavar='MIB_S',
+    parser.add_argument('--dirty-rate', type=int, metavar='MIB_S',
                         help="what the guest dirties (default: the sandbox's)")
     args = parser.parse_args()
     controls = QEMU_DOWNTIME if args.qemu_downtime else None
