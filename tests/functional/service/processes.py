@@ -47,6 +47,20 @@ def postgres_database(prefix='migrator_func'):
         admin.close()
 
 
+def processes_naming(text):
+    """The command lines of the running processes that contain text."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

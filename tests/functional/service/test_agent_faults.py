@@ -251,7 +251,7 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
         # source's export by the rollback: no tool, record or key is left.
         state = str(services.workdir / 'state' / 'disk-copy')
         assert not [os.path.join(d, f) for d, _, files in os.walk(state) for f in files]
-        assert not _processes_naming(state)
+        assert not processes.processes_naming(state)
 
         def ticked_again():
             with open(guest['console_log'], 'rb') as f:
@@ -263,19 +263,6 @@ def test_a_cold_copy_cut_by_a_target_agent_restart_is_rolled_back(services, loca
     except BaseException:
         print(services.logs())
         raise
-
-
-def _processes_naming(text):
-    found = []
-    for pid in filter(str.isdigit, os.listdir('/proc')):
-        try:
-            with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(cmdline)
-    return found
 
 
 pytestmark = pytest.mark.functional

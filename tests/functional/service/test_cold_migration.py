@@ -141,15 +141,7 @@ def _tools_left(api):
     processes that name it: what a copy left behind."""
     state = str(api.state_path / 'disk-copy')
     left = [os.path.join(d, f) for d, _, files in os.walk(state) for f in files]
-    for pid in filter(str.isdigit, os.listdir('/proc')):
-        try:
-            with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
-        except OSError:
-            continue
-        if state in cmdline:
-            left.append(cmdline)
-    return left
+    return left + processes.processes_naming(state)
 
 
 def _where_defined(cluster):

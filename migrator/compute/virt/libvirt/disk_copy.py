@@ -39,6 +39,23 @@ LOG = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 
 
+def copy_stats(total, processed, started):
+    """A disk copy's progress figures, as the conductor's samples take them, from the bytes
+    it counts in all (total), those done and its start (time.monotonic(), or None)."""
+    elapsed = time.monotonic() - started if started else 0.0
+    total = max(total, processed)
+    return {
+        'disk_total': total,
+        'disk_processed': processed,
+        'disk_remaining': total - processed,
+        'data_total': total,
+        'data_processed': processed,
+        'data_remaining': total - processed,
+        'disk_bps': int(processed / elapsed) if elapsed > 0 else None,
+        'elapsed_ms': int(elapsed * 1000),
+    }
+
+
 def target_path(images_path, source_path):
     """Where a copied disk goes on the target: its image directory, the same file name."""
     return os.path.join(images_path, os.path.basename(source_path))
@@ -249,18 +266,7 @@ class DiskCopyJob:
     # -- reporting and cleaning -------------------------------------------------------------
 
     def stats(self):
-        elapsed = time.monotonic() - self._started if self._started else 0.0
-        total = max(self.total, self.processed)
-        return {
-            'disk_total': total,
-            'disk_processed': self.processed,
-            'disk_remaining': total - self.processed,
-            'data_total': total,
-            'data_processed': self.processed,
-            'data_remaining': total - self.processed,
-            'disk_bps': int(self.processed / elapsed) if elapsed > 0 else None,
-            'elapsed_ms': int(elapsed * 1000),
-        }
+        return copy_stats(self.total, self.processed, self._started)
 
     def _monitor(self):
         while not self._ended.wait(self.interval):

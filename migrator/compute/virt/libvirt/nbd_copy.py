@@ -244,18 +244,7 @@ class NbdCopyJob:
     # -- reporting and cleaning -------------------------------------------------------------
 
     def stats(self):
-        elapsed = time.monotonic() - self._started if self._started else 0.0
-        total = max(self.total, self.processed)
-        return {
-            'disk_total': total,
-            'disk_processed': self.processed,
-            'disk_remaining': total - self.processed,
-            'data_total': total,
-            'data_processed': self.processed,
-            'data_remaining': total - self.processed,
-            'disk_bps': int(self.processed / elapsed) if elapsed > 0 else None,
-            'elapsed_ms': int(elapsed * 1000),
-        }
+        return disk_copy.copy_stats(self.total, self.processed, self._started)
 
     def _monitor(self):
         last, moved = None, time.monotonic()
