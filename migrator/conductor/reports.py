@@ -183,8 +183,10 @@ class ReportWriter:
         """The report applied to the host row, its claims and its guests' rows."""
         dig = dig if dig is not None else digest(inventory, domains)
         with self._full_slots:
-            row = self.db.host_report(host, inventory, reported_at,
-                                      [d['uuid'] for d in domains if d.get('active')])
+            row = self.db.host_report(
+                host, inventory, reported_at, [d['uuid'] for d in domains if d.get('active')],
+                alive_after=utcnow() - datetime.timedelta(
+                    seconds=CONF.conductor.service_down_time))
             self.cache.update(row)
             synced = self.db.instance_sync_host(host, domains, reported_at, dig.hex())
         self.full_writes += 1

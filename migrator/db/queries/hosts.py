@@ -18,7 +18,7 @@ from migrator.db.rows import as_dict, naive_utc
 class HostQueries:
 
     @db_engine.retry_on_deadlock
-    def host_report(self, name, values, reported_at=None, active_uuids=()):
+    def host_report(self, name, values, reported_at=None, active_uuids=(), alive_after=None):
         """Insert or update a host from its agent's report; status is the operator's alone.
 
         Keys of `values` outside models.HOST_REPORT_FIELDS are ignored, so that an agent newer than
@@ -28,6 +28,13 @@ class HostQueries:
         instances the report counts as running here; the claims of completed migrations on
         this host are given back once a report counts their guest (see
         SchedulingQueries._release_landed_claims).
+
+        alive_after: when the report is older than the one applied, it refreshes the host's
+        heartbeat only if that heartbeat is at or after alive_after (the host counts as up).
+        A host marked down (host_mark_down) by a newer report, or whose heartbeats stopped,
+        is not revived by a report from before: with two conductors, one's queued heartbeat
+        could otherwise bring a host up again right after the other marked it down while its
+        libvirtd was away.
         """
         now = utcnow()
         reported_at = naive_utc(reported_at) if reported_at is not None else now
@@ -50,8 +57,12 @@ class HostQueries:
             if res.rowcount == 0:
                 if conn.execute(sa.select(h.id).where(h.name == name)).first() is not None:
                     # A newer report is applied already: this one only says the agent lives
-                    # (so an agent whose clock stepped back is not taken for dead).
-                    conn.execute(sa.update(hosts).where(h.name == name).values(
+                    # (so an agent whose clock stepped back is not taken for dead), unless
+                    # the host counts as down (see alive_after).
+                    alive = h.name == name
+                    if alive_after is not None:
+                        alive = sa.and_(alive, h.last_heartbeat >= naive_utc(alive_after))
+                    conn.execute(sa.update(hosts).where(alive).values(
                         last_heartbeat=now, updated_at=now))
                     return as_dict(conn.execute(sa.select(hosts).where(h.name == name)).first())
                 row = {**models.HOST_DEFAULTS, **fields, 'name': name, 'created_at': now}

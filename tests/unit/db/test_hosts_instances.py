@@ -158,6 +158,29 @@ def test_a_host_whose_agent_lost_its_hypervisor_is_down_until_a_newer_report(db)
     assert db.host_mark_down('nope', t0, down_since) is None
 
 
+def test_a_report_from_before_a_down_mark_does_not_bring_the_host_up_again(db):
+    # Two conductors: A marks the host down (its agent lost libvirtd at t0+2); B then writes
+    # the agent's report of t0+1, which it had queued. That report is older than the mark:
+    # it must neither apply nor refresh the heartbeat the mark set back.
+    t0 = datetime.datetime(2026, 12, 7, 12, 0, 0)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    db.host_report('h1', {'memory_mb': 1024}, reported_at=t0)
+    down_since = now - datetime.timedelta(seconds=31)
+    db.host_mark_down('h1', t0 + datetime.timedelta(seconds=2), down_since=down_since)
+    alive_after = now - datetime.timedelta(seconds=30)
+    row = db.host_report('h1', {'memory_mb': 2048}, reported_at=t0 + datetime.timedelta(
+        seconds=1), alive_after=alive_after)
+    assert row['last_heartbeat'] == down_since and row['memory_mb'] == 1024
+    # A report from after the mark brings it up.
+    row = db.host_report('h1', {'memory_mb': 2048}, reported_at=t0 + datetime.timedelta(
+        seconds=3), alive_after=alive_after)
+    assert row['last_heartbeat'] >= alive_after and row['memory_mb'] == 2048
+    # A host that counts as up: an older report (an agent whose clock stepped back) still
+    # says its agent lives.
+    stale = db.host_report('h1', {'memory_mb': 4096}, reported_at=t0, alive_after=alive_after)
+    assert stale['last_heartbeat'] >= row['last_heartbeat'] and stale['memory_mb'] == 2048
+
+
 def test_keyset_pages_of_hosts_and_instances(db, add_instance):
     """Pages on every backend: in the listing's order, no row twice or missed, and a marker
     that is not a row of the listing refused."""
