@@ -108,5 +108,7 @@ def get_client(target, version_cap=None, timeout=None, retry=None):
 
 
 def get_server(target, endpoints):
-    return messaging.get_rpc_server(get_transport(), target, endpoints, executor='threading',
+    # No executor argument (oslo.messaging deprecated it): it picks the threading executor
+    # unless eventlet monkey-patched the threads, which nothing of migrator does.
+    return messaging.get_rpc_server(get_transport(), target, endpoints,
                                     serializer=ContextSerializer())

@@ -38,8 +38,7 @@ def bus():
     for name in ('one', 'two'):
         endpoint = Endpoint(name)
         server = messaging.get_rpc_server(
-            transport, messaging.Target(topic=TOPIC, server=name), [endpoint],
-            executor='threading')
+            transport, messaging.Target(topic=TOPIC, server=name), [endpoint])
         server.start()
         servers.append(server)
         endpoints[name] = endpoint
