@@ -51,6 +51,12 @@ HISTORY = {
            'interval the measurement allows, bytes/s; null when the rate was not measured). '
            'A dry run may say "forecast": false: no forecast, and none of the seconds the '
            "source spends measuring the guest's dirty rate for it.",
+    '1.10': "A borderline forecast's verdict, predicted_seconds, iterations, downtime_ms, "
+            'reason and expected_outcome are those at the measured dirty rate (the likeliest '
+            'outcome), no longer those at the high end of its interval; verdict_at_high (the '
+            'verdict at the high end when borderline, else null) is added, and '
+            "suggested_action is still the help the high end's verdict needs. Its figures "
+            'have working_set_source (measured, last_migration or memory) and vcpu_busy.',
 }
 
 
@@ -84,6 +90,8 @@ EFFECTIVE_RATE_SINCE = '1.8'
 BORDERLINE_SINCE = '1.9'
 # A dry run's "forecast": false.
 FORECAST_OPT_OUT_SINCE = '1.9'
+# A borderline forecast's verdict is the likeliest (at the measured rate); verdict_at_high.
+LIKELIEST_VERDICT_SINCE = '1.10'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

@@ -258,6 +258,16 @@ FORECAST_FIGURES_ADDED = {
         'dirty_rate_high': _t('integer', 'null', description=(
             'Bytes/s: the high end of that interval; null when the rate was not measured '
             'now.'))},
+    microversion.LIKELIEST_VERDICT_SINCE: {
+        'working_set_source': _t('string', 'null', enum=['measured', 'last_migration', 'memory',
+                                                         None], description=(
+            'Where working_set_bytes came from: the long sampling period of the measurement '
+            'now, the guest\'s last migration, or nothing (memory: a pass may find all of '
+            'memory dirty); null from a conductor of an earlier release.')),
+        'vcpu_busy': _t('number', 'null', description=(
+            'The share of its time the guest\'s busiest vCPU ran while its dirty rate was '
+            'measured (0-1); the forecast of auto-converge takes it for how soon the '
+            'throttle slows the guest. Null when not measured.'))},
 }
 
 FORECAST_ADDED = {
@@ -265,12 +275,18 @@ FORECAST_ADDED = {
         'borderline': _t('boolean', description=(
             'The verdict differs between the ends of the interval the dirty rate\'s '
             'measurement allows (figures.dirty_rate_low, dirty_rate_high): the guest is '
-            'within the measurement\'s resolution of what the bandwidth absorbs. verdict, '
-            'predicted_seconds, iterations and downtime_ms are then those at the high end: '
-            'the cautious side, never converges.')),
+            'within the measurement\'s resolution of what the bandwidth absorbs. From 1.10 '
+            'verdict, predicted_seconds, iterations, downtime_ms and expected_outcome are '
+            'still those at the measured rate (the likeliest), and suggested_action is the '
+            'help the high end needs; before 1.10 all are those at the high end (the '
+            'cautious side, never converges).')),
         'verdict_at_low': _t('string', 'null', enum=[*forecast.VERDICTS, None], description=(
             'When borderline: the verdict at the low end of the interval; else null.')),
         'borderline_note': STR_OR_NULL},
+    microversion.LIKELIEST_VERDICT_SINCE: {
+        'verdict_at_high': _t('string', 'null', enum=[*forecast.VERDICTS, None], description=(
+            'When borderline: the verdict at the high end of the interval (the cautious '
+            'side); else null.'))},
 }
 
 

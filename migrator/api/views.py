@@ -234,27 +234,48 @@ def dry_run(answer):
     if not microversion.at_least(microversion.CONVERGENCE_SINCE):
         view.pop('forecast', None)
     elif view.get('forecast'):
-        hidden = set()
-        if not microversion.at_least(microversion.FORECAST_OVERHEAD_SINCE):
-            hidden.update(FORECAST_OVERHEAD_FIELDS)
-        if not microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
-            hidden.update(FORECAST_EFFECTIVE_FIELDS)
-        if not microversion.at_least(microversion.BORDERLINE_SINCE):
-            hidden.update(FORECAST_INTERVAL_FIELDS)
-            view['forecast'] = {k: v for k, v in view['forecast'].items()
-                                if k not in FORECAST_BORDERLINE_FIELDS}
-        else:
-            # A conductor of the release before (a rolling upgrade) judged no interval.
-            view['forecast'] = {'borderline': False, 'verdict_at_low': None,
-                                'borderline_note': None, **view['forecast']}
-            view['forecast']['figures'] = {
-                **dict.fromkeys(FORECAST_INTERVAL_FIELDS),
-                **view['forecast'].get('figures', {})}
-        if hidden:
-            figures = {k: v for k, v in view['forecast'].get('figures', {}).items()
-                       if k not in hidden}
-            view['forecast'] = dict(view['forecast'], figures=figures)
+        view['forecast'] = _forecast(view['forecast'])
     return view
+
+
+def _forecast(forecast):
+    """A forecast as the request's microversion shows it."""
+    forecast = dict(forecast)
+    cautious = forecast.pop('cautious', None)
+    hidden = set()
+    if not microversion.at_least(microversion.FORECAST_OVERHEAD_SINCE):
+        hidden.update(FORECAST_OVERHEAD_FIELDS)
+    if not microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
+        hidden.update(FORECAST_EFFECTIVE_FIELDS)
+    if not microversion.at_least(microversion.LIKELIEST_VERDICT_SINCE):
+        hidden.update(FORECAST_SHAPE_FIELDS)
+    else:
+        forecast['figures'] = {**dict.fromkeys(FORECAST_SHAPE_FIELDS),
+                               **forecast.get('figures', {})}
+    if microversion.at_least(microversion.LIKELIEST_VERDICT_SINCE):
+        if forecast.get('borderline') and 'verdict_at_high' not in forecast:
+            # A conductor of the release before (a rolling upgrade) answered the high end.
+            forecast['verdict_at_high'] = forecast['verdict']
+    else:
+        if cautious:
+            # Before 1.10 a borderline forecast is the one at the high end.
+            forecast.update(cautious)
+        forecast.pop('verdict_at_high', None)
+    if not microversion.at_least(microversion.BORDERLINE_SINCE):
+        hidden.update(FORECAST_INTERVAL_FIELDS)
+        forecast = {k: v for k, v in forecast.items() if k not in FORECAST_BORDERLINE_FIELDS}
+    else:
+        # A conductor of an earlier release judged no interval.
+        forecast = {'borderline': False, 'verdict_at_low': None, 'borderline_note': None,
+                    **({'verdict_at_high': None} if microversion.at_least(
+                        microversion.LIKELIEST_VERDICT_SINCE) else {}),
+                    **forecast}
+        forecast['figures'] = {**dict.fromkeys(FORECAST_INTERVAL_FIELDS),
+                               **forecast.get('figures', {})}
+    if hidden:
+        forecast['figures'] = {k: v for k, v in forecast.get('figures', {}).items()
+                               if k not in hidden}
+    return forecast
 
 
 # Added to a forecast's figures in microversion 1.7.
@@ -262,9 +283,12 @@ FORECAST_OVERHEAD_FIELDS = ('overhead_source', 'overhead_note')
 # Added to a forecast's figures in microversion 1.8.
 FORECAST_EFFECTIVE_FIELDS = ('effective_bandwidth', 'effective_bandwidth_source',
                              'effective_bandwidth_note')
-# Added in microversion 1.9: to a forecast, and to its figures.
-FORECAST_BORDERLINE_FIELDS = ('borderline', 'verdict_at_low', 'borderline_note')
+# Added in microversion 1.9: to a forecast, and to its figures; verdict_at_high in 1.10.
+FORECAST_BORDERLINE_FIELDS = ('borderline', 'verdict_at_low', 'verdict_at_high',
+                              'borderline_note')
 FORECAST_INTERVAL_FIELDS = ('dirty_rate_low', 'dirty_rate_high')
+# Added to a forecast's figures in microversion 1.10.
+FORECAST_SHAPE_FIELDS = ('working_set_source', 'vcpu_busy')
 
 
 OBSERVATION_FIELDS = (

@@ -10,8 +10,11 @@ of a busy guest stop shrinking at W instead of growing. When the passes shrink b
 the stall diagnosis allows (D >= 0.8 B, migrator.common.stall.SHRINK_BELOW), pre-copy alone
 is taken not to end: the same rule the running migration is judged by.
 
-Auto-converge (QEMU throttles the vCPUs: 20 % at first, 10 % more each iteration that does
-not converge, up to 99 %) scales D down by the throttle; post-copy or a pause (force-complete)
+Auto-converge (QEMU throttles the vCPUs: 20 % at first, 10 % more at every second pass
+that left dirty more than half of what it sent, up to 99 %) scales D down by what the
+throttle leaves of the CPU the guest was using (throttled_share: a guest that writes at its
+own pace with its vCPU mostly idle keeps that pace until the throttle passes its idle
+share); post-copy or a pause (force-complete)
 end any migration, after the first pass, by sending what is left once.
 
 The answer's verdict, most favourable first:
@@ -20,8 +23,9 @@ The answer's verdict, most favourable first:
   needs_post_copy_or_pause         neither ends it: switch to post-copy or pause the guest
   will_not_converge_in_time        it would converge, but the completion timeout fires first
 When the dirty rate comes with an interval (a measurement's: migrator.common.
-dirty_rate_estimate) and the verdict differs between its ends, the forecast is borderline
-and takes the verdict at the high end, the cautious one (forecast()).
+dirty_rate_estimate) and the verdict differs between its ends, the forecast is borderline:
+its verdict is still the one at the measured rate, the likeliest, and it says both ends'
+and suggests the help the cautious end needs (forecast(), with_outcomes()).
 The first pass does not go at the bandwidth cap but at the rate the host pair really works
 memory off under that cap (effective_rate: bytes of the pass per second of the job, the
 bitmap sync and a migration thread short of CPU included, and zero pages, which cost a few
@@ -52,6 +56,9 @@ VERDICTS = (CONVERGES, WITH_AUTO_CONVERGE, NEEDS_POST_COPY, TIMEOUT)
 
 MAX_ITERATIONS = 60
 AUTO_CONVERGE_INITIAL, AUTO_CONVERGE_STEP, AUTO_CONVERGE_MAX = 0.20, 0.10, 0.99
+# QEMU's throttle-trigger-threshold (50 %): a pass that left dirty more than this fraction
+# of what it sent counts towards the next throttle step.
+THROTTLE_TRIGGER = 0.50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Figures:
     overhead_seconds: float = 2.0
     completion_timeout_s: float | None = None
     first_pass_bps: float | None = None      # None: bandwidth_bps
+    vcpu_busy: float | None = None           # share of its CPU the guest's busiest vCPU used
 
 
 def _rate(figures, iteration):
@@ -92,30 +100,51 @@ def simulate(figures, auto_converge=False):
     remaining = float(figures.memory_bytes)
     seconds = figures.overhead_seconds
     throttle = 0.0
+    high = 0
     stalled = 0
     for iteration in range(1, MAX_ITERATIONS + 1):
         pass_seconds = remaining / _rate(figures, iteration)
         seconds += pass_seconds
-        dirty_rate = figures.dirty_rate_bps * (1.0 - throttle)
+        ran_at = throttle
+        dirty_rate = figures.dirty_rate_bps * throttled_share(throttle, figures.vcpu_busy)
         dirtied = min(dirty_rate * pass_seconds, working_set)
         limit_ms = limits[min(iteration - 1, len(limits) - 1)]
         if dirtied <= bandwidth * limit_ms / 1000.0:
             downtime = dirtied / bandwidth
             return Run(True, iteration, seconds + downtime, round(downtime * 1000.0, 1))
-        if auto_converge:
-            # QEMU starts throttling once iterations stop converging, then raises it.
-            throttle = (AUTO_CONVERGE_INITIAL if throttle == 0.0
-                        else min(AUTO_CONVERGE_MAX, throttle + AUTO_CONVERGE_STEP))
+        if auto_converge and dirtied > THROTTLE_TRIGGER * remaining:
+            # QEMU checks at each sync of the dirty bitmap (a pass's end) whether the guest
+            # dirtied more than THROTTLE_TRIGGER of what the pass sent; the second time it
+            # does, it starts throttling or raises the throttle, and counts again from 0.
+            high += 1
+            if high >= 2:
+                high = 0
+                throttle = (AUTO_CONVERGE_INITIAL if throttle == 0.0
+                            else min(AUTO_CONVERGE_MAX, throttle + AUTO_CONVERGE_STEP))
         # Stalled as the running diagnosis defines it (migrator.common.stall): from the
         # second pass on, each left at least SHRINK_BELOW of the one before. A guest whose
         # measured rate is that close to the bandwidth is within the measurement's error of
         # never converging, and the diagnosis would call its migration stalled.
         stuck = iteration >= 2 and dirtied >= stall.SHRINK_BELOW * remaining
         stalled = stalled + 1 if stuck else 0
-        if stalled >= 2 and (not auto_converge or throttle >= AUTO_CONVERGE_MAX):
+        # With auto-converge: not before a pass ran at the highest throttle.
+        if stalled >= 2 and (not auto_converge or ran_at >= AUTO_CONVERGE_MAX):
             return Run(False, iteration, seconds, None)
         remaining = dirtied
     return Run(False, MAX_ITERATIONS, seconds, None)
+
+
+def throttled_share(throttle, vcpu_busy=None):
+    """The share of its dirty rate a guest keeps under a vCPU throttle (0-0.99).
+
+    The throttle takes that share of every vCPU's time away. A guest that used all of it
+    (vcpu_busy 1, or unknown) slows by as much; one that used a tenth of it to write at its
+    own pace keeps that pace until the throttle leaves it less than a tenth.
+    """
+    left = 1.0 - throttle
+    if not vcpu_busy or vcpu_busy <= 0.0:
+        return left
+    return min(1.0, left / min(1.0, vcpu_busy))
 
 
 def residual_overhead(duration_s, pass_bytes, transfer_bps, later_bps=None):
@@ -256,47 +285,77 @@ def forecast(figures, dirty_rate_interval=None):
     dirty_rate_interval: (low, high) bytes/s, what the measurement of the dirty rate allows
     (migrator.common.dirty_rate_estimate), or None when nothing says how good the rate is.
     The verdict is then judged at both ends too; when they differ, the guest is within the
-    measurement's resolution of what the bandwidth absorbs and nothing tells which side it
-    is on: the forecast is *borderline*, and its verdict and figures are those at the high
-    end (the cautious side: the verdict that needs help, never converges), with
-    verdict_at_low saying what the low end would have been.
+    measurement's resolution of what the bandwidth absorbs: the forecast is *borderline*.
+    Its verdict and figures stay those at the measured rate, the likeliest outcome (the
+    measurement's own estimate), with verdict_at_low and verdict_at_high saying what the
+    ends would have been, and 'cautious' holding the high end's answer (the verdict that
+    needs help): the help to ask for (with_outcomes) is the cautious side's, and
+    microversions before 1.10 show the cautious answer as the verdict.
+
+    Taking the high end as the verdict (the rule before) made every guest within the
+    sampling error of the edge a forecast of trouble: a guest dirtying 2 MiB/s under an
+    8 MiB/s cap, read 4.2-4.7 MiB/s with intervals reaching 6.6-7.9, was forecast to need
+    auto-converge in three runs out of three and converged unaided each time.
     """
     judged = _judge(figures)
-    at_low = None
+    at_low = at_high = None
     if dirty_rate_interval is not None:
         low, high = dirty_rate_interval
         at_high = _judge(dataclasses.replace(
             figures, dirty_rate_bps=max(high, figures.dirty_rate_bps)))
         at_low = _judge(dataclasses.replace(
             figures, dirty_rate_bps=min(low, figures.dirty_rate_bps)))
-        if at_low.verdict != at_high.verdict:
-            judged = at_high
-        else:
-            at_low = None
-    if judged.run is not None:
-        seconds, iterations, downtime = (judged.run.seconds, judged.run.iterations,
-                                         judged.run.downtime_ms)
-    else:
-        seconds, iterations, downtime = _after_first_pass_switch(judged.figures), 1, None
-    reason = _reason(judged.verdict, judged.figures, judged.plain, judged.auto)
-    note = None
+        if at_low.verdict == at_high.verdict:
+            at_low = at_high = None
+    answer = _answer(judged)
+    answer.update(borderline=at_low is not None, verdict_at_low=None, verdict_at_high=None,
+                  borderline_note=None)
     if at_low is not None:
         low, high = dirty_rate_interval
         note = (f'borderline: the guest dirties {_mib(figures.dirty_rate_bps)}/s as far as '
                 f'the measurement tells, which allows anything from {_mib(low)}/s to '
                 f'{_mib(high)}/s; at {_mib(low)}/s the verdict would be {at_low.verdict}, '
-                f'at {_mib(high)}/s {judged.verdict}: the forecast takes the cautious one')
-        reason = f'{note}. At the high end, {reason}'
+                f'at {_mib(high)}/s {at_high.verdict}')
+        cautious = _answer(at_high)
+        cautious['reason'] = f"{note}. At the high end, {cautious['reason']}"
+        answer.update(reason=f"{note}. At the measured rate, {answer['reason']}",
+                      verdict_at_low=at_low.verdict, verdict_at_high=at_high.verdict,
+                      borderline_note=note, cautious=cautious)
+    return answer
+
+
+def _answer(judged):
+    """The verdict, predicted seconds, iterations, downtime and reason of one judgement."""
+    if judged.run is not None:
+        seconds, iterations, downtime = (judged.run.seconds, judged.run.iterations,
+                                         judged.run.downtime_ms)
+    else:
+        seconds, iterations, downtime = _after_first_pass_switch(judged.figures), 1, None
     return {
         'verdict': judged.verdict,
         'predicted_seconds': round(seconds, 1),
         'iterations': iterations,
         'downtime_ms': downtime,
-        'reason': reason,
-        'borderline': at_low is not None,
-        'verdict_at_low': at_low.verdict if at_low is not None else None,
-        'borderline_note': note,
+        'reason': _reason(judged.verdict, judged.figures, judged.plain, judged.auto),
     }
+
+
+def with_outcomes(answer, controls):
+    """The answer (forecast()) with how the job ends under the request's controls
+    (expected_outcome) and what to change (suggested_action), its cautious side's too. A
+    borderline forecast suggests what the cautious side needs: harmless if the guest turns
+    out to be on the other side (auto-converge only throttles a job that stopped
+    converging), and what makes the migration end well on either."""
+    answer = dict(answer)
+    answer['expected_outcome'] = expected_outcome(answer['verdict'], controls)
+    answer['suggested_action'] = suggested_action(answer['verdict'], controls)
+    if answer.get('cautious'):
+        cautious = dict(answer['cautious'])
+        cautious['expected_outcome'] = expected_outcome(cautious['verdict'], controls)
+        cautious['suggested_action'] = suggested_action(cautious['verdict'], controls)
+        answer['cautious'] = cautious
+        answer['suggested_action'] = cautious['suggested_action'] or answer['suggested_action']
+    return answer
 
 
 def _mib(value):

@@ -11,6 +11,7 @@ from the residuals of recent migrations between the same hosts, else of the clus
 [planner] migration_overhead_seconds), the request's downtime limit and completion timeout.
 """
 
+import dataclasses
 import statistics
 
 import oslo_messaging as messaging
@@ -41,10 +42,23 @@ HOST_PAIR, CLUSTER = 'host_pair', 'cluster'
 GUEST_VARIATION = 0.25
 
 
+@dataclasses.dataclass
+class GuestRate:
+    """How fast the guest dirties its memory, over how much of it, and how busy it is."""
+    rate: float                         # bytes/s
+    source: str                         # MEASURED, LAST_MIGRATION or DEFAULT
+    note: str | None
+    last: dict | None                   # the guest's newest observation
+    interval: tuple | None = None       # (low, high) bytes/s, when measured now
+    working_set: float | None = None    # bytes it keeps rewriting, when known
+    working_set_source: str = 'memory'  # MEASURED, LAST_MIGRATION or 'memory'
+    vcpu_busy: float | None = None      # its busiest vCPU's share of CPU, when measured
+
+
 def guest_dirty_rate(ctxt, db, compute_api, instance):
-    """(bytes/s, source, note, last observation or None, (low, high) bytes/s or None) for
-    the guest's dirty rate; the interval only when the rate was measured now, from the
-    measurement's sample (migrator.common.dirty_rate_estimate)."""
+    """The guest's GuestRate: measured now by its hypervisor, else observed in its last
+    completed migration, else [planner] default_dirty_rate_mib_s; the interval only when
+    measured now, from the measurement's sample (migrator.common.dirty_rate_estimate)."""
     note = None
     seconds = CONF.convergence.dirty_rate_measure_seconds
     observations = db.observation_list(instance['uuid'], limit=1)
@@ -53,20 +67,7 @@ def guest_dirty_rate(ctxt, db, compute_api, instance):
         try:
             measured = compute_api.measure_dirty_rate(ctxt, instance['host'],
                                                       instance['uuid'], seconds)
-            estimate = _estimate(measured, (instance.get('memory_mb') or 0) * MIB)
-            how = _how(measured, estimate, instance['host'])
-            if estimate is None:
-                return measured['dirty_rate'], MEASURED, how, last, None
-            if _agrees(estimate, last):
-                observed = last['dirty_rate']
-                # Both hold: the guest is within its variation of what it did then, and
-                # within the sample's interval of what it does now.
-                low = max(estimate.low, observed * (1.0 - GUEST_VARIATION))
-                high = min(estimate.high, observed * (1.0 + GUEST_VARIATION))
-                return (observed, LAST_MIGRATION,
-                        f"observed in migration {last['migration_id']}; {how}, the same "
-                        f"within its resolution", last, (min(low, observed), max(high, observed)))
-            return estimate.rate, MEASURED, how, last, (estimate.low, estimate.high)
+            return _measured_rate(measured, instance, last)
         except messaging.UnsupportedVersion:
             note = f"the agent on {instance['host']} is too old to measure it"
         except messaging.MessagingTimeout:
@@ -78,10 +79,50 @@ def guest_dirty_rate(ctxt, db, compute_api, instance):
     elif not seconds:
         note = '[convergence] dirty_rate_measure_seconds is 0'
     if last is not None and last.get('dirty_rate') is not None:
-        return (last['dirty_rate'], LAST_MIGRATION,
-                _join(note, f"observed in migration {last['migration_id']}"), last, None)
-    return (CONF.planner.default_dirty_rate_mib_s * MIB, DEFAULT,
-            _join(note, '[planner] default_dirty_rate_mib_s'), last, None)
+        return _with_observed_working_set(GuestRate(
+            last['dirty_rate'], LAST_MIGRATION,
+            _join(note, f"observed in migration {last['migration_id']}"), last))
+    return _with_observed_working_set(GuestRate(
+        CONF.planner.default_dirty_rate_mib_s * MIB, DEFAULT,
+        _join(note, '[planner] default_dirty_rate_mib_s'), last))
+
+
+def _measured_rate(measured, instance, last):
+    """The GuestRate of an agent's measurement (and the guest's last observation)."""
+    memory = (instance.get('memory_mb') or 0) * MIB
+    estimate = _estimate(measured, memory)
+    how = _how(measured, estimate, instance['host'])
+    busy = measured.get('vcpu_busy')
+    if estimate is None:
+        return _with_observed_working_set(GuestRate(
+            measured['dirty_rate'], MEASURED, how, last, vcpu_busy=busy))
+    working_set = dirty_rate_estimate.working_set(
+        estimate, measured.get('long_reading'), measured.get('long_period_seconds'))
+    if _agrees(estimate, last):
+        observed = last['dirty_rate']
+        # Both hold: the guest is within its variation of what it did then, and within the
+        # sample's interval of what it does now.
+        low = max(estimate.low, observed * (1.0 - GUEST_VARIATION))
+        high = min(estimate.high, observed * (1.0 + GUEST_VARIATION))
+        rate = GuestRate(observed, LAST_MIGRATION,
+                         f"observed in migration {last['migration_id']}; {how}, the same "
+                         f"within its resolution", last, (min(low, observed), max(high, observed)),
+                         vcpu_busy=busy)
+    else:
+        rate = GuestRate(estimate.rate, MEASURED, how, last, (estimate.low, estimate.high),
+                         vcpu_busy=busy)
+    if working_set is not None:
+        rate.working_set, rate.working_set_source = working_set, MEASURED
+        return rate
+    return _with_observed_working_set(rate)
+
+
+def _with_observed_working_set(rate):
+    """The rate with the working set its last migration showed, when it showed one."""
+    if rate.last and rate.last.get('working_set_bytes'):
+        rate.working_set = rate.last['working_set_bytes']
+        rate.working_set_source = LAST_MIGRATION
+    return rate
 
 
 def _estimate(measured, memory):
@@ -95,7 +136,10 @@ def _estimate(measured, memory):
 def _how(measured, estimate, host):
     periods = len(measured.get('readings') or ()) or 1
     period = measured.get('period_seconds') or measured.get('seconds')
-    how = f"QEMU calc-dirty-rate ({measured.get('mode')}, {periods} x {period} s) on {host}"
+    longer = (f" + 1 x {measured['long_period_seconds']} s"
+              if measured.get('long_period_seconds') else '')
+    how = (f"QEMU calc-dirty-rate ({measured.get('mode')}, {periods} x {period} s{longer}) "
+           f"on {host}")
     if estimate is None:
         return how
     return f'{how}: {dirty_rate_estimate.describe(estimate)}'
@@ -180,7 +224,8 @@ def _join(*parts):
 def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
     """The forecast a dry run answers for a live migration with these controls."""
     memory = (instance.get('memory_mb') or 0) * MIB
-    dirty, source, note, last, interval = guest_dirty_rate(ctxt, db, compute_api, instance)
+    guest = guest_dirty_rate(ctxt, db, compute_api, instance)
+    dirty, interval = guest.rate, guest.interval
     overhead, overhead_source, overhead_note = fixed_overhead(db, instance.get('host'),
                                                               target_host)
     if controls.get('bandwidth_mib'):
@@ -193,7 +238,7 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         bandwidth)
     timeout = convergence.completion_timeout(controls.get('completion_timeout_per_gib'),
                                              memory)
-    working_set = last.get('working_set_bytes') if last else None
+    working_set = guest.working_set
     figures = model.Figures(
         memory_bytes=memory, dirty_rate_bps=dirty,
         # The later passes are pages the guest wrote: no faster than the cap.
@@ -203,18 +248,20 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         downtime_steps=controls['downtime_steps'],
         working_set_bytes=working_set,
         overhead_seconds=overhead,
-        completion_timeout_s=timeout)
-    result = model.forecast(figures, dirty_rate_interval=interval)
-    result['expected_outcome'] = model.expected_outcome(result['verdict'], controls)
-    result['suggested_action'] = model.suggested_action(result['verdict'], controls)
+        completion_timeout_s=timeout,
+        vcpu_busy=guest.vcpu_busy)
+    result = model.with_outcomes(model.forecast(figures, dirty_rate_interval=interval),
+                                 controls)
     result['figures'] = {
         'memory_bytes': memory,
         'dirty_rate': int(dirty),
-        'dirty_rate_source': source,
-        'dirty_rate_note': note,
+        'dirty_rate_source': guest.source,
+        'dirty_rate_note': guest.note,
         'dirty_rate_low': int(interval[0]) if interval else None,
         'dirty_rate_high': int(interval[1]) if interval else None,
-        'working_set_bytes': working_set,
+        'working_set_bytes': int(working_set) if working_set else None,
+        'working_set_source': guest.working_set_source,
+        'vcpu_busy': guest.vcpu_busy,
         'bandwidth': int(bandwidth),
         'bandwidth_source': bandwidth_source,
         'effective_bandwidth': int(effective),

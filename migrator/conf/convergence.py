@@ -3,14 +3,16 @@ from oslo_config import cfg
 group = cfg.OptGroup('convergence', title='Convergence forecast and stall diagnosis options')
 
 opts = [
-    cfg.IntOpt('dirty_rate_measure_seconds', default=10, min=0, max=60,
+    cfg.IntOpt('dirty_rate_measure_seconds', default=14, min=0, max=60,
                help='Seconds the source hypervisor measures a guest\'s memory dirty rate for '
                     'a dry run\'s forecast (QEMU calc-dirty-rate, page sampling, in periods '
-                    'of 1 s, each a new sample of 512 pages per GiB); the dry run waits that '
-                    'long. The interval the forecast states for the rate narrows with the '
-                    'square root of this; a verdict that differs between its ends is '
-                    'borderline. 0: never measure; the forecast uses the guest\'s last '
-                    'completed migration, else [planner] default_dirty_rate_mib_s.'),
+                    'of [libvirt] dirty_rate_period_seconds, each a new sample of 512 pages '
+                    'per GiB, then one of [libvirt] dirty_rate_long_period_seconds that shows '
+                    'the working set); the dry run waits that long. The interval the forecast '
+                    'states for the rate narrows with the square root of the short periods; '
+                    'a verdict that differs between its ends is borderline. 0: never '
+                    'measure; the forecast uses the guest\'s last completed migration, else '
+                    '[planner] default_dirty_rate_mib_s.'),
     cfg.IntOpt('overhead_observations', default=10, min=0, max=1000,
                help='Completed live migrations whose residual overhead (duration minus what '
                     'their passes explain) and effective rate (how fast their first pass '

@@ -99,6 +99,13 @@ opts = [
                     'once: a longer period reads a guest cycling over a small working set too '
                     'low, a shorter one counts every second the pages a guest keeps '
                     'rewriting, which a pass of several seconds sends once.'),
+    cfg.IntOpt('dirty_rate_long_period_seconds', default=6, min=0, max=60,
+               help='Length of one longer page-sampling period that ends a dirty-rate '
+                    'measurement, when the time asked leaves room for it and two periods of '
+                    'dirty_rate_period_seconds: what the guest dirties over it, against its '
+                    'rate over the short periods, shows the working set it keeps rewriting '
+                    '(a pass of pre-copy longer than that resends the working set, no '
+                    'more). 0: none.'),
     # Surviving a libvirtd restart (compute/virt/libvirt/connection.py).
     cfg.FloatOpt('reconnect_interval', default=0.2, min=0.01,
                  help='Seconds before the first attempt to reopen a lost connection to '

@@ -154,7 +154,10 @@ def format_forecast(forecast):
     downtime = (f"{forecast['downtime_ms']:.0f} ms" if forecast.get('downtime_ms') is not None
                 else 'none (it does not converge)')
     verdict = forecast['verdict']
-    if forecast.get('borderline'):
+    if forecast.get('borderline') and forecast.get('verdict_at_high'):
+        verdict += (f" (BORDERLINE: {forecast['verdict_at_low']} at the low end of the dirty "
+                    f"rate's interval, {forecast['verdict_at_high']} at the high end)")
+    elif forecast.get('borderline'):
         verdict += (f" (BORDERLINE: {forecast.get('verdict_at_low')} at the low end of the "
                     f"dirty rate's interval)")
     rows = [

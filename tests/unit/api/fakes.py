@@ -96,8 +96,8 @@ class FakeConductor:
                 max_downtime_ms=controls['max_downtime_ms'],
                 downtime_steps=controls['downtime_steps'])
             answer['forecast'] = {
-                **forecast_model.forecast(figures, self.dirty_rate_interval),
-                'expected_outcome': 'completes', 'suggested_action': None,
+                **forecast_model.with_outcomes(
+                    forecast_model.forecast(figures, self.dirty_rate_interval), controls),
                 'figures': {'memory_bytes': 128 * 2 ** 20, 'dirty_rate': self.dirty_rate,
                             'dirty_rate_source': 'default', 'dirty_rate_note': None,
                             'dirty_rate_low': (self.dirty_rate_interval or (None,))[0],

@@ -134,6 +134,41 @@ def test_a_borderline_forecast_shows_from_1_9(client, cluster, conductor):
     assert new['figures']['dirty_rate_low'] == 5 * MIB
     assert new['figures']['dirty_rate_high'] == int(9.5 * MIB)
     assert 'borderline' in new['borderline_note'] and '5.0 MiB/s' in new['borderline_note']
+    assert 'verdict_at_high' not in new and 'cautious' not in new
+
+
+def test_from_1_10_a_borderline_forecast_is_the_likeliest_verdict(client, cluster, conductor):
+    # 5 MiB/s measured as 3-7.5 against a cap of 8: at 5 pre-copy converges (the likeliest),
+    # at 7.5 it needs auto-converge (the cautious side).
+    conductor.dirty_rate, conductor.dirty_rate_interval = 5 * MIB, (3 * MIB, int(7.5 * MIB))
+    shown = {}
+    for version in ('1.9', '1.10'):
+        resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                              'bandwidth_mib': 8},
+                           headers={'OpenStack-API-Version': f'migration {version}'})
+        assert resp.status_int == 200, resp.text
+        shown[version] = resp.json['dry_run']['forecast']
+    old, new = shown['1.9'], shown['1.10']
+    # 1.9: the cautious side, as that version promised.
+    assert old['verdict'] == 'converges_with_auto_converge' and old['borderline'] is True
+    assert old['expected_outcome'] != 'completes'
+    assert 'verdict_at_high' not in old and 'cautious' not in old
+    # 1.10: the likeliest, both ends, and the help the cautious side needs.
+    assert new['verdict'] == 'converges' and new['borderline'] is True
+    assert new['verdict_at_low'] == 'converges'
+    assert new['verdict_at_high'] == 'converges_with_auto_converge'
+    assert new['expected_outcome'] == 'completes'
+    assert new['suggested_action'] == 'auto_converge'
+    assert new['predicted_seconds'] < old['predicted_seconds']
+    assert new['reason'].startswith('borderline: ') and 'At the measured rate' in new['reason']
+    assert 'cautious' not in new
+    # Not borderline: verdict_at_high is null.
+    conductor.dirty_rate_interval = (1 * MIB, 3 * MIB)
+    conductor.dirty_rate = 2 * MIB
+    plain = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
+                                           'bandwidth_mib': 8},
+                        headers={'OpenStack-API-Version': 'migration 1.10'}).json
+    assert plain['dry_run']['forecast']['verdict_at_high'] is None
 
 
 def test_at_1_9_a_forecast_of_an_older_conductor_is_not_borderline(client, cluster, conductor,

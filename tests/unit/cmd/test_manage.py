@@ -171,10 +171,25 @@ def test_dry_run_says_a_forecast_is_borderline(run, cluster, conductor):
     assert code == 0, err
     forecast = out.split('Convergence forecast:')[1]
     assert ('Verdict:             converges_with_auto_converge (BORDERLINE: converges at the '
-            "low end of the dirty rate's interval)") in forecast
+            "low end of the dirty rate's interval, converges_with_auto_converge at the high "
+            'end)') in forecast
     assert 'Why:                 borderline: ' in forecast
     assert 'Dirty rate interval: 5.0 MiB/s to 9.5 MiB/s' in forecast
-    assert 'Suggested action:' in forecast
+    assert 'Suggested action:    auto_converge' in forecast
+
+
+def test_dry_run_of_a_borderline_guest_likely_to_converge(run, cluster, conductor):
+    # 5 MiB/s against 8 converges; the interval reaches 7.5, where the passes stop shrinking.
+    conductor.dirty_rate = 5 * 2 ** 20
+    conductor.dirty_rate_interval = (3 * 2 ** 20, int(7.5 * 2 ** 20))
+    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
+    assert code == 0, err
+    forecast = out.split('Convergence forecast:')[1]
+    assert ('Verdict:             converges (BORDERLINE: converges at the low end of the dirty '
+            "rate's interval, converges_with_auto_converge at the high end)") in forecast
+    assert 'With these controls: completes' in forecast
+    # The help the high end needs, in case.
+    assert 'Suggested action:    auto_converge' in forecast
 
 
 # -- migrations -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The pre-copy model behind a dry run's convergence forecast."""
 
+import dataclasses
+
 import pytest
 
 from migrator.common import forecast
@@ -180,24 +182,36 @@ def test_a_cap_that_gives_half_its_rate_stalls_a_guest_it_would_carry_at_full_ra
     assert forecast.forecast(_figures(15, 16))['verdict'] == forecast.WITH_AUTO_CONVERGE
 
 
-def test_a_rate_whose_interval_spans_the_edge_is_borderline_and_takes_the_cautious_verdict():
+def test_a_rate_whose_interval_spans_the_edge_is_borderline_and_keeps_the_likeliest():
     # 6 MiB/s against 8: converges (the passes shrink by a quarter); but the measurement
     # allows 4-9 MiB/s, and above 6.4 the passes stop shrinking as the stall rule judges.
     point = forecast.forecast(_figures(6, 8))
     assert point['verdict'] == forecast.CONVERGES and point['borderline'] is False
+    assert point['verdict_at_high'] is None and 'cautious' not in point
     result = forecast.forecast(_figures(6, 8), dirty_rate_interval=(4 * MIB, 9 * MIB))
     assert result['borderline'] is True
-    assert result['verdict'] == forecast.WITH_AUTO_CONVERGE
+    # The verdict and figures at the measured rate: the likeliest outcome.
+    assert result['verdict'] == forecast.CONVERGES
+    assert result['predicted_seconds'] == point['predicted_seconds']
     assert result['verdict_at_low'] == forecast.CONVERGES
-    # The figures are the cautious side's: the auto-converged run at 9 MiB/s.
+    assert result['verdict_at_high'] == forecast.WITH_AUTO_CONVERGE
+    # The cautious side's answer: the auto-converged run at 9 MiB/s.
     at_high = forecast.forecast(_figures(9, 8))
-    assert result['predicted_seconds'] == at_high['predicted_seconds']
-    assert result['iterations'] == at_high['iterations']
+    cautious = result['cautious']
+    assert cautious['verdict'] == forecast.WITH_AUTO_CONVERGE
+    assert cautious['predicted_seconds'] == at_high['predicted_seconds']
+    assert cautious['iterations'] == at_high['iterations']
     assert result['borderline_note'].startswith('borderline: the guest dirties 6.0 MiB/s')
     assert 'anything from 4.0 MiB/s to 9.0 MiB/s' in result['borderline_note']
     assert result['reason'].startswith(result['borderline_note'])
-    assert 'the guest dirties 9.0 MiB/s' in result['reason']     # the high end's reason
-    assert forecast.suggested_action(result['verdict'], {}) == 'auto_converge'
+    assert 'the guest dirties 6.0 MiB/s against' in result['reason']   # the measured rate's
+    assert 'the guest dirties 9.0 MiB/s' in cautious['reason']          # the high end's
+    # The request is told to ask for what the cautious side needs.
+    told = forecast.with_outcomes(result, {})
+    assert told['expected_outcome'] == 'completes'
+    assert told['suggested_action'] == 'auto_converge'
+    assert told['cautious']['expected_outcome'] == 'runs_until_an_operator_acts'
+    assert forecast.with_outcomes(result, {'auto_converge': True})['suggested_action'] is None
 
 
 def test_an_interval_clear_of_the_edge_keeps_the_measured_figures():
@@ -224,3 +238,26 @@ def test_the_recent_median_ignores_one_odd_value_and_follows_a_new_normal():
     assert forecast.learned_overhead([5.0, 4.0, *usual], 0.7) == round(two, 2)
     # Two values: between them, nearer the newer; not the newer alone.
     assert 39 * MIB < forecast.learned_rate([None, 33 * MIB, 50 * MIB], 0.7) < 41 * MIB
+
+
+def test_the_throttle_slows_a_guest_only_once_it_leaves_less_cpu_than_the_guest_used():
+    assert forecast.throttled_share(0.2) == pytest.approx(0.8)          # busy unknown
+    assert forecast.throttled_share(0.2, 1.0) == pytest.approx(0.8)
+    assert forecast.throttled_share(0.5, 0.1) == 1.0                   # half of 10 % idle
+    assert forecast.throttled_share(0.95, 0.1) == pytest.approx(0.5)
+    assert forecast.throttled_share(0.99, 0.1) == pytest.approx(0.1)
+
+
+def test_auto_converge_raises_the_throttle_every_second_pass_that_dirtied_much():
+    # 12 MiB/s against 8, a 32 MiB working set: every later pass is the working set. QEMU
+    # throttles 20 % after the second such pass, then 10 % more every second one: the guest
+    # (its vCPU busy all the time) gets below 8 MiB/s x 0.8 at 50 %, after about 8 passes.
+    figures = forecast.Figures(memory_bytes=128 * MIB, dirty_rate_bps=12 * MIB,
+                               bandwidth_bps=8 * MIB, max_downtime_ms=500, downtime_steps=1,
+                               working_set_bytes=32 * MIB, overhead_seconds=0.0)
+    assert not forecast.simulate(figures).converged
+    run = forecast.simulate(figures, auto_converge=True)
+    assert run.converged and 9 <= run.iterations <= 14
+    # A guest whose vCPU idles 90 % of the time keeps its pace until the throttle passes 90 %.
+    idle = forecast.simulate(dataclasses.replace(figures, vcpu_busy=0.1), auto_converge=True)
+    assert idle.converged and idle.iterations > run.iterations + 6

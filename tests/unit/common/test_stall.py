@@ -48,11 +48,29 @@ def test_nothing_is_said_before_the_third_iteration():
 
 def test_a_late_first_sample_of_a_pass_is_corrected_by_what_was_sent_meanwhile():
     samples = _samples([128, 32, 32])
-    # The first sample of iteration 3 came 0.5 s in: 4 MiB already sent at 8 MiB/s.
+    # Iteration 2's last two samples: 16 then 4 MiB left, worked off at 24 MiB/s, so it
+    # ended 1/6 s after the last; iteration 3's first came 0.5 s after it, so 1/3 s in:
+    # at 8 MiB/s, 2.7 MiB already sent.
     first = next(i for i, s in enumerate(samples) if s['iteration'] == 3)
-    samples[first]['memory_remaining'] = 28 * MIB
-    assert stall.pass_sizes(samples)[3] >= 31 * MIB
+    samples[first - 1]['memory_remaining'] = 4 * MIB
+    samples[first]['memory_remaining'] = 29 * MIB
+    assert stall.pass_sizes(samples)[3] == (29 + 8 / 3) * MIB
     assert stall.diagnose(samples)['verdict'] == 'stalled'
+
+
+def test_a_pass_that_began_just_before_its_first_sample_is_not_made_larger():
+    # Samples of a real job on the sandbox (a guest dirtying 9 MiB/s under 32 MiB/s, every
+    # 0.5 s): the second pass ended about when the third's first sample came. Counting the
+    # whole half second as sent in the new pass read passes of 55 and 45 MiB: a stall.
+    rows = [(1, 121.2, 500, 0.0), (1, 102.8, 1002, 0.0), (1, 79.4, 1504, 0.0),
+            (1, 63.4, 2005, 0.0), (1, 47.4, 2507, 0.0), (1, 30.7, 3008, 0.0),
+            (2, 39.3, 3510, 8.8), (2, 22.5, 4012, 8.8), (3, 28.5, 4513, 8.8)]
+    samples = [{'iteration': i, 'memory_remaining': int(left * MIB), 'elapsed_ms': ms,
+                'dirty_rate': int(dirty * MIB), 'transfer_rate': 32 * MIB,
+                'downtime_limit_ms': 500} for i, left, ms, dirty in rows]
+    sizes = stall.pass_sizes(samples)
+    assert sizes[2] == int(39.3 * MIB) and sizes[3] == int(28.5 * MIB)
+    assert stall.diagnose(samples) is None
 
 
 def test_only_running_live_migrations_are_diagnosed():

@@ -21,10 +21,11 @@ class Clock:
 
 
 class Guest:
-    """A domain whose QEMU reads the next of `readings` (MiB/s) at each period's end."""
+    """A domain whose QEMU reads the next of `readings` (MiB/s) at each period's end, and
+    whose vCPUs run `busy` of the time (one share per vCPU)."""
 
-    def __init__(self, clock, readings, fail=None):
-        self.clock, self.readings, self.fail = clock, list(readings), fail
+    def __init__(self, clock, readings, fail=None, busy=(0.1,)):
+        self.clock, self.readings, self.fail, self.busy = clock, list(readings), fail, busy
         self.started = []
         self.ends_at = None
 
@@ -46,6 +47,10 @@ class Conn:
         self.guest = guest
 
     def domainListGetStats(self, doms, stats):  # noqa: N802 - libvirt's name
+        if stats == libvirt.VIR_DOMAIN_STATS_VCPU:
+            # libvirt reads the threads' times from /proc: 10 ms ticks, in ns.
+            return [(doms[0], {f'vcpu.{i}.time': int(share * self.guest.clock.now * 100) * 10 ** 7
+                               for i, share in enumerate(self.guest.busy)})]
         return [(doms[0], self.guest.stats())]
 
 
@@ -68,6 +73,25 @@ def test_it_measures_as_many_one_second_periods_as_fit_and_returns_each(clock):
     assert result['readings'] == [r * MIB for r in guest.readings[:periods]]
     assert result['dirty_rate'] == int(sum(result['readings']) / periods)
     assert result['period_seconds'] == 1 and result['mode'] == 'page-sampling'
+    assert 'long_reading' not in result          # no long period unless configured
+    assert result['vcpu_busy'] == pytest.approx(0.1, abs=0.01)
+
+
+def test_a_long_period_ends_it_and_the_busiest_vcpu_is_told(clock):
+    guest = Guest(clock, [32, 36, 30, 34, 32, 6], busy=(0.05, 0.6))
+    result = dirty_rate.measure(Conn(guest), guest, 12, period=1, long_period=6)
+    periods = len(result['readings'])
+    assert 4 <= periods <= 6 and clock.now <= 12.5
+    assert [s[0] for s in guest.started] == [1] * periods + [6]
+    assert result['long_period_seconds'] == 6
+    assert result['long_reading'] == guest.readings[periods] * MIB
+    assert result['vcpu_busy'] == pytest.approx(0.6, abs=0.01)
+
+
+def test_no_long_period_without_room_for_two_short_ones(clock):
+    guest = Guest(clock, [8] * 8)
+    result = dirty_rate.measure(Conn(guest), guest, 7, period=1, long_period=6)
+    assert 'long_reading' not in result and {s[0] for s in guest.started} == {1}
 
 
 def test_one_second_gives_one_period(clock):

@@ -16,18 +16,21 @@ MIB = 2 ** 20
 
 class Compute:
     """An agent of this release: one reading per 1 s period (readings: the periods' own,
-    else the rate in every period)."""
-    def __init__(self, rate=None, error=None, readings=None):
+    else the rate in eight), then one over a 6 s period (long: that one's, else the rate:
+    no working set shows), and its busiest vCPU's share of time (busy)."""
+    def __init__(self, rate=None, error=None, readings=None, long=None, busy=None):
         self.rate, self.error, self.calls = rate, error, []
-        self.readings = readings
+        self.readings, self.long, self.busy = readings, long, busy
 
     def measure_dirty_rate(self, ctxt, host, instance_uuid, seconds):
         self.calls.append((host, instance_uuid, seconds))
         if self.error is not None:
             raise self.error
-        readings = self.readings or [self.rate] * seconds
+        readings = self.readings or [self.rate] * 8
         return {'dirty_rate': int(sum(readings) / len(readings)), 'readings': readings,
-                'period_seconds': 1, 'seconds': seconds, 'mode': 'page-sampling'}
+                'period_seconds': 1, 'seconds': seconds, 'mode': 'page-sampling',
+                'long_reading': self.long if self.long is not None else readings[0],
+                'long_period_seconds': 6, 'vcpu_busy': self.busy}
 
 
 @pytest.fixture
@@ -44,12 +47,13 @@ def _controls(**fields):
 def test_the_dry_run_uses_the_dirty_rate_the_source_measures(db, vm):
     compute = Compute(rate=2 * MIB)
     result = forecast.dry_run(None, db, compute, vm, _controls(bandwidth_mib=8))
-    assert compute.calls == [('host1', vm['uuid'], 10)]   # [convergence] default
+    assert compute.calls == [('host1', vm['uuid'], 14)]   # [convergence] default
     figures = result['figures']
     assert figures['dirty_rate'] == 2 * MIB and figures['dirty_rate_source'] == 'measured'
-    assert 'calc-dirty-rate (page-sampling, 10 x 1 s) on host1' in figures['dirty_rate_note']
-    # 10 periods of 64 sampled pages: 2 MiB/s is good to about +-1.3 (Wilson, z = 2).
-    assert '2.0 MiB/s +- 1.3 (1.1-3.7, 10 period(s) of 64 sampled pages)' in \
+    assert 'calc-dirty-rate (page-sampling, 8 x 1 s + 1 x 6 s) on host1' in \
+        figures['dirty_rate_note']
+    # 8 periods of 64 sampled pages: 2 MiB/s is good to about +-1.5 (Wilson, z = 2).
+    assert '2.0 MiB/s +- 1.5 (1.0-4.0, 8 period(s) of 64 sampled pages)' in \
         figures['dirty_rate_note']
     assert figures['dirty_rate_low'] < 2 * MIB < figures['dirty_rate_high']
     assert result['borderline'] is False and result['verdict_at_low'] is None
@@ -324,13 +328,15 @@ def test_a_guest_measured_within_its_resolution_of_the_cap_is_borderline(db, vm)
     # stop shrinking above 6.4 MiB/s, and the sample cannot tell which side it is on.
     readings = [int(r * MIB) for r in (8, 6, 4, 10, 8, 6, 8, 4, 10, 6)]
     result = forecast.dry_run(None, db, Compute(readings=readings), vm,
-                              _controls(bandwidth_mib=8), target_host='host2')
+                              _controls(bandwidth_mib=8, completion_timeout_per_gib=0),
+                              target_host='host2')
     figures = result['figures']
     assert figures['dirty_rate'] == 7 * MIB and figures['dirty_rate_source'] == 'measured'
     assert figures['dirty_rate_low'] < int(6.4 * MIB) < figures['dirty_rate_high']
     assert result['borderline'] is True
-    assert result['verdict'] == 'converges_with_auto_converge'   # never "converges"
+    assert result['verdict'] == 'converges_with_auto_converge'   # at 7 MiB/s
     assert result['verdict_at_low'] == 'converges'
+    assert result['verdict_at_high'] == 'converges_with_auto_converge'
     assert result['suggested_action'] == 'auto_converge'
     assert result['reason'].startswith('borderline: ')
 
@@ -358,3 +364,36 @@ def test_an_unmeasured_rate_has_no_interval_and_is_never_borderline(db, vm):
     assert result['figures']['dirty_rate_low'] is None
     assert result['figures']['dirty_rate_high'] is None
     assert result['borderline'] is False
+
+
+def test_the_long_period_shows_the_working_set_a_fast_guest_keeps_rewriting(db, vm):
+    # 32 MiB/s over 1 s periods, but only 32 MiB over 6 s: it rewrites a 32 MiB working set.
+    compute = Compute(rate=32 * MIB, long=int(32 * MIB / 6), busy=0.6)
+    result = forecast.dry_run(None, db, compute, vm,
+                              _controls(bandwidth_mib=8, completion_timeout_per_gib=0))
+    figures = result['figures']
+    assert figures['working_set_bytes'] == pytest.approx(32 * MIB, rel=0.01)
+    assert figures['working_set_source'] == 'measured' and figures['vcpu_busy'] == 0.6
+    # Passes of 32 MiB, not of all memory: auto-converge ends it sooner than without it.
+    unknown = forecast.dry_run(None, db, Compute(rate=32 * MIB, busy=0.6), vm,
+                               _controls(bandwidth_mib=8, completion_timeout_per_gib=0))
+    assert unknown['figures']['working_set_bytes'] is None
+    assert unknown['figures']['working_set_source'] == 'memory'
+    assert result['verdict'] == unknown['verdict'] == 'converges_with_auto_converge'
+    assert result['predicted_seconds'] < unknown['predicted_seconds'] / 2
+
+
+def test_without_a_measured_working_set_the_last_migrations_is_taken(db, vm):
+    db.observation_create({'instance_uuid': vm['uuid'], 'migration_id': 'm-1',
+                           'dirty_rate': 8 * MIB, 'working_set_bytes': 40 * MIB})
+    result = forecast.dry_run(None, db, Compute(rate=8 * MIB), vm, _controls(bandwidth_mib=8))
+    assert result['figures']['working_set_bytes'] == 40 * MIB
+    assert result['figures']['working_set_source'] == 'last_migration'
+
+
+def test_a_guest_that_idles_its_vcpu_keeps_its_pace_under_the_throttle_longer(db, vm):
+    def predicted(busy):
+        return forecast.dry_run(None, db, Compute(rate=10 * MIB, long=6 * MIB, busy=busy), vm,
+                                _controls(bandwidth_mib=8, completion_timeout_per_gib=0)
+                                )['predicted_seconds']
+    assert predicted(0.1) > predicted(1.0)

@@ -18,6 +18,17 @@ small working set too low (a guest rewriting 32 MiB/s of a 32 MiB working set re
 its kernel's), which a pre-copy pass of several seconds sends once (a guest set to 2 MiB/s
 read 5.0 over 1 s, 3.0 over 2 s, 2.5 over 3 s). At 1 and 2 s QEMU's whole-MiB/s figure is
 exact (2 MiB per sampled page).
+
+Two more figures come with the readings:
+- One longer period at the end ([libvirt] dirty_rate_long_period_seconds), when the time
+  leaves room for it and two short ones: what the guest dirtied over it, against what the
+  short periods' rate would have dirtied, shows the working set a guest keeps rewriting (a
+  guest rewriting 32 MiB/s of a 32 MiB working set dirties 32 MiB in 1 s and still 32 in 6).
+- How busy the guest's busiest vCPU was meanwhile (vcpu_busy: its CPU time over the wall
+  time, from the domain's vcpu.N.time statistics): auto-converge throttles the vCPUs, which
+  slows a guest's writing only once the throttle leaves it less CPU than it was using. A
+  guest that writes its 8 MiB a second in a tenth of a second keeps its pace until the
+  throttle passes 90 %.
 """
 
 import time
@@ -31,26 +42,58 @@ POLL_SECONDS = 0.05
 MODE = 'page-sampling'
 
 
-def measure(conn, dom, seconds, period=1):
+def measure(conn, dom, seconds, period=1, long_period=0):
     """{'dirty_rate': mean bytes/s, 'readings': [bytes/s per period], 'period_seconds',
-    'seconds': time measured, 'mode'}: as many periods of `period` seconds as fit in
-    `seconds` (1-60) of wall time, at least one."""
+    'seconds': time measured, 'mode', 'vcpu_busy': fraction or None, and, when there was
+    room for it, 'long_reading' (bytes/s) over 'long_period_seconds'}: as many periods of
+    `period` seconds as fit in `seconds` (1-60) of wall time, at least one, the last
+    long_period seconds of them taken by one long period when that leaves room for two
+    short ones."""
     seconds = max(1, min(60, int(seconds)))
     period = max(1, min(seconds, int(period)))
+    long_period = int(long_period or 0)
+    if long_period <= period or seconds < long_period + 2 * period:
+        long_period = 0
+    short_seconds = seconds - long_period
     started = time.monotonic()
+    busy_before = _vcpu_times(conn, dom)
     readings = []
     while True:
         readings.append(_one_period(conn, dom, period))
         # Each period costs a little more than its length (starting it, polling its end):
         # stop before the next would overrun what the caller waits for.
         spent = time.monotonic() - started
-        if spent + spent / len(readings) > seconds + 0.2:
+        if spent + spent / len(readings) > short_seconds + 0.2:
             break
-    return {'dirty_rate': int(sum(readings) / len(readings)),
-            'readings': readings,
-            'period_seconds': period,
-            'seconds': round(time.monotonic() - started, 1),
-            'mode': MODE}
+    answer = {'dirty_rate': int(sum(readings) / len(readings)),
+              'readings': readings,
+              'period_seconds': period,
+              'mode': MODE}
+    if long_period:
+        answer.update(long_reading=_one_period(conn, dom, long_period),
+                      long_period_seconds=long_period)
+    answer['seconds'] = round(time.monotonic() - started, 1)
+    answer['vcpu_busy'] = _busiest(busy_before, _vcpu_times(conn, dom),
+                                   time.monotonic() - started)
+    return answer
+
+
+def _vcpu_times(conn, dom):
+    """{vcpu: CPU seconds} of the domain's vCPUs now; {} when libvirt cannot tell."""
+    try:
+        stats = conn.domainListGetStats([dom], libvirt.VIR_DOMAIN_STATS_VCPU)[0][1]
+    except (libvirt.libvirtError, IndexError):
+        return {}
+    return {key: value / 1e9 for key, value in stats.items()
+            if key.startswith('vcpu.') and key.endswith('.time')}
+
+
+def _busiest(before, after, wall):
+    """The largest share of the wall time one vCPU ran for (0-1), or None."""
+    shares = [(after[key] - before[key]) / wall for key in after if key in before]
+    if not shares or wall <= 0:
+        return None
+    return round(min(1.0, max(0.0, max(shares))), 3)
 
 
 def _one_period(conn, dom, seconds):

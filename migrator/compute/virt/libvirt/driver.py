@@ -331,7 +331,8 @@ class LibvirtDriver(cold.ColdMigrationMixin, driver.ComputeDriver):
 
     def measure_dirty_rate(self, uuid, seconds):
         return dirty_rate.measure(self.conn, self._lookup(uuid), seconds,
-                                  CONF.libvirt.dirty_rate_period_seconds)
+                                  CONF.libvirt.dirty_rate_period_seconds,
+                                  CONF.libvirt.dirty_rate_long_period_seconds)
 
     def peer_domain_state(self, uuid, peer_uri):
         """The domain as the libvirt daemon at peer_uri describes it (read-only connection
