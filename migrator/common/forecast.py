@@ -310,7 +310,7 @@ def forecast(figures, dirty_rate_interval=None):
     answer = _answer(judged)
     answer.update(borderline=at_low is not None, verdict_at_low=None, verdict_at_high=None,
                   borderline_note=None)
-    if at_low is not None:
+    if at_low is not None and at_high is not None and dirty_rate_interval is not None:
         low, high = dirty_rate_interval
         note = (f'borderline: the guest dirties {_mib(figures.dirty_rate_bps)}/s as far as '
                 f'the measurement tells, which allows anything from {_mib(low)}/s to '
