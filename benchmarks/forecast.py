@@ -15,9 +15,12 @@ tests/functional/convergence), measures nothing itself: it asks the API for a dr
 interval its sampled pages allow, whose effective rate and overhead are learned), then
 starts the migration with the same
 controls (no completion timeout, no auto-converge) and follows it until it completes or
-the API shows the stall diagnosis (convergence_verdict), which it then applies
-(force_complete) so the guest moves anyway. A forecast of converges_with_auto_converge is
-checked by a second run with auto_converge on, which must complete without a stall.
+the API shows the stall diagnosis (convergence_verdict); then it lets it run GRACE_PASSES
+more passes and GRACE_SECONDS, and only if it has not completed by then does it count it
+stalled and apply the diagnosis's action (force_complete) so the guest moves anyway. One that completes in
+those passes counts as completed (the table says it was shown stalled). A forecast of
+converges_with_auto_converge is checked by a second run with auto_converge on, which must
+complete without a stall.
 
 A borderline forecast (the verdict differs between the ends of the measured rate's
 interval) carries the verdict at the measured rate, the likeliest (from 1.10), and is judged
@@ -67,6 +70,31 @@ def follow(api, migration_id, timeout=600):
             return ('stalled', m)
         return None
     return processes.wait_until(step, timeout, f'migration {migration_id}', interval=0.2)
+
+
+# How long a migration shown stalled is left to run on before it is forced: the diagnosis is
+# made at the third iteration, and a guest that writes in bursts (the sandbox guest writes
+# its megabytes in a tenth of each second) can leave a few passes the same size and still
+# finish on its own: a guest dirtying 32 MiB/s under a 32 MiB/s cap, left alone, completed
+# in 6-8 s in 12 runs of 12, at iteration 4 to 11, though 5 of them were shown stalled at 3.
+GRACE_PASSES, GRACE_SECONDS = 3, 20.0
+
+
+def after_stall(api, migration_id, iteration, timeout=180):
+    """('ended', m) when the migration shown stalled at `iteration` ends on its own within
+    GRACE_PASSES more passes and GRACE_SECONDS, else ('stalled', m)."""
+    deadline = time.monotonic() + GRACE_SECONDS
+
+    def step():
+        m = api.get(f'/v1/migrations/{migration_id}').json()
+        if m['status'] in ('completed', 'failed', 'cancelled', 'error'):
+            return ('ended', m)
+        if (m.get('iteration') or 0) >= iteration + GRACE_PASSES and \
+                time.monotonic() >= deadline:
+            return ('stalled', m)
+        return None
+    return processes.wait_until(step, timeout, f'migration {migration_id} after its stall',
+                                interval=0.2)
 
 
 def observed(api, name):
@@ -129,19 +157,21 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
         assert response.status_code == 202, response.text
         mid = response.json()['id']
         kind, m = follow(api, mid)
+        called = None
+        if kind == 'stalled':
+            called = m['convergence_verdict']['iteration']
+            kind, m = after_stall(api, mid, called)
         if kind == 'ended':
             assert m['status'] == 'completed', m
-            row.update(happened='completed', real=time.monotonic() - started,
-                       real_iterations=m['iteration'])
+            row.update(happened='completed' + (f' (shown stalled@{called})' if called else ''),
+                       real=time.monotonic() - started, real_iterations=m['iteration'])
             seen = observed(api, name)
             row.update(observed=(seen.get('dirty_rate') or 0) / MIB,
                        transfer=(seen.get('transfer_rate') or 0) / MIB,
                        achieved=(seen.get('effective_rate') or 0) / MIB,
                        residual=seen.get('overhead_seconds'))
         else:
-            verdict = m['convergence_verdict']
-            row.update(happened=f"stalled@{verdict['iteration']}", real=None,
-                       real_iterations=verdict['iteration'])
+            row.update(happened=f'stalled@{called}', real=None, real_iterations=m['iteration'])
             forced = api.post(f'/v1/migrations/{mid}/action', {'force_complete': None})
             assert forced.status_code == 202, forced.text
             done = api.wait_for_migration(mid, timeout=300)
@@ -171,7 +201,7 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
 
 def matches(row):
     if row['verdict'] == 'converges':
-        return row['happened'] == 'completed'
+        return row['happened'].startswith('completed')
     if row['verdict'] == 'converges_with_auto_converge':
         return (row['happened'].startswith('stalled')
                 and row.get('with_auto_converge') == 'completed')
