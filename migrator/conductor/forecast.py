@@ -53,6 +53,8 @@ class GuestRate:
     working_set: float | None = None    # bytes it keeps rewriting, when known
     working_set_source: str = 'memory'  # MEASURED, LAST_MIGRATION or 'memory'
     vcpu_busy: float | None = None      # its busiest vCPU's share of CPU, when measured
+    long_dirtied: float | None = None   # bytes it dirtied over the long period, if measured
+    long_period: float | None = None    # that period's seconds
 
 
 def guest_dirty_rate(ctxt, db, compute_api, instance):
@@ -96,8 +98,8 @@ def _measured_rate(measured, instance, last):
     if estimate is None:
         return _with_observed_working_set(GuestRate(
             measured['dirty_rate'], MEASURED, how, last, vcpu_busy=busy))
-    working_set = dirty_rate_estimate.working_set(
-        estimate, measured.get('long_reading'), measured.get('long_period_seconds'))
+    long_reading, long_period = measured.get('long_reading'), measured.get('long_period_seconds')
+    working_set = dirty_rate_estimate.working_set(estimate, long_reading, long_period)
     if _agrees(estimate, last):
         observed = last['dirty_rate']
         # Both hold: the guest is within its variation of what it did then, and within the
@@ -111,6 +113,8 @@ def _measured_rate(measured, instance, last):
     else:
         rate = GuestRate(estimate.rate, MEASURED, how, last, (estimate.low, estimate.high),
                          vcpu_busy=busy)
+    if long_reading is not None and long_period:
+        rate.long_dirtied, rate.long_period = long_reading * long_period, long_period
     if working_set is not None:
         rate.working_set, rate.working_set_source = working_set, MEASURED
         return rate
@@ -249,7 +253,9 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         working_set_bytes=working_set,
         overhead_seconds=overhead,
         completion_timeout_s=timeout,
-        vcpu_busy=guest.vcpu_busy)
+        vcpu_busy=guest.vcpu_busy,
+        long_dirtied_bytes=guest.long_dirtied,
+        long_period_s=guest.long_period)
     result = model.with_outcomes(model.forecast(figures, dirty_rate_interval=interval),
                                  controls)
     result['figures'] = {

@@ -261,3 +261,25 @@ def test_auto_converge_raises_the_throttle_every_second_pass_that_dirtied_much()
     # A guest whose vCPU idles 90 % of the time keeps its pace until the throttle passes 90 %.
     idle = forecast.simulate(dataclasses.replace(figures, vcpu_busy=0.1), auto_converge=True)
     assert idle.converged and idle.iterations > run.iterations + 6
+
+
+def test_a_pass_longer_than_a_second_dirties_along_the_line_through_the_long_period():
+    # Read 4.8 MiB/s over 1 s periods and 14 MiB over 6 s: it rewrites a few MiB every
+    # second besides a slow steady rate. A 12.8 s pass leaves about 26.5 MiB, not 61.
+    figures = forecast.Figures(memory_bytes=128 * MIB, dirty_rate_bps=4.8 * MIB,
+                               bandwidth_bps=8 * MIB, max_downtime_ms=500,
+                               long_dirtied_bytes=14 * MIB, long_period_s=6)
+    assert forecast.dirtied_in(figures, 0.5) == pytest.approx(2.4 * MIB)
+    assert forecast.dirtied_in(figures, 1.0) == pytest.approx(4.8 * MIB)
+    assert forecast.dirtied_in(figures, 6.0) == pytest.approx(14 * MIB)
+    assert forecast.dirtied_in(figures, 12.8) == pytest.approx((14 + 1.84 * 6.8) * MIB)
+    # Throttled to half its pace: half of everything.
+    assert forecast.dirtied_in(figures, 12.8, 0.5) == pytest.approx((7 + 0.92 * 6.8) * MIB)
+    # Never above the rate's own line (a long period that read high), nor without one.
+    high = dataclasses.replace(figures, long_dirtied_bytes=60 * MIB)
+    assert forecast.dirtied_in(high, 12.8) == pytest.approx(4.8 * 12.8 * MIB)
+    plain = dataclasses.replace(figures, long_dirtied_bytes=None)
+    assert forecast.dirtied_in(plain, 12.8) == pytest.approx(4.8 * 12.8 * MIB)
+    # The forecast of the slow dirtier is shorter with what the long period showed.
+    assert forecast.forecast(figures)['predicted_seconds'] < \
+        forecast.forecast(plain)['predicted_seconds']

@@ -397,3 +397,17 @@ def test_a_guest_that_idles_its_vcpu_keeps_its_pace_under_the_throttle_longer(db
                                 _controls(bandwidth_mib=8, completion_timeout_per_gib=0)
                                 )['predicted_seconds']
     assert predicted(0.1) > predicted(1.0)
+
+
+def test_the_long_period_tells_how_much_a_long_pass_leaves_of_a_slow_dirtier(db, vm):
+    def predicted(long):
+        return forecast.dry_run(None, db, Compute(rate=int(4.8 * MIB), long=long), vm,
+                                _controls(bandwidth_mib=8))
+    # 14 MiB over 6 s, below 0.8 x 4.8 MiB/s x 6 s: taken as its working set, and as the end
+    # of the line a pass longer than a second dirties along.
+    seen = predicted(int(14 * MIB / 6))
+    steady = predicted(int(4.8 * MIB))          # 28.8 MiB over 6 s: the rate holds
+    assert seen['figures']['working_set_source'] == 'measured'
+    assert steady['figures']['working_set_source'] == 'memory'
+    assert seen['verdict'] == steady['verdict'] == 'converges'
+    assert seen['predicted_seconds'] < steady['predicted_seconds']
