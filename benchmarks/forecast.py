@@ -17,8 +17,9 @@ starts the migration with the same
 controls (no completion timeout, no auto-converge) and follows it until it completes or
 the API shows the stall diagnosis (convergence_verdict); then it lets it run GRACE_PASSES
 more passes and GRACE_SECONDS, and only if it has not completed by then does it count it
-stalled and apply the diagnosis's action (force_complete) so the guest moves anyway. One that completes in
-those passes counts as completed (the table says it was shown stalled). A forecast of
+stalled and apply the diagnosis's action (force_complete) so the guest moves anyway. One
+that completes in those passes counts as completed (the table says it was shown stalled).
+A forecast of
 converges_with_auto_converge is checked by a second run with auto_converge on, which must
 complete without a stall.
 

@@ -80,10 +80,32 @@ def combine(readings_bps, period_s, memory_bytes, z=Z):
 SATURATED_BELOW = 0.8
 
 
-def working_set(estimate, long_reading_bps, long_period_s):
+def long_dirtied(reading_bps, period_s, memory_bytes):
+    """Bytes the guest dirtied over a period of period_s whose reading (bytes/s) QEMU gave;
+    None without a reading.
+
+    QEMU divides in whole MiB/s and drops the rest: over a 6 s period, a 128 MiB guest's
+    sample steps by 2 MiB / 6 s (a third of a MiB/s) and 0 to 2 changed pages all read
+    0 MiB/s. The true figure lies evenly among the steps that truncate to the reading:
+    their middle is taken. (Over 1 and 2 s periods a step is a whole MiB/s or more, and the
+    reading is exact.)
+    """
+    if reading_bps is None or not period_s or not memory_bytes:
+        return None
+    step = memory_bytes / sampled_pages(memory_bytes) / period_s   # bytes/s per page
+    if step >= MIB:
+        return reading_bps * period_s
+    per_reading = math.floor(MIB / step) if step else 1            # steps per MiB/s
+    first = math.ceil(reading_bps / step - 1e-9)                   # pages at the reading
+    pages = [k for k in range(first, first + per_reading + 1)
+             if math.floor(k * step / MIB + 1e-9) * MIB == reading_bps]
+    return (sum(pages) / len(pages) if pages else reading_bps / step) * step * period_s
+
+
+def working_set(estimate, dirtied_bytes, long_period_s):
     """Bytes: the memory the guest keeps rewriting, as the long period shows it, or None.
 
-    Over the long period the guest dirtied long_reading x long_period bytes; at the rate of
+    Over the long period the guest dirtied dirtied_bytes (long_dirtied()); at the rate of
     its short periods (estimate) it would have dirtied rate x long_period. Clearly less
     (below SATURATED_BELOW of it) means it kept rewriting the same pages: what it dirtied is
     its working set, a pass of pre-copy longer than the period resends that much and no
@@ -94,12 +116,11 @@ def working_set(estimate, long_reading_bps, long_period_s):
     a pass longer than the period is then forecast shorter than it will be (a guest dirtying
     2 MiB/s read 3.2 MiB/s over 1 s periods and 13 MiB over 6 s).
     """
-    if estimate is None or not long_reading_bps or not long_period_s:
+    if estimate is None or dirtied_bytes is None or not long_period_s:
         return None
-    dirtied = long_reading_bps * long_period_s
-    if dirtied >= SATURATED_BELOW * estimate.rate * long_period_s:
+    if dirtied_bytes >= SATURATED_BELOW * estimate.rate * long_period_s:
         return None
-    return max(dirtied, estimate.rate)     # at least what one second dirties
+    return max(dirtied_bytes, estimate.rate)     # at least what one second dirties
 
 
 def wilson(p, n, z=Z):

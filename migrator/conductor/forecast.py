@@ -98,8 +98,12 @@ def _measured_rate(measured, instance, last):
     if estimate is None:
         return _with_observed_working_set(GuestRate(
             measured['dirty_rate'], MEASURED, how, last, vcpu_busy=busy))
-    long_reading, long_period = measured.get('long_reading'), measured.get('long_period_seconds')
-    working_set = dirty_rate_estimate.working_set(estimate, long_reading, long_period)
+    long_period = measured.get('long_period_seconds')
+    dirtied = dirty_rate_estimate.long_dirtied(measured.get('long_reading'), long_period,
+                                               memory)
+    working_set = dirty_rate_estimate.working_set(estimate, dirtied, long_period)
+    if dirtied is not None:
+        how += f'; {dirtied / MIB:.0f} MiB dirtied over the {long_period} s period'
     if _agrees(estimate, last):
         observed = last['dirty_rate']
         # Both hold: the guest is within its variation of what it did then, and within the
@@ -113,8 +117,8 @@ def _measured_rate(measured, instance, last):
     else:
         rate = GuestRate(estimate.rate, MEASURED, how, last, (estimate.low, estimate.high),
                          vcpu_busy=busy)
-    if long_reading is not None and long_period:
-        rate.long_dirtied, rate.long_period = long_reading * long_period, long_period
+    if dirtied is not None:
+        rate.long_dirtied, rate.long_period = dirtied, long_period
     if working_set is not None:
         rate.working_set, rate.working_set_source = working_set, MEASURED
         return rate

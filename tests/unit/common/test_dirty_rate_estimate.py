@@ -54,3 +54,29 @@ def test_nothing_to_combine():
     assert estimate.combine([], 1, 128 * MIB) is None
     assert estimate.combine([None], 1, 128 * MIB) is None
     assert estimate.combine([MIB], 1, 0) is None
+
+
+def test_a_long_periods_truncated_reading_is_taken_at_the_middle_of_what_it_allows():
+    # 128 MiB, 64 sampled pages of 2 MiB each, over 6 s: a third of a MiB/s per page, and
+    # QEMU drops what is below a whole MiB/s.
+    memory = 128 * MIB
+    assert estimate.long_dirtied(0, 6, memory) == pytest.approx(2 * MIB)
+    assert estimate.long_dirtied(1 * MIB, 6, memory) == pytest.approx(8 * MIB)
+    assert estimate.long_dirtied(5 * MIB, 6, memory) == pytest.approx(32 * MIB)
+    # Over 1 and 2 s a page is a whole MiB/s or more: exact.
+    assert estimate.long_dirtied(6 * MIB, 1, memory) == 6 * MIB
+    assert estimate.long_dirtied(5 * MIB, 2, memory) == 10 * MIB
+    assert estimate.long_dirtied(None, 6, memory) is None
+
+
+def test_a_long_period_that_dirtied_clearly_less_shows_the_working_set():
+    measured = estimate.combine([32 * MIB] * 8, 1, 128 * MIB)
+    assert estimate.working_set(measured, 32 * MIB, 6) == pytest.approx(32 * MIB)
+    # As much as the rate makes of 6 s: no working set shows.
+    slow = estimate.combine([8 * MIB] * 8, 1, 128 * MIB)
+    assert estimate.working_set(slow, 48 * MIB, 6) is None
+    assert estimate.working_set(slow, 40 * MIB, 6) is None      # 83 % of 48: not clearly less
+    assert estimate.working_set(slow, 36 * MIB, 6) == pytest.approx(36 * MIB)   # 75 %
+    # Nothing at all over 6 s is a reading too: at least what one second dirties.
+    assert estimate.working_set(measured, 0, 6) == pytest.approx(32 * MIB)
+    assert estimate.working_set(measured, None, 6) is None
