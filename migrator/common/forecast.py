@@ -141,12 +141,11 @@ def dirtied_in(figures, seconds, share=1.0):
     """Bytes the guest dirties in a pass of `seconds`, keeping `share` of its pace.
 
     Up to a second, its rate (the short measurement periods') times the time. Beyond, when a
-    longer period was measured, the line from what it dirtied in one second to what it
-    dirtied in that period, carried on past it, never above the rate's line: a guest that
-    keeps rewriting a few pages every second (buffers, its kernel's) counts them in every
-    1 s period but only once in a pass of several seconds (a guest dirtying 2 MiB/s read
-    4.8 MiB/s over 1 s periods and 14 MiB over 6 s; its 13 s first pass left about 27 MiB,
-    not the 61 the 1 s rate makes of it).
+    longer period was measured and showed no working set (the conductor leaves it out
+    then: the working set explains the bend), the line from what it dirtied in one second
+    to what it dirtied in that period, carried on past it, never above the rate's line: a
+    guest that keeps rewriting a few pages every second (buffers, its kernel's) counts them
+    in every 1 s period but only once in a pass of several seconds.
     """
     rate = figures.dirty_rate_bps * share
     linear = rate * seconds
