@@ -114,18 +114,23 @@ def test_the_effective_rate_shows_from_1_8(client, cluster, conductor):
             assert rows[0]['effective_rate'] == 10 * MIB
 
 
-def test_a_borderline_forecast_shows_from_1_9(client, cluster, conductor):
-    # 7 MiB/s measured as 5-9.5 against a cap of 8: below 6.4 pre-copy converges, above it
-    # the passes stop shrinking.
-    conductor.dirty_rate, conductor.dirty_rate_interval = 7 * MIB, (5 * MIB, int(9.5 * MIB))
-    shown = {}
-    for version in ('1.8', '1.9'):
+def _forecasts_at(client, *versions):
+    """The forecast of vm1's live dry run under a cap of 8 MiB/s, at each microversion."""
+    shown = []
+    for version in versions:
         resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
                                               'bandwidth_mib': 8},
                            headers={'OpenStack-API-Version': f'migration {version}'})
         assert resp.status_int == 200, resp.text
-        shown[version] = resp.json['dry_run']['forecast']
-    old, new = shown['1.8'], shown['1.9']
+        shown.append(resp.json['dry_run']['forecast'])
+    return shown
+
+
+def test_a_borderline_forecast_shows_from_1_9(client, cluster, conductor):
+    # 7 MiB/s measured as 5-9.5 against a cap of 8: below 6.4 pre-copy converges, above it
+    # the passes stop shrinking.
+    conductor.dirty_rate, conductor.dirty_rate_interval = 7 * MIB, (5 * MIB, int(9.5 * MIB))
+    old, new = _forecasts_at(client, '1.8', '1.9')
     assert 'borderline' not in old and 'verdict_at_low' not in old
     assert 'dirty_rate_low' not in old['figures']
     assert new['borderline'] is True
@@ -141,14 +146,7 @@ def test_from_1_10_a_borderline_forecast_is_the_likeliest_verdict(client, cluste
     # 5 MiB/s measured as 3-7.5 against a cap of 8: at 5 pre-copy converges (the likeliest),
     # at 7.5 it needs auto-converge (the cautious side).
     conductor.dirty_rate, conductor.dirty_rate_interval = 5 * MIB, (3 * MIB, int(7.5 * MIB))
-    shown = {}
-    for version in ('1.9', '1.10'):
-        resp = client.post('/v1/migrations', {'instance': 'vm1', 'dry_run': True,
-                                              'bandwidth_mib': 8},
-                           headers={'OpenStack-API-Version': f'migration {version}'})
-        assert resp.status_int == 200, resp.text
-        shown[version] = resp.json['dry_run']['forecast']
-    old, new = shown['1.9'], shown['1.10']
+    old, new = _forecasts_at(client, '1.9', '1.10')
     # 1.9: the cautious side, as that version promised.
     assert old['verdict'] == 'converges_with_auto_converge' and old['borderline'] is True
     assert old['expected_outcome'] != 'completes'

@@ -164,12 +164,18 @@ def test_dry_run_prints_the_convergence_forecast(run, cluster, conductor):
     assert 'BORDERLINE' not in forecast and 'Dirty rate interval' not in forecast
 
 
-def test_dry_run_says_a_forecast_is_borderline(run, cluster, conductor):
-    conductor.dirty_rate = 7 * 2 ** 20
-    conductor.dirty_rate_interval = (5 * 2 ** 20, int(9.5 * 2 ** 20))
+def _borderline_dry_run(run, conductor, rate_mib, low_mib, high_mib):
+    """The forecast part of `migration create --dry-run --bandwidth 8` of a guest measured
+    at rate_mib MiB/s within low_mib-high_mib."""
+    conductor.dirty_rate = int(rate_mib * 2 ** 20)
+    conductor.dirty_rate_interval = (int(low_mib * 2 ** 20), int(high_mib * 2 ** 20))
     code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
     assert code == 0, err
-    forecast = out.split('Convergence forecast:')[1]
+    return out.split('Convergence forecast:')[1]
+
+
+def test_dry_run_says_a_forecast_is_borderline(run, cluster, conductor):
+    forecast = _borderline_dry_run(run, conductor, 7, 5, 9.5)
     assert ('Verdict:             converges_with_auto_converge (BORDERLINE: converges at the '
             "low end of the dirty rate's interval, converges_with_auto_converge at the high "
             'end)') in forecast
@@ -180,11 +186,7 @@ def test_dry_run_says_a_forecast_is_borderline(run, cluster, conductor):
 
 def test_dry_run_of_a_borderline_guest_likely_to_converge(run, cluster, conductor):
     # 5 MiB/s against 8 converges; the interval reaches 7.5, where the passes stop shrinking.
-    conductor.dirty_rate = 5 * 2 ** 20
-    conductor.dirty_rate_interval = (3 * 2 ** 20, int(7.5 * 2 ** 20))
-    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
-    assert code == 0, err
-    forecast = out.split('Convergence forecast:')[1]
+    forecast = _borderline_dry_run(run, conductor, 5, 3, 7.5)
     assert ('Verdict:             converges (BORDERLINE: converges at the low end of the dirty '
             "rate's interval, converges_with_auto_converge at the high end)") in forecast
     assert 'With these controls: completes' in forecast
