@@ -247,16 +247,14 @@ def _forecast(forecast):
         hidden.update(FORECAST_OVERHEAD_FIELDS)
     if not microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
         hidden.update(FORECAST_EFFECTIVE_FIELDS)
-    if not microversion.at_least(microversion.LIKELIEST_VERDICT_SINCE):
-        hidden.update(FORECAST_SHAPE_FIELDS)
-    else:
+    if microversion.at_least(microversion.LIKELIEST_VERDICT_SINCE):
         forecast['figures'] = {**dict.fromkeys(FORECAST_SHAPE_FIELDS),
                                **forecast.get('figures', {})}
-    if microversion.at_least(microversion.LIKELIEST_VERDICT_SINCE):
         if forecast.get('borderline') and 'verdict_at_high' not in forecast:
             # A conductor of the release before (a rolling upgrade) answered the high end.
             forecast['verdict_at_high'] = forecast['verdict']
     else:
+        hidden.update(FORECAST_SHAPE_FIELDS)
         if cautious:
             # Before 1.10 a borderline forecast is the one at the high end.
             forecast.update(cautious)

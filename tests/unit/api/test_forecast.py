@@ -215,3 +215,22 @@ def test_forecast_false_needs_1_9_and_a_live_dry_run(client, cluster, conductor)
                      'dry runs of live migrations')
     assert conductor.dry_run_controls == []
     assert cluster.migration_list() == []
+
+
+def test_at_1_10_a_borderline_forecast_of_a_1_9_conductor_says_its_verdict_is_the_high_end(
+        client, cluster, conductor, monkeypatch):
+    conductor.dirty_rate, conductor.dirty_rate_interval = 5 * MIB, (3 * MIB, int(7.5 * MIB))
+    answer_of = conductor.schedule_dry_run
+
+    def older(*args, **kwargs):   # the 1.9 release answered the cautious side as the verdict
+        answer = answer_of(*args, **kwargs)
+        forecast = answer['forecast']
+        forecast.update(forecast.pop('cautious'))
+        forecast.pop('verdict_at_high')
+        return answer
+
+    monkeypatch.setattr(conductor, 'schedule_dry_run', older)
+    [fc] = _forecasts_at(client, '1.10')
+    assert fc['borderline'] is True
+    assert fc['verdict'] == fc['verdict_at_high'] == 'converges_with_auto_converge'
+    assert fc['figures']['vcpu_busy'] is None and fc['figures']['working_set_source'] is None
