@@ -93,13 +93,13 @@ def long_dirtied(reading_bps, period_s, memory_bytes):
     if reading_bps is None or not period_s or not memory_bytes:
         return None
     step = memory_bytes / sampled_pages(memory_bytes) / period_s   # bytes/s per page
-    if step >= MIB:
-        return reading_bps * period_s
-    per_reading = math.floor(MIB / step) if step else 1            # steps per MiB/s
-    first = math.ceil(reading_bps / step - 1e-9)                   # pages at the reading
-    pages = [k for k in range(first, first + per_reading + 1)
-             if math.floor(k * step / MIB + 1e-9) * MIB == reading_bps]
-    return (sum(pages) / len(pages) if pages else reading_bps / step) * step * period_s
+    if step >= MIB or reading_bps % MIB:
+        return reading_bps * period_s          # exact, or not a figure QEMU truncated
+    # The page counts that truncate to the reading: from the first at or above it to the
+    # last below the next whole MiB/s.
+    first = math.ceil(reading_bps / step - 1e-9)
+    last = math.ceil((reading_bps + MIB) / step - 1e-9) - 1
+    return (first + last) / 2.0 * step * period_s
 
 
 def working_set(estimate, dirtied_bytes, long_period_s):

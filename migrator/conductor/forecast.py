@@ -117,14 +117,14 @@ def _measured_rate(measured, instance, last):
     else:
         rate = GuestRate(estimate.rate, MEASURED, how, last, (estimate.low, estimate.high),
                          vcpu_busy=busy)
-    if dirtied is not None and working_set is None:
-        # Not clearly saturated: the few pages it rewrites every second bend the line.
-        # Clearly saturated: the working set explains the bend (a line from the 1 s rate
-        # to it would have the passes in between dirty less than the guest does).
-        rate.long_dirtied, rate.long_period = dirtied, long_period
     if working_set is not None:
+        # Clearly saturated: the working set explains the bend (a line from the 1 s rate to
+        # it would have the passes in between dirty less than the guest does).
         rate.working_set, rate.working_set_source = working_set, MEASURED
         return rate
+    if dirtied is not None:
+        # Not clearly saturated: the few pages it rewrites every second bend the line.
+        rate.long_dirtied, rate.long_period = dirtied, long_period
     return _with_observed_working_set(rate)
 
 
