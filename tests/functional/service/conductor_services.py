@@ -1,6 +1,7 @@
 """A set of migrator services as separate processes, started, killed and started again by
 name, for the functional tests of faults (each process stopped by its pid)."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -87,6 +88,18 @@ class Services:
             proc.stop()
             self.finished.append(proc)
             del self.running[name]
+
+    @contextlib.contextmanager
+    def serving(self):
+        """Every service stopped at the end; their logs printed first when starting them
+        failed (a module fixture's body: a test's own failure prints them itself)."""
+        try:
+            yield self
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            self.stop_all()
 
     def logs(self):
         procs = list(self.running.values()) + self.finished

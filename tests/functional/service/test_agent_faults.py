@@ -54,7 +54,7 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
         # The agents' records of their qemu-nbd and qemu-img processes, and their keys.
         config['DEFAULT'] = {**config['DEFAULT'], 'state_path': str(workdir / 'state')}
         services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
-        try:
+        with services.serving():
             services.sync_db()
             services.start('migrator-api', 'api')
             services.start('migrator-conductor', 'conductor1')
@@ -67,11 +67,6 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
             processes.wait_until(lambda: services.api.instance(local_guest[0]), 30,
                                  'the local guest to be reported')
             yield services
-        except BaseException:
-            print(services.logs())
-            raise
-        finally:
-            services.stop_all()
 
 
 def _migration(api, migration_id):

@@ -35,7 +35,7 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
         config = _base_config(db_url, port, module_rabbit_url)
         config['conductor'] = {'shutdown_timeout': 3}
         services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
-        try:
+        with services.serving():
             services.sync_db()
             services.start('migrator-api', 'api')
             for host in services.hosts:
@@ -45,11 +45,6 @@ def services(sandbox, local_guest, module_rabbit_url, tmp_path_factory):
             processes.wait_until(lambda: services.api.instance(local_guest[0]), 30,
                                  'the local guest to be reported')
             yield services
-        except BaseException:
-            print(services.logs())
-            raise
-        finally:
-            services.stop_all()
 
 
 def test_a_restarted_conductor_completes_the_live_migration_its_predecessor_started(

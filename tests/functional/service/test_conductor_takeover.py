@@ -47,7 +47,7 @@ def services(sandbox, module_rabbit_url, tmp_path_factory):
         port = processes.free_port()
         config = _base_config(db_url, port, module_rabbit_url)
         services = Services(workdir, config, {h['name']: h for h in sandbox['hosts']})
-        try:
+        with services.serving():
             services.sync_db()
             services.start('migrator-api', 'api')
             for host in services.hosts:
@@ -60,11 +60,6 @@ def services(sandbox, module_rabbit_url, tmp_path_factory):
                     lambda c=conductor: 'Listening on migrator-conductor' in
                     services.running[c].log(), 240, f'{conductor} to listen')
             yield services
-        except BaseException:
-            print(services.logs())
-            raise
-        finally:
-            services.stop_all()
 
 
 def _start_crawling_migration(services, sandbox, name, source, **request):
