@@ -43,14 +43,17 @@ class Guest:
 
 
 class Conn:
-    def __init__(self, guest):
+    def __init__(self, guest, cpu_seconds=None):
         self.guest = guest
+        # vCPU i's CPU seconds at a time; by default it runs busy[i] of the time, evenly.
+        self.cpu_seconds = cpu_seconds or (lambda i, now: self.guest.busy[i] * now)
 
     def domainListGetStats(self, doms, stats):  # noqa: N802 - libvirt's name
         if stats == libvirt.VIR_DOMAIN_STATS_VCPU:
             # libvirt reads the threads' times from /proc: 10 ms ticks, in ns.
-            return [(doms[0], {f'vcpu.{i}.time': int(share * self.guest.clock.now * 100) * 10 ** 7
-                               for i, share in enumerate(self.guest.busy)})]
+            now = self.guest.clock.now
+            return [(doms[0], {f'vcpu.{i}.time': int(self.cpu_seconds(i, now) * 100) * 10 ** 7
+                               for i in range(len(self.guest.busy))})]
         return [(doms[0], self.guest.stats())]
 
 
@@ -110,3 +113,28 @@ def test_a_qemu_that_cannot_measure_is_a_conflict(clock):
     guest = Guest(clock, [], fail='unsupported')
     with pytest.raises(exceptions.Conflict, match='cannot measure the dirty rate'):
         dirty_rate.measure(Conn(guest), guest, 10)
+
+
+def burst_each_second(i, now):
+    """CPU seconds of a vCPU that runs flat out for the first 0.1 s of every second."""
+    whole, part = divmod(now, 1.0)
+    return 0.1 * whole + min(part, 0.1)
+
+
+def test_the_busiest_vcpus_share_of_each_slot_shows_its_bursts(clock):
+    guest = Guest(clock, [32] * 12)
+    result = dirty_rate.measure(Conn(guest, burst_each_second), guest, 8)
+    slots, slot = result['vcpu_slots'], result['vcpu_slot_seconds']
+    assert slot == pytest.approx(0.05, abs=0.005)
+    assert len(slots) == pytest.approx(8 / 0.05, rel=0.1)      # the whole measurement
+    # Two slots of every second ran (mostly) flat out, the other 18 not at all.
+    assert sum(share >= 0.5 for share in slots) == pytest.approx(len(slots) / 10, abs=2)
+    assert slots.count(0.0) == pytest.approx(len(slots) * 0.8, abs=10)
+    assert set(slots) <= {0.0, 0.2, 0.8, 1.0}                   # 10 ms ticks
+    assert result['vcpu_busy'] == pytest.approx(0.1, abs=0.01)
+
+
+def test_a_steady_vcpu_has_no_busy_slot(clock):
+    guest = Guest(clock, [8] * 12, busy=(0.1,))
+    result = dirty_rate.measure(Conn(guest), guest, 4)
+    assert result['vcpu_slots'] and max(result['vcpu_slots']) <= 0.2

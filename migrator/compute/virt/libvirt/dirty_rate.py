@@ -29,6 +29,9 @@ Two more figures come with the readings:
   slows a guest's writing only once the throttle leaves it less CPU than it was using. A
   guest that writes its 8 MiB a second in a tenth of a second keeps its pace until the
   throttle passes 90 %.
+- When it was busy (vcpu_slots: the busiest vCPU's share of every vcpu_slot_seconds, read
+  while the periods run): whether the guest writes in bursts with quiet stretches between,
+  in which a later pass can fall (migrator.common.write_bursts).
 """
 
 import time
@@ -36,6 +39,7 @@ import time
 import libvirt
 
 from migrator.common import exceptions
+from migrator.common.write_bursts import SLOT_SECONDS
 
 MIB = 2 ** 20
 POLL_SECONDS = 0.05
@@ -56,10 +60,10 @@ def measure(conn, dom, seconds, period=1, long_period=0):
         long_period = 0
     short_seconds = seconds - long_period
     started = time.monotonic()
-    busy_before = _vcpu_times(conn, dom)
+    trace = VcpuTrace(conn, dom)
     readings = []
     while True:
-        readings.append(_one_period(conn, dom, period))
+        readings.append(_one_period(conn, dom, period, trace))
         # Each period costs a little more than its length (starting it, polling its end):
         # stop before the next would overrun what the caller waits for.
         spent = time.monotonic() - started
@@ -70,12 +74,47 @@ def measure(conn, dom, seconds, period=1, long_period=0):
               'period_seconds': period,
               'mode': MODE}
     if long_period:
-        answer.update(long_reading=_one_period(conn, dom, long_period),
+        answer.update(long_reading=_one_period(conn, dom, long_period, trace),
                       long_period_seconds=long_period)
     answer['seconds'] = round(time.monotonic() - started, 1)
-    answer['vcpu_busy'] = _busiest(busy_before, _vcpu_times(conn, dom),
+    answer['vcpu_busy'] = _busiest(trace.first, _vcpu_times(conn, dom),
                                    time.monotonic() - started)
+    if trace.shares:
+        answer.update(vcpu_slots=trace.shares, vcpu_slot_seconds=trace.slot_seconds())
     return answer
+
+
+class VcpuTrace:
+    """The busiest vCPU's share of each SLOT_SECONDS of the measurement (0-1, two
+    decimals), read at a fixed pace while the measurement waits on QEMU: wait() sleeps
+    from one slot's end to the next, so the slots keep their length whatever waits."""
+
+    def __init__(self, conn, dom):
+        self.conn, self.dom = conn, dom
+        self.shares = []
+        self._at = self._began = time.monotonic()
+        self.first = self._times = _vcpu_times(conn, dom)
+        self._next = self._at + SLOT_SECONDS
+
+    def wait(self, seconds):
+        end = time.monotonic() + seconds
+        while self._next <= end:
+            time.sleep(max(0.0, self._next - time.monotonic()))
+            self._read()
+        time.sleep(max(0.0, end - time.monotonic()))
+
+    def slot_seconds(self):
+        """The slots' mean length: each read costs a little."""
+        return round((self._at - self._began) / max(1, len(self.shares)), 4)
+
+    def _read(self):
+        now, times = time.monotonic(), _vcpu_times(self.conn, self.dom)
+        share = _busiest(self._times, times, now - self._at) if times else None
+        if share is not None:
+            self.shares.append(round(share, 2))
+        self._at, self._times = now, times
+        # A slow read (a busy libvirtd) moves the pace rather than leaving a short slot.
+        self._next = max(self._next + SLOT_SECONDS, now + SLOT_SECONDS * 0.8)
 
 
 def _vcpu_times(conn, dom):
@@ -96,8 +135,8 @@ def _busiest(before, after, wall):
     return round(min(1.0, max(0.0, max(shares))), 3)
 
 
-def _one_period(conn, dom, seconds):
-    """Bytes per second QEMU read over one period of `seconds`."""
+def _one_period(conn, dom, seconds, trace):
+    """Bytes per second QEMU read over one period of `seconds`, waiting on `trace`."""
     try:
         dom.startDirtyRateCalc(seconds, libvirt.VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING)
     except libvirt.libvirtError as exc:
@@ -106,7 +145,7 @@ def _one_period(conn, dom, seconds):
     deadline = time.monotonic() + seconds + 10
     # The calculation runs inside QEMU with no event at its end: polling it is the only way
     # (one statistics read per interval), from the end of the period on.
-    time.sleep(seconds)
+    trace.wait(seconds)
     while True:
         stats = conn.domainListGetStats([dom], libvirt.VIR_DOMAIN_STATS_DIRTYRATE)[0][1]
         status = stats.get('dirtyrate.calc_status')
@@ -116,4 +155,4 @@ def _one_period(conn, dom, seconds):
         if time.monotonic() > deadline:
             raise exceptions.Conflict(f'QEMU did not finish measuring the dirty rate within '
                                       f'{seconds + 10} s (status {status})')
-        time.sleep(POLL_SECONDS)
+        trace.wait(POLL_SECONDS)
