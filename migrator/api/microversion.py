@@ -57,6 +57,10 @@ HISTORY = {
             'verdict at the high end when borderline, else null) is added, and '
             "suggested_action is still the help the high end's verdict needs. Its figures "
             'have working_set_source (measured, last_migration or memory) and vcpu_busy.',
+    '1.11': "A live dry run's forecast figures have writes_in_bursts: whether the guest "
+            'writes its memory in bursts with quiet stretches between (from its vCPU time '
+            'read every 50 ms while its dirty rate was measured), which lets a later pass '
+            'that falls between two end the migration; null when not measured.',
 }
 
 
@@ -92,6 +96,8 @@ BORDERLINE_SINCE = '1.9'
 FORECAST_OPT_OUT_SINCE = '1.9'
 # A borderline forecast's verdict is the likeliest (at the measured rate); verdict_at_high.
 LIKELIEST_VERDICT_SINCE = '1.10'
+# A forecast's figures.writes_in_bursts.
+WRITE_BURSTS_SINCE = '1.11'
 
 MIN_VERSION = Version.parse(next(iter(HISTORY)))
 MAX_VERSION = Version.parse(list(HISTORY)[-1])

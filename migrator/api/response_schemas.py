@@ -268,6 +268,14 @@ FORECAST_FIGURES_ADDED = {
             'The share of its time the guest\'s busiest vCPU ran while its dirty rate was '
             'measured (0-1); the forecast of auto-converge takes it for how soon the '
             'throttle slows the guest. Null when not measured.'))},
+    microversion.WRITE_BURSTS_SINCE: {
+        'writes_in_bursts': _t('boolean', 'null', description=(
+            'Whether the guest writes its memory in bursts with quiet stretches between '
+            '(its busiest vCPU, read every 50 ms while the dirty rate was measured, ran at '
+            'least half of a slot in most seconds and little between): a later pass that '
+            'falls between two bursts can end a migration whose guest dirties as fast as '
+            'the bandwidth. Null when not measured (an agent of an earlier release, or the '
+            'rate not measured now).'))},
 }
 
 FORECAST_ADDED = {

@@ -247,6 +247,11 @@ def _forecast(forecast):
         hidden.update(FORECAST_OVERHEAD_FIELDS)
     if not microversion.at_least(microversion.EFFECTIVE_RATE_SINCE):
         hidden.update(FORECAST_EFFECTIVE_FIELDS)
+    if microversion.at_least(microversion.WRITE_BURSTS_SINCE):
+        forecast['figures'] = {**dict.fromkeys(FORECAST_BURST_FIELDS),
+                               **forecast.get('figures', {})}
+    else:
+        hidden.update(FORECAST_BURST_FIELDS)
     if microversion.at_least(microversion.LIKELIEST_VERDICT_SINCE):
         forecast['figures'] = {**dict.fromkeys(FORECAST_SHAPE_FIELDS),
                                **forecast.get('figures', {})}
@@ -287,6 +292,8 @@ FORECAST_BORDERLINE_FIELDS = ('borderline', 'verdict_at_low', 'verdict_at_high',
 FORECAST_INTERVAL_FIELDS = ('dirty_rate_low', 'dirty_rate_high')
 # Added to a forecast's figures in microversion 1.10.
 FORECAST_SHAPE_FIELDS = ('working_set_source', 'vcpu_busy')
+# Added to a forecast's figures in microversion 1.11.
+FORECAST_BURST_FIELDS = ('writes_in_bursts',)
 
 
 OBSERVATION_FIELDS = (

@@ -13,8 +13,8 @@ FORECAST_VERSION = {'OpenStack-API-Version': 'migration 1.5'}
 # 1.7: the forecast says where its fixed overhead came from, an observation has its residual;
 # 1.8: the effective rate a cap gives (the forecast's, an observation's); 1.9: a borderline
 # forecast and the interval of the measured dirty rate; 1.10: a borderline forecast's
-# verdict is the likeliest, with verdict_at_high.
-OVERHEAD_VERSION = {'OpenStack-API-Version': 'migration 1.10'}
+# verdict is the likeliest, with verdict_at_high; 1.11: whether the guest writes in bursts.
+OVERHEAD_VERSION = {'OpenStack-API-Version': 'migration 1.11'}
 
 
 class ClientError(Exception):

@@ -27,6 +27,7 @@ from migrator.common import (
     states,
 )
 from migrator.common import forecast as model
+from migrator.common.write_bursts import WriteBursts
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class GuestRate:
     vcpu_busy: float | None = None      # its busiest vCPU's share of CPU, when measured
     long_dirtied: float | None = None   # bytes it dirtied over the long period, if measured
     long_period: float | None = None    # that period's seconds
+    write_bursts: WriteBursts | None = None   # when measured and bursty
+    bursts_measured: bool = False       # whether the vCPU trace was read at all
 
 
 def guest_dirty_rate(ctxt, db, compute_api, instance):
@@ -96,8 +99,8 @@ def _measured_rate(measured, instance, last):
     how = _how(measured, estimate, instance['host'])
     busy = measured.get('vcpu_busy')
     if estimate is None:
-        return _with_observed_working_set(GuestRate(
-            measured['dirty_rate'], MEASURED, how, last, vcpu_busy=busy))
+        return _with_bursts(_with_observed_working_set(GuestRate(
+            measured['dirty_rate'], MEASURED, how, last, vcpu_busy=busy)), measured)
     long_period = measured.get('long_period_seconds')
     dirtied = dirty_rate_estimate.long_dirtied(measured.get('long_reading'), long_period,
                                                memory)
@@ -121,11 +124,21 @@ def _measured_rate(measured, instance, last):
         # Clearly saturated: the working set explains the bend (a line from the 1 s rate to
         # it would have the passes in between dirty less than the guest does).
         rate.working_set, rate.working_set_source = working_set, MEASURED
-        return rate
+        return _with_bursts(rate, measured)
     if dirtied is not None:
         # Not clearly saturated: the few pages it rewrites every second bend the line.
         rate.long_dirtied, rate.long_period = dirtied, long_period
-    return _with_observed_working_set(rate)
+    return _with_bursts(_with_observed_working_set(rate), measured)
+
+
+def _with_bursts(rate, measured):
+    """The rate with the guest's write bursts, when the agent read its vCPU's trace (an
+    agent of this release) and it shows them."""
+    slots = measured.get('vcpu_slots')
+    if slots:
+        rate.bursts_measured = True
+        rate.write_bursts = WriteBursts.from_shares(slots, measured.get('vcpu_slot_seconds'))
+    return rate
 
 
 def _with_observed_working_set(rate):
@@ -262,7 +275,8 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         completion_timeout_s=timeout,
         vcpu_busy=guest.vcpu_busy,
         long_dirtied_bytes=guest.long_dirtied,
-        long_period_s=guest.long_period)
+        long_period_s=guest.long_period,
+        write_bursts=guest.write_bursts)
     result = model.with_outcomes(model.forecast(figures, dirty_rate_interval=interval),
                                  controls)
     result['figures'] = {
@@ -275,6 +289,7 @@ def dry_run(ctxt, db, compute_api, instance, controls, target_host=None):
         'working_set_bytes': int(working_set) if working_set else None,
         'working_set_source': guest.working_set_source,
         'vcpu_busy': guest.vcpu_busy,
+        'writes_in_bursts': (guest.write_bursts is not None) if guest.bursts_measured else None,
         'bandwidth': int(bandwidth),
         'bandwidth_source': bandwidth_source,
         'effective_bandwidth': int(effective),

@@ -175,6 +175,7 @@ def format_forecast(forecast):
         *([('Dirty rate interval', f"{_rate(f['dirty_rate_low'])} to "
                                    f"{_rate(f['dirty_rate_high'])}")]
           if f.get('dirty_rate_high') is not None else []),
+        *([('Guest writes', _writes(f))] if f.get('writes_in_bursts') is not None else []),
         ('Bandwidth', f"{_rate(f['bandwidth'])} ({f['bandwidth_source']})"),
         *([('Effective rate', f"{_rate(f['effective_bandwidth'])} "
                               f"({f.get('effective_bandwidth_source')}: "
@@ -188,6 +189,15 @@ def format_forecast(forecast):
                                if f.get('completion_timeout_seconds') else 'none'),
     ]
     return 'Convergence forecast:\n' + '\n'.join(f'  {k + ":":<21}{v}' for k, v in rows)
+
+
+def _writes(figures):
+    """How the guest writes its memory, as its measurement showed."""
+    busy = figures.get('vcpu_busy')
+    busy = f', its busiest vCPU ran {busy:.0%} of the time' if busy is not None else ''
+    if figures['writes_in_bursts']:
+        return f'in bursts with quiet stretches between{busy}'
+    return f'steadily (no bursts that recur each second){busy}'
 
 
 def format_verdict(verdict):

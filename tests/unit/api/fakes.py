@@ -73,6 +73,7 @@ class FakeConductor:
         self.audit_answer = None   # audit(fix) -> its answer, when set
         self.dirty_rate = 2 * 2 ** 20       # what the forecast's guest dirties, bytes/s
         self.dirty_rate_interval = None     # (low, high) bytes/s, as measured; None: not
+        self.writes_in_bursts = False       # figures.writes_in_bursts (1.11)
 
     def select_destination(self, ctxt, instance_uuid, migration_type, target_host=None,
                            block_migration=None):
@@ -103,6 +104,7 @@ class FakeConductor:
                             'dirty_rate_low': (self.dirty_rate_interval or (None,))[0],
                             'dirty_rate_high': (self.dirty_rate_interval or (None, None))[1],
                             'working_set_bytes': None,
+                            'writes_in_bursts': self.writes_in_bursts,
                             'bandwidth': int(figures.bandwidth_bps),
                             'bandwidth_source': 'bandwidth_mib',
                             'max_downtime_ms': figures.max_downtime_ms,

@@ -234,3 +234,22 @@ def test_at_1_10_a_borderline_forecast_of_a_1_9_conductor_says_its_verdict_is_th
     assert fc['borderline'] is True
     assert fc['verdict'] == fc['verdict_at_high'] == 'converges_with_auto_converge'
     assert fc['figures']['vcpu_busy'] is None and fc['figures']['working_set_source'] is None
+
+
+def test_whether_the_guest_writes_in_bursts_shows_from_1_11(client, cluster, conductor,
+                                                             monkeypatch):
+    conductor.writes_in_bursts = True
+    at_1_10, at_1_11 = _forecasts_at(client, '1.10', '1.11')
+    assert 'writes_in_bursts' not in at_1_10['figures']
+    assert at_1_11['figures']['writes_in_bursts'] is True
+    # A conductor of the release before says nothing of it: null.
+    answer_of = conductor.schedule_dry_run
+
+    def older(*args, **kwargs):
+        answer = answer_of(*args, **kwargs)
+        del answer['forecast']['figures']['writes_in_bursts']
+        return answer
+
+    monkeypatch.setattr(conductor, 'schedule_dry_run', older)
+    [fc] = _forecasts_at(client, '1.11')
+    assert fc['figures']['writes_in_bursts'] is None

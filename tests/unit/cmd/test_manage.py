@@ -194,6 +194,19 @@ def test_dry_run_of_a_borderline_guest_likely_to_converge(run, cluster, conducto
     assert 'Suggested action:    auto_converge' in forecast
 
 
+def test_dry_run_says_whether_the_guest_writes_in_bursts(run, cluster, conductor):
+    conductor.writes_in_bursts = True
+    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
+    assert code == 0, err
+    assert 'Guest writes:        in bursts with quiet stretches between' in out
+    conductor.writes_in_bursts = False
+    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
+    assert 'Guest writes:        steadily (no bursts that recur each second)' in out
+    conductor.writes_in_bursts = None      # not measured: nothing said
+    code, out, err = run('migration', 'create', 'vm1', '--dry-run', '--bandwidth', '8')
+    assert 'Guest writes' not in out
+
+
 # -- migrations -----------------------------------------------------------------------------
 
 

@@ -18,9 +18,9 @@ class Compute:
     """An agent of this release: one reading per 1 s period (readings: the periods' own,
     else the rate in eight), then one over a 6 s period (long: that one's, else the rate:
     no working set shows), and its busiest vCPU's share of time (busy)."""
-    def __init__(self, rate=None, error=None, readings=None, long=None, busy=None):
+    def __init__(self, rate=None, error=None, readings=None, long=None, busy=None, slots=None):
         self.rate, self.error, self.calls = rate, error, []
-        self.readings, self.long, self.busy = readings, long, busy
+        self.readings, self.long, self.busy, self.slots = readings, long, busy, slots
 
     def measure_dirty_rate(self, ctxt, host, instance_uuid, seconds):
         self.calls.append((host, instance_uuid, seconds))
@@ -30,7 +30,8 @@ class Compute:
         return {'dirty_rate': int(sum(readings) / len(readings)), 'readings': readings,
                 'period_seconds': 1, 'seconds': seconds, 'mode': 'page-sampling',
                 'long_reading': self.long if self.long is not None else readings[0],
-                'long_period_seconds': 6, 'vcpu_busy': self.busy}
+                'long_period_seconds': 6, 'vcpu_busy': self.busy,
+                **({'vcpu_slots': self.slots, 'vcpu_slot_seconds': 0.05} if self.slots else {})}
 
 
 @pytest.fixture
@@ -411,3 +412,23 @@ def test_the_long_period_tells_how_much_a_long_pass_leaves_of_a_slow_dirtier(db,
     assert steady['figures']['working_set_source'] == 'memory'
     assert seen['verdict'] == steady['verdict'] == 'converges'
     assert seen['predicted_seconds'] < steady['predicted_seconds']
+
+
+def test_a_guest_seen_writing_in_bursts_is_forecast_to_converge_between_two(db, vm):
+    # 32 MiB/s of a 32 MiB working set, its vCPU busy for 0.1 s of every second.
+    bursty = [1.0 if i % 20 < 2 else 0.0 for i in range(280)]
+    steady = [0.2] * 280
+    controls = _controls(bandwidth_mib=32, downtime_steps=1, completion_timeout_per_gib=0)
+
+    def dry_run(slots):
+        compute = Compute(rate=32 * MIB, long=int(32 * MIB / 6), busy=0.1, slots=slots)
+        return forecast.dry_run(None, db, compute, vm, controls)
+    seen = dry_run(bursty)
+    assert seen['figures']['writes_in_bursts'] is True
+    assert seen['verdict'] == 'converges' and 'bursts' in seen['reason'], seen
+    assert dry_run(steady)['figures']['writes_in_bursts'] is False
+    assert dry_run(steady)['verdict'] == 'converges_with_auto_converge'
+    # An agent of the release before reads no trace: nothing said, the steady model.
+    older = dry_run(None)
+    assert older['figures']['writes_in_bursts'] is None
+    assert older['verdict'] == 'converges_with_auto_converge'
