@@ -11,7 +11,7 @@ MiB/s), whose observations give the forecasts their first learned fixed overhead
 own, as it would in production. Then for each pair it boots a fresh 128 MiB guest (a
 busy TCG guest sometimes crashes after a completed migration: see
 tests/functional/convergence), measures nothing itself: it asks the API for a dry run
-(microversion 1.10: the forecast, whose dirty rate the source's QEMU measures, with the
+(microversion 1.11: the forecast, whose dirty rate the source's QEMU measures, with the
 interval its sampled pages allow, whose effective rate and overhead are learned), then
 starts the migration with the same
 controls (no completion timeout, no auto-converge) and follows it until it completes or
@@ -28,7 +28,8 @@ interval) carries the verdict at the measured rate, the likeliest (from 1.10), a
 like any other: a converges must complete unaided, a converges_with_auto_converge must
 stall unaided and complete with auto-converge. The table marks it (B) with its interval,
 and shows the working set the forecast used (wss, MiB: measured over the long sampling
-period, or '-' when it saw none) and the guest's busiest vCPU's share of time (busy).
+period, or '-' when it saw none), the guest's busiest vCPU's share of time (busy) and in
+how many runs the forecast saw the guest write in bursts (bursty: figures.writes_in_bursts).
 
 Prints, per pair: nominal dirty rate, the rate the forecast used (the guest's real one: TCG
 guests on a busy machine fall short of the nominal), the rate the migration then observed
@@ -152,7 +153,8 @@ def run_pair(api, state_dir, cluster, dirty_mib, cap, memory_mib):
                    verdict_at_high=fc.get('verdict_at_high'),
                    working_set=(fc['figures'].get('working_set_bytes') or 0) / MIB or None,
                    working_set_source=fc['figures'].get('working_set_source'),
-                   vcpu_busy=fc['figures'].get('vcpu_busy'))
+                   vcpu_busy=fc['figures'].get('vcpu_busy'),
+                   bursts=fc['figures'].get('writes_in_bursts'))
         started = time.monotonic()
         response = api.post('/v1/migrations', controls)
         assert response.status_code == 202, response.text
@@ -214,7 +216,7 @@ def print_table(runs, memory, n, title='medians'):
     loads = [r['load'] for rows in runs.values() for r in rows if r.get('load') is not None]
     print(f'\nguest {memory} MiB, max downtime 500 ms, {n} run(s) per pair ({title}); load '
           f"average {min(loads, default=0):.1f}-{max(loads, default=0):.1f}")
-    print(f"{'dirty':>5} {'measured':>8} {'interval':>11} {'wss':>5} {'busy':>4} "
+    print(f"{'dirty':>5} {'measured':>8} {'interval':>11} {'wss':>5} {'busy':>4} {'bursty':>6} "
           f"{'observed':>8} {'cap':>4}  "
           f"{'verdict':<30} {'happened':<22} {'eff':>5} {'ovh s':>5} {'pred s':>6} "
           f"{'real s':>6} {'err %':>6}  match")
@@ -230,6 +232,8 @@ def print_table(runs, memory, n, title='medians'):
         wss = f'{statistics.median(sets):5.1f}' if sets else f"{'-':>5}"
         busies = [r['vcpu_busy'] for r in rows if r.get('vcpu_busy') is not None]
         busy = f'{statistics.median(busies):4.2f}' if busies else f"{'-':>4}"
+        # How many runs saw the guest write in bursts (figures.writes_in_bursts).
+        bursty = f"{sum(1 for r in rows if r.get('bursts')):6d}"
         seen = [r['observed'] for r in rows if r.get('observed') is not None]
         seen_text = f'{statistics.median(seen):8.1f}' if seen else f"{'-':>8}"
         overhead = statistics.median(r['overhead'] for r in rows)
@@ -251,7 +255,8 @@ def print_table(runs, memory, n, title='medians'):
         happened = last['happened'] + (f" (auto: {last['with_auto_converge']})"
                                        if 'with_auto_converge' in last else '')
         verdict = last['verdict'] + (' (B)' if last.get('borderline') else '')
-        print(f'{dirty:5d} {measured:8.1f} {interval:>11} {wss} {busy} {seen_text} {cap:4d}  '
+        print(f'{dirty:5d} {measured:8.1f} {interval:>11} {wss} {busy} {bursty} {seen_text} '
+              f'{cap:4d}  '
               f'{verdict:<30} {happened:<22} {effective:5.1f} {overhead:5.1f} '
               f"{predicted:6.1f} {(f'{real:6.1f}' if real else '     -')} {err:>6}  "
               f"{'yes' if ok == len(rows) else f'{ok}/{len(rows)}'}")
@@ -296,7 +301,7 @@ def main():
     try:
         cluster = cluster_mod.load(state_dir)
         proc, api = processes.start_migrator_all(
-            work, state_dir, compute={'progress_interval': 0.5}, version='1.10',
+            work, state_dir, compute={'progress_interval': 0.5}, version='1.11',
             # The whole group: start_migrator_all's [libvirt] has virt_type qemu.
             extra={'libvirt': {'virt_type': 'qemu', 'dirty_rate_period_seconds': args.period}}
             if args.period else None)
