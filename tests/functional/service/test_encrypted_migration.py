@@ -139,7 +139,8 @@ def test_plain_copy_shows_the_disk_in_the_capture(tls_sandbox, workdir):
     local = libvirt.open(target['uri'])
     outcome = {}
     try:
-        with capture.Capture(workdir / 'plain.pcap', _to_and_from(source)) as cap:
+        with capture.Capture(workdir / 'plain.pcap', _to_and_from(source),
+                             source['address']) as cap:
             job = disk_copy.DiskCopyJob('plain', source['uri'], local,
                                         [{'path': path, 'target_path': copy_path}],
                                         lambda stats: None, outcome.update, 0.5,
@@ -160,7 +161,8 @@ def test_live_block_migration_with_native_tls(tls_sandbox, api, workdir):
     source, target = _source_and_target(cluster)
     source_qmp, target_qmp = probe.qmp_log_offset(source), probe.qmp_log_offset(target)
 
-    with capture.Capture(workdir / 'live.pcap', _between_hosts(cluster)) as cap:
+    with capture.Capture(workdir / 'live.pcap', _between_hosts(cluster),
+                         cluster['hosts'][0]['address']) as cap:
         done = _migrate(api, {'instance': _guest(cluster), 'target_host': target['name']})
 
     assert done['status'] == 'completed', done
@@ -202,7 +204,8 @@ def test_cold_migration_copies_over_nbd_with_tls_psk(tls_sandbox, api, workdir):
     source, target = _source_and_target(cluster)
     low, high = CONF.compute.disk_export_port_min, CONF.compute.disk_export_port_max
 
-    with capture.Capture(workdir / 'cold.pcap', _to_and_from(source)) as cap:
+    with capture.Capture(workdir / 'cold.pcap', _to_and_from(source),
+                         source['address']) as cap:
         done = _migrate(api, {'instance': _guest(cluster), 'type': 'cold',
                               'target_host': target['name']})
 
@@ -236,7 +239,8 @@ def test_stream_copy_over_qemu_tls(tls_sandbox, workdir):
     local = libvirt.open(target['uri'])
     outcome = {}
     try:
-        with capture.Capture(workdir / 'stream.pcap', _to_and_from(source)) as cap:
+        with capture.Capture(workdir / 'stream.pcap', _to_and_from(source),
+                             source['address']) as cap:
             job = disk_copy.DiskCopyJob('tls', uri, local,
                                         [{'path': path, 'target_path': copy_path}],
                                         lambda stats: None, outcome.update, 0.5,
