@@ -31,6 +31,8 @@ converge and shown stalled while it runs.
 """
 
 import dataclasses
+import functools
+import itertools
 import math
 
 SLOT_SECONDS = 0.05
@@ -71,14 +73,12 @@ class WriteBursts:
         starts = len(self.busy) - width + 1
         if starts <= 0:
             return 0.0
-        # Busy slots up to each position, so each stretch is one subtraction.
-        upto = [0]
-        for flag in self.busy:
-            upto.append(upto[-1] + flag)
+        upto = self._busy_up_to
         quiet = sum(1 for s in range(starts) if upto[s + width] == upto[s])
         return quiet / starts
 
-    @property
-    def busy_share(self):
-        """The share of slots that were busy."""
-        return sum(self.busy) / len(self.busy) if self.busy else 0.0
+    @functools.cached_property
+    def _busy_up_to(self):
+        """Busy slots before each position, so each stretch is one subtraction; once per
+        trace, as the model asks at every pass."""
+        return tuple(itertools.accumulate(self.busy, initial=0))
